@@ -1,0 +1,130 @@
+import Glibc
+import Serial
+
+/// Simulated controllers answering Modbus RTU on a pseudo-terminal, or Modbus TCP on 127.0.0.1,
+/// with faults on demand. Each server runs on its own thread; call `stop()` when done.
+public final class ModbusSimulator: Sendable {
+    private let core: SimulatorCore
+    private let server: any SimulatorServer
+
+    private init(core: SimulatorCore, server: any SimulatorServer) {
+        self.core = core
+        self.server = server
+    }
+
+    /// Serves `controllers` on a new pseudo-terminal. With `linkPath`, a symbolic link there
+    /// names the terminal and survives `unplug()`/`replug()`, like a udev by-id link.
+    public static func startRTU(controllers: [SimulatedController], linkPath: String? = nil) throws(ModbusError) -> ModbusSimulator {
+        let core = SimulatorCore(controllers: controllers)
+        let server = try RTUSimulatorServer.start(core: core, linkPath: linkPath)
+        return ModbusSimulator(core: core, server: server)
+    }
+
+    /// Serves `controllers` on 127.0.0.1:`port` (0 picks a free port; see `port`).
+    public static func startTCP(controllers: [SimulatedController], port: UInt16 = 0) throws(ModbusError) -> ModbusSimulator {
+        let core = SimulatorCore(controllers: controllers)
+        let server = try TCPSimulatorServer.start(core: core, port: port)
+        return ModbusSimulator(core: core, server: server)
+    }
+
+    /// Where a master connects: the tty path (or link) for RTU, `tcp://127.0.0.1:port` for TCP.
+    public var address: String { server.address }
+
+    /// The controller answering as `unit`.
+    public func controller(unit: UInt8) -> SimulatedController? { core.controllers[unit] }
+
+    /// Injects `fault` into the next `times` requests (nil: until `clearFaults()`), for one unit or all.
+    public func inject(_ fault: SimulatedFault, unit: UInt8? = nil, times: Int? = 1) {
+        core.inject(fault, unit: unit, times: times)
+    }
+
+    public func clearFaults() { core.clearFaults() }
+
+    /// Every request received so far (the most recent 5,000 to 10,000 on a long run).
+    public var requests: [SimulatorRequest] { core.requests }
+
+    /// How many answers have been written.
+    public var answersSent: Int { core.answersSent }
+
+    /// The line goes away: the pty is closed (a master holding it reads EIO) and the link
+    /// removed; on TCP the listener and every connection are closed.
+    public func unplug() async throws(ModbusError) { try await server.change(.unplug) }
+
+    /// The line comes back: a new pty behind the same link; on TCP the same port listens again.
+    public func replug() async throws(ModbusError) { try await server.change(.replug) }
+
+    /// Stops serving and releases the line.
+    public func stop() { server.stop() }
+}
+
+enum LineChange: Sendable {
+    case unplug, replug
+}
+
+protocol SimulatorServer: Sendable {
+    var address: String { get }
+    func change(_ change: LineChange) async throws(ModbusError)
+    func stop()
+}
+
+/// Shared state between a server thread and the callers driving it.
+struct ServerControl {
+    var address = ""
+    var ready = false
+    var startError: ModbusError?
+    var pendingChange: LineChange?
+    var changeError: ModbusError?
+    var changesDone = 0
+    var stopping = false
+    var stopped = false
+}
+
+extension ConditionLock where State == ServerControl {
+    /// Asks the server thread for a line change and waits (off the thread) until it is made.
+    func request(_ change: LineChange) async throws(ModbusError) {
+        let before = withLockAndSignal { state -> Int in
+            state.pendingChange = change
+            state.changeError = nil
+            return state.changesDone
+        }
+        while true {
+            let (done, error) = withLock { ($0.changesDone > before || $0.stopped, $0.changeError) }
+            if let error { throw error }
+            if done { return }
+            try? await Task.sleep(for: .milliseconds(2))
+        }
+    }
+
+    /// Waits for the thread to come up; throws what made it fail.
+    func awaitReady() throws(ModbusError) {
+        let error = wait(until: nil) { state -> ModbusError?? in
+            if let error = state.startError { return .some(error) }
+            return state.ready ? .some(nil) : nil
+        }
+        if let error = error ?? nil { throw error }
+    }
+}
+
+/// Writes all of `bytes` to a non-blocking descriptor, waiting while it is full.
+func writeAll(_ descriptor: Int32, _ bytes: [UInt8]) throws(Errno) {
+    var offset = 0
+    while offset < bytes.count {
+        do {
+            offset += try checkedSyscall {
+                bytes.withUnsafeBytes { write(descriptor, $0.baseAddress! + offset, $0.count - offset) }
+            }
+        } catch {
+            guard error.rawValue == EAGAIN else { throw error }
+            var waiting = pollfd(fd: descriptor, events: Int16(POLLOUT), revents: 0)
+            _ = try checkedSyscall { poll(&waiting, 1, 100) }
+        }
+    }
+}
+
+/// Bytes the fault leaves of an answer frame: the first half when truncated.
+func applyWireFault(_ fault: SimulatedFault?, to frame: [UInt8]) -> [UInt8] {
+    switch fault {
+    case .truncatedAnswer: Array(frame.prefix(max(2, frame.count / 2)))
+    default: frame
+    }
+}

@@ -1,0 +1,114 @@
+import Synchronization
+
+/// A fault the simulator injects into its answers, for tests of the master's error handling.
+public enum SimulatedFault: Sendable, Equatable {
+    /// The device ignores the request (and does not act on it).
+    case noAnswer
+    /// The device acts on the request and answers after this delay.
+    case lateAnswer(Duration)
+    /// The answer's CRC is wrong (on TCP, which has no CRC: its MBAP transaction id is).
+    case corruptChecksum
+    /// The device answers with this exception instead.
+    case exception(ModbusExceptionCode)
+    /// The device acts on the request, sends the first half of its answer, and stops.
+    case truncatedAnswer
+}
+
+/// A request the simulator received, as it arrived on the wire.
+public struct SimulatorRequest: Sendable {
+    public let unit: UInt8
+    public let functionCode: UInt8
+    /// The whole frame: RTU with its CRC, or TCP with its MBAP header.
+    public let frame: [UInt8]
+    public let receivedAt: ContinuousClock.Instant
+    /// When the answer had been written, if one was.
+    public var answeredAt: ContinuousClock.Instant?
+}
+
+/// What the simulator does with one request.
+enum SimulatorDecision {
+    case silent
+    case answer([UInt8], fault: SimulatedFault?)
+}
+
+/// Controllers, the fault plan and the request log, shared by the RTU and TCP servers.
+final class SimulatorCore: Sendable {
+    let controllers: [UInt8: SimulatedController]
+    private let state = Mutex(State())
+    static let logLimit = 10_000
+
+    private struct PlannedFault {
+        let fault: SimulatedFault
+        let unit: UInt8?
+        var remaining: Int?
+    }
+
+    private struct State {
+        var faults: [PlannedFault] = []
+        var log: [SimulatorRequest] = []
+        var answers = 0
+    }
+
+    init(controllers: [SimulatedController]) {
+        var byUnit: [UInt8: SimulatedController] = [:]
+        for controller in controllers { byUnit[controller.unit] = controller }
+        self.controllers = byUnit
+    }
+
+    func inject(_ fault: SimulatedFault, unit: UInt8?, times: Int?) {
+        state.withLock { $0.faults.append(PlannedFault(fault: fault, unit: unit, remaining: times)) }
+    }
+
+    func clearFaults() {
+        state.withLock { $0.faults.removeAll() }
+    }
+
+    var requests: [SimulatorRequest] { state.withLock { $0.log } }
+    var answersSent: Int { state.withLock { $0.answers } }
+
+    func advanceModels() {
+        let now = ContinuousClock.now
+        for controller in controllers.values { controller.advanceModel(to: now) }
+    }
+
+    /// Logs the request and decides the answer; returns the log index for `answered(_:)`.
+    func receive(unit: UInt8, pdu: ArraySlice<UInt8>, frame: [UInt8], broadcast: Bool,
+                 unknownUnitAnswer: ModbusExceptionCode?) -> (SimulatorDecision, Int) {
+        let function = pdu.first ?? 0
+        let (fault, index) = state.withLock { state -> (SimulatedFault?, Int) in
+            if state.log.count >= Self.logLimit { state.log.removeFirst(state.log.count / 2) }
+            state.log.append(SimulatorRequest(unit: unit, functionCode: function, frame: frame, receivedAt: .now))
+            guard let position = state.faults.firstIndex(where: { $0.unit == nil || $0.unit == unit }) else {
+                return (nil, state.log.count - 1)
+            }
+            let fault = state.faults[position].fault
+            if let remaining = state.faults[position].remaining {
+                if remaining <= 1 { state.faults.remove(at: position) } else { state.faults[position].remaining = remaining - 1 }
+            }
+            return (fault, state.log.count - 1)
+        }
+        if broadcast {
+            for controller in controllers.values { _ = controller.respond(to: pdu) }
+            return (.silent, index)
+        }
+        guard let controller = controllers[unit] else {
+            if let code = unknownUnitAnswer { return (.answer([function | 0x80, code.rawValue], fault: nil), index) }
+            return (.silent, index)
+        }
+        switch fault {
+        case .noAnswer:
+            return (.silent, index)
+        case let .exception(code):
+            return (.answer([function | 0x80, code.rawValue], fault: nil), index)
+        default:
+            return (.answer(controller.respond(to: pdu), fault: fault), index)
+        }
+    }
+
+    func answered(_ index: Int) {
+        state.withLock { state in
+            state.answers += 1
+            if index < state.log.count { state.log[index].answeredAt = .now }
+        }
+    }
+}

@@ -1,0 +1,110 @@
+import Glibc
+import Serial
+
+/// A POSIX thread for blocking work (libmodbus, serial reads) that must stay off the Swift
+/// concurrency pool.
+final class DedicatedThread: Sendable {
+    private let handle: pthread_t
+
+    private final class Start {
+        let body: @Sendable () -> Void
+        init(_ body: @escaping @Sendable () -> Void) { self.body = body }
+    }
+
+    /// Starts `body` on a new thread.
+    init(_ body: @escaping @Sendable () -> Void) throws(Errno) {
+        let start = Unmanaged.passRetained(Start(body)).toOpaque()
+        var thread = pthread_t()
+        let result = pthread_create(&thread, nil, { argument in
+            guard let argument else { return nil }
+            let start = Unmanaged<Start>.fromOpaque(argument).takeRetainedValue()
+            start.body()
+            return nil
+        }, start)
+        guard result == 0 else {
+            Unmanaged<Start>.fromOpaque(start).release()
+            throw Errno(rawValue: result)
+        }
+        handle = thread
+    }
+
+    /// Waits for the thread's body to return.
+    func join() {
+        _ = pthread_join(handle, nil)
+    }
+}
+
+/// A mutex-protected value with a condition variable, for a thread that sleeps until work comes.
+final class ConditionLock<State>: @unchecked Sendable {
+    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    private let condition = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+    // Guarded by `mutex`; that is what makes the unchecked Sendable sound.
+    private var state: State
+
+    init(_ state: State) {
+        self.state = state
+        pthread_mutex_init(mutex, nil)
+        var attributes = pthread_condattr_t()
+        pthread_condattr_init(&attributes)
+        pthread_condattr_setclock(&attributes, CLOCK_MONOTONIC)
+        pthread_cond_init(condition, &attributes)
+        pthread_condattr_destroy(&attributes)
+    }
+
+    deinit {
+        pthread_cond_destroy(condition)
+        pthread_mutex_destroy(mutex)
+        mutex.deallocate()
+        condition.deallocate()
+    }
+
+    /// Runs `body` with the state locked.
+    func withLock<Result>(_ body: (inout State) throws -> Result) rethrows -> Result {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        return try body(&state)
+    }
+
+    /// Changes the state and wakes the waiting thread.
+    func withLockAndSignal<Result>(_ body: (inout State) throws -> Result) rethrows -> Result {
+        pthread_mutex_lock(mutex)
+        defer {
+            pthread_cond_broadcast(condition)
+            pthread_mutex_unlock(mutex)
+        }
+        return try body(&state)
+    }
+
+    /// Waits until `take` returns a value, or `deadline` passes (then returns nil).
+    /// `take` runs with the lock held each time the state may have changed.
+    func wait<Result>(until deadline: ContinuousClock.Instant?, _ take: (inout State) -> Result?) -> Result? {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        while true {
+            if let result = take(&state) { return result }
+            guard let deadline else {
+                pthread_cond_wait(condition, mutex)
+                continue
+            }
+            let remaining = ContinuousClock.now.duration(to: deadline)
+            if remaining <= .zero { return nil }
+            var wakeAt = timespec()
+            clock_gettime(CLOCK_MONOTONIC, &wakeAt)
+            let nanoseconds = Int64(wakeAt.tv_nsec) + remaining.microseconds * 1000 + 1000
+            wakeAt.tv_sec += Int(nanoseconds / 1_000_000_000)
+            wakeAt.tv_nsec = Int(nanoseconds % 1_000_000_000)
+            pthread_cond_timedwait(condition, mutex, &wakeAt)
+        }
+    }
+}
+
+/// Sleeps the calling thread (never a concurrency-pool thread) for `duration`, through EINTR.
+func sleepThread(_ duration: Duration) {
+    guard duration > .zero else { return }
+    let microseconds = duration.microseconds
+    var request = timespec(tv_sec: Int(microseconds / 1_000_000), tv_nsec: Int(microseconds % 1_000_000) * 1000)
+    var remaining = timespec()
+    while nanosleep(&request, &remaining) == -1 && errno == EINTR {
+        request = remaining
+    }
+}

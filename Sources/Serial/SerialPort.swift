@@ -1,0 +1,164 @@
+import Glibc
+
+/// An open, configured serial line; the one owner of its file descriptor.
+///
+/// Opened exclusively: `TIOCEXCL` keeps other (unprivileged) processes out, and an advisory
+/// `flock` keeps out other modbridge ports and root processes that honour it.
+public final class SerialPort {
+    /// The path the port was opened from.
+    public let path: String
+    /// The settings applied at open and verified by reading them back.
+    public let settings: SerialSettings
+    /// What RS-485 mode the driver runs in.
+    public private(set) var rs485Status: RS485Status = .notRequested
+    private var descriptor: Int32
+
+    /// The open descriptor, or -1 after `close()`. Borrowed by libmodbus; never closed by it.
+    public var fileDescriptor: Int32 { descriptor }
+
+    private init(path: String, settings: SerialSettings, descriptor: Int32) {
+        self.path = path
+        self.settings = settings
+        self.descriptor = descriptor
+    }
+
+    deinit { close() }
+
+    /// Opens `path` exclusively, applies `settings` in raw mode and verifies them with `tcgetattr`.
+    public static func open(path: String, settings: SerialSettings) throws(SerialError) -> SerialPort {
+        let descriptor: Int32
+        do {
+            descriptor = try checkedSyscall { Glibc.open(path, O_RDWR | O_NOCTTY | O_CLOEXEC | O_NONBLOCK) }
+        } catch {
+            if error.rawValue == EBUSY { throw .busy(path: path) }
+            throw .openFailed(path: path, error)
+        }
+        // From here the descriptor has an owner that closes it on every exit.
+        let port = SerialPort(path: path, settings: settings, descriptor: descriptor)
+        guard isatty(descriptor) == 1 else { throw .notATerminal(path: path) }
+        do {
+            _ = try checkedSyscall { flock(descriptor, LOCK_EX | LOCK_NB) }
+        } catch {
+            if error.rawValue == EWOULDBLOCK { throw .busy(path: path) }
+            throw .configurationFailed(path: path, setting: "exclusive lock", error)
+        }
+        do {
+            _ = try checkedSyscall { ioctl(descriptor, UInt(TIOCEXCL)) }
+        } catch {
+            throw .configurationFailed(path: path, setting: "exclusive mode (TIOCEXCL)", error)
+        }
+        try port.applyLineSettings()
+        port.rs485Status = try applyRS485(settings.rs485, descriptor: descriptor, path: path)
+        return port
+    }
+
+    private func applyLineSettings() throws(SerialError) {
+        var attributes = termios()
+        do {
+            _ = try checkedSyscall { tcgetattr(descriptor, &attributes) }
+        } catch {
+            throw .configurationFailed(path: path, setting: "terminal attributes (read)", error)
+        }
+        Termios.configure(&attributes, for: settings)
+        do {
+            _ = try checkedSyscall { tcsetattr(descriptor, TCSANOW, &attributes) }
+            _ = try checkedSyscall { tcflush(descriptor, TCIOFLUSH) }
+        } catch {
+            throw .configurationFailed(path: path, setting: settings.summary, error)
+        }
+        try verify(readBack())
+    }
+
+    /// tcsetattr succeeds if any one setting took; each one is checked here.
+    private func verify(_ state: TermiosReadback) throws(SerialError) {
+        func check(_ setting: String, _ asked: String, _ got: String?) throws(SerialError) {
+            if asked != got { throw .settingNotApplied(path: path, setting: setting, asked: asked, got: got ?? "unknown") }
+        }
+        try check("input baud rate", String(settings.baudRate.rawValue), state.inputBaudRate.map { String($0) })
+        try check("output baud rate", String(settings.baudRate.rawValue), state.outputBaudRate.map { String($0) })
+        try check("data bits", String(settings.dataBits.rawValue), state.dataBits.map { String($0.rawValue) })
+        try check("parity", settings.parity.rawValue, state.parity.rawValue)
+        try check("stop bits", String(settings.stopBits.rawValue), String(state.stopBits.rawValue))
+        try check("raw mode", "true", String(state.isRaw))
+        try check("hardware flow control", "false", String(state.hardwareFlowControl))
+    }
+
+    /// The line's current settings as the driver reports them.
+    public func readBack() throws(SerialError) -> TermiosReadback {
+        var attributes = termios()
+        do {
+            _ = try checkedSyscall { tcgetattr(descriptor, &attributes) }
+        } catch {
+            throw .ioFailed(path: path, operation: "tcgetattr", error)
+        }
+        return Termios.readback(attributes)
+    }
+
+    /// Drops whatever has arrived and not been read (stale or late answers).
+    public func discardInput() throws(SerialError) {
+        do {
+            _ = try checkedSyscall { tcflush(descriptor, TCIFLUSH) }
+        } catch {
+            throw .ioFailed(path: path, operation: "tcflush", error)
+        }
+    }
+
+    /// Reads and drops bytes until the line has been quiet for `quiet`, or `limit` has passed.
+    /// Returns the number of bytes dropped. Used after a failed transaction so that a late
+    /// answer is not taken for the answer to the next request.
+    @discardableResult
+    public func drainUntilQuiet(quiet: Duration, limit: Duration) throws(SerialError) -> Int {
+        let clock = ContinuousClock()
+        let deadline = clock.now.advanced(by: limit)
+        var dropped = 0
+        var buffer = [UInt8](repeating: 0, count: 256)
+        while clock.now < deadline {
+            var waiting = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
+            let remaining = clock.now.duration(to: deadline)
+            let timeout = Int32(max(1, min(quiet, remaining).milliseconds))
+            let ready: Int32
+            do {
+                ready = try checkedSyscall { poll(&waiting, 1, timeout) }
+            } catch {
+                throw .ioFailed(path: path, operation: "poll", error)
+            }
+            if ready == 0 { return dropped }
+            if waiting.revents & Int16(POLLHUP | POLLERR | POLLNVAL) != 0 && waiting.revents & Int16(POLLIN) == 0 {
+                throw .ioFailed(path: path, operation: "poll", Errno(rawValue: EIO))
+            }
+            let count: Int
+            do {
+                count = try checkedSyscall { read(descriptor, &buffer, buffer.count) }
+            } catch {
+                if error.rawValue == EAGAIN { continue }
+                throw .ioFailed(path: path, operation: "read", error)
+            }
+            if count == 0 { throw .ioFailed(path: path, operation: "read", Errno(rawValue: EIO)) }
+            dropped += count
+        }
+        return dropped
+    }
+
+    /// Releases exclusive mode and closes the line. Safe to call more than once.
+    public func close() {
+        guard descriptor >= 0 else { return }
+        // Exclusive mode outlives this descriptor while another holds the tty; clear it first.
+        _ = ioctl(descriptor, UInt(TIOCNXCL))
+        _ = Glibc.close(descriptor)
+        descriptor = -1
+    }
+}
+
+extension Duration {
+    /// Whole milliseconds, rounded up.
+    public var milliseconds: Int64 {
+        let (seconds, attoseconds) = components
+        return seconds * 1000 + (attoseconds + 999_999_999_999_999) / 1_000_000_000_000_000
+    }
+
+    /// Whole microseconds, rounded down.
+    public var microseconds: Int64 {
+        let (seconds, attoseconds) = components
+        return seconds * 1_000_000 + attoseconds / 1_000_000_000_000
+    }
+}

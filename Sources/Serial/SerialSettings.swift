@@ -1,0 +1,122 @@
+/// A baud rate the termios layer supports, from 1200 to 230400.
+public struct BaudRate: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
+    public let rawValue: Int
+
+    /// The rates modbridge configures; others are refused when parsing a setting.
+    public static let supported: [Int] = [1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200, 230400]
+
+    public init?(rawValue: Int) {
+        guard BaudRate.supported.contains(rawValue) else { return nil }
+        self.rawValue = rawValue
+    }
+
+    public static let b9600 = BaudRate(uncheckedRawValue: 9600)
+    public static let b19200 = BaudRate(uncheckedRawValue: 19200)
+    public static let b115200 = BaudRate(uncheckedRawValue: 115200)
+
+    private init(uncheckedRawValue: Int) { self.rawValue = uncheckedRawValue }
+
+    public var description: String { String(rawValue) }
+}
+
+/// Parity of each character on the line.
+public enum Parity: String, Sendable, CaseIterable {
+    case none, even, odd
+
+    /// The letter libmodbus and most tools use: N, E or O.
+    public var letter: Character {
+        switch self {
+        case .none: "N"
+        case .even: "E"
+        case .odd: "O"
+        }
+    }
+}
+
+/// Data bits per character.
+public enum DataBits: Int, Sendable, CaseIterable {
+    case seven = 7, eight = 8
+}
+
+/// Stop bits per character.
+public enum StopBits: Int, Sendable, CaseIterable {
+    case one = 1, two = 2
+}
+
+/// How a port uses the kernel's RS-485 mode (`TIOCSRS485`).
+public enum RS485Mode: String, Sendable, CaseIterable {
+    /// Leave the driver's RS-485 mode off (RS-232, or an adapter that switches direction itself).
+    case off
+    /// Require RS-485 mode; opening fails where the driver has none.
+    case on
+    /// Use RS-485 mode where the driver has it; a driver without it is a warning, not a failure.
+    case auto
+}
+
+/// RS-485 direction control by the kernel driver: RTS drives the transceiver's enable pin.
+public struct RS485Settings: Equatable, Sendable {
+    public var mode: RS485Mode
+    /// RTS is asserted while sending (the usual wiring); false inverts it.
+    public var rtsOnSend: Bool
+    /// Milliseconds between raising RTS and the first bit.
+    public var delayBeforeSendMilliseconds: UInt32
+    /// Milliseconds between the last bit and dropping RTS.
+    public var delayAfterSendMilliseconds: UInt32
+
+    public init(
+        mode: RS485Mode = .auto,
+        rtsOnSend: Bool = true,
+        delayBeforeSendMilliseconds: UInt32 = 0,
+        delayAfterSendMilliseconds: UInt32 = 0
+    ) {
+        self.mode = mode
+        self.rtsOnSend = rtsOnSend
+        self.delayBeforeSendMilliseconds = delayBeforeSendMilliseconds
+        self.delayAfterSendMilliseconds = delayAfterSendMilliseconds
+    }
+}
+
+/// Everything needed to configure one serial line.
+public struct SerialSettings: Equatable, Sendable {
+    public var baudRate: BaudRate
+    public var dataBits: DataBits
+    public var parity: Parity
+    public var stopBits: StopBits
+    public var rs485: RS485Settings
+
+    public init(
+        baudRate: BaudRate = .b9600,
+        dataBits: DataBits = .eight,
+        parity: Parity = .none,
+        stopBits: StopBits = .one,
+        rs485: RS485Settings = RS485Settings()
+    ) {
+        self.baudRate = baudRate
+        self.dataBits = dataBits
+        self.parity = parity
+        self.stopBits = stopBits
+        self.rs485 = rs485
+    }
+
+    /// Bits on the wire per character: start bit, data bits, parity bit if any, stop bits.
+    public var bitsPerCharacter: Int {
+        1 + dataBits.rawValue + (parity == .none ? 0 : 1) + stopBits.rawValue
+    }
+
+    /// Time one character takes on the wire.
+    public var characterTime: Duration {
+        .nanoseconds(Int64(bitsPerCharacter) * 1_000_000_000 / Int64(baudRate.rawValue))
+    }
+
+    /// The silence that must separate two Modbus RTU frames: 3.5 character times, and a fixed
+    /// 1.75 ms above 19200 baud (Modbus over Serial Line, 2.5.1.1).
+    public var interFrameSilence: Duration {
+        if baudRate.rawValue > 19200 { return .microseconds(1750) }
+        return .nanoseconds(Int64(bitsPerCharacter) * 3_500_000_000 / Int64(baudRate.rawValue))
+    }
+
+    /// `9600 8N1` style summary.
+    public var summary: String {
+        "\(baudRate) \(dataBits.rawValue)\(parity.letter)\(stopBits.rawValue)"
+    }
+}
