@@ -1,1 +1,5 @@
-print("x")
+import Glibc
+
+// modbridge: see `modbridge --help`.
+let status = await Modbridge.main(Array(CommandLine.arguments.dropFirst()))
+exit(status)

@@ -11,6 +11,8 @@ public final class SerialPort {
     public let settings: SerialSettings
     /// What RS-485 mode the driver runs in.
     public private(set) var rs485Status: RS485Status = .notRequested
+    /// A pseudo-terminal (a test line or simulator) rather than a UART.
+    public private(set) var isPseudoTerminal = false
     private var descriptor: Int32
 
     /// The open descriptor, or -1 after `close()`. Borrowed by libmodbus; never closed by it.
@@ -47,6 +49,7 @@ public final class SerialPort {
         } catch {
             throw .configurationFailed(path: path, setting: "exclusive mode (TIOCEXCL)", error)
         }
+        port.isPseudoTerminal = isPseudoTerminalDevice(descriptor)
         try port.applyLineSettings()
         port.rs485Status = try applyRS485(settings.rs485, descriptor: descriptor, path: path)
         return port
@@ -76,8 +79,11 @@ public final class SerialPort {
         }
         try check("input baud rate", String(settings.baudRate.rawValue), state.inputBaudRate.map { String($0) })
         try check("output baud rate", String(settings.baudRate.rawValue), state.outputBaudRate.map { String($0) })
-        try check("data bits", String(settings.dataBits.rawValue), state.dataBits.map { String($0.rawValue) })
-        try check("parity", settings.parity.rawValue, state.parity.rawValue)
+        // Linux's pty driver has no framing: it forces CS8 without parity whatever is asked.
+        if !isPseudoTerminal {
+            try check("data bits", String(settings.dataBits.rawValue), state.dataBits.map { String($0.rawValue) })
+            try check("parity", settings.parity.rawValue, state.parity.rawValue)
+        }
         try check("stop bits", String(settings.stopBits.rawValue), String(state.stopBits.rawValue))
         try check("raw mode", "true", String(state.isRaw))
         try check("hardware flow control", "false", String(state.hardwareFlowControl))
@@ -147,6 +153,15 @@ public final class SerialPort {
         _ = Glibc.close(descriptor)
         descriptor = -1
     }
+}
+
+/// True for a UNIX 98 pty terminal side (character device majors 136–143, Documentation/admin-guide/devices.txt).
+private func isPseudoTerminalDevice(_ descriptor: Int32) -> Bool {
+    var info = stat()
+    guard fstat(descriptor, &info) == 0 else { return false }
+    let device = UInt64(info.st_rdev)
+    let major = ((device >> 8) & 0xFFF) | ((device >> 32) & ~0xFFF)
+    return (136...143).contains(major)
 }
 
 extension Duration {

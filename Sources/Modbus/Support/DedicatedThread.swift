@@ -1,10 +1,12 @@
 import Glibc
 import Serial
+import Synchronization
 
 /// A POSIX thread for blocking work (libmodbus, serial reads) that must stay off the Swift
 /// concurrency pool.
 final class DedicatedThread: Sendable {
     private let handle: pthread_t
+    private let joined = Mutex(false)
 
     private final class Start {
         let body: @Sendable () -> Void
@@ -28,9 +30,13 @@ final class DedicatedThread: Sendable {
         handle = thread
     }
 
-    /// Waits for the thread's body to return.
+    /// Waits for the thread's body to return. Later calls return at once.
     func join() {
-        _ = pthread_join(handle, nil)
+        joined.withLock { joined in
+            guard !joined else { return }
+            _ = pthread_join(handle, nil)
+            joined = true
+        }
     }
 }
 

@@ -1,0 +1,107 @@
+/// A command-line mistake: which argument, and what is wrong with it. Exit status 64.
+struct UsageError: Error, CustomStringConvertible {
+    let command: String
+    let argument: String
+    let message: String
+
+    var description: String { "modbridge \(command): \(argument): \(message)" }
+}
+
+/// Takes options and positional arguments off a command line, each once.
+///
+/// Options are `--name value` or `--name=value`; flags are `--name`. Whatever is left when the
+/// command has read everything it knows is an error naming that argument.
+struct ArgumentReader {
+    let command: String
+    private var remaining: [String]
+
+    init(command: String, arguments: [String]) {
+        self.command = command
+        self.remaining = arguments
+    }
+
+    func error(_ argument: String, _ message: String) -> UsageError {
+        UsageError(command: command, argument: argument, message: message)
+    }
+
+    /// True if `--help` or `-h` is present.
+    var wantsHelp: Bool { remaining.contains("--help") || remaining.contains("-h") }
+
+    /// The value of `--name`, if given.
+    mutating func value(_ name: String) throws(UsageError) -> String? {
+        let option = "--" + name
+        var found: String?
+        var index = 0
+        while index < remaining.count {
+            let argument = remaining[index]
+            if argument == option {
+                guard index + 1 < remaining.count, !remaining[index + 1].hasPrefix("--") else {
+                    throw error(option, "needs a value")
+                }
+                guard found == nil else { throw error(option, "given more than once") }
+                found = remaining[index + 1]
+                remaining.removeSubrange(index...index + 1)
+            } else if argument.hasPrefix(option + "=") {
+                guard found == nil else { throw error(option, "given more than once") }
+                found = String(argument.dropFirst(option.count + 1))
+                remaining.remove(at: index)
+            } else {
+                index += 1
+            }
+        }
+        return found
+    }
+
+    /// The value of `--name`, which must be given.
+    mutating func required(_ name: String) throws(UsageError) -> String {
+        guard let text = try value(name) else { throw error("--" + name, "is required") }
+        return text
+    }
+
+    /// True if the flag `--name` is present.
+    mutating func flag(_ name: String) -> Bool {
+        let before = remaining.count
+        remaining.removeAll { $0 == "--" + name }
+        return remaining.count != before
+    }
+
+    /// An integer option within `range`.
+    mutating func integer<Value: FixedWidthInteger>(_ name: String, in range: ClosedRange<Value>) throws(UsageError) -> Value? {
+        guard let text = try value(name) else { return nil }
+        guard let number = Value(text), range.contains(number) else {
+            throw error("--" + name, "'\(text)' is not a whole number in \(range.lowerBound)...\(range.upperBound)")
+        }
+        return number
+    }
+
+    /// An option whose value is one of an enumeration's raw values.
+    mutating func choice<Choice: RawRepresentable & CaseIterable>(_ name: String, of type: Choice.Type) throws(UsageError) -> Choice?
+        where Choice.RawValue == String {
+        guard let text = try value(name) else { return nil }
+        guard let choice = Choice(rawValue: text) else {
+            let allowed = Choice.allCases.map(\.rawValue).joined(separator: ", ")
+            throw error("--" + name, "'\(text)' is not one of \(allowed)")
+        }
+        return choice
+    }
+
+    /// A duration given in milliseconds.
+    mutating func milliseconds(_ name: String, in range: ClosedRange<Int64>) throws(UsageError) -> Duration? {
+        try integer(name, in: range).map { .milliseconds($0) }
+    }
+
+    /// The next positional argument (read after all options).
+    mutating func positional(_ name: String) throws(UsageError) -> String {
+        guard let index = remaining.firstIndex(where: { !$0.hasPrefix("--") }) else {
+            throw error(name, "is required")
+        }
+        return remaining.remove(at: index)
+    }
+
+    /// Fails on the first argument nobody took.
+    func finish() throws(UsageError) {
+        guard let first = remaining.first else { return }
+        if first.hasPrefix("--") { throw error(first, "unknown option") }
+        throw error(first, "unexpected argument")
+    }
+}

@@ -1,0 +1,62 @@
+import Modbus
+import Serial
+
+/// The options every command that talks to a line shares: the target and how to reach it.
+struct LineOptions: Sendable {
+    static let help = """
+      <target>                 a tty path (/dev/ttyUSB0) or tcp://host[:port] (port 502 by default)
+      --baud B                 1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200, 230400 (default 9600)
+      --parity P               none, even, odd (default none)
+      --data-bits N            7 or 8 (default 8)
+      --stop-bits N            1 or 2 (default 1)
+      --rs485 MODE             off, on, auto: the driver's RS-485 direction control (default auto)
+      --timeout MS             response timeout in milliseconds (default 500)
+      --byte-timeout MS        timeout between two bytes of an answer (default 100)
+    """
+
+    var configuration: BusConfiguration
+
+    init(parsing arguments: inout ArgumentReader) throws(UsageError) {
+        var serial = SerialSettings()
+        if let baud = try arguments.integer("baud", in: 1...Int.max) {
+            guard let rate = BaudRate(rawValue: baud) else {
+                throw arguments.error("--baud", "\(baud) is not one of \(BaudRate.supported.map(String.init).joined(separator: ", "))")
+            }
+            serial.baudRate = rate
+        }
+        if let parity = try arguments.choice("parity", of: Parity.self) { serial.parity = parity }
+        if let bits = try arguments.integer("data-bits", in: 7...8) { serial.dataBits = bits == 7 ? .seven : .eight }
+        if let bits = try arguments.integer("stop-bits", in: 1...2) { serial.stopBits = bits == 1 ? .one : .two }
+        if let mode = try arguments.choice("rs485", of: RS485Mode.self) { serial.rs485.mode = mode }
+        let responseTimeout = try arguments.milliseconds("timeout", in: 1...60_000) ?? .milliseconds(500)
+        let byteTimeout = try arguments.milliseconds("byte-timeout", in: 1...10_000) ?? .milliseconds(100)
+
+        let text = try arguments.positional("<target>")
+        switch ModbusTarget.parse(text, serial: serial) {
+        case let .success(target):
+            configuration = BusConfiguration(target: target, responseTimeout: responseTimeout, byteTimeout: byteTimeout)
+        case let .failure(error):
+            throw arguments.error(text, error.reason)
+        }
+    }
+
+    /// A bus whose line events go to the log. A one-shot command (`continuous: false`) logs
+    /// only warnings: its own error message says why a line did not open.
+    func openBus(continuous: Bool) throws(ModbusError) -> Bus {
+        try Bus(configuration) { event in
+            switch event {
+            case let .opened(target, rs485):
+                if case let .unavailable(error)? = rs485 {
+                    Output.log("warning", "rs485_unavailable", ["line": target, "reason": error.description,
+                                                                "note": "the line runs without kernel RS-485 direction control"])
+                }
+                if continuous { Output.log("info", "line_opened", ["line": target]) }
+            case let .openFailed(error, retryIn):
+                guard continuous else { return }
+                Output.log("error", "line_open_failed", ["line": error.target, "error": error.reason, "retry_ms": String(retryIn.milliseconds)])
+            case let .lost(error):
+                Output.log("error", "line_lost", ["line": error.target, "error": error.reason])
+            }
+        }
+    }
+}

@@ -1,0 +1,80 @@
+import Modbus
+
+/// `modbridge simulate`: runs simulated temperature controllers until interrupted.
+struct SimulateCommand: Command {
+    static let name = "simulate"
+    static let summary = "run simulated temperature controllers on a new pty or a TCP port"
+    static let help = """
+    Usage: modbridge simulate [--unit N[,N...]] [--link PATH] [--tcp PORT]
+
+    Serves Modbus RTU on a new pseudo-terminal (or Modbus TCP on 127.0.0.1) from simulated
+    temperature controllers, and prints where to connect as the first line of its output.
+    Runs until SIGINT or SIGTERM.
+
+      --unit N[,N...]          unit ids to simulate (default 1)
+      --link PATH              also name the pty by a symbolic link at PATH (removed on exit)
+      --tcp PORT               serve Modbus TCP on 127.0.0.1:PORT instead (0 picks a free port)
+
+    Register map of each controller (0-based wire addresses, temperatures in tenths of °C):
+      holding 0  set point (int16, default 650)      input 0    process value (int16)
+      holding 1  run 1 / stop 0 (default 1)          input 1    output, tenths of %
+      holding 2  high alarm limit (default 900)      input 2    status: bit 0 running, 1 heating, 2 alarm
+                                                     input 3-4  process value, float32 ABCD
+                                                     input 5-6  seconds since start, uint32 ABCD
+      discrete 0 heating, discrete 1 high alarm; all other addresses below 10000 are free storage.
+    """
+
+    let units: [UInt8]
+    let linkPath: String?
+    let tcpPort: UInt16?
+
+    init(parsing arguments: inout ArgumentReader) throws(UsageError) {
+        if let text = try arguments.value("unit") {
+            var units: [UInt8] = []
+            for part in text.split(separator: ",", omittingEmptySubsequences: false) {
+                guard let unit = UInt8(part), (1...ModbusRequest.Limits.highestUnit).contains(unit) else {
+                    throw arguments.error("--unit", "'\(part)' is not a unit id in 1...247")
+                }
+                guard !units.contains(unit) else { throw arguments.error("--unit", "\(unit) is listed twice") }
+                units.append(unit)
+            }
+            self.units = units
+        } else {
+            units = [1]
+        }
+        linkPath = try arguments.value("link")
+        tcpPort = try arguments.integer("tcp", in: UInt16.min...UInt16.max)
+    }
+
+    func validate() throws(UsageError) {
+        if tcpPort != nil && linkPath != nil {
+            throw UsageError(command: Self.name, argument: "--link", message: "names a pty; it does not go with --tcp")
+        }
+        if let linkPath, !linkPath.hasPrefix("/") {
+            throw UsageError(command: Self.name, argument: "--link", message: "'\(linkPath)' must be an absolute path")
+        }
+    }
+
+    func run() async -> Int32 {
+        Signals.install()
+        let controllers = units.map { SimulatedController(unit: $0) }
+        let simulator: ModbusSimulator
+        do {
+            if let tcpPort {
+                simulator = try ModbusSimulator.startTCP(controllers: controllers, port: tcpPort)
+            } else {
+                simulator = try ModbusSimulator.startRTU(controllers: controllers, linkPath: linkPath)
+            }
+        } catch {
+            Output.error("modbridge simulate: \(error)")
+            return ExitStatus.failure
+        }
+        Output.print(simulator.address)
+        Output.log("info", "simulator_started", ["address": simulator.address,
+                                                 "units": units.map(String.init).joined(separator: ",")])
+        await Signals.shared.termination()
+        simulator.stop()
+        Output.log("info", "simulator_stopped", ["requests": String(simulator.requests.count)])
+        return ExitStatus.success
+    }
+}

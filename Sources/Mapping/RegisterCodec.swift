@@ -1,0 +1,66 @@
+/// Registers ⇄ typed values, with byte and word order.
+public enum RegisterCodec {
+    /// The value in `registers` (exactly `type.registerCount` of them).
+    public static func decode(_ registers: ArraySlice<UInt16>, as type: RegisterValueType, order: RegisterOrder = .bigEndian) -> RegisterValue {
+        let raw = combine(registers, order: order)
+        switch type {
+        case .int16: return .signed(Int64(Int16(truncatingIfNeeded: raw)))
+        case .uint16: return .unsigned(raw & 0xFFFF)
+        case .int32: return .signed(Int64(Int32(truncatingIfNeeded: raw)))
+        case .uint32: return .unsigned(raw & 0xFFFF_FFFF)
+        case .int64: return .signed(Int64(bitPattern: raw))
+        case .uint64: return .unsigned(raw)
+        case .float32: return .float32(Float(bitPattern: UInt32(truncatingIfNeeded: raw)))
+        case .float64: return .float64(Double(bitPattern: raw))
+        }
+    }
+
+    /// Every value in `registers`, one per `type.registerCount` registers.
+    public static func decodeAll(_ registers: [UInt16], as type: RegisterValueType, order: RegisterOrder = .bigEndian) -> [RegisterValue] {
+        stride(from: 0, to: registers.count - type.registerCount + 1, by: type.registerCount).map {
+            decode(registers[$0..<$0 + type.registerCount], as: type, order: order)
+        }
+    }
+
+    /// The registers that hold `text` read as a `type`, or an error saying why it does not fit.
+    public static func encode(_ text: String, as type: RegisterValueType, order: RegisterOrder = .bigEndian) throws(MappingError) -> [UInt16] {
+        let raw: UInt64
+        func outOfRange() -> MappingError { MappingError("\(text) is out of range for \(type.rawValue)") }
+        switch type {
+        case .int16, .int32, .int64:
+            guard let value = Int64(text) else { throw MappingError("'\(text)' is not an integer") }
+            let bits = type.registerCount * 16
+            if bits < 64 {
+                let limit = Int64(1) << (bits - 1)
+                guard value >= -limit && value < limit else { throw outOfRange() }
+            }
+            raw = UInt64(bitPattern: value)
+        case .uint16, .uint32, .uint64:
+            guard let value = UInt64(text) else {
+                throw Int64(text) != nil ? outOfRange() : MappingError("'\(text)' is not an unsigned integer")
+            }
+            let bits = type.registerCount * 16
+            guard bits == 64 || value < UInt64(1) << bits else { throw outOfRange() }
+            raw = value
+        case .float32:
+            guard let value = Float(text), value.isFinite else { throw MappingError("'\(text)' is not a finite number") }
+            raw = UInt64(value.bitPattern)
+        case .float64:
+            guard let value = Double(text), value.isFinite else { throw MappingError("'\(text)' is not a finite number") }
+            raw = value.bitPattern
+        }
+        return split(raw, count: type.registerCount, order: order)
+    }
+
+    private static func combine(_ registers: ArraySlice<UInt16>, order: RegisterOrder) -> UInt64 {
+        var words = registers.map { order.bytesBigEndian ? $0 : $0.byteSwapped }
+        if !order.wordsBigEndian { words.reverse() }
+        return words.reduce(0) { $0 << 16 | UInt64($1) }
+    }
+
+    private static func split(_ raw: UInt64, count: Int, order: RegisterOrder) -> [UInt16] {
+        var words = (0..<count).map { index in UInt16(truncatingIfNeeded: raw >> (16 * UInt64(count - 1 - index))) }
+        if !order.wordsBigEndian { words.reverse() }
+        return words.map { order.bytesBigEndian ? $0 : $0.byteSwapped }
+    }
+}
