@@ -172,9 +172,14 @@ private struct BusLoop {
 
             guard let line = connection else {
                 let lastError = shared.withLock { $0.status.lastError }
-                let retryIn = max(.zero, clock.now.duration(to: nextOpenAttempt))
-                let reason = "line down, next reopen attempt in \(retryIn.milliseconds) ms" + (lastError.map { " (\($0.reason))" } ?? "")
-                job.completion(.failure(ModbusError(.linkClosed(reason), target: target).at(unit: job.unit, request: job.request)))
+                let retryIn = max(.zero, clock.now.duration(to: nextOpenAttempt)).milliseconds
+                let failure: ModbusError.Kind
+                if case let .connectFailed(detail)? = lastError?.kind {
+                    failure = .connectFailed("\(detail); next attempt in \(retryIn) ms")
+                } else {
+                    failure = .linkClosed("line down, next reopen attempt in \(retryIn) ms")
+                }
+                job.completion(.failure(ModbusError(failure, target: target).at(unit: job.unit, request: job.request)))
                 continue
             }
 
