@@ -1,0 +1,59 @@
+# modbridge — set-up, build, test, demo, benchmarks. Every target installs what it needs first.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+
+SWIFT ?= swift
+PYTHON ?= python3
+# Debian packages: C libraries (libmodbus, OpenSSL), pkg-config for SwiftPM, socat for the
+# RTU interop pty pair, a C compiler for the benchmark baseline.
+APT_PACKAGES := libmodbus-dev libssl-dev pkg-config socat gcc
+# Python test peers, pinned.
+PIP_PACKAGES := pymodbus==3.8.6 pyserial==3.5
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+C_LOOP := .build/libmodbus-loop
+
+.PHONY: all setup setup-system setup-python build test demo bench clean
+
+all: build
+
+setup: setup-system setup-python
+
+setup-system:
+	@missing=""; \
+	for package in $(APT_PACKAGES); do \
+		dpkg-query -W -f='$${Status}' "$$package" 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$package"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		$(SUDO) apt-get update -qq; \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
+	fi
+
+setup-python:
+	@if ! $(PYTHON) -c 'import importlib.metadata as m, sys; sys.exit(0 if m.version("pymodbus") == "3.8.6" and m.version("pyserial") == "3.5" else 1)' 2>/dev/null; then \
+		echo "installing: $(PIP_PACKAGES)"; \
+		$(PYTHON) -m pip install -q $(PIP_PACKAGES) 2>/dev/null \
+			|| $(PYTHON) -m pip install -q --break-system-packages $(PIP_PACKAGES); \
+	fi
+
+build: setup-system
+	$(SWIFT) build
+
+test: setup
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build
+
+demo: setup-system
+	$(SWIFT) build -c release --product modbridge
+	scripts/demo.sh .build/release/modbridge
+
+$(C_LOOP): Benchmarks/c/libmodbus_loop.c | setup-system
+	mkdir -p .build
+	cc -O2 -Wall -o $@ $< $$(pkg-config --cflags --libs libmodbus)
+
+bench: setup-system $(C_LOOP)
+	$(SWIFT) build -c release --product modbridge-bench
+	.build/release/modbridge-bench --c-loop $(C_LOOP) --write BENCHMARKS.md
+
+clean:
+	rm -rf .build
