@@ -41,7 +41,7 @@ build: setup-system
 
 test: setup
 	$(SWIFT) build --build-tests
-	$(SWIFT) test --skip-build
+	$(SWIFT) test --skip-build --disable-xctest
 
 demo: setup-system
 	$(SWIFT) build -c release --product modbridge
