@@ -27,7 +27,8 @@ public struct BusStatus: Sendable, Equatable {
 /// The thread owns the libmodbus context and runs one transaction at a time from a queue:
 /// pending writes first, then reads, in the order they came. It keeps the inter-frame silence
 /// (plus any per-unit extra delay) and reopens a failed line with backoff while callers keep
-/// getting errors instead of waiting. Call `close()` when done: the thread keeps the bus alive.
+/// getting errors instead of waiting. Call `close()` when done; a bus dropped without it stops
+/// its thread after the transaction under way, without waiting for it.
 public final class Bus: Sendable {
     public let configuration: BusConfiguration
     private let shared: ConditionLock<SharedState>
@@ -60,6 +61,10 @@ public final class Bus: Sendable {
         } catch {
             throw ModbusError(.connectFailed("cannot start the bus thread: \(error)"), target: configuration.target.description)
         }
+    }
+
+    deinit {
+        shared.withLockAndSignal { $0.stopping = true }
     }
 
     /// Queues `request` for `unit`; `completion` runs on the bus thread when it is done.

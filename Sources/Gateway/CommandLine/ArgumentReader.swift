@@ -74,6 +74,19 @@ struct ArgumentReader {
         return number
     }
 
+    /// An integer option that must be given.
+    mutating func requiredInteger<Value: FixedWidthInteger>(_ name: String, in range: ClosedRange<Value>, _ hint: String) throws(UsageError) -> Value {
+        guard let number = try integer(name, in: range) else { throw error("--" + name, "is required (\(hint))") }
+        return number
+    }
+
+    /// A choice option that must be given.
+    mutating func requiredChoice<Choice: RawRepresentable & CaseIterable>(_ name: String, of type: Choice.Type, _ hint: String) throws(UsageError) -> Choice
+        where Choice.RawValue == String {
+        guard let choice = try choice(name, of: type) else { throw error("--" + name, "is required (\(hint))") }
+        return choice
+    }
+
     /// An option whose value is one of an enumeration's raw values.
     mutating func choice<Choice: RawRepresentable & CaseIterable>(_ name: String, of type: Choice.Type) throws(UsageError) -> Choice?
         where Choice.RawValue == String {

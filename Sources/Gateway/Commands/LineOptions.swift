@@ -1,3 +1,4 @@
+import Mapping
 import Modbus
 import Serial
 
@@ -58,5 +59,16 @@ struct LineOptions: Sendable {
                 Output.log("error", "line_lost", ["line": error.target, "error": error.reason])
             }
         }
+    }
+}
+
+extension ArgumentReader {
+    /// `--order abcd|cdab|badc|dcba`, big-endian (abcd) when absent.
+    mutating func registerOrder() throws(UsageError) -> RegisterOrder {
+        guard let notation = try value("order") else { return .bigEndian }
+        guard let order = RegisterOrder(notation: notation) else {
+            throw error("--order", "'\(notation)' is not one of abcd, cdab, badc, dcba")
+        }
+        return order
     }
 }

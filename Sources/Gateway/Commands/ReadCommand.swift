@@ -38,28 +38,12 @@ struct ReadCommand: Command {
     let polls: Int?
 
     init(parsing arguments: inout ArgumentReader) throws(UsageError) {
-        guard let unit = try arguments.integer("unit", in: UInt8(1)...ModbusRequest.Limits.highestUnit) else {
-            throw arguments.error("--unit", "is required (1-247)")
-        }
-        self.unit = unit
-        guard let table = try arguments.choice("table", of: RegisterTable.self) else {
-            throw arguments.error("--table", "is required (coils, discrete, input, holding)")
-        }
-        self.table = table
-        guard let address = try arguments.integer("address", in: UInt16.min...UInt16.max) else {
-            throw arguments.error("--address", "is required (0-65535)")
-        }
-        self.address = address
+        unit = try arguments.requiredInteger("unit", in: UInt8(1)...ModbusRequest.Limits.highestUnit, "1-247")
+        table = try arguments.requiredChoice("table", of: RegisterTable.self, "coils, discrete, input, holding")
+        address = try arguments.requiredInteger("address", in: UInt16.min...UInt16.max, "0-65535")
         count = try arguments.integer("count", in: 1...ModbusRequest.Limits.bitsPerRead) ?? 1
         type = try arguments.choice("type", of: RegisterValueType.self)
-        if let notation = try arguments.value("order") {
-            guard let order = RegisterOrder(notation: notation) else {
-                throw arguments.error("--order", "'\(notation)' is not one of abcd, cdab, badc, dcba")
-            }
-            self.order = order
-        } else {
-            order = .bigEndian
-        }
+        order = try arguments.registerOrder()
         if let text = try arguments.value("repeat") {
             guard let seconds = Double(text), seconds >= 0.01, seconds <= 86_400 else {
                 throw arguments.error("--repeat", "'\(text)' is not a number of seconds from 0.01 to 86400")

@@ -34,29 +34,13 @@ struct WriteCommand: Command {
     let multiple: Bool
 
     init(parsing arguments: inout ArgumentReader) throws(UsageError) {
-        guard let unit = try arguments.integer("unit", in: UInt8(0)...ModbusRequest.Limits.highestUnit) else {
-            throw arguments.error("--unit", "is required (1-247, or 0 to broadcast)")
-        }
-        self.unit = unit
-        guard let table = try arguments.choice("table", of: RegisterTable.self) else {
-            throw arguments.error("--table", "is required (coils, holding)")
-        }
-        self.table = table
-        guard let address = try arguments.integer("address", in: UInt16.min...UInt16.max) else {
-            throw arguments.error("--address", "is required (0-65535)")
-        }
-        self.address = address
+        unit = try arguments.requiredInteger("unit", in: UInt8(0)...ModbusRequest.Limits.highestUnit, "1-247, or 0 to broadcast")
+        table = try arguments.requiredChoice("table", of: RegisterTable.self, "coils, holding")
+        address = try arguments.requiredInteger("address", in: UInt16.min...UInt16.max, "0-65535")
         let values = try arguments.required("value")
         valueTexts = values.split(separator: ",", omittingEmptySubsequences: false).map { String($0) }
         type = try arguments.choice("type", of: RegisterValueType.self)
-        if let notation = try arguments.value("order") {
-            guard let order = RegisterOrder(notation: notation) else {
-                throw arguments.error("--order", "'\(notation)' is not one of abcd, cdab, badc, dcba")
-            }
-            self.order = order
-        } else {
-            order = .bigEndian
-        }
+        order = try arguments.registerOrder()
         multiple = arguments.flag("multiple")
         line = try LineOptions(parsing: &arguments)
     }

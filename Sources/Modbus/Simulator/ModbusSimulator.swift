@@ -5,9 +5,9 @@ import Serial
 /// with faults on demand. Each server runs on its own thread; call `stop()` when done.
 public final class ModbusSimulator: Sendable {
     private let core: SimulatorCore
-    private let server: any SimulatorServer
+    private let server: SimulatorThread
 
-    private init(core: SimulatorCore, server: any SimulatorServer) {
+    private init(core: SimulatorCore, server: SimulatorThread) {
         self.core = core
         self.server = server
     }
@@ -16,14 +16,18 @@ public final class ModbusSimulator: Sendable {
     /// names the terminal and survives `unplug()`/`replug()`, like a udev by-id link.
     public static func startRTU(controllers: [SimulatedController], linkPath: String? = nil) throws(ModbusError) -> ModbusSimulator {
         let core = SimulatorCore(controllers: controllers)
-        let server = try RTUSimulatorServer.start(core: core, linkPath: linkPath)
+        let server = try SimulatorThread(target: linkPath ?? "pty") { control in
+            RTUSimulatorLoop(core: core, linkPath: linkPath, control: control).run()
+        }
         return ModbusSimulator(core: core, server: server)
     }
 
     /// Serves `controllers` on 127.0.0.1:`port` (0 picks a free port; see `port`).
     public static func startTCP(controllers: [SimulatedController], port: UInt16 = 0) throws(ModbusError) -> ModbusSimulator {
         let core = SimulatorCore(controllers: controllers)
-        let server = try TCPSimulatorServer.start(core: core, port: port)
+        let server = try SimulatorThread(target: "tcp://127.0.0.1:\(port)") { control in
+            TCPSimulatorLoop(core: core, requestedPort: port, control: control).run()
+        }
         return ModbusSimulator(core: core, server: server)
     }
 
@@ -61,10 +65,37 @@ enum LineChange: Sendable {
     case unplug, replug
 }
 
-protocol SimulatorServer: Sendable {
-    var address: String { get }
-    func change(_ change: LineChange) async throws(ModbusError)
-    func stop()
+/// A server loop's thread and the control state it shares with the callers driving it.
+final class SimulatorThread: Sendable {
+    private let control = ConditionLock(ServerControl())
+    private let thread: DedicatedThread
+
+    /// Starts `loop` on its own thread and waits until it serves, or throws why it could not.
+    init(target: String, _ loop: @escaping @Sendable (ConditionLock<ServerControl>) -> Void) throws(ModbusError) {
+        let control = self.control
+        do {
+            thread = try DedicatedThread { loop(control) }
+        } catch {
+            throw ModbusError(.io(error), target: target)
+        }
+        do {
+            try control.awaitReady()
+        } catch {
+            thread.join()
+            throw error
+        }
+    }
+
+    var address: String { control.withLock { $0.address } }
+
+    func change(_ change: LineChange) async throws(ModbusError) {
+        try await control.request(change)
+    }
+
+    func stop() {
+        control.withLockAndSignal { $0.stopping = true }
+        thread.join()
+    }
 }
 
 /// Shared state between a server thread and the callers driving it.
@@ -92,6 +123,22 @@ extension ConditionLock where State == ServerControl {
             if let error { throw error }
             if done { return }
             try? await Task.sleep(for: .milliseconds(2))
+        }
+    }
+
+    /// For the server thread: whether to stop, and the line change asked for, if any.
+    func nextCommand() -> (stopping: Bool, change: LineChange?) {
+        withLock { state in
+            defer { state.pendingChange = nil }
+            return (state.stopping, state.pendingChange)
+        }
+    }
+
+    /// For the server thread: the asked change is made (or failed with `error`).
+    func finishChange(_ error: ModbusError?) {
+        withLockAndSignal { state in
+            state.changeError = error
+            state.changesDone += 1
         }
     }
 

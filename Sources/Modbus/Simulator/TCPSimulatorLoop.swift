@@ -1,49 +1,9 @@
 import Glibc
 import Serial
 
-/// Answers Modbus TCP (MBAP framing) on 127.0.0.1. Sockets are owned by the server thread.
-final class TCPSimulatorServer: SimulatorServer {
-    private let control = ConditionLock(ServerControl())
-    private let thread: DedicatedThread
-
-    private init(core: SimulatorCore, port: UInt16) throws(ModbusError) {
-        let control = self.control
-        do {
-            thread = try DedicatedThread {
-                TCPSimulatorLoop(core: core, requestedPort: port, control: control).run()
-            }
-        } catch {
-            throw ModbusError(.io(error), target: "tcp://127.0.0.1:\(port)")
-        }
-    }
-
-    static func start(core: SimulatorCore, port: UInt16) throws(ModbusError) -> TCPSimulatorServer {
-        let server = try TCPSimulatorServer(core: core, port: port)
-        do {
-            try server.control.awaitReady()
-        } catch {
-            server.stop()
-            throw error
-        }
-        return server
-    }
-
-    var address: String { control.withLock { $0.address } }
-
-    func change(_ change: LineChange) async throws(ModbusError) {
-        try await control.request(change)
-    }
-
-    func stop() {
-        let first = control.withLockAndSignal { state -> Bool in
-            defer { state.stopping = true }
-            return !state.stopping
-        }
-        if first { thread.join() }
-    }
-}
-
-private struct TCPSimulatorLoop {
+/// Answers Modbus TCP (MBAP framing) on 127.0.0.1, on the simulator's thread, which owns the
+/// sockets.
+struct TCPSimulatorLoop {
     let core: SimulatorCore
     let requestedPort: UInt16
     let control: ConditionLock<ServerControl>
@@ -77,10 +37,7 @@ private struct TCPSimulatorLoop {
         }
 
         while true {
-            let (stopping, change) = control.withLock { state -> (Bool, LineChange?) in
-                defer { state.pendingChange = nil }
-                return (state.stopping, state.pendingChange)
-            }
+            let (stopping, change) = control.nextCommand()
             if stopping { break }
             if let change {
                 closeAll()
@@ -88,10 +45,7 @@ private struct TCPSimulatorLoop {
                 if change == .replug {
                     do { (listener, _) = try listen(on: port) } catch { failure = error }
                 }
-                control.withLockAndSignal { state in
-                    state.changeError = failure
-                    state.changesDone += 1
-                }
+                control.finishChange(failure)
             }
             core.advanceModels()
             guard listener >= 0 else {

@@ -1,55 +1,9 @@
 import Glibc
 import Serial
 
-/// Answers Modbus RTU on the controller side of a pseudo-terminal. The pty is owned by the
-/// server thread; callers reach it through `control`.
-final class RTUSimulatorServer: SimulatorServer {
-    private let core: SimulatorCore
-    private let linkPath: String?
-    private let control = ConditionLock(ServerControl())
-    private let thread: DedicatedThread
-
-    private init(core: SimulatorCore, linkPath: String?) throws(ModbusError) {
-        self.core = core
-        self.linkPath = linkPath
-        let control = self.control
-        do {
-            thread = try DedicatedThread {
-                RTUSimulatorLoop(core: core, linkPath: linkPath, control: control).run()
-            }
-        } catch {
-            throw ModbusError(.io(error), target: linkPath ?? "simulator")
-        }
-    }
-
-    static func start(core: SimulatorCore, linkPath: String?) throws(ModbusError) -> RTUSimulatorServer {
-        let server = try RTUSimulatorServer(core: core, linkPath: linkPath)
-        do {
-            try server.control.awaitReady()
-        } catch {
-            server.stop()
-            throw error
-        }
-        return server
-    }
-
-    var address: String { control.withLock { $0.address } }
-
-    func change(_ change: LineChange) async throws(ModbusError) {
-        try await control.request(change)
-    }
-
-    func stop() {
-        let first = control.withLockAndSignal { state -> Bool in
-            defer { state.stopping = true }
-            return !state.stopping
-        }
-        if first { thread.join() }
-    }
-}
-
-/// The server thread: reads requests, frames them by function code, answers.
-private struct RTUSimulatorLoop {
+/// Answers Modbus RTU on the controller side of a pseudo-terminal, on the simulator's thread,
+/// which owns the pty: reads requests, frames them by function code, answers.
+struct RTUSimulatorLoop {
     let core: SimulatorCore
     let linkPath: String?
     let control: ConditionLock<ServerControl>
@@ -73,10 +27,7 @@ private struct RTUSimulatorLoop {
         var chunk = [UInt8](repeating: 0, count: 512)
 
         while true {
-            let (stopping, change) = control.withLock { state -> (Bool, LineChange?) in
-                defer { state.pendingChange = nil }
-                return (state.stopping, state.pendingChange)
-            }
+            let (stopping, change) = control.nextCommand()
             if stopping { break }
             if let change {
                 line?.close()
@@ -87,10 +38,7 @@ private struct RTUSimulatorLoop {
                 if change == .replug {
                     do { line = try openLine() } catch { failure = error }
                 }
-                control.withLockAndSignal { state in
-                    state.changeError = failure
-                    state.changesDone += 1
-                }
+                control.finishChange(failure)
             }
             core.advanceModels()
             guard let descriptor = line?.controllerDescriptor else {
