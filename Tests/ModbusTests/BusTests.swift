@@ -40,9 +40,9 @@ struct BusTests {
 
     @Test("Writes queued behind reads go first")
     func writesFirst() async throws {
-        let bench = try RTUBench()
-        // Hold the line with a slow answer so that the queue fills behind it.
-        bench.simulator.inject(.lateAnswer(.milliseconds(150)))
+        let bench = try RTUBench { $0.responseTimeout = .seconds(15) }
+        // Hold the first answer so that the queue fills behind it.
+        bench.simulator.inject(.heldAnswer)
         let order = Mutex<[String]>([])
         let done = Mutex(0)
         func submit(_ request: ModbusRequest) {
@@ -57,6 +57,7 @@ struct BusTests {
         submit(.readHoldingRegisters(address: 2, count: 1))
         submit(.writeSingleRegister(address: 3, value: 1))
         submit(.writeMultipleCoils(address: 4, values: [true]))
+        bench.simulator.releaseHeldAnswers()
         #expect(await eventually { done.withLock { $0 } == 5 })
         #expect(order.withLock { $0 } == ["read holding registers 0+1", "write register 3", "write coils 4+1",
                                           "read holding registers 1+1", "read holding registers 2+1"])

@@ -44,6 +44,9 @@ public final class ModbusSimulator: Sendable {
 
     public func clearFaults() { core.clearFaults() }
 
+    /// Lets one answer held by `SimulatedFault.heldAnswer` go (now, or when it comes).
+    public func releaseHeldAnswers() { core.releaseHeldAnswers() }
+
     /// Every request received so far (the most recent 5,000 to 10,000 on a long run).
     public var requests: [SimulatorRequest] { core.requests }
 

@@ -121,6 +121,7 @@ struct RTUSimulatorLoop {
         var response = ModbusPDU.rtuFrame(unit: unit, pdu: responsePDU)
         switch fault {
         case let .lateAnswer(delay): sleepThread(delay)
+        case .heldAnswer: core.holdAnswer()
         case .corruptChecksum: response[response.count - 1] ^= 0xFF
         default: break
         }

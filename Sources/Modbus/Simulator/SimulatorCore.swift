@@ -12,6 +12,9 @@ public enum SimulatedFault: Sendable, Equatable {
     case exception(ModbusExceptionCode)
     /// The device acts on the request, sends the first half of its answer, and stops.
     case truncatedAnswer
+    /// The device acts on the request and answers once `releaseHeldAnswers()` is called
+    /// (or after 10 s), so that a test can fill the master's queue behind it.
+    case heldAnswer
 }
 
 /// A request the simulator received, as it arrived on the wire.
@@ -47,6 +50,7 @@ final class SimulatorCore: Sendable {
         var faults: [PlannedFault] = []
         var log: [SimulatorRequest] = []
         var answers = 0
+        var releasePermits = 0
     }
 
     init(controllers: [SimulatedController]) {
@@ -102,6 +106,24 @@ final class SimulatorCore: Sendable {
             return (.answer([function | 0x80, code.rawValue], fault: nil), index)
         default:
             return (.answer(controller.respond(to: pdu), fault: fault), index)
+        }
+    }
+
+    func releaseHeldAnswers() {
+        state.withLock { $0.releasePermits += 1 }
+    }
+
+    /// Blocks the server thread until a `releaseHeldAnswers()` (made before or after), for at most 10 s.
+    func holdAnswer() {
+        let deadline = ContinuousClock.now.advanced(by: .seconds(10))
+        while ContinuousClock.now < deadline {
+            let released = state.withLock { state -> Bool in
+                guard state.releasePermits > 0 else { return false }
+                state.releasePermits -= 1
+                return true
+            }
+            if released { return }
+            sleepThread(.milliseconds(1))
         }
     }
 

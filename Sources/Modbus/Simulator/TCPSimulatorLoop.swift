@@ -142,6 +142,7 @@ struct TCPSimulatorLoop {
         response += responsePDU
         switch fault {
         case let .lateAnswer(delay): sleepThread(delay)
+        case .heldAnswer: core.holdAnswer()
         case .corruptChecksum: response[0] ^= 0xFF
         default: break
         }
