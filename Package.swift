@@ -26,6 +26,7 @@ let package = Package(
         .target(name: "Serial"),
         .target(name: "Modbus", dependencies: ["Serial", "CModbus"]),
         .target(name: "Mapping"),
+        .target(name: "MQTT"),
         .executableTarget(
             name: "modbridge",
             dependencies: ["Serial", "Modbus", "Mapping"],
@@ -42,6 +43,7 @@ let package = Package(
         .testTarget(name: "SerialTests", dependencies: ["Serial"]),
         .testTarget(name: "ModbusTests", dependencies: ["Modbus", "Serial"]),
         .testTarget(name: "MappingTests", dependencies: ["Mapping"]),
+        .testTarget(name: "MQTTTests", dependencies: ["MQTT"]),
         .testTarget(name: "GatewayTests", dependencies: ["Modbus", "Serial"]),
         .testTarget(name: "InteropTests", dependencies: ["Modbus", "Serial"]),
     ],
