@@ -27,6 +27,7 @@ let package = Package(
         .target(name: "Modbus", dependencies: ["Serial", "CModbus"]),
         .target(name: "Mapping"),
         .target(name: "MQTT"),
+        .target(name: "Broker", dependencies: ["MQTT"]),
         .executableTarget(
             name: "modbridge",
             dependencies: ["Serial", "Modbus", "Mapping"],
@@ -44,6 +45,7 @@ let package = Package(
         .testTarget(name: "ModbusTests", dependencies: ["Modbus", "Serial"]),
         .testTarget(name: "MappingTests", dependencies: ["Mapping"]),
         .testTarget(name: "MQTTTests", dependencies: ["MQTT"]),
+        .testTarget(name: "BrokerTests", dependencies: ["Broker", "MQTT"]),
         .testTarget(name: "GatewayTests", dependencies: ["Modbus", "Serial"]),
         .testTarget(name: "InteropTests", dependencies: ["Modbus", "Serial"]),
     ],
