@@ -22,32 +22,34 @@ let package = Package(
             providers: [.apt(["libssl-dev"])]
         ),
 
-        // Our modules; see DESIGN.md for the direction of dependencies.
-        .target(name: "Serial"),
-        .target(name: "Modbus", dependencies: ["Serial", "CModbus"]),
+        // Our modules; see DESIGN.md for the direction of dependencies. POSIX is the base they
+        // share: errno, the one checked-syscall helper, dedicated threads.
+        .target(name: "POSIX"),
+        .target(name: "Serial", dependencies: ["POSIX"]),
+        .target(name: "Modbus", dependencies: ["POSIX", "Serial", "CModbus"]),
         .target(name: "Mapping"),
-        .target(name: "MQTT"),
-        .target(name: "Broker", dependencies: ["MQTT"]),
+        .target(name: "MQTT", dependencies: ["POSIX"]),
+        .target(name: "Broker", dependencies: ["POSIX", "MQTT"]),
         .executableTarget(
             name: "modbridge",
-            dependencies: ["Serial", "Modbus", "Mapping"],
+            dependencies: ["POSIX", "Serial", "Modbus", "Mapping"],
             path: "Sources/Gateway"
         ),
 
         // Benchmarks (`make bench`), not shipped.
         .executableTarget(
             name: "modbridge-bench",
-            dependencies: ["Serial", "Modbus"],
+            dependencies: ["POSIX", "Serial", "Modbus"],
             path: "Benchmarks/BusBench"
         ),
 
-        .testTarget(name: "SerialTests", dependencies: ["Serial"]),
-        .testTarget(name: "ModbusTests", dependencies: ["Modbus", "Serial"]),
+        .testTarget(name: "SerialTests", dependencies: ["POSIX", "Serial"]),
+        .testTarget(name: "ModbusTests", dependencies: ["POSIX", "Modbus", "Serial"]),
         .testTarget(name: "MappingTests", dependencies: ["Mapping"]),
         .testTarget(name: "MQTTTests", dependencies: ["MQTT"]),
-        .testTarget(name: "BrokerTests", dependencies: ["Broker", "MQTT"]),
-        .testTarget(name: "GatewayTests", dependencies: ["Modbus", "Serial"]),
-        .testTarget(name: "InteropTests", dependencies: ["Modbus", "Serial"]),
+        .testTarget(name: "BrokerTests", dependencies: ["POSIX", "Broker", "MQTT"]),
+        .testTarget(name: "GatewayTests", dependencies: ["POSIX", "Modbus", "Serial"]),
+        .testTarget(name: "InteropTests", dependencies: ["POSIX", "Modbus", "Serial"]),
     ],
     swiftLanguageModes: [.v6]
 )

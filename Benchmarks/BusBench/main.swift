@@ -5,6 +5,7 @@
 import Foundation  // the benchmark is not shipped: Foundation's conveniences are fine here
 import Modbus
 import Serial
+import POSIX
 
 struct Options {
     var cLoop = ""

@@ -1,4 +1,5 @@
 import Serial
+import POSIX
 
 /// Something that happened to a bus's line, for the log.
 public enum BusEvent: Sendable {

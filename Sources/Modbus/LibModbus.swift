@@ -1,6 +1,7 @@
 import CModbus
 import Glibc
 import Serial
+import POSIX
 
 /// One libmodbus context on one open line. The only file that calls libmodbus.
 ///

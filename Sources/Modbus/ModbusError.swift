@@ -1,4 +1,5 @@
 import Serial
+import POSIX
 
 /// A Modbus exception code from a device's exception response (function code | 0x80).
 public struct ModbusExceptionCode: RawRepresentable, Hashable, Sendable, Error, CustomStringConvertible {

@@ -1,4 +1,5 @@
 import Glibc
+import POSIX
 
 /// A pseudo-terminal pair (`openpty`): a terminal path that a client opens like a serial port,
 /// and the controller side on which a simulated device reads requests and writes answers.

@@ -1,4 +1,5 @@
 import Glibc
+import POSIX
 
 /// What became of the RS-485 settings when a port was opened.
 public enum RS485Status: Equatable, Sendable {

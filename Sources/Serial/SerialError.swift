@@ -1,4 +1,5 @@
 import Glibc
+import POSIX
 
 /// What went wrong with a serial line, and on which path.
 public enum SerialError: Error, Equatable, Sendable, CustomStringConvertible {

@@ -1,4 +1,5 @@
 import Glibc
+import POSIX
 
 /// An open, configured serial line; the one owner of its file descriptor.
 ///
@@ -162,18 +163,4 @@ private func isPseudoTerminalDevice(_ descriptor: Int32) -> Bool {
     let device = UInt64(info.st_rdev)
     let major = ((device >> 8) & 0xFFF) | ((device >> 32) & ~0xFFF)
     return (136...143).contains(major)
-}
-
-extension Duration {
-    /// Whole milliseconds, rounded up.
-    public var milliseconds: Int64 {
-        let (seconds, attoseconds) = components
-        return seconds * 1000 + (attoseconds + 999_999_999_999_999) / 1_000_000_000_000_000
-    }
-
-    /// Whole microseconds, rounded down.
-    public var microseconds: Int64 {
-        let (seconds, attoseconds) = components
-        return seconds * 1_000_000 + attoseconds / 1_000_000_000_000
-    }
 }

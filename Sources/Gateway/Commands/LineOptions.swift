@@ -1,6 +1,7 @@
 import Mapping
 import Modbus
 import Serial
+import POSIX
 
 /// The options every command that talks to a line shares: the target and how to reach it.
 struct LineOptions: Sendable {

@@ -1,5 +1,6 @@
 import Glibc
 import Serial
+import POSIX
 
 /// Simulated controllers answering Modbus RTU on a pseudo-terminal, or Modbus TCP on 127.0.0.1,
 /// with faults on demand. Each server runs on its own thread; call `stop()` when done.

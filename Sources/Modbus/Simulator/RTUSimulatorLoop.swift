@@ -1,5 +1,6 @@
 import Glibc
 import Serial
+import POSIX
 
 /// Answers Modbus RTU on the controller side of a pseudo-terminal, on the simulator's thread,
 /// which owns the pty: reads requests, frames them by function code, answers.

@@ -1,5 +1,6 @@
 import Glibc
 import Synchronization
+import POSIX
 
 /// The four Modbus data tables.
 public enum RegisterTable: String, Sendable, CaseIterable {

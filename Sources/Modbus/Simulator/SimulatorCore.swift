@@ -1,4 +1,5 @@
 import Synchronization
+import POSIX
 
 /// A fault the simulator injects into its answers, for tests of the master's error handling.
 public enum SimulatedFault: Sendable, Equatable {

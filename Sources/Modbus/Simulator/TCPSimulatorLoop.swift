@@ -1,5 +1,6 @@
 import Glibc
 import Serial
+import POSIX
 
 /// Answers Modbus TCP (MBAP framing) on 127.0.0.1, on the simulator's thread, which owns the
 /// sockets.

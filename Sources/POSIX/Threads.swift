@@ -1,10 +1,9 @@
 import Glibc
-import Serial
 import Synchronization
 
 /// A POSIX thread for blocking work (libmodbus, serial reads) that must stay off the Swift
 /// concurrency pool.
-final class DedicatedThread: Sendable {
+public final class DedicatedThread: Sendable {
     private let handle: pthread_t
     private let joined = Mutex(false)
 
@@ -14,7 +13,7 @@ final class DedicatedThread: Sendable {
     }
 
     /// Starts `body` on a new thread.
-    init(_ body: @escaping @Sendable () -> Void) throws(Errno) {
+    public init(_ body: @escaping @Sendable () -> Void) throws(Errno) {
         let start = Unmanaged.passRetained(Start(body)).toOpaque()
         var thread = pthread_t()
         let result = pthread_create(&thread, nil, { argument in
@@ -31,7 +30,7 @@ final class DedicatedThread: Sendable {
     }
 
     /// Waits for the thread's body to return. Later calls return at once.
-    func join() {
+    public func join() {
         joined.withLock { joined in
             guard !joined else { return }
             _ = pthread_join(handle, nil)
@@ -41,13 +40,13 @@ final class DedicatedThread: Sendable {
 }
 
 /// A mutex-protected value with a condition variable, for a thread that sleeps until work comes.
-final class ConditionLock<State>: @unchecked Sendable {
+public final class ConditionLock<State>: @unchecked Sendable {
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     private let condition = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
     // Guarded by `mutex`; that is what makes the unchecked Sendable sound.
     private var state: State
 
-    init(_ state: State) {
+    public init(_ state: State) {
         self.state = state
         pthread_mutex_init(mutex, nil)
         var attributes = pthread_condattr_t()
@@ -65,14 +64,14 @@ final class ConditionLock<State>: @unchecked Sendable {
     }
 
     /// Runs `body` with the state locked.
-    func withLock<Result>(_ body: (inout State) throws -> Result) rethrows -> Result {
+    public func withLock<Result>(_ body: (inout State) throws -> Result) rethrows -> Result {
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
         return try body(&state)
     }
 
     /// Changes the state and wakes the waiting thread.
-    func withLockAndSignal<Result>(_ body: (inout State) throws -> Result) rethrows -> Result {
+    public func withLockAndSignal<Result>(_ body: (inout State) throws -> Result) rethrows -> Result {
         pthread_mutex_lock(mutex)
         defer {
             pthread_cond_broadcast(condition)
@@ -83,7 +82,7 @@ final class ConditionLock<State>: @unchecked Sendable {
 
     /// Waits until `take` returns a value, or `deadline` passes (then returns nil).
     /// `take` runs with the lock held each time the state may have changed.
-    func wait<Result>(until deadline: ContinuousClock.Instant?, _ take: (inout State) -> Result?) -> Result? {
+    public func wait<Result>(until deadline: ContinuousClock.Instant?, _ take: (inout State) -> Result?) -> Result? {
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
         while true {
@@ -105,7 +104,7 @@ final class ConditionLock<State>: @unchecked Sendable {
 }
 
 /// Sleeps the calling thread (never a concurrency-pool thread) for `duration`, through EINTR.
-func sleepThread(_ duration: Duration) {
+public func sleepThread(_ duration: Duration) {
     guard duration > .zero else { return }
     let microseconds = duration.microseconds
     var request = timespec(tv_sec: Int(microseconds / 1_000_000), tv_nsec: Int(microseconds % 1_000_000) * 1000)
