@@ -5,8 +5,8 @@ SHELL := /bin/bash
 SWIFT ?= swift
 PYTHON ?= python3
 # Debian packages: C libraries (libmodbus, OpenSSL), pkg-config for SwiftPM, socat for the
-# RTU interop pty pair, a C compiler for the benchmark baseline.
-APT_PACKAGES := libmodbus-dev libssl-dev pkg-config socat gcc
+# RTU interop pty pair, a C compiler for the benchmark baseline, Mosquitto as an MQTT peer.
+APT_PACKAGES := libmodbus-dev libssl-dev pkg-config socat gcc mosquitto mosquitto-clients
 # Python test peers, pinned.
 PIP_PACKAGES := pymodbus==3.8.6 pyserial==3.5
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)

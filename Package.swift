@@ -43,13 +43,15 @@ let package = Package(
             path: "Benchmarks/BusBench"
         ),
 
-        .testTarget(name: "SerialTests", dependencies: ["POSIX", "Serial"]),
-        .testTarget(name: "ModbusTests", dependencies: ["POSIX", "Modbus", "Serial"]),
-        .testTarget(name: "MappingTests", dependencies: ["Mapping"]),
-        .testTarget(name: "MQTTTests", dependencies: ["MQTT"]),
-        .testTarget(name: "BrokerTests", dependencies: ["POSIX", "Broker", "MQTT"]),
-        .testTarget(name: "GatewayTests", dependencies: ["POSIX", "Modbus", "Serial"]),
-        .testTarget(name: "InteropTests", dependencies: ["POSIX", "Modbus", "Serial"]),
+        // Helpers the test targets share: temporary folders, child processes, free ports, Mosquitto.
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(name: "SerialTests", dependencies: ["POSIX", "Serial", "TestSupport"]),
+        .testTarget(name: "ModbusTests", dependencies: ["POSIX", "Modbus", "Serial", "TestSupport"]),
+        .testTarget(name: "MappingTests", dependencies: ["Mapping", "TestSupport"]),
+        .testTarget(name: "MQTTTests", dependencies: ["POSIX", "MQTT", "TestSupport"]),
+        .testTarget(name: "BrokerTests", dependencies: ["POSIX", "Broker", "MQTT", "TestSupport"]),
+        .testTarget(name: "GatewayTests", dependencies: ["POSIX", "Modbus", "Serial", "TestSupport"]),
+        .testTarget(name: "InteropTests", dependencies: ["POSIX", "Modbus", "Serial", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -54,6 +54,18 @@ public enum MQTTError: Error, Equatable, Sendable, CustomStringConvertible {
     /// A CONNACK return code above 5 (3.2.2.3).
     case invalidConnectReturnCode(UInt8)
 
+    // Connection errors (client side).
+    /// The TCP connection could not be made.
+    case connectionFailed(String)
+    /// The server answered CONNACK with a refusal.
+    case connectionRefused(ConnectReturnCode)
+    /// The connection ended (closed by either side, or a read or write failed).
+    case connectionClosed(String)
+    /// No answer in time: CONNACK, or PINGRESP within the keep-alive.
+    case timedOut(String)
+    /// The server sent a packet a server may not send, or one out of turn.
+    case protocolViolation(String)
+
     /// The CONNACK a server sends before closing the connection for this error, where the
     /// specification asks for one; nil means close without answering.
     public var connectReturnCode: ConnectReturnCode? {
@@ -92,6 +104,11 @@ public enum MQTTError: Error, Equatable, Sendable, CustomStringConvertible {
         case let .invalidSubscribeReturnCode(code): "SUBACK: return code 0x\(String(code, radix: 16)) is not 0, 1, 2 or 0x80"
         case let .invalidConnectAcknowledgeFlags(flags): "CONNACK: reserved flag bits set (0x\(String(flags, radix: 16)))"
         case let .invalidConnectReturnCode(code): "CONNACK: return code \(code) is not 0...5"
+        case let .connectionFailed(detail): "cannot connect: \(detail)"
+        case let .connectionRefused(code): "connection refused: CONNACK \(code.rawValue) (\(code))"
+        case let .connectionClosed(detail): "connection closed: \(detail)"
+        case let .timedOut(detail): "timed out: \(detail)"
+        case let .protocolViolation(detail): "protocol violation by the server: \(detail)"
         }
     }
 }

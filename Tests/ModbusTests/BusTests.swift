@@ -1,6 +1,7 @@
 import Modbus
 import Serial
 import Synchronization
+import TestSupport
 import Testing
 
 @Suite("Bus: limits, ordering, inter-frame silence")

@@ -1,5 +1,6 @@
 import Modbus
 import Serial
+import TestSupport
 import Testing
 
 @Suite("Injected faults map to the right error")

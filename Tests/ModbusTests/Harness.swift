@@ -1,32 +1,6 @@
-import Glibc
 import Modbus
 import Serial
-
-/// A temporary folder removed when the test is done.
-final class TemporaryFolder {
-    let path: String
-
-    init() {
-        var template = Array("/tmp/modbridge-test-XXXXXX".utf8CString)
-        let made = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
-        path = made.map { String(cString: $0) } ?? "/tmp"
-    }
-
-    deinit { remove(path) }
-
-    private func remove(_ folder: String) {
-        guard let directory = opendir(folder) else { return }
-        while let entry = readdir(directory) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-            if name == "." || name == ".." { continue }
-            let child = folder + "/" + name
-            var info = stat()
-            if lstat(child, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR { remove(child) } else { unlink(child) }
-        }
-        closedir(directory)
-        rmdir(folder)
-    }
-}
+import TestSupport
 
 /// A simulator on a pty behind a stable link, and a bus on that link.
 struct RTUBench {
@@ -51,13 +25,4 @@ struct RTUBench {
         await bus.close()
         simulator.stop()
     }
-}
-
-/// Waits (polling, bounded) until `condition` holds; false if it never did.
-func eventually(_ condition: () -> Bool, attempts: Int = 500) async -> Bool {
-    for _ in 0..<attempts {
-        if condition() { return true }
-        try? await Task.sleep(for: .milliseconds(10))
-    }
-    return condition()
 }

@@ -1,5 +1,6 @@
 import Modbus
 import Serial
+import TestSupport
 import Testing
 
 @Suite("Function codes over a pty against the simulated controller")

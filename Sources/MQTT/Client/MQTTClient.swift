@@ -1,0 +1,87 @@
+import POSIX
+import Synchronization
+
+/// Where and how an `MQTTClient` connects.
+public struct MQTTClientConfiguration: Sendable {
+    public var host: String
+    public var port: UInt16
+    public var connect: Connect
+    /// How long to wait for the TCP connection and for CONNACK.
+    public var connectTimeout: Duration
+
+    public init(host: String = "127.0.0.1", port: UInt16 = 1883, connect: Connect, connectTimeout: Duration = .seconds(10)) {
+        self.host = host
+        self.port = port
+        self.connect = connect
+        self.connectTimeout = connectTimeout
+    }
+}
+
+/// An MQTT 3.1.1 client connection: publish at QoS 0, 1 and 2, subscribe, receive, keep-alive.
+///
+/// One dedicated thread owns the socket; the async methods hand it encoded packets and wait for
+/// the acknowledgement. Incoming messages arrive on `messages` (QoS 1 and 2 are acknowledged
+/// by the client; a QoS 2 message is delivered once even if the server sends it again before
+/// PUBREL). One connection per object: after it ends, connect a new one.
+public final class MQTTClient: Sendable {
+    /// Whether the server had a session for this client id (CONNACK).
+    public let sessionPresent: Bool
+    /// Messages the server delivers, in order. Finishes when the connection ends.
+    public let messages: AsyncStream<Publish>
+    private let connection: ClientConnection
+
+    private init(sessionPresent: Bool, messages: AsyncStream<Publish>, connection: ClientConnection) {
+        self.sessionPresent = sessionPresent
+        self.messages = messages
+        self.connection = connection
+    }
+
+    /// Connects and waits for an accepting CONNACK.
+    public static func connect(_ configuration: MQTTClientConfiguration) async throws(MQTTError) -> MQTTClient {
+        let (messages, sink) = AsyncStream<Publish>.makeStream()
+        let connection = try ClientConnection(configuration: configuration, sink: sink)
+        let result = await withCheckedContinuation { continuation in
+            connection.start { continuation.resume(returning: $0) }
+        }
+        let sessionPresent = try result.get()
+        return MQTTClient(sessionPresent: sessionPresent, messages: messages, connection: connection)
+    }
+
+    /// Publishes; returns when the message is written (QoS 0), acknowledged (QoS 1, PUBACK) or
+    /// complete (QoS 2, PUBCOMP).
+    public func publish(topic: String, payload: [UInt8], qos: QoS = .atMostOnce, retain: Bool = false) async throws(MQTTError) {
+        _ = try await connection.send(awaitingAcknowledgement: qos != .atMostOnce) { identifier in
+            .publish(Publish(topic: topic, payload: payload, qos: qos, retain: retain, packetIdentifier: qos == .atMostOnce ? nil : identifier))
+        }
+    }
+
+    /// Subscribes; returns the SUBACK return codes, one per subscription.
+    public func subscribe(_ subscriptions: [Subscription]) async throws(MQTTError) -> [SubscribeReturnCode] {
+        let answer = try await connection.send(awaitingAcknowledgement: true) { identifier in
+            .subscribe(Subscribe(packetIdentifier: identifier, subscriptions: subscriptions))
+        }
+        guard case let .subscribeAcknowledgement(acknowledgement)? = answer,
+              acknowledgement.returnCodes.count == subscriptions.count else {
+            throw .protocolViolation("SUBACK does not answer the SUBSCRIBE")
+        }
+        return acknowledgement.returnCodes
+    }
+
+    /// Unsubscribes; returns on UNSUBACK.
+    public func unsubscribe(_ filters: [String]) async throws(MQTTError) {
+        _ = try await connection.send(awaitingAcknowledgement: true) { identifier in
+            .unsubscribe(Unsubscribe(packetIdentifier: identifier, filters: filters))
+        }
+    }
+
+    /// Sends DISCONNECT and closes: the server discards the will.
+    public func disconnect() async {
+        await connection.stop(graceful: true)
+    }
+
+    /// Closes the connection without DISCONNECT, as a crash or a cut cable would: the server
+    /// publishes the will.
+    public func close() async {
+        await connection.stop(graceful: false)
+    }
+}

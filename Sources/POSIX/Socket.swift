@@ -1,0 +1,187 @@
+import Glibc
+
+/// A non-blocking TCP socket; the one owner of its descriptor.
+public final class Socket {
+    public private(set) var descriptor: Int32
+
+    /// Takes ownership of an open descriptor.
+    public init(adopting descriptor: Int32) {
+        self.descriptor = descriptor
+    }
+
+    deinit { close() }
+
+    /// Connects to `host`:`port` (name or address, IPv4 or IPv6) within `timeout`.
+    public static func connect(host: String, port: UInt16, timeout: Duration) throws(Errno) -> Socket {
+        var hints = addrinfo()
+        hints.ai_family = AF_UNSPEC
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        var results: UnsafeMutablePointer<addrinfo>?
+        let status = getaddrinfo(host, String(port), &hints, &results)
+        guard status == 0, let first = results else { throw Errno(rawValue: status == EAI_SYSTEM ? errno : EHOSTUNREACH) }
+        defer { freeaddrinfo(results) }
+        var lastError = Errno(rawValue: ECONNREFUSED)
+        var candidate: UnsafeMutablePointer<addrinfo>? = first
+        while let info = candidate {
+            candidate = info.pointee.ai_next
+            do throws(Errno) {
+                let socket = Socket(adopting: try checkedSyscall {
+                    Glibc.socket(info.pointee.ai_family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
+                })
+                if Glibc.connect(socket.descriptor, info.pointee.ai_addr, info.pointee.ai_addrlen) == -1 {
+                    guard errno == EINPROGRESS else { throw Errno.current }
+                    guard try socket.wait(for: Int16(POLLOUT), timeout: timeout) else { throw Errno(rawValue: ETIMEDOUT) }
+                    var failure: Int32 = 0
+                    var length = socklen_t(MemoryLayout<Int32>.size)
+                    _ = try checkedSyscall { getsockopt(socket.descriptor, SOL_SOCKET, SO_ERROR, &failure, &length) }
+                    if failure != 0 { throw Errno(rawValue: failure) }
+                }
+                socket.setNoDelay()
+                return socket
+            } catch {
+                lastError = error
+            }
+        }
+        throw lastError
+    }
+
+    /// A listening socket on `host`:`port` (port 0 picks a free one; see `localPort`).
+    public static func listen(host: String, port: UInt16, backlog: Int32 = 1024) throws(Errno) -> Socket {
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = port.bigEndian
+        guard inet_pton(AF_INET, host, &address.sin_addr) == 1 else { throw Errno(rawValue: EINVAL) }
+        let socket = Socket(adopting: try checkedSyscall {
+            Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
+        })
+        var one: Int32 = 1
+        _ = setsockopt(socket.descriptor, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(socket.descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        if bound == -1 { throw Errno.current }
+        _ = try checkedSyscall { Glibc.listen(socket.descriptor, backlog) }
+        return socket
+    }
+
+    /// The local port (after `listen` on port 0).
+    public var localPort: UInt16 {
+        var address = sockaddr_in()
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(descriptor, $0, &length) }
+        }
+        return UInt16(bigEndian: address.sin_port)
+    }
+
+    /// The next pending connection, non-blocking, or nil if none is waiting.
+    public func accept() throws(Errno) -> (Socket, String)? {
+        var address = sockaddr_storage()
+        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        let accepted = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.accept(descriptor, $0, &length) }
+        }
+        if accepted == -1 {
+            if errno == EAGAIN || errno == EINTR || errno == ECONNABORTED { return nil }
+            throw Errno.current
+        }
+        let socket = Socket(adopting: accepted)
+        _ = fcntl(accepted, F_SETFD, FD_CLOEXEC)
+        _ = fcntl(accepted, F_SETFL, fcntl(accepted, F_GETFL) | O_NONBLOCK)
+        socket.setNoDelay()
+        return (socket, Self.describe(&address))
+    }
+
+    private static func describe(_ address: inout sockaddr_storage) -> String {
+        var text = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN) + 1)
+        switch Int32(address.ss_family) {
+        case AF_INET:
+            withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { pointer in
+                    var inner = pointer.pointee.sin_addr
+                    _ = inet_ntop(AF_INET, &inner, &text, socklen_t(text.count))
+                }
+            }
+        case AF_INET6:
+            withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { pointer in
+                    var inner = pointer.pointee.sin6_addr
+                    _ = inet_ntop(AF_INET6, &inner, &text, socklen_t(text.count))
+                }
+            }
+        default:
+            return "unknown"
+        }
+        return String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    private func setNoDelay() {
+        var one: Int32 = 1
+        _ = setsockopt(descriptor, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+    }
+
+    /// Reads what is there into `buffer`: the count, 0 at end of stream, nil if nothing is waiting.
+    public func read(into buffer: UnsafeMutableRawBufferPointer) throws(Errno) -> Int? {
+        let count = Glibc.read(descriptor, buffer.baseAddress, buffer.count)
+        if count >= 0 { return count }
+        if errno == EAGAIN || errno == EINTR { return nil }
+        throw Errno.current
+    }
+
+    /// Writes what the socket takes now: the count written (0 if it is full).
+    public func write(_ bytes: UnsafeRawBufferPointer) throws(Errno) -> Int {
+        let count = send(descriptor, bytes.baseAddress, bytes.count, Int32(MSG_NOSIGNAL))
+        if count >= 0 { return count }
+        if errno == EAGAIN || errno == EINTR { return 0 }
+        throw Errno.current
+    }
+
+    /// Waits until `events` are ready or `timeout` passes; false on timeout.
+    public func wait(for events: Int16, timeout: Duration) throws(Errno) -> Bool {
+        var waiting = pollfd(fd: descriptor, events: events, revents: 0)
+        let ready = try checkedSyscall { poll(&waiting, 1, Int32(clamping: timeout.milliseconds)) }
+        return ready > 0
+    }
+
+    /// Closes the socket. Safe to call more than once.
+    public func close() {
+        guard descriptor >= 0 else { return }
+        _ = Glibc.close(descriptor)
+        descriptor = -1
+    }
+}
+
+/// A self-pipe that wakes a thread waiting in poll: another thread calls `signal()`.
+public final class Wakeup: Sendable {
+    /// Poll this for POLLIN.
+    public let readDescriptor: Int32
+    private let writeDescriptor: Int32
+
+    public init() throws(Errno) {
+        var descriptors: [Int32] = [-1, -1]
+        _ = try checkedSyscall { pipe(&descriptors) }
+        for descriptor in descriptors {
+            _ = fcntl(descriptor, F_SETFD, FD_CLOEXEC)
+            _ = fcntl(descriptor, F_SETFL, fcntl(descriptor, F_GETFL) | O_NONBLOCK)
+        }
+        readDescriptor = descriptors[0]
+        writeDescriptor = descriptors[1]
+    }
+
+    deinit {
+        Glibc.close(readDescriptor)
+        Glibc.close(writeDescriptor)
+    }
+
+    /// Wakes the poller (a full pipe already means it will wake).
+    public func signal() {
+        var byte: UInt8 = 1
+        _ = Glibc.write(writeDescriptor, &byte, 1)
+    }
+
+    /// Empties the pipe after waking.
+    public func drain() {
+        var buffer = [UInt8](repeating: 0, count: 64)
+        while Glibc.read(readDescriptor, &buffer, buffer.count) > 0 {}
+    }
+}
