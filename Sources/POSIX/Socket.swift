@@ -136,6 +136,18 @@ public final class Socket {
         throw Errno.current
     }
 
+    /// Writes all of `bytes`, waiting while the socket is full (at most `timeout` each time).
+    public func writeAll(_ bytes: [UInt8], timeout: Duration = .seconds(5)) throws(Errno) {
+        var offset = 0
+        while offset < bytes.count {
+            let count = bytes.withUnsafeBytes { send(descriptor, $0.baseAddress! + offset, $0.count - offset, Int32(MSG_NOSIGNAL)) }
+            if count < 0 && errno != EAGAIN && errno != EINTR { throw Errno.current }
+            let written = max(count, 0)
+            offset += written
+            if written == 0, try !wait(for: Int16(POLLOUT), timeout: timeout) { throw Errno(rawValue: ETIMEDOUT) }
+        }
+    }
+
     /// Waits until `events` are ready or `timeout` passes; false on timeout.
     public func wait(for events: Int16, timeout: Duration) throws(Errno) -> Bool {
         var waiting = pollfd(fd: descriptor, events: events, revents: 0)

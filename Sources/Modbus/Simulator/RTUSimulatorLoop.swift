@@ -126,9 +126,10 @@ struct RTUSimulatorLoop {
         case .corruptChecksum: response[response.count - 1] ^= 0xFF
         default: break
         }
+        core.answering(index)
         do {
             try writeAll(descriptor, applyWireFault(fault, to: response))
-            core.answered(index)
+            core.answered()
         } catch {
             // The master side went away; the next poll sees it.
         }

@@ -25,7 +25,7 @@ public struct SimulatorRequest: Sendable {
     /// The whole frame: RTU with its CRC, or TCP with its MBAP header.
     public let frame: [UInt8]
     public let receivedAt: ContinuousClock.Instant
-    /// When the answer had been written, if one was.
+    /// When the answer started to be written, if one was: no master can have read it before.
     public var answeredAt: ContinuousClock.Instant?
 }
 
@@ -128,10 +128,15 @@ final class SimulatorCore: Sendable {
         }
     }
 
-    func answered(_ index: Int) {
+    /// Records that the answer to request `index` is about to be written.
+    func answering(_ index: Int) {
         state.withLock { state in
-            state.answers += 1
             if index < state.log.count { state.log[index].answeredAt = .now }
         }
+    }
+
+    /// Counts an answer written in full.
+    func answered() {
+        state.withLock { $0.answers += 1 }
     }
 }

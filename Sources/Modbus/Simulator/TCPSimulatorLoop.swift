@@ -10,15 +10,17 @@ struct TCPSimulatorLoop {
     let control: ConditionLock<ServerControl>
 
     private struct Client {
-        let descriptor: Int32
+        let socket: Socket
         var buffer: [UInt8] = []
     }
 
     func run() {
-        var listener: Int32 = -1
+        var listener: Socket?
         var port = requestedPort
         do {
-            (listener, port) = try listen(on: requestedPort)
+            let opened = try listen(on: requestedPort)
+            port = opened.localPort
+            listener = opened
             control.withLockAndSignal { state in
                 state.address = "tcp://127.0.0.1:\(port)"
                 state.ready = true
@@ -30,91 +32,62 @@ struct TCPSimulatorLoop {
         var clients: [Client] = []
         var chunk = [UInt8](repeating: 0, count: 1024)
 
-        func closeAll() {
-            for client in clients { close(client.descriptor) }
-            clients.removeAll()
-            if listener >= 0 { close(listener) }
-            listener = -1
-        }
-
         while true {
             let (stopping, change) = control.nextCommand()
             if stopping { break }
             if let change {
-                closeAll()
+                clients.removeAll()
+                listener = nil
                 var failure: ModbusError?
                 if change == .replug {
-                    do { (listener, _) = try listen(on: port) } catch { failure = error }
+                    do { listener = try listen(on: port) } catch { failure = error }
                 }
                 control.finishChange(failure)
             }
             core.advanceModels()
-            guard listener >= 0 else {
+            guard let server = listener else {
                 sleepThread(.milliseconds(5))
                 continue
             }
 
-            var waiting = [pollfd(fd: listener, events: Int16(POLLIN), revents: 0)]
-            waiting += clients.map { pollfd(fd: $0.descriptor, events: Int16(POLLIN), revents: 0) }
+            var waiting = [pollfd(fd: server.descriptor, events: Int16(POLLIN), revents: 0)]
+            waiting += clients.map { pollfd(fd: $0.socket.descriptor, events: Int16(POLLIN), revents: 0) }
             guard let ready = try? checkedSyscall({ poll(&waiting, nfds_t(waiting.count), 10) }), ready > 0 else { continue }
 
             var closed: Set<Int32> = []
             for index in clients.indices where waiting[index + 1].revents != 0 {
-                let descriptor = clients[index].descriptor
-                let count = (try? checkedSyscall { read(descriptor, &chunk, chunk.count) }) ?? 0
+                let socket = clients[index].socket
+                let result: Int?
+                do {
+                    result = try chunk.withUnsafeMutableBytes { buffer throws(Errno) in try socket.read(into: buffer) }
+                } catch {
+                    result = 0
+                }
+                guard let count = result else { continue }  // nothing there after all
                 guard count > 0 else {
-                    closed.insert(descriptor)
+                    closed.insert(socket.descriptor)
                     continue
                 }
                 clients[index].buffer.append(contentsOf: chunk[0..<count])
                 while let frame = nextFrame(&clients[index].buffer) {
-                    if !answer(frame, on: descriptor) { closed.insert(descriptor) }
+                    if !answer(frame, on: socket) { closed.insert(socket.descriptor) }
                 }
             }
-            for descriptor in closed { close(descriptor) }
-            clients.removeAll { closed.contains($0.descriptor) }
-            if waiting[0].revents & Int16(POLLIN) != 0,
-               let accepted = try? checkedSyscall({ accept(listener, nil, nil) }) {
-                _ = fcntl(accepted, F_SETFD, FD_CLOEXEC)
-                _ = fcntl(accepted, F_SETFL, fcntl(accepted, F_GETFL) | O_NONBLOCK)
-                var one: Int32 = 1
-                _ = setsockopt(accepted, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
-                clients.append(Client(descriptor: accepted))
+            // Dropping a Client closes its socket.
+            clients.removeAll { closed.contains($0.socket.descriptor) }
+            if waiting[0].revents & Int16(POLLIN) != 0, let (accepted, _) = (try? server.accept()) ?? nil {
+                clients.append(Client(socket: accepted))
             }
         }
-        closeAll()
         control.withLockAndSignal { $0.stopped = true }
     }
 
-    private func listen(on port: UInt16) throws(ModbusError) -> (Int32, UInt16) {
-        let socketType = Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue)
-        let descriptor: Int32
+    private func listen(on port: UInt16) throws(ModbusError) -> Socket {
         do {
-            descriptor = try checkedSyscall { socket(AF_INET, socketType, 0) }
+            return try Socket.listen(host: "127.0.0.1", port: port, backlog: 16)
         } catch {
             throw ModbusError(.io(error), target: "tcp://127.0.0.1:\(port)")
         }
-        var one: Int32 = 1
-        _ = setsockopt(descriptor, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = port.bigEndian
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let size = length
-        let bound = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { socketAddress in
-                bind(descriptor, socketAddress, size) == 0
-                    && Glibc.listen(descriptor, 16) == 0
-                    && getsockname(descriptor, socketAddress, &length) == 0
-            }
-        }
-        guard bound else {
-            let error = Errno.current
-            close(descriptor)
-            throw ModbusError(.io(error), target: "tcp://127.0.0.1:\(port)")
-        }
-        return (descriptor, UInt16(bigEndian: address.sin_port))
     }
 
     /// Takes one MBAP frame (7-byte header + PDU) off the front of `buffer`.
@@ -128,7 +101,7 @@ struct TCPSimulatorLoop {
     }
 
     /// Answers one frame; false if the connection must be closed.
-    private func answer(_ frame: [UInt8], on descriptor: Int32) -> Bool {
+    private func answer(_ frame: [UInt8], on socket: Socket) -> Bool {
         let length = Int(frame[4]) << 8 | Int(frame[5])
         guard frame[2] == 0, frame[3] == 0, length >= 2 else { return false }
         let unit = frame[6]
@@ -147,9 +120,10 @@ struct TCPSimulatorLoop {
         case .corruptChecksum: response[0] ^= 0xFF
         default: break
         }
+        core.answering(index)
         do {
-            try writeAll(descriptor, applyWireFault(fault, to: response))
-            core.answered(index)
+            try socket.writeAll(applyWireFault(fault, to: response))
+            core.answered()
             return true
         } catch {
             return false
