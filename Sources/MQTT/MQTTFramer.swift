@@ -22,10 +22,6 @@ public struct MQTTFramer: Sendable {
         buffer.append(contentsOf: bytes)
     }
 
-    public mutating func append(_ bytes: UnsafeRawBufferPointer) {
-        buffer.append(contentsOf: bytes)
-    }
-
     /// The next whole packet, or nil until more bytes arrive. After an error the connection
     /// must be closed: the stream cannot be resynchronised.
     public mutating func next() throws(MQTTError) -> MQTTPacket? {

@@ -78,12 +78,16 @@ public final class Socket {
     public func accept() throws(Errno) -> (Socket, String)? {
         var address = sockaddr_storage()
         var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
-        let accepted = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.accept(descriptor, $0, &length) }
-        }
-        if accepted == -1 {
-            if errno == EAGAIN || errno == EINTR || errno == ECONNABORTED { return nil }
-            throw Errno.current
+        let accepted: Int32
+        do {
+            accepted = try checkedSyscall {
+                withUnsafeMutablePointer(to: &address) {
+                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.accept(descriptor, $0, &length) }
+                }
+            }
+        } catch {
+            if error.rawValue == EAGAIN || error.rawValue == ECONNABORTED { return nil }
+            throw error
         }
         let socket = Socket(adopting: accepted)
         _ = fcntl(accepted, F_SETFD, FD_CLOEXEC)
@@ -122,30 +126,28 @@ public final class Socket {
 
     /// Reads what is there into `buffer`: the count, 0 at end of stream, nil if nothing is waiting.
     public func read(into buffer: UnsafeMutableRawBufferPointer) throws(Errno) -> Int? {
-        let count = Glibc.read(descriptor, buffer.baseAddress, buffer.count)
-        if count >= 0 { return count }
-        if errno == EAGAIN || errno == EINTR { return nil }
-        throw Errno.current
+        do {
+            return try checkedSyscall { Glibc.read(descriptor, buffer.baseAddress, buffer.count) }
+        } catch {
+            if error.rawValue == EAGAIN { return nil }
+            throw error
+        }
     }
 
     /// Writes what the socket takes now: the count written (0 if it is full).
     public func write(_ bytes: UnsafeRawBufferPointer) throws(Errno) -> Int {
-        let count = send(descriptor, bytes.baseAddress, bytes.count, Int32(MSG_NOSIGNAL))
-        if count >= 0 { return count }
-        if errno == EAGAIN || errno == EINTR { return 0 }
-        throw Errno.current
+        do {
+            return try checkedSyscall { send(descriptor, bytes.baseAddress, bytes.count, Int32(MSG_NOSIGNAL)) }
+        } catch {
+            if error.rawValue == EAGAIN { return 0 }
+            throw error
+        }
     }
 
     /// Writes all of `bytes`, waiting while the socket is full (at most `timeout` each time).
+    /// MSG_NOSIGNAL: a peer that hung up is an EPIPE error, not a SIGPIPE that ends the process.
     public func writeAll(_ bytes: [UInt8], timeout: Duration = .seconds(5)) throws(Errno) {
-        var offset = 0
-        while offset < bytes.count {
-            let count = bytes.withUnsafeBytes { send(descriptor, $0.baseAddress! + offset, $0.count - offset, Int32(MSG_NOSIGNAL)) }
-            if count < 0 && errno != EAGAIN && errno != EINTR { throw Errno.current }
-            let written = max(count, 0)
-            offset += written
-            if written == 0, try !wait(for: Int16(POLLOUT), timeout: timeout) { throw Errno(rawValue: ETIMEDOUT) }
-        }
+        try POSIX.writeAll(bytes, waitingOn: descriptor, timeout: timeout) { send(descriptor, $0, $1, Int32(MSG_NOSIGNAL)) }
     }
 
     /// Waits until `events` are ready or `timeout` passes; false on timeout.

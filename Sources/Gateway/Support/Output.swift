@@ -1,4 +1,5 @@
 import Glibc
+import POSIX
 
 /// Standard output for results, standard error for logs and errors.
 enum Output {
@@ -11,15 +12,9 @@ enum Output {
     }
 
     /// Unbuffered, whole lines: output interleaves cleanly with other threads and processes.
+    /// A closed or full terminal drops the text: there is nowhere left to report that.
     private static func write(_ text: String, to descriptor: Int32) {
-        let bytes = Array((text.hasSuffix("\n") ? text : text + "\n").utf8)
-        var offset = 0
-        while offset < bytes.count {
-            let written = bytes.withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress! + offset, $0.count - offset) }
-            if written < 0 && errno == EINTR { continue }
-            guard written > 0 else { return }
-            offset += written
-        }
+        try? writeAll(descriptor, Array((text.hasSuffix("\n") ? text : text + "\n").utf8))
     }
 
     /// One log line: `level=info event=line_opened line=/dev/ttyUSB0 …`.

@@ -156,22 +156,6 @@ extension ConditionLock where State == ServerControl {
     }
 }
 
-/// Writes all of `bytes` to a non-blocking descriptor, waiting while it is full.
-func writeAll(_ descriptor: Int32, _ bytes: [UInt8]) throws(Errno) {
-    var offset = 0
-    while offset < bytes.count {
-        do {
-            offset += try checkedSyscall {
-                bytes.withUnsafeBytes { write(descriptor, $0.baseAddress! + offset, $0.count - offset) }
-            }
-        } catch {
-            guard error.rawValue == EAGAIN else { throw error }
-            var waiting = pollfd(fd: descriptor, events: Int16(POLLOUT), revents: 0)
-            _ = try checkedSyscall { poll(&waiting, 1, 100) }
-        }
-    }
-}
-
 /// Bytes the fault leaves of an answer frame: the first half when truncated.
 func applyWireFault(_ fault: SimulatedFault?, to frame: [UInt8]) -> [UInt8] {
     switch fault {
