@@ -15,6 +15,8 @@ let package = Package(
             pkgConfig: "libmodbus",
             providers: [.apt(["libmodbus-dev"])]
         ),
+        // Linux calls Swift's Glibc module does not export (epoll).
+        .systemLibrary(name: "CSystem", path: "Sources/CSystem"),
         .systemLibrary(
             name: "COpenSSL",
             path: "Sources/COpenSSL",
@@ -29,10 +31,10 @@ let package = Package(
         .target(name: "Modbus", dependencies: ["POSIX", "Serial", "CModbus"]),
         .target(name: "Mapping"),
         .target(name: "MQTT", dependencies: ["POSIX"]),
-        .target(name: "Broker", dependencies: ["POSIX", "MQTT"]),
+        .target(name: "Broker", dependencies: ["POSIX", "MQTT", "CSystem"]),
         .executableTarget(
             name: "modbridge",
-            dependencies: ["POSIX", "Serial", "Modbus", "Mapping"],
+            dependencies: ["POSIX", "Serial", "Modbus", "Mapping", "Broker"],
             path: "Sources/Gateway"
         ),
 
@@ -44,7 +46,7 @@ let package = Package(
         ),
 
         // Helpers the test targets share: temporary folders, child processes, free ports, Mosquitto.
-        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["POSIX", "MQTT"], path: "Tests/TestSupport"),
         .testTarget(name: "SerialTests", dependencies: ["POSIX", "Serial", "TestSupport"]),
         .testTarget(name: "ModbusTests", dependencies: ["POSIX", "Modbus", "Serial", "TestSupport"]),
         .testTarget(name: "MappingTests", dependencies: ["Mapping", "TestSupport"]),

@@ -157,6 +157,15 @@ public final class Socket {
         return ready > 0
     }
 
+    /// Closes with a reset instead of a graceful end: unsent data is dropped at once (for a peer
+    /// that stopped reading, whose unread data would otherwise hold kernel memory).
+    public func abort() {
+        guard descriptor >= 0 else { return }
+        var linger = Glibc.linger(l_onoff: 1, l_linger: 0)
+        _ = setsockopt(descriptor, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Glibc.linger>.size))
+        close()
+    }
+
     /// Closes the socket. Safe to call more than once.
     public func close() {
         guard descriptor >= 0 else { return }

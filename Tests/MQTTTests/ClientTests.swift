@@ -3,35 +3,6 @@ import Synchronization
 import TestSupport
 import Testing
 
-/// Collects what a client receives, so that tests can wait for it with a bound.
-final class Inbox: Sendable {
-    private final class Storage: Sendable {
-        let messages = Mutex<[Publish]>([])
-    }
-
-    private let storage = Storage()
-    private let task: Task<Void, Never>
-
-    init(_ client: MQTTClient) {
-        let storage = self.storage
-        task = Task {
-            for await message in client.messages { storage.messages.withLock { $0.append(message) } }
-        }
-    }
-
-    var messages: [Publish] { storage.messages.withLock { $0 } }
-
-    /// Waits (bounded) until `count` messages have arrived; returns them.
-    func wait(for count: Int) async -> [Publish] {
-        _ = await eventually { self.messages.count >= count }
-        return messages
-    }
-}
-
-func connect(_ port: UInt16, _ id: String, clean: Bool = true, keepAlive: UInt16 = 30, will: Will? = nil) async throws(MQTTError) -> MQTTClient {
-    try await MQTTClient.connect(MQTTClientConfiguration(port: port, connect: Connect(clientIdentifier: id, cleanSession: clean, keepAlive: keepAlive, will: will)))
-}
-
 @Suite("The modbridge MQTT client against a Mosquitto broker started by the test", .serialized)
 struct ClientTests {
     @Test("QoS 0, 1 and 2: published, delivered at the lower of the two QoS, in order")

@@ -19,6 +19,11 @@ enum Output {
 
     /// One log line: `level=info event=line_opened line=/dev/ttyUSB0 …`.
     static func log(_ level: String, _ event: String, _ fields: KeyValuePairs<String, String> = [:]) {
+        log(level, event, fields.map { ($0.key, $0.value) })
+    }
+
+    /// One log line from fields in a list (as the broker's logger hands them over).
+    static func log(_ level: String, _ event: String, _ fields: [(String, String)]) {
         var line = "level=\(level) event=\(event)"
         for (key, value) in fields {
             line += " \(key)=" + quoted(value)

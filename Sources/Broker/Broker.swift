@@ -1,0 +1,105 @@
+import MQTT
+import POSIX
+import Synchronization
+
+/// The embedded MQTT 3.1.1 broker: a listener, sessions, retained messages and storage, served
+/// by one reactor thread on epoll. Thread-safe: every method may be called from any thread.
+public final class Broker: Sendable {
+    /// The port it listens on (useful after asking for port 0).
+    public let port: UInt16
+    public let configuration: BrokerConfiguration
+    private let mailbox: Mailbox
+    private let thread: DedicatedThread
+
+    /// Opens the listener and the storage, then starts serving on the reactor thread.
+    public static func start(_ configuration: BrokerConfiguration, policy: any BrokerPolicy = OpenPolicy(),
+                             logger: BrokerLogger? = nil) throws(BrokerError) -> Broker {
+        let core = try BrokerCore(configuration: configuration, policy: policy, logger: logger)
+        let thread: DedicatedThread
+        do {
+            thread = try DedicatedThread { core.run() }
+        } catch {
+            throw .reactorFailed("pthread_create", error)
+        }
+        return Broker(port: core.port, configuration: configuration, mailbox: core.mailbox, thread: thread)
+    }
+
+    private init(port: UInt16, configuration: BrokerConfiguration, mailbox: Mailbox, thread: DedicatedThread) {
+        self.port = port
+        self.configuration = configuration
+        self.mailbox = mailbox
+        self.thread = thread
+    }
+
+    /// Closes every connection (without publishing wills), writes and syncs the storage, and
+    /// waits for the reactor thread to end. Later calls return at once.
+    public func stop() {
+        _ = mailbox.send(.stop)
+        thread.join()
+    }
+
+    /// Counters, as of the reactor's last turn.
+    public var statistics: BrokerStatistics { mailbox.statistics }
+
+    /// Connects an in-process client: a clean session under `identity`, with the policy's
+    /// checks, and no socket. Messages for its subscriptions arrive on its `messages` stream;
+    /// at most `bufferLimit` wait there unread (more are dropped and counted).
+    public func connectLocal(_ identity: ClientIdentity, bufferLimit: Int = 10_000) async throws(BrokerError) -> LocalClient {
+        let (messages, continuation) = AsyncStream<Publish>.makeStream(bufferingPolicy: .bufferingOldest(bufferLimit))
+        let sink = LocalSink(continuation: continuation)
+        let result = await withCheckedContinuation { (done: CheckedContinuation<Result<Void, BrokerError>, Never>) in
+            if !mailbox.send(.attachLocal(identity, sink, reply: { done.resume(returning: $0) })) {
+                done.resume(returning: .failure(.notRunning))
+            }
+        }
+        try result.get()
+        return LocalClient(clientID: identity.clientID, messages: messages, mailbox: mailbox)
+    }
+}
+
+/// A client inside the gateway's process: publishes and subscribes through the broker's
+/// reactor without a socket. Its session is clean and ends with `disconnect()`.
+public final class LocalClient: Sendable {
+    public let clientID: String
+    /// Messages from its subscriptions, in the order the broker routed them.
+    public let messages: AsyncStream<Publish>
+    private let mailbox: Mailbox
+
+    init(clientID: String, messages: AsyncStream<Publish>, mailbox: Mailbox) {
+        self.clientID = clientID
+        self.messages = messages
+        self.mailbox = mailbox
+    }
+
+    /// Publishes as this client; returns once the broker has routed the message (and, if the
+    /// message is retained, queued its storage record).
+    public func publish(topic: String, payload: [UInt8], qos: QoS = .atMostOnce, retain: Bool = false) async throws(BrokerError) {
+        let publish = Publish(topic: topic, payload: payload, qos: qos, retain: retain)
+        let result = await ask { reply in .publish(clientID: clientID, publish, reply: reply) }
+        try result.get()
+    }
+
+    /// Subscribes; returns the granted QoS (or failure) for each filter, as a SUBACK would.
+    public func subscribe(_ subscriptions: [Subscription]) async throws(BrokerError) -> [SubscribeReturnCode] {
+        let result = await ask { reply in .subscribe(clientID: clientID, subscriptions, reply: reply) }
+        return try result.get()
+    }
+
+    public func unsubscribe(_ filters: [String]) async throws(BrokerError) {
+        let result = await ask { reply in .unsubscribe(clientID: clientID, filters, reply: reply) }
+        try result.get()
+    }
+
+    /// Ends the session; `messages` finishes.
+    public func disconnect() {
+        _ = mailbox.send(.detachLocal(clientID: clientID))
+    }
+
+    private func ask<Value: Sendable>(_ command: (@escaping @Sendable (Result<Value, BrokerError>) -> Void) -> BrokerCommand) async -> Result<Value, BrokerError> {
+        await withCheckedContinuation { (done: CheckedContinuation<Result<Value, BrokerError>, Never>) in
+            if !mailbox.send(command({ done.resume(returning: $0) })) {
+                done.resume(returning: .failure(.notRunning))
+            }
+        }
+    }
+}

@@ -1,0 +1,69 @@
+import MQTT
+
+/// In-process clients: sessions whose endpoint is a stream instead of a socket, under the same
+/// policy as socket clients.
+extension BrokerCore {
+    func attachLocal(_ identity: ClientIdentity, sink: LocalSink) -> Result<Void, BrokerError> {
+        if let existing = sessions[identity.clientID] {
+            if existing.endpoint != nil {
+                sink.finish()
+                return .failure(.clientIDInUse(identity.clientID))
+            }
+            endSession(existing)
+        }
+        let session = Session(clientID: identity.clientID, persistent: false, identity: identity)
+        session.endpoint = .local(sink)
+        sessions[identity.clientID] = session
+        return .success(())
+    }
+
+    func detachLocal(_ clientID: String) {
+        guard let session = sessions[clientID], case let .local(sink)? = session.endpoint else { return }
+        session.endpoint = nil
+        sink.finish()
+        endSession(session)
+    }
+
+    private func localSession(_ clientID: String) -> Session? {
+        guard let session = sessions[clientID], case .local? = session.endpoint else { return nil }
+        return session
+    }
+
+    func publishLocal(_ clientID: String, _ publish: Publish) -> Result<Void, BrokerError> {
+        guard let session = localSession(clientID) else { return .failure(.notRunning) }
+        let topic = policy.rewriteTopic(publish.topic, from: session.identity)
+        do {
+            try Topic.validateName(topic)
+        } catch {
+            return .failure(.invalidTopic(topic, reason: "\(error)"))
+        }
+        guard publish.payload.count <= configuration.maximumMessageSize else {
+            return .failure(.messageTooLarge(topic: topic, size: publish.payload.count, limit: configuration.maximumMessageSize))
+        }
+        guard policy.mayPublish(topic, client: session.identity) else {
+            return .failure(.notAuthorized(clientID: clientID, topic: topic))
+        }
+        self.publish(topic: topic, payload: publish.payload, qos: publish.qos, retain: publish.retain)
+        return .success(())
+    }
+
+    func subscribeLocal(_ clientID: String, _ requested: [Subscription]) -> Result<[SubscribeReturnCode], BrokerError> {
+        guard let session = localSession(clientID) else { return .failure(.notRunning) }
+        for subscription in requested {
+            do {
+                try Topic.validateFilter(subscription.filter)
+            } catch {
+                return .failure(.invalidTopic(subscription.filter, reason: "\(error)"))
+            }
+        }
+        let (codes, granted) = addSubscriptions(requested, to: session)
+        replayRetained(granted, to: session)
+        return .success(codes)
+    }
+
+    func unsubscribeLocal(_ clientID: String, _ filters: [String]) -> Result<Void, BrokerError> {
+        guard let session = localSession(clientID) else { return .failure(.notRunning) }
+        removeSubscriptions(filters, from: session)
+        return .success(())
+    }
+}

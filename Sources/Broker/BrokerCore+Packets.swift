@@ -1,0 +1,197 @@
+import MQTT
+
+/// What the broker does with each packet a connected socket client sends.
+extension BrokerCore {
+    func handle(_ packet: MQTTPacket, from connection: Connection) {
+        switch connection.phase {
+        case .closed:
+            return
+        case .awaitingConnect:
+            guard case let .connect(connect) = packet else {
+                statistics.protocolErrors += 1
+                close(connection, reason: "protocol error: \(MQTTPacket.name(ofType: packet.packetType)) before CONNECT", publishWill: false)
+                return
+            }
+            handleConnect(connect, from: connection)
+            return
+        case .connected:
+            break
+        }
+        guard let session = connection.session else { return }
+        switch packet {
+        case let .publish(publish):
+            handlePublish(publish, from: connection, session: session)
+        case let .publishAcknowledgement(identifier):
+            if session.outgoing.complete(identifier, expecting: .atLeastOnce) != nil {
+                record(.complete(clientID: session.clientID, packetIdentifier: identifier), for: session)
+                pump(session)
+            }
+        case let .publishReceived(identifier):
+            if session.outgoing.release(identifier) {
+                record(.release(clientID: session.clientID, packetIdentifier: identifier), for: session)
+                send([0x62, 0x02, UInt8(identifier >> 8), UInt8(identifier & 0xFF)], to: connection)
+            }
+        case let .publishComplete(identifier):
+            if session.outgoing.complete(identifier, expecting: .exactlyOnce) != nil {
+                record(.complete(clientID: session.clientID, packetIdentifier: identifier), for: session)
+                pump(session)
+            }
+        case let .publishRelease(identifier):
+            if session.awaitingRelease.remove(identifier) != nil {
+                record(.released(clientID: session.clientID, packetIdentifier: identifier), for: session)
+            }
+            // PUBCOMP even for an identifier not known (any more): the client must be able to finish.
+            send([0x70, 0x02, UInt8(identifier >> 8), UInt8(identifier & 0xFF)], to: connection)
+        case let .subscribe(subscribe):
+            let (codes, granted) = addSubscriptions(subscribe.subscriptions, to: session)
+            var bytes: [UInt8] = [0x90]
+            appendRemainingLength(2 + codes.count, to: &bytes)
+            bytes += [UInt8(subscribe.packetIdentifier >> 8), UInt8(subscribe.packetIdentifier & 0xFF)]
+            bytes += codes.map(\.rawValue)
+            send(bytes, to: connection)
+            // Retained messages follow the SUBACK (3.3.1.3).
+            replayRetained(granted, to: session)
+        case let .unsubscribe(unsubscribe):
+            removeSubscriptions(unsubscribe.filters, from: session)
+            send([0xB0, 0x02, UInt8(unsubscribe.packetIdentifier >> 8), UInt8(unsubscribe.packetIdentifier & 0xFF)], to: connection)
+        case .pingRequest:
+            send([0xD0, 0x00], to: connection)
+        case .disconnect:
+            close(connection, reason: "DISCONNECT", publishWill: false)
+        case .connect:
+            statistics.protocolErrors += 1
+            close(connection, reason: "protocol error: a second CONNECT", publishWill: true)
+        case .connectAcknowledgement, .subscribeAcknowledgement, .unsubscribeAcknowledgement, .pingResponse:
+            statistics.protocolErrors += 1
+            close(connection, reason: "protocol error: a client does not send \(MQTTPacket.name(ofType: packet.packetType))", publishWill: true)
+        }
+    }
+
+    func send(_ bytes: [UInt8], to connection: Connection) {
+        connection.appendOutput(bytes)
+        scheduleFlush(connection)
+    }
+
+    // MARK: - CONNECT
+
+    private func handleConnect(_ connect: Connect, from connection: Connection) {
+        var clientID = connect.clientIdentifier
+        if clientID.isEmpty {
+            // 3.1.3.1: the server assigns a unique id to a clean session without one.
+            nextAutomaticClientID += 1
+            clientID = "modbridge-auto-\(nextAutomaticClientID)-\(connection.token)"
+        }
+        let request = ConnectRequest(clientID: clientID, username: connect.username, password: connect.password,
+                                     remoteAddress: connection.remoteAddress, cleanSession: connect.cleanSession,
+                                     will: connect.will)
+        let identity: ClientIdentity
+        switch policy.authenticate(request) {
+        case let .accepted(accepted):
+            identity = accepted
+        case let .refused(code):
+            refuse(connection, clientID: clientID, code)
+            return
+        }
+        if var will = connect.will {
+            will.topic = policy.rewriteTopic(will.topic, from: identity)
+            guard policy.mayPublish(will.topic, client: identity) else {
+                refuse(connection, clientID: clientID, .notAuthorized)
+                return
+            }
+            connection.will = will
+        }
+
+        // Takeover (3.1.4-2): the connection holding this client id is closed first.
+        if let existing = sessions[clientID] {
+            switch existing.endpoint {
+            case let .connection(previous)?:
+                close(previous, reason: "taken over by a new connection from \(connection.remoteAddress)", publishWill: true)
+            case .local?:
+                refuse(connection, clientID: clientID, .identifierRejected)
+                return
+            case nil:
+                break
+            }
+        }
+        var sessionPresent = false
+        var session: Session
+        if let existing = sessions[clientID], !connect.cleanSession {
+            session = existing
+            sessionPresent = true
+        } else {
+            if let existing = sessions[clientID] { endSession(existing) }
+            session = Session(clientID: clientID, persistent: !connect.cleanSession, identity: identity)
+            sessions[clientID] = session
+            record(.openSession(clientID: clientID), for: session)
+        }
+        session.identity = identity
+        session.endpoint = .connection(connection)
+        connection.session = session
+        connection.phase = .connected
+        connection.keepAlive = connect.keepAlive
+        send(Self.connectAcknowledgement(sessionPresent: sessionPresent, .accepted), to: connection)
+        log("info", "client_connected", ["client": clientID, "address": connection.remoteAddress,
+                                         "clean_session": connect.cleanSession ? "1" : "0",
+                                         "session_present": sessionPresent ? "1" : "0"])
+        if sessionPresent {
+            // 4.4: unacknowledged PUBLISH (DUP set) and PUBREL packets are sent again, in order.
+            for (identifier, entry) in session.outgoing.inflightForResend() {
+                if entry.stage == .released {
+                    connection.appendOutput([0x62, 0x02, UInt8(identifier >> 8), UInt8(identifier & 0xFF)])
+                } else {
+                    connection.appendOutput { entry.message.append(to: &$0, qos: entry.qos, retain: entry.retain,
+                                                                   duplicate: true, packetIdentifier: identifier) }
+                }
+            }
+            pump(session)
+        }
+    }
+
+    private func refuse(_ connection: Connection, clientID: String, _ code: ConnectReturnCode) {
+        log("info", "client_refused", ["client": clientID, "address": connection.remoteAddress, "return_code": "\(code.rawValue)"])
+        connection.appendOutput(Self.connectAcknowledgement(sessionPresent: false, code))
+        _ = try? connection.writePending()
+        close(connection, reason: "refused with CONNACK \(code.rawValue)", publishWill: false)
+    }
+
+    // MARK: - PUBLISH
+
+    private func handlePublish(_ publish: Publish, from connection: Connection, session: Session) {
+        if publish.payload.count > configuration.maximumMessageSize {
+            statistics.protocolErrors += 1
+            close(connection, reason: "message of \(publish.payload.count) bytes over the limit of \(configuration.maximumMessageSize)", publishWill: true)
+            return
+        }
+        let topic = policy.rewriteTopic(publish.topic, from: session.identity)
+        guard policy.mayPublish(topic, client: session.identity) else {
+            close(connection, reason: "not authorised to publish to \(topic)", publishWill: true)
+            return
+        }
+        let identifier = publish.packetIdentifier ?? 0
+        switch publish.qos {
+        case .atMostOnce:
+            self.publish(topic: topic, payload: publish.payload, qos: .atMostOnce, retain: publish.retain)
+        case .atLeastOnce:
+            self.publish(topic: topic, payload: publish.payload, qos: .atLeastOnce, retain: publish.retain)
+            send([0x40, 0x02, UInt8(identifier >> 8), UInt8(identifier & 0xFF)], to: connection)
+        case .exactlyOnce:
+            // Delivered on first receipt; a resent PUBLISH before PUBREL is not delivered again.
+            if session.awaitingRelease.insert(identifier).inserted {
+                self.publish(topic: topic, payload: publish.payload, qos: .exactlyOnce, retain: publish.retain)
+                record(.awaitRelease(clientID: session.clientID, packetIdentifier: identifier), for: session)
+            }
+            send([0x50, 0x02, UInt8(identifier >> 8), UInt8(identifier & 0xFF)], to: connection)
+        }
+    }
+}
+
+/// Appends an MQTT remaining length (2.2.3).
+func appendRemainingLength(_ length: Int, to bytes: inout [UInt8]) {
+    var length = length
+    repeat {
+        var digit = UInt8(length % 128)
+        length /= 128
+        if length > 0 { digit |= 0x80 }
+        bytes.append(digit)
+    } while length > 0
+}

@@ -1,0 +1,304 @@
+import Glibc
+import MQTT
+import POSIX
+import Synchronization
+
+/// The broker's state and its reactor loop: one thread owns all of it (sockets, sessions, the
+/// subscription tree, retained messages, storage). Other threads reach it only through the
+/// `Mailbox`. `@unchecked Sendable` because it is handed to its thread once and then touched only
+/// there.
+final class BrokerCore: @unchecked Sendable {
+    let configuration: BrokerConfiguration
+    let policy: any BrokerPolicy
+    let logger: BrokerLogger?
+    let mailbox: Mailbox
+    let clock = ContinuousClock()
+
+    private let epoll: Epoll
+    private let listener: Socket
+    private static let listenerToken: UInt64 = 0
+    private static let wakeupToken: UInt64 = 1
+    private var nextToken: UInt64 = 2
+    private var connections: [UInt64: Connection] = [:]
+    private var readBuffer = [UInt8](repeating: 0, count: 65_536)
+    private var flushQueue: [Connection] = []
+    private var closeQueue: [(Connection, String)] = []  // slow consumers, closed with a reset
+    private var running = true
+
+    var sessions: [String: Session] = [:]
+    let subscriptions = SubscriptionTree<Session>()
+    /// Subscribers by topic, so repeated topics skip the tree walk; emptied on any subscription change.
+    var matchCache: [String: [(Session, QoS)]] = [:]
+    var retained: [String: BrokerMessage] = [:]
+    var storage: WriteAheadLog?
+    var lastSync: ContinuousClock.Instant
+    var unsyncedRecords = false
+    var lastCompactedSize = 0
+    var statistics = BrokerStatistics()
+    var nextAutomaticClientID = 0
+
+    /// The port the listener got (the configured one, or the one picked for port 0).
+    let port: UInt16
+
+    init(configuration: BrokerConfiguration, policy: any BrokerPolicy, logger: BrokerLogger?) throws(BrokerError) {
+        try configuration.validate()
+        self.configuration = configuration
+        self.policy = policy
+        self.logger = logger
+        do {
+            mailbox = try Mailbox()
+        } catch {
+            throw .reactorFailed("wakeup pipe", error)
+        }
+        do {
+            epoll = try Epoll()
+        } catch {
+            throw .reactorFailed("epoll_create1", error)
+        }
+        do {
+            listener = try Socket.listen(host: configuration.host, port: configuration.port)
+        } catch {
+            throw .listenFailed(host: configuration.host, port: configuration.port, error)
+        }
+        port = listener.localPort
+        lastSync = clock.now
+        do {
+            try epoll.add(listener.descriptor, token: Self.listenerToken, interest: .readable)
+            try epoll.add(mailbox.wakeup.readDescriptor, token: Self.wakeupToken, interest: .readable)
+        } catch {
+            throw .reactorFailed("epoll_ctl", error)
+        }
+        if let directory = configuration.storageDirectory {
+            try restore(from: directory)
+        }
+    }
+
+    // MARK: - The loop
+
+    /// Runs until a `stop` command; then closes every connection and the storage.
+    func run() {
+        let sweepInterval = Duration.milliseconds(250)
+        var nextSweep = clock.now.advanced(by: sweepInterval)
+        while running {
+            let events: [Epoll.Event]
+            do {
+                events = try epoll.wait(timeout: max(.zero, clock.now.duration(to: nextSweep)))
+            } catch {
+                log("error", "reactor_failed", ["error": "\(error)"])
+                break
+            }
+            for event in events {
+                switch event.token {
+                case Self.listenerToken: acceptAll()
+                case Self.wakeupToken: runCommands()
+                default:
+                    guard let connection = connections[event.token] else { continue }
+                    if event.isWritable { flush(connection) }
+                    if event.isReadable || event.isBroken { read(from: connection) }
+                }
+            }
+            let now = clock.now
+            if now >= nextSweep {
+                sweep(now: now)
+                nextSweep = now.advanced(by: sweepInterval)
+            }
+            finishTurn(now: now)
+        }
+        shutDown()
+    }
+
+    /// End of a turn: scheduled closes, storage records written, then sockets flushed, so an
+    /// acknowledgement never reaches a client before the record behind it is in the file.
+    private func finishTurn(now: ContinuousClock.Instant) {
+        while let (connection, reason) = closeQueue.popLast() {
+            close(connection, reason: reason, publishWill: true, reset: true)
+        }
+        flushStorage(now: now)
+        for connection in flushQueue {
+            connection.flushScheduled = false
+            flush(connection)
+        }
+        flushQueue.removeAll(keepingCapacity: true)
+        mailbox.publish(statistics: statistics, connections: connections.count, sessions: sessions.count,
+                        subscriptions: subscriptions.count, retained: retained.count)
+    }
+
+    private func shutDown() {
+        for connection in Array(connections.values) {
+            close(connection, reason: "broker stopping", publishWill: false)
+        }
+        for session in sessions.values {
+            if case let .local(sink)? = session.endpoint { sink.finish() }
+        }
+        listener.close()
+        if let storage {
+            storage.close()
+            self.storage = nil
+        }
+        mailbox.markStopped()
+    }
+
+    // MARK: - Sockets
+
+    private func acceptAll() {
+        while true {
+            let accepted: (Socket, String)?
+            do {
+                accepted = try listener.accept()
+            } catch {
+                // EMFILE and friends: the backlog waits; the next turn tries again.
+                log("warning", "accept_failed", ["error": "\(error)"])
+                return
+            }
+            guard let (socket, address) = accepted else { return }
+            let token = nextToken
+            nextToken += 1
+            let connection = Connection(token: token, socket: socket, remoteAddress: address,
+                                        maximumPacketSize: configuration.maximumPacketSize,
+                                        now: clock.now, connectTimeout: configuration.connectTimeout)
+            do {
+                try epoll.add(socket.descriptor, token: token, interest: .readable)
+            } catch {
+                log("warning", "accept_failed", ["error": "\(error)"])
+                continue
+            }
+            connections[token] = connection
+        }
+    }
+
+    private func read(from connection: Connection) {
+        // At most a few buffers per turn, so one busy client cannot starve the others.
+        for _ in 0..<4 {
+            let count: Int?
+            do {
+                count = try readBuffer.withUnsafeMutableBytes { buffer throws(Errno) in try connection.socket.read(into: buffer) }
+            } catch {
+                close(connection, reason: "read failed: \(error)", publishWill: true)
+                return
+            }
+            guard let count else { return }
+            if count == 0 {
+                close(connection, reason: "connection closed by the client", publishWill: true)
+                return
+            }
+            connection.lastReceived = clock.now
+            connection.framer.append(readBuffer[0..<count])
+            do {
+                while connection.isOpen, let packet = try connection.framer.next() {
+                    handle(packet, from: connection)
+                }
+            } catch {
+                refuseMalformed(connection, error)
+                return
+            }
+            if count < readBuffer.count { return }
+        }
+    }
+
+    /// A packet that breaks the rules: CONNACK with a return code where the spec gives one
+    /// (3.1.4), then the connection is closed.
+    private func refuseMalformed(_ connection: Connection, _ error: MQTTError) {
+        statistics.protocolErrors += 1
+        if case .awaitingConnect = connection.phase, let code = error.connectReturnCode {
+            connection.appendOutput(Self.connectAcknowledgement(sessionPresent: false, code))
+            _ = try? connection.writePending()
+        }
+        close(connection, reason: "protocol error: \(error)", publishWill: true)
+    }
+
+    /// Queues `connection` for a flush at the end of the turn.
+    func scheduleFlush(_ connection: Connection) {
+        guard !connection.flushScheduled else { return }
+        connection.flushScheduled = true
+        flushQueue.append(connection)
+    }
+
+    /// Closes a slow consumer at the end of the turn (safe while a message is being fanned out).
+    func scheduleClose(_ connection: Connection, reason: String) {
+        guard !connection.closeScheduled else { return }
+        connection.closeScheduled = true
+        statistics.slowConsumersDisconnected += 1
+        closeQueue.append((connection, reason))
+    }
+
+    func flush(_ connection: Connection) {
+        guard connection.isOpen else { return }
+        do {
+            let done = try connection.writePending()
+            if done == connection.watchingWritable {
+                try epoll.modify(connection.socket.descriptor, token: connection.token,
+                                 interest: done ? .readable : [.readable, .writable])
+                connection.watchingWritable = !done
+            }
+        } catch {
+            close(connection, reason: "write failed: \(error)", publishWill: true)
+        }
+    }
+
+    /// Closes the socket; ends a clean session; publishes the will unless told not to (DISCONNECT,
+    /// shutdown) or already cleared.
+    func close(_ connection: Connection, reason: String, publishWill: Bool, reset: Bool = false) {
+        guard connection.isOpen else { return }
+        connection.close(reset: reset)
+        connections[connection.token] = nil
+        let will = publishWill ? connection.will : nil
+        connection.will = nil
+        if let session = connection.session {
+            log("info", "client_disconnected", ["client": session.clientID, "address": connection.remoteAddress, "reason": reason])
+            if session.connection === connection {
+                session.endpoint = nil
+                if !session.persistent { endSession(session) }
+            }
+        }
+        if let will {
+            publish(topic: will.topic, payload: will.payload, qos: will.qos, retain: will.retain)
+        }
+    }
+
+    /// Keep-alive (1.5 × the interval, 3.1.2.10) and CONNECT deadlines.
+    private func sweep(now: ContinuousClock.Instant) {
+        for connection in Array(connections.values) {
+            switch connection.phase {
+            case let .awaitingConnect(deadline) where now >= deadline:
+                close(connection, reason: "no CONNECT within \(configuration.connectTimeout)", publishWill: false)
+            case .connected where connection.keepAlive > 0:
+                let limit = Duration.milliseconds(Int64(connection.keepAlive) * 1500)
+                if connection.lastReceived.duration(to: now) > limit {
+                    close(connection, reason: "keep-alive timeout (\(connection.keepAlive) s × 1.5)", publishWill: true)
+                }
+            default:
+                break
+            }
+        }
+    }
+
+    // MARK: - Commands from other threads
+
+    private func runCommands() {
+        mailbox.wakeup.drain()
+        for command in mailbox.take() {
+            switch command {
+            case .stop:
+                running = false
+            case let .attachLocal(identity, sink, reply):
+                reply(attachLocal(identity, sink: sink))
+            case let .detachLocal(clientID):
+                detachLocal(clientID)
+            case let .publish(clientID, publish, reply):
+                reply(publishLocal(clientID, publish))
+            case let .subscribe(clientID, filters, reply):
+                reply(subscribeLocal(clientID, filters))
+            case let .unsubscribe(clientID, filters, reply):
+                reply(unsubscribeLocal(clientID, filters))
+            }
+        }
+    }
+
+    func log(_ level: String, _ event: String, _ fields: KeyValuePairs<String, String>) {
+        logger?(level, event, fields.map { ($0.key, $0.value) })
+    }
+
+    static func connectAcknowledgement(sessionPresent: Bool, _ code: ConnectReturnCode) -> [UInt8] {
+        [0x20, 0x02, sessionPresent ? 1 : 0, code.rawValue]
+    }
+}

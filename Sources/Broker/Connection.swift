@@ -1,0 +1,96 @@
+import MQTT
+import POSIX
+
+/// One client socket and what the reactor knows about it: the one owner of the socket.
+/// Reactor thread only.
+final class Connection {
+    enum Phase {
+        /// Accepted; the first packet must be CONNECT before `deadline`.
+        case awaitingConnect(deadline: ContinuousClock.Instant)
+        /// CONNECT accepted.
+        case connected
+        /// Closed; nothing more is read or written.
+        case closed
+    }
+
+    let token: UInt64
+    let socket: Socket
+    let remoteAddress: String
+    var phase: Phase
+    var framer: MQTTFramer
+    /// Bytes waiting for the socket to take them; `outputStart` is where the unsent part begins.
+    private(set) var output: [UInt8] = []
+    private var outputStart = 0
+    /// Whether epoll watches this socket for writability (only while output is pending).
+    var watchingWritable = false
+    /// Queued for a flush at the end of the reactor's turn.
+    var flushScheduled = false
+    /// Queued to be closed at the end of the reactor's turn.
+    var closeScheduled = false
+    var session: Session?
+    var will: Will?
+    /// Seconds from CONNECT; 0 is off.
+    var keepAlive: UInt16 = 0
+    var lastReceived: ContinuousClock.Instant
+
+    init(token: UInt64, socket: Socket, remoteAddress: String, maximumPacketSize: Int, now: ContinuousClock.Instant, connectTimeout: Duration) {
+        self.token = token
+        self.socket = socket
+        self.remoteAddress = remoteAddress
+        self.framer = MQTTFramer(maximumPacketSize: maximumPacketSize)
+        self.phase = .awaitingConnect(deadline: now.advanced(by: connectTimeout))
+        self.lastReceived = now
+    }
+
+    var isOpen: Bool {
+        if case .closed = phase { return false }
+        return true
+    }
+
+    var isConnected: Bool {
+        if case .connected = phase { return true }
+        return false
+    }
+
+    /// Bytes written by the broker that the client has not taken yet.
+    var pendingByteCount: Int { output.count - outputStart }
+
+    /// Appends bytes through `body` (the output buffer is passed inout so packets can be encoded
+    /// in place).
+    func appendOutput(_ body: (inout [UInt8]) -> Void) {
+        body(&output)
+    }
+
+    func appendOutput(_ bytes: [UInt8]) {
+        output.append(contentsOf: bytes)
+    }
+
+    /// Writes what the socket takes; true when everything is written.
+    func writePending() throws(Errno) -> Bool {
+        while outputStart < output.count {
+            let start = outputStart
+            let written = try output.withUnsafeBytes { buffer in
+                Result { () throws(Errno) -> Int in try socket.write(UnsafeRawBufferPointer(rebasing: buffer[start...])) }
+            }.get()
+            if written == 0 { break }
+            outputStart += written
+        }
+        if outputStart == output.count {
+            // Keep a modest buffer for the next burst; let a big one go.
+            output.removeAll(keepingCapacity: output.capacity <= 65_536)
+            outputStart = 0
+            return true
+        }
+        if outputStart > 65_536 && outputStart * 2 > output.count {
+            output.removeFirst(outputStart)
+            outputStart = 0
+        }
+        return false
+    }
+
+    /// Closes the socket; `reset` drops unsent bytes at once (a client that stopped reading).
+    func close(reset: Bool = false) {
+        phase = .closed
+        if reset { socket.abort() } else { socket.close() }
+    }
+}

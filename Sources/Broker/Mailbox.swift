@@ -1,0 +1,121 @@
+import MQTT
+import POSIX
+import Synchronization
+
+/// A log sink: level, event name, key=value fields in order.
+public typealias BrokerLogger = @Sendable (_ level: String, _ event: String, _ fields: [(String, String)]) -> Void
+
+/// Counters of the broker's activity, read at any time through `Broker.statistics`.
+public struct BrokerStatistics: Sendable, Equatable {
+    public var connections = 0
+    public var sessions = 0
+    public var subscriptions = 0
+    public var retainedMessages = 0
+    /// PUBLISH packets accepted (from sockets, in-process clients and wills).
+    public var messagesReceived = 0
+    /// Messages handed to a connection or an in-process client.
+    public var messagesDelivered = 0
+    /// QoS 1/2 messages dropped because a session's queue was full, and QoS 0 messages for an
+    /// offline session or a full in-process buffer.
+    public var messagesDropped = 0
+    /// Clients disconnected for not reading what was sent to them.
+    public var slowConsumersDisconnected = 0
+    /// Connections closed for breaking the MQTT rules.
+    public var protocolErrors = 0
+    /// Storage writes that failed (the broker keeps serving from memory).
+    public var storageErrors = 0
+
+    public init() {}
+}
+
+/// What other threads ask of the reactor.
+enum BrokerCommand {
+    case stop
+    case attachLocal(ClientIdentity, LocalSink, reply: @Sendable (Result<Void, BrokerError>) -> Void)
+    case detachLocal(clientID: String)
+    case publish(clientID: String, Publish, reply: @Sendable (Result<Void, BrokerError>) -> Void)
+    case subscribe(clientID: String, [Subscription], reply: @Sendable (Result<[SubscribeReturnCode], BrokerError>) -> Void)
+    case unsubscribe(clientID: String, [String], reply: @Sendable (Result<Void, BrokerError>) -> Void)
+}
+
+/// The reactor's inbox: commands queued under a lock, and a pipe that wakes the reactor.
+final class Mailbox: Sendable {
+    private struct State {
+        var commands: [BrokerCommand] = []
+        var stopped = false
+        var statistics = BrokerStatistics()
+    }
+
+    let wakeup: Wakeup
+    private let state = Mutex(State())
+
+    init() throws(Errno) {
+        wakeup = try Wakeup()
+    }
+
+    /// Queues a command; false if the reactor has stopped (the command will never run).
+    func send(_ command: BrokerCommand) -> Bool {
+        let accepted = state.withLock { state -> Bool in
+            guard !state.stopped else { return false }
+            state.commands.append(command)
+            return true
+        }
+        if accepted { wakeup.signal() }
+        return accepted
+    }
+
+    func take() -> [BrokerCommand] {
+        state.withLock { state in
+            defer { state.commands.removeAll() }
+            return state.commands
+        }
+    }
+
+    /// Called by the reactor as it ends: later sends fail, and queued commands are answered.
+    func markStopped() {
+        let orphans = state.withLock { state -> [BrokerCommand] in
+            state.stopped = true
+            defer { state.commands.removeAll() }
+            return state.commands
+        }
+        for command in orphans {
+            switch command {
+            case .stop, .detachLocal: break
+            case let .attachLocal(_, sink, reply): sink.finish(); reply(.failure(.notRunning))
+            case let .publish(_, _, reply): reply(.failure(.notRunning))
+            case let .subscribe(_, _, reply): reply(.failure(.notRunning))
+            case let .unsubscribe(_, _, reply): reply(.failure(.notRunning))
+            }
+        }
+    }
+
+    var isStopped: Bool { state.withLock { $0.stopped } }
+
+    func publish(statistics: BrokerStatistics, connections: Int, sessions: Int, subscriptions: Int, retained: Int) {
+        var snapshot = statistics
+        snapshot.connections = connections
+        snapshot.sessions = sessions
+        snapshot.subscriptions = subscriptions
+        snapshot.retainedMessages = retained
+        state.withLock { $0.statistics = snapshot }
+    }
+
+    var statistics: BrokerStatistics { state.withLock { $0.statistics } }
+}
+
+/// Where an in-process client's messages go: a bounded stream its owner reads.
+final class LocalSink: Sendable {
+    let continuation: AsyncStream<Publish>.Continuation
+
+    init(continuation: AsyncStream<Publish>.Continuation) {
+        self.continuation = continuation
+    }
+
+    /// False if the reader's buffer was full and the message was dropped.
+    func deliver(_ publish: Publish) -> Bool {
+        if case .dropped = continuation.yield(publish) { return false }
+        return true
+    }
+
+    func finish() { continuation.finish() }
+}

@@ -1,0 +1,57 @@
+import CSystem
+import Glibc
+import POSIX
+
+/// An epoll instance: the one file of the broker that calls CSystem, and the one owner of the
+/// epoll descriptor. Level-triggered: a descriptor with data left unread is reported again.
+final class Epoll {
+    /// Readiness of one registered descriptor.
+    struct Interest: OptionSet {
+        let rawValue: UInt32
+        static let readable = Interest(rawValue: modbridge_epoll_in())
+        static let writable = Interest(rawValue: modbridge_epoll_out())
+    }
+
+    /// One ready descriptor: its token, and whether it can be read, written, or failed.
+    struct Event {
+        let token: UInt64
+        let flags: UInt32
+
+        var isReadable: Bool { flags & modbridge_epoll_in() != 0 }
+        var isWritable: Bool { flags & modbridge_epoll_out() != 0 }
+        /// Error or hang-up: reading tells which (0 bytes or an errno).
+        var isBroken: Bool { flags & (modbridge_epoll_error() | modbridge_epoll_hangup()) != 0 }
+    }
+
+    private let descriptor: Int32
+    private var tokens = [UInt64](repeating: 0, count: 256)
+    private var flags = [UInt32](repeating: 0, count: 256)
+
+    init() throws(Errno) {
+        descriptor = try checkedSyscall { modbridge_epoll_create() }
+    }
+
+    deinit { _ = Glibc.close(descriptor) }
+
+    func add(_ file: Int32, token: UInt64, interest: Interest) throws(Errno) {
+        _ = try checkedSyscall { modbridge_epoll_control(descriptor, modbridge_epoll_ctl_add(), file, interest.rawValue, token) }
+    }
+
+    func modify(_ file: Int32, token: UInt64, interest: Interest) throws(Errno) {
+        _ = try checkedSyscall { modbridge_epoll_control(descriptor, modbridge_epoll_ctl_mod(), file, interest.rawValue, token) }
+    }
+
+    /// Stops watching `file` (closing it does that too; this is for sockets that stay open).
+    func remove(_ file: Int32) {
+        _ = modbridge_epoll_control(descriptor, modbridge_epoll_ctl_del(), file, 0, 0)
+    }
+
+    /// Waits up to `timeout` (nil: forever) and returns the ready descriptors.
+    func wait(timeout: Duration?) throws(Errno) -> [Event] {
+        let milliseconds = timeout.map { Int32(clamping: max(0, $0.milliseconds)) } ?? -1
+        let count = try checkedSyscall {
+            modbridge_epoll_wait(descriptor, &tokens, &flags, Int32(tokens.count), milliseconds)
+        }
+        return (0..<Int(count)).map { Event(token: tokens[$0], flags: flags[$0]) }
+    }
+}

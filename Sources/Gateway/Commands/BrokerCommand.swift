@@ -1,0 +1,77 @@
+import Broker
+
+/// `modbridge broker`: runs the embedded MQTT broker alone until interrupted.
+struct BrokerCommand: Command {
+    static let name = "broker"
+    static let summary = "run the embedded MQTT 3.1.1 broker alone"
+    static let help = """
+    Usage: modbridge broker [--host ADDRESS] [--port PORT] [--storage DIR] [limits]
+
+    Serves MQTT 3.1.1 (QoS 0, 1 and 2, retained messages, wills, clean and persistent sessions)
+    to any client, without authentication, until SIGINT or SIGTERM. Logs one line per event to
+    standard error; the first is event=broker_listening with the port.
+
+      --host ADDRESS           IPv4 address to listen on (default 127.0.0.1)
+      --port PORT              TCP port (default 1883; 0 picks a free one)
+      --storage DIR            keep retained messages and persistent sessions in DIR, across
+                               restarts and crashes (default: in memory only)
+      --max-message-size N     largest PUBLISH payload in bytes (default 262144); larger
+                               disconnects the sender
+      --max-inflight N         QoS 1/2 messages in flight per client (default 20)
+      --max-queued N           QoS 1/2 messages queued per session beyond that (default 1000);
+                               more are dropped
+      --max-pending-bytes N    bytes a client may leave unread before it is disconnected as a
+                               slow consumer (default 16777216)
+      --sync-interval MS       fsync the storage at most this often (default 1000)
+      --quiet                  log only warnings and errors
+    """
+
+    let configuration: BrokerConfiguration
+    let quiet: Bool
+
+    init(parsing arguments: inout ArgumentReader) throws(UsageError) {
+        var configuration = BrokerConfiguration()
+        if let host = try arguments.value("host") { configuration.host = host }
+        if let port = try arguments.integer("port", in: UInt16.min...UInt16.max) { configuration.port = port }
+        configuration.storageDirectory = try arguments.value("storage")
+        if let size = try arguments.integer("max-message-size", in: 1...268_000_000) { configuration.maximumMessageSize = size }
+        if let count = try arguments.integer("max-inflight", in: 1...65_535) { configuration.maximumInflightMessages = count }
+        if let count = try arguments.integer("max-queued", in: 0...65_534) { configuration.maximumQueuedMessages = count }
+        if let bytes = try arguments.integer("max-pending-bytes", in: 1...Int.max) { configuration.maximumPendingBytes = bytes }
+        if let interval = try arguments.milliseconds("sync-interval", in: 1...3_600_000) { configuration.syncInterval = interval }
+        quiet = arguments.flag("quiet")
+        self.configuration = configuration
+    }
+
+    func validate() throws(UsageError) {
+        do {
+            try configuration.validate()
+        } catch {
+            throw UsageError(command: Self.name, argument: "limits", message: "\(error)")
+        }
+    }
+
+    func run() async -> Int32 {
+        Signals.install()
+        let quiet = quiet
+        let broker: Broker
+        do {
+            broker = try Broker.start(configuration) { level, event, fields in
+                if quiet && level == "info" { return }
+                Output.log(level, event, fields)
+            }
+        } catch {
+            Output.error("modbridge broker: \(error)")
+            return ExitStatus.failure
+        }
+        Output.log("info", "broker_listening", ["host": configuration.host, "port": String(broker.port),
+                                                "storage": configuration.storageDirectory ?? "none"])
+        await Signals.shared.termination()
+        broker.stop()
+        let statistics = broker.statistics
+        Output.log("info", "broker_stopped", ["received": String(statistics.messagesReceived),
+                                              "delivered": String(statistics.messagesDelivered),
+                                              "dropped": String(statistics.messagesDropped)])
+        return ExitStatus.success
+    }
+}
