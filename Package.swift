@@ -52,8 +52,8 @@ let package = Package(
         .testTarget(name: "MappingTests", dependencies: ["Mapping", "TestSupport"]),
         .testTarget(name: "MQTTTests", dependencies: ["POSIX", "MQTT", "TestSupport"]),
         .testTarget(name: "BrokerTests", dependencies: ["POSIX", "Broker", "MQTT", "TestSupport"]),
-        .testTarget(name: "GatewayTests", dependencies: ["POSIX", "Modbus", "Serial", "TestSupport"]),
-        .testTarget(name: "InteropTests", dependencies: ["POSIX", "Modbus", "Serial", "TestSupport"]),
+        .testTarget(name: "GatewayTests", dependencies: ["POSIX", "Modbus", "Serial", "MQTT", "TestSupport"]),
+        .testTarget(name: "InteropTests", dependencies: ["POSIX", "Modbus", "Serial", "Broker", "MQTT", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -62,13 +62,17 @@ extension BrokerCore {
                 subscriptions.insert(session, filter: filter, qos: qos)
                 session.subscriptions[filter] = qos
             }
-            for outgoing in stored.outgoing {
+            // Messages go out in order, so everything before the last PUBREC'd one was sent: those
+            // are in flight again (resent first, with DUP). Whether later ones left before the
+            // restart is unknown: they are queued, and carry DUP too.
+            let all = stored.outgoing
+            let lastReleased = all.lastIndex(where: \.released) ?? -1
+            for (index, outgoing) in all.enumerated() {
                 let message = BrokerMessage(topic: outgoing.message.topic, payload: outgoing.message.payload,
                                             qos: outgoing.message.qos, retain: outgoing.message.retain)
-                // Whether a PUBLISH left before the restart is unknown: resend it with DUP.
+                let stage: OutgoingQueue.Stage = outgoing.released ? .released : index < lastReleased ? .published : .queued
                 _ = session.outgoing.enqueue(message, qos: outgoing.message.qos, retain: outgoing.message.retain,
-                                             identifier: outgoing.packetIdentifier,
-                                             stage: outgoing.released ? .released : .queued, duplicate: !outgoing.released)
+                                             identifier: outgoing.packetIdentifier, stage: stage, duplicate: !outgoing.released)
             }
             session.awaitingRelease = stored.awaitingRelease
             sessions[clientID] = session

@@ -80,6 +80,16 @@ public final class ChildProcess {
         return true
     }
 
+    /// SIGKILL, as a crash or `kill -9` would end it; reaps the child.
+    public func kill() {
+        guard !reaped else { return }
+        Glibc.kill(pid, SIGKILL)
+        var status: Int32 = 0
+        waitpid(pid, &status, 0)
+        reaped = true
+        if outputDescriptor >= 0 { close(outputDescriptor); outputDescriptor = -1 }
+    }
+
     /// SIGTERM, up to 5 s to exit, then SIGKILL; reaps the child. Returns its wait status.
     @discardableResult
     public func stop() -> Int32 {
@@ -87,7 +97,7 @@ public final class ChildProcess {
             if outputDescriptor >= 0 { close(outputDescriptor); outputDescriptor = -1 }
         }
         guard !reaped else { return 0 }
-        kill(pid, SIGTERM)
+        Glibc.kill(pid, SIGTERM)
         var status: Int32 = 0
         for _ in 0..<500 {
             if waitpid(pid, &status, WNOHANG) == pid {
@@ -96,7 +106,7 @@ public final class ChildProcess {
             }
             usleep(10_000)
         }
-        kill(pid, SIGKILL)
+        Glibc.kill(pid, SIGKILL)
         waitpid(pid, &status, 0)
         reaped = true
         return status
