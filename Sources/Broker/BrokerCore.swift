@@ -24,6 +24,9 @@ final class BrokerCore: @unchecked Sendable {
     private var flushQueue: [Connection] = []
     private var closeQueue: [(Connection, String)] = []  // slow consumers, closed with a reset
     private var running = true
+    /// Set while the listener is out of epoll because accept failed (EMFILE): a level-triggered
+    /// listener that cannot accept would otherwise wake the reactor in a busy loop.
+    private var listenerPausedUntil: ContinuousClock.Instant?
 
     var sessions: [String: Session] = [:]
     let subscriptions = SubscriptionTree<Session>()
@@ -146,8 +149,10 @@ final class BrokerCore: @unchecked Sendable {
             do {
                 accepted = try listener.accept()
             } catch {
-                // EMFILE and friends: the backlog waits; the next turn tries again.
-                log("warning", "accept_failed", ["error": "\(error)"])
+                // EMFILE and friends: new clients wait in the backlog while the listener rests.
+                log("warning", "accept_failed", ["error": "\(error)", "connections": "\(connections.count)"])
+                epoll.remove(listener.descriptor)
+                listenerPausedUntil = clock.now.advanced(by: .milliseconds(250))
                 return
             }
             guard let (socket, address) = accepted else { return }
@@ -257,6 +262,14 @@ final class BrokerCore: @unchecked Sendable {
 
     /// Keep-alive (1.5 × the interval, 3.1.2.10) and CONNECT deadlines.
     private func sweep(now: ContinuousClock.Instant) {
+        if let pausedUntil = listenerPausedUntil, now >= pausedUntil {
+            listenerPausedUntil = nil
+            do {
+                try epoll.add(listener.descriptor, token: Self.listenerToken, interest: .readable)
+            } catch {
+                log("error", "listener_failed", ["error": "\(error)"])
+            }
+        }
         for connection in Array(connections.values) {
             switch connection.phase {
             case let .awaitingConnect(deadline) where now >= deadline:
