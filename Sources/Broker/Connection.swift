@@ -76,8 +76,9 @@ final class Connection {
             outputStart += written
         }
         if outputStart == output.count {
-            // Keep a modest buffer for the next burst; let a big one go.
-            output.removeAll(keepingCapacity: output.capacity <= 65_536)
+            // A busy client keeps a mid-sized buffer for the next burst; an idle one gives back
+            // its small one (10,000 idle clients add up), and a huge one is let go.
+            output.removeAll(keepingCapacity: (4096...65_536).contains(output.capacity))
             outputStart = 0
             return true
         }

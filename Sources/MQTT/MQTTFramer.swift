@@ -61,7 +61,9 @@ public struct MQTTFramer: Sendable {
     /// Drops consumed bytes once they are most of the buffer, keeping appends amortised O(1).
     private mutating func compactIfWorthwhile() {
         if start == buffer.count {
-            buffer.removeAll(keepingCapacity: buffer.capacity <= 65536)
+            // A busy connection keeps a mid-sized buffer; an idle one (many of them on a broker)
+            // gives back its small one, and a huge one is let go.
+            buffer.removeAll(keepingCapacity: (4096...65536).contains(buffer.capacity))
             start = 0
         } else if start > 4096 && start * 2 > buffer.count {
             buffer.removeFirst(start)
