@@ -11,8 +11,9 @@ APT_PACKAGES := libmodbus-dev libssl-dev pkg-config socat gcc mosquitto mosquitt
 PIP_PACKAGES := pymodbus==3.8.6 pyserial==3.5 paho-mqtt==2.1.0
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 C_LOOP := .build/libmodbus-loop
+MQTT_LOAD := .build/mqtt-load
 
-.PHONY: all setup setup-system setup-python build test demo bench clean
+.PHONY: all setup setup-system setup-python build test demo bench bench-broker clean
 
 all: build
 
@@ -54,6 +55,20 @@ $(C_LOOP): Benchmarks/c/libmodbus_loop.c | setup-system
 bench: setup-system $(C_LOOP)
 	$(SWIFT) build -c release --product modbridge-bench
 	.build/release/modbridge-bench --c-loop $(C_LOOP) --write BENCHMARKS.md
+	$(MAKE) bench-broker
+
+$(MQTT_LOAD): Benchmarks/c/mqtt_load.c | setup-system
+	mkdir -p .build
+	cc -O2 -Wall -o $@ $<
+
+# MQTT broker bench: modbridge's broker vs Mosquitto, same load generator, same run.
+# MODBRIDGE_BROKER_CMD (PORT = the port) replaces the modbridge broker command; then nothing is built.
+bench-broker: setup-system $(MQTT_LOAD)
+	@if [ -z "$${MODBRIDGE_BROKER_CMD:-}" ]; then \
+		echo "$(SWIFT) build -c release --product modbridge"; \
+		$(SWIFT) build -c release --product modbridge; \
+	fi
+	scripts/broker-bench.sh --load $(MQTT_LOAD) --write BENCHMARKS.md
 
 clean:
 	rm -rf .build

@@ -1,0 +1,1287 @@
+/*
+ * mqtt_load: MQTT 3.1.1 load generator for the broker benchmark (scripts/broker-bench.sh,
+ * `make bench-broker`). The same binary drives the modbridge broker and Mosquitto.
+ *
+ * One thread, one epoll set, non-blocking TCP sockets with TCP_NODELAY, and an input and an
+ * output buffer for each connection. Writes that hit EAGAIN stay in the output buffer until
+ * EPOLLOUT; input goes through a framer that accepts any chunking and remaining lengths of
+ * 1 to 4 bytes. Only the packets the benchmark needs are encoded or decoded here: CONNECT,
+ * CONNACK, SUBSCRIBE, SUBACK, PUBLISH (QoS 0 and 1), PUBACK, PINGRESP and DISCONNECT.
+ *
+ * Every message payload starts with 20 bytes: publisher number (u32), sequence number (u64)
+ * and send time (u64, CLOCK_MONOTONIC ns), all little-endian, then filler up to the payload size.
+ * Subscribers use them to count loss and duplicates and to compute latency.
+ *
+ * Each measuring command prints one line of key=value pairs on stdout. Diagnostics go to
+ * stderr; the exit status is 0 on success, 1 on a failed run, 2 on a usage error.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/timerfd.h>
+#include <sys/types.h>
+#include <time.h>
+#include <unistd.h>
+
+#define HEADER_BYTES 20              /* publisher u32 + sequence u64 + send time u64 */
+#define OUT_HIGH_WATER (64 * 1024)   /* a publisher stops adding messages above this */
+#define READ_CHUNK (256 * 1024)      /* free space guaranteed before each recv */
+#define IDLE_READ_CHUNK 64
+#define MAX_UNACKED 60000            /* QoS 1 packet identifiers in use at most */
+#define MAX_EVENTS 512
+
+static const char usage_text[] =
+    "usage: mqtt_load COMMAND [options]\n"
+    "\n"
+    "MQTT 3.1.1 load generator (one thread, epoll). Results: one key=value line on stdout.\n"
+    "\n"
+    "Commands:\n"
+    "  freeport     print a TCP port that is free on --host now, and exit\n"
+    "  probe        one client: CONNECT, wait for CONNACK, DISCONNECT; exit 0 if accepted\n"
+    "  throughput   closed-loop publish/subscribe on one topic; messages/s delivered\n"
+    "  latency      one publisher at a fixed rate, one subscriber; latency percentiles\n"
+    "  idle         connect many clients and leave them idle; the broker's VmRSS\n"
+    "\n"
+    "Common options:\n"
+    "  --host ADDR        broker address (default 127.0.0.1)\n"
+    "  --port PORT        broker port (required, except for freeport)\n"
+    "  --keepalive S      keep-alive sent in CONNECT, seconds (default 0: none)\n"
+    "  --timeout S        limit for connecting (and subscribing) all clients\n"
+    "                     (default 10; probe 1; idle 60)\n"
+    "\n"
+    "throughput options:\n"
+    "  --publishers N     publishing clients (default 1)\n"
+    "  --subscribers N    subscribing clients (default 1); each receives every message\n"
+    "  --qos 0|1          QoS of PUBLISH and of SUBSCRIBE (default 0)\n"
+    "  --payload BYTES    payload size, at least 20 (default 64)\n"
+    "  --window N         at most N messages published but not yet received by every\n"
+    "                     subscriber, in total, split evenly between publishers (default 1000)\n"
+    "  --refill N         a publisher tops its share of the window up once N messages of it\n"
+    "                     are free (default 1/8 of its share): fewer, larger writes\n"
+    "  --warmup S         seconds of load before counting (default 0.5)\n"
+    "  --seconds S        seconds counted (default 3)\n"
+    "  output: mode=throughput ... msgs_per_s= (deliveries counted at all subscribers per\n"
+    "  second) lost= dup= bad= (after a drain of up to 5 s) load_cpu= (this process's CPU\n"
+    "  share while counting; near 1.00 means the generator was the bottleneck)\n"
+    "\n"
+    "latency options:\n"
+    "  --qos 0|1, --payload BYTES (as above)\n"
+    "  --rate N           messages per second, fixed schedule (default 1000)\n"
+    "  --count N          messages measured (default 5000)\n"
+    "  --warmup-count N   messages sent first and not measured (default 500)\n"
+    "  --samples FILE     also write each measured latency to FILE, in ns, one per line\n"
+    "  output: mode=latency ... p50_us= p99_us= max_us= mean_us= lost= dup=\n"
+    "\n"
+    "idle options:\n"
+    "  --clients N        clients to connect (default 10000), clean session, distinct ids\n"
+    "  --pid PID          broker process whose VmRSS (/proc/PID/status) is read (required)\n"
+    "  --settle S         seconds between the last CONNACK and the second reading (default 2)\n"
+    "  --concurrency N    connections being set up at once (default 64)\n"
+    "  output: mode=idle ... rss_before_kb= rss_after_kb= per_conn_bytes=\n"
+    "\n"
+    "Examples:\n"
+    "  mqtt_load throughput --port 1883 --publishers 10 --subscribers 1 --qos 0 --payload 64\n"
+    "  mqtt_load latency --port 1883 --qos 1 --rate 1000 --count 5000\n"
+    "  mqtt_load idle --port 1883 --clients 10000 --pid 4242\n";
+
+/* ---------- errors, time ---------- */
+
+static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+static void warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static void die(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("mqtt_load: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    exit(1);
+}
+
+static void warnx(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("mqtt_load: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+static void die_errno(const char *what)
+{
+    die("%s: %s", what, strerror(errno));
+}
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
+        die_errno("clock_gettime");
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t cpu_ns(void)
+{
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) != 0)
+        die_errno("getrusage");
+    return ((uint64_t)ru.ru_utime.tv_sec + (uint64_t)ru.ru_stime.tv_sec) * 1000000000u
+         + ((uint64_t)ru.ru_utime.tv_usec + (uint64_t)ru.ru_stime.tv_usec) * 1000u;
+}
+
+static void *xrealloc(void *p, size_t n)
+{
+    void *q = realloc(p, n);
+    if (q == NULL)
+        die("out of memory (%zu bytes)", n);
+    return q;
+}
+
+/* ---------- byte buffers ---------- */
+
+typedef struct {
+    uint8_t *p;
+    size_t off; /* first byte not yet consumed (input) or sent (output) */
+    size_t len; /* end of data */
+    size_t cap;
+} buf_t;
+
+/* Make room for `extra` more bytes after len, compacting first. */
+static void buf_reserve(buf_t *b, size_t extra)
+{
+    if (b->cap - b->len >= extra)
+        return;
+    if (b->off > 0) {
+        memmove(b->p, b->p + b->off, b->len - b->off);
+        b->len -= b->off;
+        b->off = 0;
+        if (b->cap - b->len >= extra)
+            return;
+    }
+    size_t cap = b->cap ? b->cap : 64;
+    while (cap - b->len < extra)
+        cap *= 2;
+    b->p = xrealloc(b->p, cap);
+    b->cap = cap;
+}
+
+static uint8_t *buf_put(buf_t *b, size_t n)
+{
+    buf_reserve(b, n);
+    uint8_t *w = b->p + b->len;
+    b->len += n;
+    return w;
+}
+
+static void buf_free(buf_t *b)
+{
+    free(b->p);
+    memset(b, 0, sizeof *b);
+}
+
+/* ---------- MQTT 3.1.1 encoding ---------- */
+
+static size_t rl_size(size_t v)
+{
+    return v < 128 ? 1 : v < 16384 ? 2 : v < 2097152 ? 3 : 4;
+}
+
+static uint8_t *put_rl(uint8_t *w, size_t v)
+{
+    do {
+        uint8_t digit = (uint8_t)(v % 128);
+        v /= 128;
+        if (v > 0)
+            digit |= 0x80;
+        *w++ = digit;
+    } while (v > 0);
+    return w;
+}
+
+static uint8_t *put_u16(uint8_t *w, unsigned v)
+{
+    *w++ = (uint8_t)(v >> 8);
+    *w++ = (uint8_t)v;
+    return w;
+}
+
+static unsigned get_u16(const uint8_t *r)
+{
+    return (unsigned)r[0] << 8 | r[1];
+}
+
+static void put_le32(uint8_t *w, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        w[i] = (uint8_t)(v >> (8 * i));
+}
+
+static void put_le64(uint8_t *w, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        w[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint32_t get_le32(const uint8_t *r)
+{
+    uint32_t v = 0;
+    for (int i = 3; i >= 0; i--)
+        v = v << 8 | r[i];
+    return v;
+}
+
+static uint64_t get_le64(const uint8_t *r)
+{
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--)
+        v = v << 8 | r[i];
+    return v;
+}
+
+static uint8_t *put_header(buf_t *b, uint8_t first, size_t remaining)
+{
+    uint8_t *w = buf_put(b, 1 + rl_size(remaining) + remaining);
+    *w++ = first;
+    return put_rl(w, remaining);
+}
+
+/* CONNECT, protocol level 4, clean session, no will, no user name or password. */
+static void mqtt_connect(buf_t *b, const char *client_id, unsigned keepalive)
+{
+    size_t id_len = strlen(client_id);
+    uint8_t *w = put_header(b, 0x10, 10 + 2 + id_len);
+    w = put_u16(w, 4);
+    memcpy(w, "MQTT", 4);
+    w += 4;
+    *w++ = 4;    /* protocol level 3.1.1 */
+    *w++ = 0x02; /* clean session */
+    w = put_u16(w, keepalive);
+    w = put_u16(w, (unsigned)id_len);
+    memcpy(w, client_id, id_len);
+}
+
+static void mqtt_subscribe(buf_t *b, unsigned packet_id, const char *topic, size_t topic_len, int qos)
+{
+    uint8_t *w = put_header(b, 0x82, 2 + 2 + topic_len + 1);
+    w = put_u16(w, packet_id);
+    w = put_u16(w, (unsigned)topic_len);
+    memcpy(w, topic, topic_len);
+    w[topic_len] = (uint8_t)qos;
+}
+
+/* Returns where the payload goes; the caller fills payload_len bytes. */
+static uint8_t *mqtt_publish(buf_t *b, const char *topic, size_t topic_len, int qos, unsigned packet_id,
+                             size_t payload_len)
+{
+    size_t remaining = 2 + topic_len + (qos > 0 ? 2 : 0) + payload_len;
+    uint8_t *w = put_header(b, (uint8_t)(0x30 | qos << 1), remaining);
+    w = put_u16(w, (unsigned)topic_len);
+    memcpy(w, topic, topic_len);
+    w += topic_len;
+    if (qos > 0)
+        w = put_u16(w, packet_id);
+    return w;
+}
+
+static void mqtt_puback(buf_t *b, unsigned packet_id)
+{
+    uint8_t *w = put_header(b, 0x40, 2);
+    put_u16(w, packet_id);
+}
+
+static void mqtt_disconnect(buf_t *b)
+{
+    put_header(b, 0xE0, 0);
+}
+
+/* ---------- connections and the event loop ---------- */
+
+enum { R_PUB, R_SUB, R_IDLE };
+enum { ST_CONNECTING, ST_CONNACK, ST_SUBACK, ST_READY, ST_CLOSED };
+
+typedef struct {
+    int fd;
+    int role;
+    int idx;
+    int state;
+    int want_out; /* EPOLLOUT registered: output blocked (or connect in progress) */
+    buf_t in, out;
+    uint64_t sent;      /* publisher: messages published */
+    uint64_t acked;     /* publisher: PUBACKs received */
+    uint64_t *next_seq; /* subscriber: next expected sequence number, per publisher */
+} conn_t;
+
+typedef struct {
+    const char *host;
+    const char *port;
+    long keepalive;
+    double timeout;
+    long publishers, subscribers, qos, payload, window, refill;
+    double warmup, seconds;
+    double rate;
+    long count, warmup_count;
+    const char *samples;
+    long clients, pid, concurrency;
+    double settle;
+} opts_t;
+
+static struct {
+    const opts_t *o;
+    int ep;
+    struct sockaddr_storage addr;
+    socklen_t addr_len;
+    conn_t **pubs, **subs;
+    char topic[64];
+    size_t topic_len;
+    size_t read_chunk;
+    int idle_mode;    /* connection failures are counted, not fatal */
+    int ready;        /* connections past CONNACK (and SUBACK for subscribers) */
+    int pending;      /* idle: opened, neither connected nor failed yet */
+    int failed;
+    uint64_t rx_ns;   /* when the data being parsed was received */
+    uint64_t delivered, dups, gaps, bad;
+    uint64_t lat_from; /* latency recorded for sequence numbers >= this */
+    int64_t *lat;
+    size_t nlat, lat_cap;
+} G;
+
+static char timer_tag; /* epoll data.ptr of the latency timerfd */
+
+static const char *role_name(int role)
+{
+    return role == R_PUB ? "publisher" : role == R_SUB ? "subscriber" : "client";
+}
+
+static void conn_fail(conn_t *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* A connection broke or misbehaved: fatal, except in idle mode where it is counted. */
+static void conn_fail(conn_t *c, const char *fmt, ...)
+{
+    char msg[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (!G.idle_mode)
+        die("%s %d: %s", role_name(c->role), c->idx, msg);
+    if (G.failed < 5)
+        warnx("%s %d: %s", role_name(c->role), c->idx, msg);
+    else if (G.failed == 5)
+        warnx("(further connection failures not shown)");
+    if (c->state == ST_READY)
+        G.ready--;
+    else
+        G.pending--;
+    G.failed++;
+    if (close(c->fd) != 0)
+        warnx("close: %s", strerror(errno));
+    c->fd = -1;
+    c->state = ST_CLOSED;
+    buf_free(&c->in);
+    buf_free(&c->out);
+}
+
+static void set_want_out(conn_t *c, int on)
+{
+    if (c->want_out == on)
+        return;
+    struct epoll_event ev = { .events = EPOLLIN | (on ? EPOLLOUT : 0), .data.ptr = c };
+    if (epoll_ctl(G.ep, EPOLL_CTL_MOD, c->fd, &ev) != 0)
+        die_errno("epoll_ctl MOD");
+    c->want_out = on;
+}
+
+static void conn_flush(conn_t *c)
+{
+    while (c->out.off < c->out.len) {
+        ssize_t n = send(c->fd, c->out.p + c->out.off, c->out.len - c->out.off, MSG_NOSIGNAL);
+        if (n > 0) {
+            c->out.off += (size_t)n;
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            set_want_out(c, 1);
+            return;
+        }
+        conn_fail(c, "send: %s", n < 0 ? strerror(errno) : "wrote nothing");
+        return;
+    }
+    c->out.off = c->out.len = 0;
+    set_want_out(c, 0);
+}
+
+static void conn_open(conn_t *c, int role, int idx, const char *client_id)
+{
+    memset(c, 0, sizeof *c);
+    c->role = role;
+    c->idx = idx;
+    c->state = ST_CONNECTING;
+    c->fd = socket(G.addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (c->fd < 0) {
+        if (errno == EMFILE || errno == ENFILE)
+            die("socket: %s (raise the open-files limit: ulimit -n)", strerror(errno));
+        die_errno("socket");
+    }
+    int one = 1;
+    if (setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) != 0)
+        die_errno("setsockopt TCP_NODELAY");
+    mqtt_connect(&c->out, client_id, (unsigned)G.o->keepalive);
+    if (connect(c->fd, (const struct sockaddr *)&G.addr, G.addr_len) != 0 && errno != EINPROGRESS) {
+        conn_fail(c, "connect: %s", strerror(errno));
+        return;
+    }
+    /* Writable means the connection is set up (or failed: SO_ERROR tells). */
+    struct epoll_event ev = { .events = EPOLLIN | EPOLLOUT, .data.ptr = c };
+    if (epoll_ctl(G.ep, EPOLL_CTL_ADD, c->fd, &ev) != 0)
+        die_errno("epoll_ctl ADD");
+    c->want_out = 1;
+}
+
+static void conn_close(conn_t *c)
+{
+    if (c->state == ST_CLOSED)
+        return;
+    if ((c->state == ST_READY || c->state == ST_SUBACK) && c->out.off == c->out.len) {
+        /* Polite DISCONNECT if it fits now; the broker sees EOF either way. */
+        c->out.off = c->out.len = 0;
+        mqtt_disconnect(&c->out);
+        if (send(c->fd, c->out.p, c->out.len, MSG_NOSIGNAL | MSG_DONTWAIT) < 0 && errno != EAGAIN
+            && errno != EWOULDBLOCK && errno != EPIPE && errno != ECONNRESET)
+            warnx("send DISCONNECT: %s", strerror(errno));
+    }
+    if (close(c->fd) != 0)
+        warnx("close: %s", strerror(errno));
+    c->fd = -1;
+    c->state = ST_CLOSED;
+    buf_free(&c->in);
+    buf_free(&c->out);
+    free(c->next_seq);
+    c->next_seq = NULL;
+}
+
+static void on_message(conn_t *c, const uint8_t *payload, size_t len)
+{
+    if (len != (size_t)G.o->payload || len < HEADER_BYTES) {
+        G.bad++;
+        return;
+    }
+    uint32_t pub = get_le32(payload);
+    uint64_t seq = get_le64(payload + 4);
+    uint64_t sent_ns = get_le64(payload + 12);
+    if (pub >= (uint32_t)G.o->publishers || seq >= G.pubs[pub]->sent) {
+        G.bad++;
+        return;
+    }
+    uint64_t *next = &c->next_seq[pub];
+    if (seq < *next) {
+        G.dups++; /* also counts a message arriving after a later one (reordering) */
+        return;
+    }
+    if (seq > *next)
+        G.gaps += seq - *next;
+    *next = seq + 1;
+    G.delivered++;
+    if (G.lat != NULL && seq >= G.lat_from && G.nlat < G.lat_cap)
+        G.lat[G.nlat++] = (int64_t)(G.rx_ns - sent_ns);
+}
+
+static void on_packet(conn_t *c, uint8_t first, const uint8_t *body, size_t len)
+{
+    switch (first >> 4) {
+    case 2: /* CONNACK */
+        if (c->state != ST_CONNACK || len != 2) {
+            conn_fail(c, "unexpected CONNACK");
+            return;
+        }
+        if (body[1] != 0) {
+            conn_fail(c, "CONNACK refused the connection, return code %u", body[1]);
+            return;
+        }
+        if (c->role == R_SUB) {
+            mqtt_subscribe(&c->out, 1, G.topic, G.topic_len, (int)G.o->qos);
+            c->state = ST_SUBACK;
+        } else {
+            c->state = ST_READY;
+            G.ready++;
+            if (c->role == R_IDLE) {
+                G.pending--;
+                buf_free(&c->out);
+            }
+        }
+        return;
+    case 3: { /* PUBLISH */
+        int qos = (first >> 1) & 3;
+        if (c->role != R_SUB || c->state != ST_READY) {
+            conn_fail(c, "PUBLISH received but not subscribed");
+            return;
+        }
+        if (qos > 1 || len < 2) {
+            conn_fail(c, "malformed PUBLISH (QoS %d, %zu bytes)", qos, len);
+            return;
+        }
+        size_t topic_len = get_u16(body);
+        size_t pos = 2 + topic_len + (qos > 0 ? 2 : 0);
+        if (pos > len) {
+            conn_fail(c, "malformed PUBLISH (topic length %zu, %zu bytes)", topic_len, len);
+            return;
+        }
+        if (qos > 0)
+            mqtt_puback(&c->out, get_u16(body + 2 + topic_len));
+        if (topic_len != G.topic_len || memcmp(body + 2, G.topic, topic_len) != 0) {
+            G.bad++;
+            return;
+        }
+        on_message(c, body + pos, len - pos);
+        return;
+    }
+    case 4: /* PUBACK */
+        if (c->role != R_PUB || len != 2 || c->acked >= c->sent) {
+            conn_fail(c, "unexpected PUBACK");
+            return;
+        }
+        c->acked++;
+        return;
+    case 9: /* SUBACK */
+        if (c->state != ST_SUBACK || len != 3 || get_u16(body) != 1) {
+            conn_fail(c, "unexpected SUBACK");
+            return;
+        }
+        if (body[2] != (uint8_t)G.o->qos) {
+            conn_fail(c, "SUBACK granted 0x%02x, QoS %ld requested", body[2], G.o->qos);
+            return;
+        }
+        c->state = ST_READY;
+        G.ready++;
+        return;
+    case 13: /* PINGRESP */
+        return;
+    default:
+        conn_fail(c, "unexpected packet type %u", first >> 4);
+        return;
+    }
+}
+
+/* Hand every complete packet in the input buffer to on_packet. */
+static void conn_parse(conn_t *c)
+{
+    buf_t *b = &c->in;
+    while (c->state != ST_CLOSED) {
+        size_t avail = b->len - b->off;
+        if (avail < 2)
+            break;
+        const uint8_t *p = b->p + b->off;
+        size_t remaining = 0, mult = 1, i = 1;
+        int complete = 0;
+        while (i < avail) {
+            uint8_t digit = p[i++];
+            remaining += (size_t)(digit & 0x7f) * mult;
+            if (!(digit & 0x80)) {
+                complete = 1;
+                break;
+            }
+            if (i == 5) {
+                conn_fail(c, "malformed remaining length");
+                return;
+            }
+            mult *= 128;
+        }
+        if (!complete)
+            break;
+        size_t total = i + remaining;
+        if (avail < total) {
+            buf_reserve(b, total - avail);
+            break;
+        }
+        b->off += total;
+        on_packet(c, p[0], p + i, remaining);
+    }
+    if (c->state != ST_CLOSED && b->off == b->len)
+        b->off = b->len = 0;
+}
+
+static void conn_read(conn_t *c)
+{
+    buf_reserve(&c->in, G.read_chunk);
+    ssize_t n;
+    do
+        n = recv(c->fd, c->in.p + c->in.len, c->in.cap - c->in.len, 0);
+    while (n < 0 && errno == EINTR);
+    if (n < 0) {
+        if (errno != EAGAIN && errno != EWOULDBLOCK)
+            conn_fail(c, "recv: %s", strerror(errno));
+        return;
+    }
+    if (n == 0) {
+        conn_fail(c, "connection closed by the broker");
+        return;
+    }
+    G.rx_ns = now_ns();
+    c->in.len += (size_t)n;
+    conn_parse(c);
+    if (c->state != ST_CLOSED && c->out.len > c->out.off && !c->want_out)
+        conn_flush(c);
+}
+
+static void on_event(conn_t *c, uint32_t events)
+{
+    if (c->state == ST_CLOSED)
+        return;
+    if (c->state == ST_CONNECTING) {
+        int err = 0;
+        socklen_t len = sizeof err;
+        if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
+            die_errno("getsockopt SO_ERROR");
+        if (err != 0) {
+            conn_fail(c, "connect: %s", strerror(err));
+            return;
+        }
+        c->state = ST_CONNACK;
+        conn_flush(c); /* CONNECT */
+        return;
+    }
+    if (events & (EPOLLIN | EPOLLERR | EPOLLHUP)) {
+        conn_read(c);
+        if (c->state == ST_CLOSED)
+            return;
+    }
+    if ((events & EPOLLOUT) && c->want_out)
+        conn_flush(c);
+}
+
+static void on_timer(int tfd);
+
+static void loop_once(int timeout_ms, int tfd)
+{
+    struct epoll_event ev[MAX_EVENTS];
+    int n = epoll_wait(G.ep, ev, MAX_EVENTS, timeout_ms);
+    if (n < 0) {
+        if (errno == EINTR)
+            return;
+        die_errno("epoll_wait");
+    }
+    for (int i = 0; i < n; i++) {
+        if (ev[i].data.ptr == &timer_tag)
+            on_timer(tfd);
+        else
+            on_event(ev[i].data.ptr, ev[i].events);
+    }
+}
+
+/* ---------- setup ---------- */
+
+static void raise_nofile(rlim_t need)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        die_errno("getrlimit RLIMIT_NOFILE");
+    if (rl.rlim_cur < rl.rlim_max) {
+        struct rlimit want = { rl.rlim_max, rl.rlim_max };
+        if (setrlimit(RLIMIT_NOFILE, &want) == 0) {
+            rl = want;
+        } else if (need > rl.rlim_cur) {
+            want.rlim_cur = need; /* e.g. hard limit RLIM_INFINITY above fs.nr_open */
+            if (setrlimit(RLIMIT_NOFILE, &want) != 0)
+                die_errno("setrlimit RLIMIT_NOFILE");
+            rl = want;
+        }
+    }
+    if (need > rl.rlim_cur)
+        die("%llu file descriptors needed, the limit is %llu (raise the hard limit: ulimit -Hn)",
+            (unsigned long long)need, (unsigned long long)rl.rlim_cur);
+}
+
+static void resolve(const opts_t *o)
+{
+    if (o->port == NULL)
+        die("--port is required (see mqtt_load --help)");
+    struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV };
+    struct addrinfo *res;
+    int rc = getaddrinfo(o->host, o->port, &hints, &res);
+    if (rc != 0)
+        die("%s port %s: %s", o->host, o->port, gai_strerror(rc));
+    memcpy(&G.addr, res->ai_addr, res->ai_addrlen);
+    G.addr_len = res->ai_addrlen;
+    freeaddrinfo(res);
+}
+
+static void setup(const opts_t *o, rlim_t fds)
+{
+    G.o = o;
+    if (signal(SIGPIPE, SIG_IGN) == SIG_ERR)
+        die_errno("signal SIGPIPE");
+    raise_nofile(fds);
+    resolve(o);
+    G.ep = epoll_create1(EPOLL_CLOEXEC);
+    if (G.ep < 0)
+        die_errno("epoll_create1");
+    G.read_chunk = READ_CHUNK;
+}
+
+static void wait_ready(int want, double timeout_s)
+{
+    uint64_t deadline = now_ns() + (uint64_t)(timeout_s * 1e9);
+    while (G.ready < want) {
+        if (now_ns() >= deadline)
+            die("timed out after %.1f s: %d of %d clients connected%s", timeout_s, G.ready, want,
+                G.o->subscribers > 0 ? " and subscribed" : "");
+        loop_once(20, -1);
+    }
+}
+
+/* Publishers and subscribers on one fresh topic; returns when all are ready. */
+static conn_t *open_pubsub(const opts_t *o)
+{
+    int n = (int)(o->publishers + o->subscribers);
+    conn_t *conns = calloc((size_t)n, sizeof *conns);
+    G.pubs = calloc((size_t)o->publishers, sizeof *G.pubs);
+    G.subs = calloc((size_t)o->subscribers, sizeof *G.subs);
+    if (conns == NULL || G.pubs == NULL || G.subs == NULL)
+        die("out of memory");
+    pid_t self = getpid();
+    G.topic_len = (size_t)snprintf(G.topic, sizeof G.topic, "bench/%d/load", (int)self);
+    char id[32];
+    for (int s = 0; s < o->subscribers; s++) {
+        conn_t *c = &conns[s];
+        snprintf(id, sizeof id, "mls%d-%d", (int)self, s);
+        conn_open(c, R_SUB, s, id);
+        c->next_seq = calloc((size_t)o->publishers, sizeof *c->next_seq);
+        if (c->next_seq == NULL)
+            die("out of memory");
+        G.subs[s] = c;
+    }
+    for (int p = 0; p < o->publishers; p++) {
+        conn_t *c = &conns[o->subscribers + p];
+        snprintf(id, sizeof id, "mlp%d-%d", (int)self, p);
+        conn_open(c, R_PUB, p, id);
+        G.pubs[p] = c;
+    }
+    wait_ready(n, o->timeout);
+    return conns;
+}
+
+static void publish_one(conn_t *p, uint64_t stamp_ns)
+{
+    unsigned packet_id = G.o->qos > 0 ? (unsigned)(p->sent % 65535) + 1 : 0;
+    uint8_t *w = mqtt_publish(&p->out, G.topic, G.topic_len, (int)G.o->qos, packet_id, (size_t)G.o->payload);
+    put_le32(w, (uint32_t)p->idx);
+    put_le64(w + 4, p->sent);
+    put_le64(w + 12, stamp_ns);
+    memset(w + HEADER_BYTES, 'x', (size_t)G.o->payload - HEADER_BYTES);
+    p->sent++;
+}
+
+static uint64_t min_received(int pub)
+{
+    uint64_t m = UINT64_MAX;
+    for (int s = 0; s < G.o->subscribers; s++)
+        if (G.subs[s]->next_seq[pub] < m)
+            m = G.subs[s]->next_seq[pub];
+    return m;
+}
+
+/* Everything published has reached every subscriber (or was skipped) and was acknowledged. */
+static int all_done(void)
+{
+    for (int p = 0; p < G.o->publishers; p++) {
+        if (min_received(p) < G.pubs[p]->sent)
+            return 0;
+        if (G.o->qos > 0 && G.pubs[p]->acked < G.pubs[p]->sent)
+            return 0;
+    }
+    return 1;
+}
+
+static uint64_t count_lost(void)
+{
+    uint64_t lost = G.gaps;
+    for (int s = 0; s < G.o->subscribers; s++)
+        for (int p = 0; p < G.o->publishers; p++)
+            lost += G.pubs[p]->sent - G.subs[s]->next_seq[p];
+    return lost;
+}
+
+static uint64_t count_sent(void)
+{
+    uint64_t sent = 0;
+    for (int p = 0; p < G.o->publishers; p++)
+        sent += G.pubs[p]->sent;
+    return sent;
+}
+
+static uint64_t count_unacked(void)
+{
+    uint64_t n = 0;
+    if (G.o->qos > 0)
+        for (int p = 0; p < G.o->publishers; p++)
+            n += G.pubs[p]->sent - G.pubs[p]->acked;
+    return n;
+}
+
+/* Run the loop until everything is delivered and acknowledged, or for drain_s at most. */
+static void drain(double drain_s, int tfd)
+{
+    uint64_t deadline = now_ns() + (uint64_t)(drain_s * 1e9);
+    while (!all_done() && now_ns() < deadline)
+        loop_once(10, tfd);
+}
+
+/* ---------- commands ---------- */
+
+static int cmd_freeport(const opts_t *o)
+{
+    struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE };
+    struct addrinfo *res;
+    int rc = getaddrinfo(o->host, "0", &hints, &res);
+    if (rc != 0)
+        die("%s: %s", o->host, gai_strerror(rc));
+    int fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        die_errno("socket");
+    if (bind(fd, res->ai_addr, res->ai_addrlen) != 0)
+        die_errno("bind");
+    freeaddrinfo(res);
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0)
+        die_errno("getsockname");
+    unsigned port = ss.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port)
+                                             : ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    if (close(fd) != 0)
+        die_errno("close");
+    printf("%u\n", port);
+    return 0;
+}
+
+static int cmd_probe(const opts_t *o)
+{
+    setup(o, 64);
+    conn_t c;
+    conn_open(&c, R_IDLE, 0, "mlprobe");
+    G.pending = 1;
+    wait_ready(1, o->timeout);
+    conn_close(&c);
+    return 0;
+}
+
+static int cmd_throughput(const opts_t *o)
+{
+    setup(o, (rlim_t)(o->publishers + o->subscribers + 64));
+    uint64_t window = (uint64_t)o->window / (uint64_t)o->publishers;
+    if (window < 1)
+        window = 1;
+    uint64_t refill = o->refill > 0 ? (uint64_t)o->refill : window / 8;
+    if (refill < 1)
+        refill = 1;
+    if (refill > window)
+        refill = window;
+    conn_t *conns = open_pubsub(o);
+
+    uint64_t start = now_ns();
+    uint64_t t_count = start + (uint64_t)(o->warmup * 1e9);
+    uint64_t t_end = t_count + (uint64_t)(o->seconds * 1e9);
+    uint64_t t0 = 0, t1 = 0, d0 = 0, d1 = 0, c0 = 0, c1 = 0;
+    for (int phase = 0; phase < 2;) {
+        uint64_t now = now_ns();
+        if (phase == 0 && now >= t_count) {
+            phase = 1;
+            t0 = now;
+            d0 = G.delivered;
+            c0 = cpu_ns();
+        }
+        if (phase == 1 && now >= t_end) {
+            t1 = now;
+            d1 = G.delivered;
+            c1 = cpu_ns();
+            break;
+        }
+        for (int p = 0; p < o->publishers; p++) {
+            conn_t *c = G.pubs[p];
+            if (c->want_out)
+                continue; /* blocked: EPOLLOUT resumes it */
+            uint64_t received = min_received(p);
+            if (c->sent - received > window - refill)
+                continue; /* top up in batches: fewer, larger writes */
+            int added = 0;
+            uint64_t stamp = now_ns();
+            while (c->sent - received < window && c->out.len - c->out.off < OUT_HIGH_WATER
+                   && (o->qos == 0 || c->sent - c->acked < MAX_UNACKED)) {
+                publish_one(c, stamp);
+                added = 1;
+            }
+            if (added)
+                conn_flush(c);
+        }
+        uint64_t next = phase == 0 ? t_count : t_end;
+        uint64_t wait_ms = next > now ? (next - now + 999999) / 1000000 : 0;
+        loop_once(wait_ms > 10 ? 10 : (int)wait_ms, -1);
+    }
+    drain(5.0, -1);
+
+    double secs = (double)(t1 - t0) / 1e9;
+    uint64_t lost = count_lost();
+    printf("mode=throughput publishers=%ld subscribers=%ld qos=%ld payload=%ld window=%ld refill=%" PRIu64
+           " seconds=%.3f sent=%" PRIu64 " delivered=%" PRIu64 " counted=%" PRIu64 " msgs_per_s=%.0f lost=%" PRIu64
+           " dup=%" PRIu64 " bad=%" PRIu64 " unacked=%" PRIu64 " load_cpu=%.2f\n",
+           o->publishers, o->subscribers, o->qos, o->payload, o->window, refill, secs, count_sent(), G.delivered,
+           d1 - d0, (double)(d1 - d0) / secs, lost, G.dups, G.bad, count_unacked(),
+           (double)(c1 - c0) / (double)(t1 - t0));
+    if (fflush(stdout) != 0)
+        die_errno("stdout");
+    for (int i = 0; i < o->publishers + o->subscribers; i++)
+        conn_close(&conns[i]);
+    free(conns);
+    free(G.pubs);
+    free(G.subs);
+    if (G.delivered == 0) {
+        warnx("no message was delivered");
+        return 1;
+    }
+    return 0;
+}
+
+static uint64_t lat_total; /* messages the latency publisher sends */
+
+static void on_timer(int tfd)
+{
+    uint64_t expirations;
+    ssize_t n = read(tfd, &expirations, sizeof expirations);
+    if (n < 0 && (errno == EAGAIN || errno == EINTR))
+        return;
+    if (n != (ssize_t)sizeof expirations)
+        die("read timerfd: %s", n < 0 ? strerror(errno) : "short read");
+    conn_t *p = G.pubs[0];
+    /* Late ticks are sent at once, each stamped with the time it is written. */
+    for (uint64_t i = 0; i < expirations && p->sent < lat_total; i++)
+        publish_one(p, now_ns());
+    if (!p->want_out)
+        conn_flush(p);
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Nearest-rank percentile of a sorted array, in µs. */
+static double pct_us(const int64_t *v, size_t n, double pct)
+{
+    size_t rank = (size_t)(pct / 100.0 * (double)n + 0.999999);
+    if (rank < 1)
+        rank = 1;
+    if (rank > n)
+        rank = n;
+    return (double)v[rank - 1] / 1000.0;
+}
+
+static int cmd_latency(const opts_t *o)
+{
+    opts_t one = *o;
+    one.publishers = 1;
+    one.subscribers = 1;
+    setup(&one, 64);
+    conn_t *conns = open_pubsub(&one);
+    lat_total = (uint64_t)o->warmup_count + (uint64_t)o->count;
+    G.lat_from = (uint64_t)o->warmup_count;
+    G.lat_cap = (size_t)o->count;
+    G.lat = calloc(G.lat_cap, sizeof *G.lat);
+    if (G.lat == NULL)
+        die("out of memory");
+
+    int tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+    if (tfd < 0)
+        die_errno("timerfd_create");
+    struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &timer_tag };
+    if (epoll_ctl(G.ep, EPOLL_CTL_ADD, tfd, &ev) != 0)
+        die_errno("epoll_ctl ADD timerfd");
+    uint64_t period = (uint64_t)(1e9 / o->rate);
+    struct itimerspec its = {
+        .it_interval = { (time_t)(period / 1000000000u), (long)(period % 1000000000u) },
+        .it_value = { (time_t)(period / 1000000000u), (long)(period % 1000000000u) },
+    };
+    if (timerfd_settime(tfd, 0, &its, NULL) != 0)
+        die_errno("timerfd_settime");
+    uint64_t start = now_ns();
+    while (G.pubs[0]->sent < lat_total)
+        loop_once(100, tfd);
+    uint64_t send_s_ns = now_ns() - start;
+    struct itimerspec off = { { 0, 0 }, { 0, 0 } };
+    if (timerfd_settime(tfd, 0, &off, NULL) != 0)
+        die_errno("timerfd_settime");
+    drain(5.0, tfd);
+
+    qsort(G.lat, G.nlat, sizeof *G.lat, cmp_i64);
+    double sum = 0;
+    for (size_t i = 0; i < G.nlat; i++)
+        sum += (double)G.lat[i];
+    int have = G.nlat > 0;
+    printf("mode=latency qos=%ld payload=%ld rate=%.0f count=%ld warmup_count=%ld achieved_rate=%.0f "
+           "received=%zu lost=%" PRIu64 " dup=%" PRIu64 " bad=%" PRIu64 " unacked=%" PRIu64
+           " p50_us=%.1f p99_us=%.1f max_us=%.1f mean_us=%.1f\n",
+           o->qos, o->payload, o->rate, o->count, o->warmup_count,
+           (double)lat_total / ((double)send_s_ns / 1e9), G.nlat, count_lost(), G.dups, G.bad, count_unacked(),
+           have ? pct_us(G.lat, G.nlat, 50) : 0.0, have ? pct_us(G.lat, G.nlat, 99) : 0.0,
+           have ? (double)G.lat[G.nlat - 1] / 1000.0 : 0.0, have ? sum / (double)G.nlat / 1000.0 : 0.0);
+    if (fflush(stdout) != 0)
+        die_errno("stdout");
+    if (o->samples != NULL) {
+        FILE *f = fopen(o->samples, "w");
+        if (f == NULL)
+            die("%s: %s", o->samples, strerror(errno));
+        for (size_t i = 0; i < G.nlat; i++)
+            if (fprintf(f, "%" PRId64 "\n", G.lat[i]) < 0)
+                die("%s: %s", o->samples, strerror(errno));
+        if (fclose(f) != 0)
+            die("%s: %s", o->samples, strerror(errno));
+    }
+    conn_close(&conns[0]);
+    conn_close(&conns[1]);
+    free(conns);
+    free(G.pubs);
+    free(G.subs);
+    free(G.lat);
+    if (close(tfd) != 0)
+        die_errno("close timerfd");
+    if (!have) {
+        warnx("no measured message was delivered");
+        return 1;
+    }
+    return 0;
+}
+
+static long read_rss_kb(long pid)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%ld/status", pid);
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        die("%s: %s", path, strerror(errno));
+    char line[256];
+    long kb = -1;
+    while (fgets(line, sizeof line, f) != NULL)
+        if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
+            break;
+    if (ferror(f))
+        die("%s: read error", path);
+    if (fclose(f) != 0)
+        die_errno("fclose");
+    if (kb < 0)
+        die("%s: no VmRSS line (has the process exited?)", path);
+    return kb;
+}
+
+static int cmd_idle(const opts_t *o)
+{
+    if (o->pid <= 0)
+        die("idle: --pid PID of the broker is required");
+    int n = (int)o->clients;
+    setup(o, (rlim_t)n + 64);
+    G.idle_mode = 1;
+    G.read_chunk = IDLE_READ_CHUNK;
+    conn_t *conns = calloc((size_t)n, sizeof *conns);
+    if (conns == NULL)
+        die("out of memory");
+    long rss_before = read_rss_kb(o->pid);
+
+    pid_t self = getpid();
+    char id[32];
+    uint64_t start = now_ns();
+    uint64_t deadline = start + (uint64_t)(o->timeout * 1e9);
+    int opened = 0;
+    while (G.ready + G.failed < n) {
+        while (opened < n && G.pending < o->concurrency) {
+            snprintf(id, sizeof id, "mli%d-%d", (int)self, opened);
+            G.pending++;
+            conn_open(&conns[opened], R_IDLE, opened, id);
+            opened++;
+        }
+        if (now_ns() >= deadline) {
+            warnx("timed out after %.1f s: %d of %d clients connected", o->timeout, G.ready, n);
+            break;
+        }
+        loop_once(20, -1);
+    }
+    double connect_s = (double)(now_ns() - start) / 1e9;
+    uint64_t settle_end = now_ns() + (uint64_t)(o->settle * 1e9);
+    for (uint64_t now = now_ns(); now < settle_end; now = now_ns()) {
+        uint64_t ms = (settle_end - now + 999999) / 1000000;
+        loop_once(ms > 100 ? 100 : (int)ms, -1);
+    }
+    long rss_after = read_rss_kb(o->pid);
+    int connected = G.ready; /* still connected after settling */
+    double per_conn = connected > 0 ? (double)(rss_after - rss_before) * 1024.0 / connected : 0.0;
+    printf("mode=idle clients=%d connected=%d failed=%d connect_s=%.2f settle_s=%.1f rss_before_kb=%ld "
+           "rss_after_kb=%ld per_conn_bytes=%.0f\n",
+           n, connected, G.failed, connect_s, o->settle, rss_before, rss_after, per_conn);
+    if (fflush(stdout) != 0)
+        die_errno("stdout");
+    for (int i = 0; i < opened; i++)
+        conn_close(&conns[i]);
+    free(conns);
+    if (connected != n) {
+        warnx("only %d of %d clients stayed connected", connected, n);
+        return 1;
+    }
+    return 0;
+}
+
+/* ---------- options ---------- */
+
+static void usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+
+static void usage_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("mqtt_load: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputs(" (see mqtt_load --help)\n", stderr);
+    va_end(ap);
+    exit(2);
+}
+
+static long parse_long(const char *name, const char *s, long min, long max)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno != 0 || end == s || *end != '\0' || v < min || v > max)
+        usage_error("--%s: expected an integer from %ld to %ld, got '%s'", name, min, max, s);
+    return v;
+}
+
+static double parse_double(const char *name, const char *s, double min, double max)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno != 0 || end == s || *end != '\0' || !(v >= min && v <= max))
+        usage_error("--%s: expected a number from %g to %g, got '%s'", name, min, max, s);
+    return v;
+}
+
+enum {
+    O_HOST = 256, O_PORT, O_KEEPALIVE, O_TIMEOUT, O_PUBLISHERS, O_SUBSCRIBERS, O_QOS, O_PAYLOAD, O_WINDOW, O_REFILL,
+    O_WARMUP, O_SECONDS, O_RATE, O_COUNT, O_WARMUP_COUNT, O_SAMPLES, O_CLIENTS, O_PID, O_SETTLE, O_CONCURRENCY, O_HELP
+};
+
+static const struct option long_opts[] = {
+    { "host", required_argument, NULL, O_HOST },
+    { "port", required_argument, NULL, O_PORT },
+    { "keepalive", required_argument, NULL, O_KEEPALIVE },
+    { "timeout", required_argument, NULL, O_TIMEOUT },
+    { "publishers", required_argument, NULL, O_PUBLISHERS },
+    { "subscribers", required_argument, NULL, O_SUBSCRIBERS },
+    { "qos", required_argument, NULL, O_QOS },
+    { "payload", required_argument, NULL, O_PAYLOAD },
+    { "window", required_argument, NULL, O_WINDOW },
+    { "refill", required_argument, NULL, O_REFILL },
+    { "warmup", required_argument, NULL, O_WARMUP },
+    { "seconds", required_argument, NULL, O_SECONDS },
+    { "rate", required_argument, NULL, O_RATE },
+    { "count", required_argument, NULL, O_COUNT },
+    { "warmup-count", required_argument, NULL, O_WARMUP_COUNT },
+    { "samples", required_argument, NULL, O_SAMPLES },
+    { "clients", required_argument, NULL, O_CLIENTS },
+    { "pid", required_argument, NULL, O_PID },
+    { "settle", required_argument, NULL, O_SETTLE },
+    { "concurrency", required_argument, NULL, O_CONCURRENCY },
+    { "help", no_argument, NULL, O_HELP },
+    { NULL, 0, NULL, 0 },
+};
+
+int main(int argc, char **argv)
+{
+    if (argc < 2)
+        usage_error("a command is required");
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+        fputs(usage_text, stdout);
+        return 0;
+    }
+    opts_t o = {
+        .host = "127.0.0.1", .port = NULL, .keepalive = 0, .timeout = -1,
+        .publishers = 1, .subscribers = 1, .qos = 0, .payload = 64, .window = 1000,
+        .warmup = 0.5, .seconds = 3, .rate = 1000, .count = 5000, .warmup_count = 500,
+        .clients = 10000, .pid = 0, .settle = 2, .concurrency = 64,
+    };
+    /* Options follow the command: parse argv[1..] with the command in the program-name slot. */
+    char **av = argv + 1;
+    int ac = argc - 1;
+    int c;
+    opterr = 0;
+    while ((c = getopt_long(ac, av, ":", long_opts, NULL)) != -1) {
+        switch (c) {
+        case O_HOST: o.host = optarg; break;
+        case O_PORT: parse_long("port", optarg, 1, 65535); o.port = optarg; break;
+        case O_KEEPALIVE: o.keepalive = parse_long("keepalive", optarg, 0, 65535); break;
+        case O_TIMEOUT: o.timeout = parse_double("timeout", optarg, 0.01, 3600); break;
+        case O_PUBLISHERS: o.publishers = parse_long("publishers", optarg, 1, 1000); break;
+        case O_SUBSCRIBERS: o.subscribers = parse_long("subscribers", optarg, 1, 1000); break;
+        case O_QOS: o.qos = parse_long("qos", optarg, 0, 1); break;
+        case O_PAYLOAD: o.payload = parse_long("payload", optarg, HEADER_BYTES, 1 << 20); break;
+        case O_WINDOW: o.window = parse_long("window", optarg, 1, 1000000); break;
+        case O_REFILL: o.refill = parse_long("refill", optarg, 1, 1000000); break;
+        case O_WARMUP: o.warmup = parse_double("warmup", optarg, 0, 600); break;
+        case O_SECONDS: o.seconds = parse_double("seconds", optarg, 0.1, 600); break;
+        case O_RATE: o.rate = parse_double("rate", optarg, 1, 1e6); break;
+        case O_COUNT: o.count = parse_long("count", optarg, 1, 100000000); break;
+        case O_WARMUP_COUNT: o.warmup_count = parse_long("warmup-count", optarg, 0, 100000000); break;
+        case O_SAMPLES: o.samples = optarg; break;
+        case O_CLIENTS: o.clients = parse_long("clients", optarg, 1, 1000000); break;
+        case O_PID: o.pid = parse_long("pid", optarg, 1, 1L << 30); break;
+        case O_SETTLE: o.settle = parse_double("settle", optarg, 0, 600); break;
+        case O_CONCURRENCY: o.concurrency = parse_long("concurrency", optarg, 1, 100000); break;
+        case O_HELP: fputs(usage_text, stdout); return 0;
+        case ':': usage_error("option %s needs a value", av[optind - 1]);
+        default: usage_error("unknown option %s", av[optind - 1]);
+        }
+    }
+    if (optind < ac)
+        usage_error("unexpected argument '%s'", av[optind]);
+
+    if (strcmp(cmd, "freeport") == 0)
+        return cmd_freeport(&o);
+    if (strcmp(cmd, "probe") == 0) {
+        if (o.timeout < 0)
+            o.timeout = 1;
+        o.subscribers = 0;
+        return cmd_probe(&o);
+    }
+    if (strcmp(cmd, "throughput") == 0) {
+        if (o.timeout < 0)
+            o.timeout = 10;
+        return cmd_throughput(&o);
+    }
+    if (strcmp(cmd, "latency") == 0) {
+        if (o.timeout < 0)
+            o.timeout = 10;
+        return cmd_latency(&o);
+    }
+    if (strcmp(cmd, "idle") == 0) {
+        if (o.timeout < 0)
+            o.timeout = 60;
+        o.subscribers = 0;
+        return cmd_idle(&o);
+    }
+    usage_error("unknown command '%s'", cmd);
+}

@@ -1,0 +1,464 @@
+#!/usr/bin/env bash
+# MQTT broker benchmark (the broker part of `make bench`): the modbridge broker and Mosquitto,
+# both on 127.0.0.1, driven in the same run by the same load generator (Benchmarks/c/mqtt_load.c).
+# Prints a Markdown section with the ratios modbridge/Mosquitto; with --write FILE it replaces
+# the section between <!-- broker-bench:start --> and <!-- broker-bench:end --> in FILE
+# (appended at the end if the markers are missing). Nothing is written if any run fails.
+set -euo pipefail
+
+usage() {
+    cat <<'EOF'
+usage: scripts/broker-bench.sh [--load PATH] [--write FILE]
+
+  --load PATH   the load generator binary (default .build/mqtt-load; make bench-broker builds it)
+  --write FILE  replace the broker-bench section of FILE (e.g. BENCHMARKS.md) with the results
+
+Environment:
+  MODBRIDGE_BROKER_CMD  command that starts the broker under test, with PORT standing for the
+                        port; it must exec the broker itself (no wrapper process), because the
+                        memory row reads /proc/PID/status of the process started. Default:
+                        .build/release/modbridge broker --host 127.0.0.1 --port PORT --quiet
+  MOSQUITTO             Mosquitto binary (default mosquitto)
+  BENCH_REPS            throughput runs per row and broker, median reported (default 5)
+  BENCH_SECONDS         counted seconds per throughput run (default 0.6)
+  BENCH_WARMUP          warm-up seconds before each throughput run (default 0.3)
+  BENCH_WINDOW          messages outstanding at most, throughput rows (default 1000)
+  BENCH_LAT_RATE        latency rows: messages per second (default 1000)
+  BENCH_LAT_COUNT       latency rows: messages measured per broker and QoS (default 15000)
+  BENCH_LAT_REPS        latency rows: runs they are split into, alternating brokers (default 10)
+  BENCH_IDLE_CLIENTS    memory rows: idle connected clients (default 10000)
+EOF
+}
+
+LOAD=.build/mqtt-load
+WRITE=""
+while (($#)); do
+    case $1 in
+        --load) LOAD=${2:?--load needs a path}; shift 2 ;;
+        --write) WRITE=${2:?--write needs a file}; shift 2 ;;
+        -h | --help) usage; exit 0 ;;
+        *) echo "broker-bench: unknown argument '$1'" >&2; usage >&2; exit 2 ;;
+    esac
+done
+
+DEFAULT_CMD=".build/release/modbridge broker --host 127.0.0.1 --port PORT --quiet"
+MODBRIDGE_CMD=${MODBRIDGE_BROKER_CMD:-$DEFAULT_CMD}
+MOSQUITTO=${MOSQUITTO:-mosquitto}
+REPS=${BENCH_REPS:-5}
+RUN_SECONDS=${BENCH_SECONDS:-0.6}
+WARMUP=${BENCH_WARMUP:-0.3}
+WINDOW=${BENCH_WINDOW:-1000}
+LAT_RATE=${BENCH_LAT_RATE:-1000}
+LAT_COUNT=${BENCH_LAT_COUNT:-15000}
+LAT_REPS=${BENCH_LAT_REPS:-10}
+LAT_WARMUP=200
+IDLE_CLIENTS=${BENCH_IDLE_CLIENTS:-10000}
+SETTLE=2
+BROKERS=(modbridge mosquitto)
+
+log() { printf 'broker-bench: %s\n' "$*" >&2; }
+die() {
+    printf '\nbroker-bench: FAILED: %s\n' "$*" >&2
+    exit 1
+}
+
+[[ -x $LOAD ]] || die "load generator $LOAD not found (make bench-broker builds it)"
+command -v "$MOSQUITTO" >/dev/null || die "$MOSQUITTO not found (make setup-system installs it)"
+read -r first_word _ <<<"$MODBRIDGE_CMD"
+command -v "$first_word" >/dev/null ||
+    die "broker under test '$first_word' not found (build it: swift build -c release --product modbridge)"
+
+# Both brokers inherit this; 10,000 idle clients need more than the usual 1024 descriptors.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+if (($(ulimit -n) < IDLE_CLIENTS + 100)); then
+    die "open-files limit $(ulimit -n) is below $((IDLE_CLIENTS + 100)); raise it (ulimit -Hn)"
+fi
+
+SETSID=""
+command -v setsid >/dev/null && SETSID=setsid
+
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/broker-bench.XXXXXX")
+declare -A PID=() PORT=()
+LOADPID=""
+
+cleanup() {
+    local rc=$?
+    trap - EXIT INT TERM
+    if [[ -n $LOADPID ]]; then
+        kill -TERM "$LOADPID" 2>/dev/null || true
+        wait "$LOADPID" 2>/dev/null || true
+    fi
+    local name
+    for name in "${!PID[@]}"; do stop_broker "$name"; done
+    rm -rf "$TMP"
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# Inode of the socket listening on 127.0.0.1:PORT (or any address, IPv4 or IPv6), if any.
+listen_inode() {
+    local hex
+    hex=$(printf '%04X' "$1")
+    awk -v p=":$hex" '$4 == "0A" && substr($2, length($2) - 4) == p { print $10; exit }' \
+        /proc/net/tcp /proc/net/tcp6 2>/dev/null
+}
+
+start_broker() {
+    local name=$1 port cmd conf
+    port=$("$LOAD" freeport) || die "no free port"
+    if [[ $name == mosquitto ]]; then
+        conf="$TMP/mosquitto-$port.conf"
+        printf 'listener %s 127.0.0.1\nallow_anonymous true\npersistence false\nlog_dest none\n' \
+            "$port" >"$conf"
+        cmd="$(printf '%q' "$MOSQUITTO") -c $(printf '%q' "$conf")"
+    else
+        cmd=${MODBRIDGE_CMD//PORT/$port}
+    fi
+    log "starting $name on 127.0.0.1:$port: $cmd"
+    # In a session of its own (setsid execs without forking here: a background child of this
+    # non-interactive shell is no process-group leader), so stop_broker can end the whole group.
+    $SETSID bash -c "exec $cmd" </dev/null >"$TMP/$name.log" 2>&1 &
+    PID[$name]=$!
+    PORT[$name]=$port
+    local deadline=$((SECONDS + 15))
+    until "$LOAD" probe --host 127.0.0.1 --port "$port" --timeout 0.5 2>/dev/null; do
+        if ! kill -0 "${PID[$name]}" 2>/dev/null; then
+            local status=0
+            wait "${PID[$name]}" || status=$?
+            [[ -z $SETSID ]] || kill -KILL -- "-${PID[$name]}" 2>/dev/null || true
+            unset "PID[$name]"
+            die "$name exited during start-up (status $status); its output:
+$(tail -n 20 "$TMP/$name.log")"
+        fi
+        ((SECONDS < deadline)) || die "$name did not answer CONNECT on 127.0.0.1:$port within 15 s; its output:
+$(tail -n 20 "$TMP/$name.log")"
+        sleep 0.1
+    done
+    # The memory row reads this process's VmRSS: it must be the one holding the listening socket.
+    local inode
+    inode=$(listen_inode "$port")
+    if [[ -z $inode ]] || ! ls -l "/proc/${PID[$name]}/fd" 2>/dev/null | grep -q "socket:\[$inode\]"; then
+        die "process ${PID[$name]} started for $name does not hold the socket listening on port $port;" \
+            "the command must exec the broker itself: $cmd"
+    fi
+}
+
+stop_broker() {
+    local name=$1 pid=${PID[$1]:-} status=0 i
+    [[ -n $pid ]] || return 0
+    unset "PID[$name]"
+    local target=$pid
+    [[ -n $SETSID ]] && target=-$pid # the process group: a wrapper's children too
+    kill -TERM -- "$target" 2>/dev/null || true
+    for ((i = 0; i < 100; i++)); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.05
+    done
+    if kill -0 "$pid" 2>/dev/null; then
+        log "WARNING: $name (pid $pid) still running 5 s after SIGTERM; killing it"
+    fi
+    kill -KILL -- "$target" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || status=$?
+    ((status == 0)) || log "WARNING: $name exited with status $status after SIGTERM"
+}
+
+# run_load BROKER COMMAND [OPTIONS...]: one load-generator run against BROKER; result in LINE.
+LINE=""
+run_load() {
+    local name=$1 cmd=$2
+    shift 2
+    local status=0
+    "$LOAD" "$cmd" --host 127.0.0.1 --port "${PORT[$name]}" "$@" >"$TMP/load.out" 2>"$TMP/load.err" &
+    LOADPID=$!
+    wait "$LOADPID" || status=$?
+    LOADPID=""
+    LINE=$(tail -n 1 "$TMP/load.out")
+    if ((status != 0)); then
+        local why="mqtt_load $cmd $* against $name failed (status $status): $(cat "$TMP/load.err")"
+        if ! kill -0 "${PID[$name]}" 2>/dev/null; then
+            why+=$'\n'"$name is no longer running; its output:"$'\n'"$(tail -n 20 "$TMP/$name.log")"
+        fi
+        die "$why"
+    fi
+    [[ -n $LINE ]] || die "mqtt_load $cmd against $name printed no result"
+}
+
+# kv KEY: the value of KEY in LINE.
+kv() {
+    local tok
+    for tok in $LINE; do
+        if [[ $tok == "$1="* ]]; then
+            printf '%s' "${tok#*=}"
+            return 0
+        fi
+    done
+    die "no $1= in result line: $LINE"
+}
+
+median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+# spread VALUES...: (max - min) / median, in percent.
+spread() {
+    local med
+    med=$(median "$@")
+    printf '%s\n' "$@" | sort -g | awk -v m="$med" '{ v[NR] = $1 } END { printf "%.0f", (m > 0) ? (v[NR] - v[1]) / m * 100 : 0 }'
+}
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
+# met RATIO higher|lower: whether modbridge meets "at or above" / "no worse than" Mosquitto.
+met() {
+    [[ $1 == n/a ]] && { echo "n/a"; return; }
+    awk -v r="$1" -v dir="$2" 'BEGIN { ok = (dir == "higher") ? (r >= 1) : (r <= 1); print ok ? "yes" : "**no**" }'
+}
+
+declare -A R=() # R[broker|row|key]
+ROWS=() # throughput rows: label|publishers|subscribers|qos|payload
+for payload in 64 1024; do
+    ROWS+=("1→1|1|1|0|$payload")
+done
+for payload in 64 1024; do
+    ROWS+=("1→1|1|1|1|$payload")
+done
+for payload in 64 1024; do
+    ROWS+=("10→1|10|1|0|$payload")
+done
+for payload in 64 1024; do
+    ROWS+=("1→10|1|10|0|$payload")
+done
+size_label() { if (($1 == 1024)); then echo "1 KiB"; else echo "$1 B"; fi; }
+
+start_time=$SECONDS
+start_broker modbridge
+start_broker mosquitto
+
+row=0
+for spec in "${ROWS[@]}"; do
+    IFS='|' read -r label pubs subs qos payload <<<"$spec"
+    log "throughput $label QoS $qos $(size_label "$payload"): $REPS runs per broker"
+    for name in "${BROKERS[@]}"; do
+        R[$name|$row|runs]=""
+        R[$name|$row|lost]=0
+        R[$name|$row|dup]=0
+        R[$name|$row|bad]=0
+        R[$name|$row|unacked]=0
+        R[$name|$row|cpu]=0
+    done
+    for ((rep = 0; rep < REPS; rep++)); do
+        # Alternate which broker goes first, so drift in the machine's load hits both alike.
+        order=("${BROKERS[@]}")
+        (((row + rep) % 2)) && order=(mosquitto modbridge)
+        for name in "${order[@]}"; do
+            run_load "$name" throughput --publishers "$pubs" --subscribers "$subs" --qos "$qos" \
+                --payload "$payload" --window "$WINDOW" --warmup "$WARMUP" --seconds "$RUN_SECONDS"
+            R[$name|$row|runs]+=" $(kv msgs_per_s)"
+            for key in lost dup bad unacked; do
+                R[$name|$row|$key]=$((${R[$name|$row|$key]} + $(kv $key)))
+            done
+            R[$name|$row|cpu]=$(awk -v a="${R[$name|$row|cpu]}" -v b="$(kv load_cpu)" 'BEGIN { print (b > a) ? b : a }')
+            if (($(kv counted) == 0)); then
+                die "$name delivered no message while counting: $LINE"
+            fi
+        done
+    done
+    for name in "${BROKERS[@]}"; do
+        # shellcheck disable=SC2086
+        R[$name|$row|value]=$(median ${R[$name|$row|runs]})
+        # shellcheck disable=SC2086
+        R[$name|$row|spread]=$(spread ${R[$name|$row|runs]})
+        if ((${R[$name|$row|lost]} + ${R[$name|$row|dup]} + ${R[$name|$row|bad]} + ${R[$name|$row|unacked]} > 0)); then
+            log "WARNING: $name lost ${R[$name|$row|lost]}, duplicated ${R[$name|$row|dup]}," \
+                "garbled ${R[$name|$row|bad]} messages and left ${R[$name|$row|unacked]} unacknowledged in this row"
+        fi
+    done
+    log "  median msg/s: modbridge ${R[modbridge|$row|value]} (runs:${R[modbridge|$row|runs]})," \
+        "mosquitto ${R[mosquitto|$row|value]} (runs:${R[mosquitto|$row|runs]})"
+    row=$((row + 1))
+done
+
+LAT_RUN=$(((LAT_COUNT + LAT_REPS - 1) / LAT_REPS)) # measured messages per run
+for qos in 0 1; do
+    log "latency 1→1 QoS $qos 64 B at $LAT_RATE msg/s: $LAT_REPS runs of $LAT_RUN messages per broker"
+    for name in "${BROKERS[@]}"; do
+        for key in lost dup bad unacked; do R[$name|lat$qos|$key]=0; done
+        : >"$TMP/lat-$name-$qos"
+    done
+    for ((rep = 0; rep < LAT_REPS; rep++)); do
+        order=("${BROKERS[@]}")
+        (((qos + rep) % 2)) && order=(mosquitto modbridge)
+        for name in "${order[@]}"; do
+            run_load "$name" latency --qos "$qos" --payload 64 --rate "$LAT_RATE" --count "$LAT_RUN" \
+                --warmup-count "$LAT_WARMUP" --samples "$TMP/lat.samples"
+            cat "$TMP/lat.samples" >>"$TMP/lat-$name-$qos"
+            for key in lost dup bad unacked; do
+                R[$name|lat$qos|$key]=$((${R[$name|lat$qos|$key]} + $(kv $key)))
+            done
+        done
+    done
+    for name in "${BROKERS[@]}"; do
+        # Nearest-rank percentiles over the pooled runs, ns -> µs.
+        read -r n p50 p99 < <(sort -n "$TMP/lat-$name-$qos" | awk '{ v[NR] = $1 }
+            function rank(p,  r) { r = int(p / 100 * NR); if (r < p / 100 * NR) r++; return r < 1 ? 1 : r }
+            END { if (NR == 0) print 0, 0, 0; else printf "%d %.1f %.1f\n", NR, v[rank(50)] / 1000, v[rank(99)] / 1000 }')
+        ((n > 0)) || die "$name delivered no latency message at QoS $qos"
+        R[$name|lat$qos|p50_us]=$p50
+        R[$name|lat$qos|p99_us]=$p99
+        R[$name|lat$qos|received]=$n
+        if ((${R[$name|lat$qos|lost]} + ${R[$name|lat$qos|dup]} + ${R[$name|lat$qos|bad]} + ${R[$name|lat$qos|unacked]} > 0)); then
+            log "WARNING: $name lost ${R[$name|lat$qos|lost]}, duplicated ${R[$name|lat$qos|dup]}," \
+                "garbled ${R[$name|lat$qos|bad]} messages and left ${R[$name|lat$qos|unacked]} unacknowledged at QoS $qos"
+        fi
+    done
+    log "  p50/p99 µs: modbridge ${R[modbridge|lat$qos|p50_us]}/${R[modbridge|lat$qos|p99_us]}," \
+        "mosquitto ${R[mosquitto|lat$qos|p50_us]}/${R[mosquitto|lat$qos|p99_us]}"
+done
+stop_broker modbridge
+stop_broker mosquitto
+
+for name in "${BROKERS[@]}"; do
+    log "memory: $name, fresh, with $IDLE_CLIENTS idle clients"
+    start_broker "$name"
+    run_load "$name" idle --clients "$IDLE_CLIENTS" --pid "${PID[$name]}" --settle "$SETTLE"
+    for key in rss_before_kb rss_after_kb per_conn_bytes connect_s; do
+        R[$name|idle|$key]=$(kv $key)
+    done
+    stop_broker "$name"
+    log "  $name: VmRSS ${R[$name|idle|rss_before_kb]} kB -> ${R[$name|idle|rss_after_kb]} kB," \
+        "${R[$name|idle|per_conn_bytes]} B per connection"
+done
+elapsed=$((SECONDS - start_time))
+
+# ---------- report ----------
+
+cpu=$(awk -F': *' '/^model name/ { print $2; exit }' /proc/cpuinfo)
+cores=$(nproc)
+mosquitto_version=$("$MOSQUITTO" -h 2>&1 | awk '/^mosquitto version/ { print $3; exit }' || true)
+mib() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
+loss_cell() { # loss_cell KEYPREFIX: "lost/dup" for both brokers
+    local out="" name extra
+    for name in "${BROKERS[@]}"; do
+        extra=""
+        ((${R[$name|$1|bad]} > 0)) && extra+=" +${R[$name|$1|bad]} garbled"
+        ((${R[$name|$1|unacked]} > 0)) && extra+=" +${R[$name|$1|unacked]} PUBLISH without PUBACK"
+        out+="${out:+; }${R[$name|$1|lost]}/${R[$name|$1|dup]}$extra"
+    done
+    printf '%s' "$out"
+}
+
+{
+    echo "<!-- broker-bench:start -->"
+    echo "## MQTT broker: modbridge vs Mosquitto"
+    echo
+    echo "Command: \`make bench\` (the broker part alone: \`make bench-broker\`, which runs"
+    echo "\`scripts/broker-bench.sh --load .build/mqtt-load --write BENCHMARKS.md\`; ${elapsed} s)."
+    echo "Measured $(date +%Y-%m-%d) on ${cpu:-unknown CPU}, $cores cores, $(uname -srm); Mosquitto ${mosquitto_version:-unknown}."
+    echo
+    echo "Broker under test: \`$MODBRIDGE_CMD\`. Mosquitto: \`mosquitto -c FILE\`, FILE holding only"
+    echo "\`listener PORT 127.0.0.1\`, \`allow_anonymous true\`, \`persistence false\`, \`log_dest none\`"
+    echo "(everything else at its defaults). Both listen on 127.0.0.1 and are driven in the same run by the"
+    echo "same load generator, \`Benchmarks/c/mqtt_load.c\` (MQTT 3.1.1, one thread, epoll, non-blocking"
+    echo "sockets with TCP_NODELAY, clean sessions, one fresh topic per run), taking turns."
+    echo
+    echo "- **Throughput** (msg/s, higher is better): messages delivered per second, every delivery to"
+    echo "  every subscriber counted (1→10: ten per message published). Closed loop: at most $WINDOW messages"
+    echo "  published and not yet received by every subscriber (shared evenly by the publishers: $((WINDOW / 10))"
+    echo "  each for 10→1; a publisher tops its share up once 1/8 of it is free), so neither broker is"
+    echo "  pushed into dropping or unbounded queueing. Median of"
+    echo "  $REPS runs of $RUN_SECONDS s (each after $WARMUP s of warm-up), the brokers alternating; \"spread\" is"
+    echo "  (max − min) / median over those runs. QoS 1 rows: published with QoS 1 (PUBACKs read by the"
+    echo "  publisher) to a QoS 1 subscription (the subscriber sends PUBACK); 10→1 and 1→10 use QoS 0."
+    echo "  Each payload carries its publisher and sequence number: \"lost/dup\" counts, over all runs,"
+    echo "  messages that never reached a subscriber (after a drain of up to 5 s) and messages received"
+    echo "  twice or out of order."
+    echo "- **Latency** (µs, lower is better): 1 publisher → 1 subscriber, 64 B, a fixed $LAT_RATE msg/s (open"
+    echo "  loop, timerfd); $LAT_REPS runs of $LAT_WARMUP warm-up messages then $LAT_RUN measured, the brokers alternating;"
+    echo "  latency = receive time − send time, both CLOCK_MONOTONIC in the one load-generator process,"
+    echo "  the send time carried in the payload; nearest-rank percentiles over the $((LAT_RUN * LAT_REPS)) pooled."
+    echo "- **Memory** (lower is better): each broker started fresh; VmRSS from /proc/PID/status before,"
+    echo "  and $SETTLE s after $IDLE_CLIENTS clients have completed CONNECT/CONNACK (clean session, keep-alive 0,"
+    echo "  distinct client ids) and while they stay connected; per connection = (after − before) / $IDLE_CLIENTS."
+    echo
+    echo "| measurement | modbridge | Mosquitto | modbridge / Mosquitto | target met | spread modbridge; Mosquitto | lost/dup modbridge; Mosquitto |"
+    echo "|---|---|---|---|---|---|---|"
+    row=0
+    for spec in "${ROWS[@]}"; do
+        IFS='|' read -r label pubs subs qos payload <<<"$spec"
+        m=${R[modbridge|$row|value]}
+        q=${R[mosquitto|$row|value]}
+        r=$(ratio "$m" "$q")
+        printf '| throughput %s, QoS %s, %s (msg/s) | %.0f | %.0f | %s | %s | %s %%; %s %% | %s |\n' \
+            "$label" "$qos" "$(size_label "$payload")" "$m" "$q" "$r" "$(met "$r" higher)" \
+            "${R[modbridge|$row|spread]}" "${R[mosquitto|$row|spread]}" "$(loss_cell "$row")"
+        row=$((row + 1))
+    done
+    for qos in 0 1; do
+        for p in p50 p99; do
+            m=${R[modbridge|lat$qos|${p}_us]}
+            q=${R[mosquitto|lat$qos|${p}_us]}
+            r=$(ratio "$m" "$q")
+            target="—"
+            [[ $p == p99 ]] && target=$(met "$r" lower)
+            printf '| latency %s, 1→1, QoS %s, 64 B, %s msg/s (µs) | %s | %s | %s | %s | — | %s |\n' \
+                "$p" "$qos" "$LAT_RATE" "$m" "$q" "$r" "$target" "$(loss_cell "lat$qos")"
+        done
+    done
+    m=${R[modbridge|idle|rss_before_kb]}
+    q=${R[mosquitto|idle|rss_before_kb]}
+    printf '| memory: VmRSS fresh, no client (MiB) | %s | %s | %s | — | — | — |\n' "$(mib "$m")" "$(mib "$q")" "$(ratio "$m" "$q")"
+    m=${R[modbridge|idle|rss_after_kb]}
+    q=${R[mosquitto|idle|rss_after_kb]}
+    printf '| memory: VmRSS with %s idle clients (MiB) | %s | %s | %s | — | — | — |\n' "$IDLE_CLIENTS" "$(mib "$m")" "$(mib "$q")" "$(ratio "$m" "$q")"
+    m=${R[modbridge|idle|per_conn_bytes]}
+    q=${R[mosquitto|idle|per_conn_bytes]}
+    r=$(ratio "$m" "$q")
+    printf '| memory per idle connection (bytes) | %s | %s | %s | %s | — | — |\n' "$m" "$q" "$r" "$(met "$r" lower)"
+    echo
+    cpu_max=0
+    cpu_row=""
+    row=0
+    for spec in "${ROWS[@]}"; do
+        for name in "${BROKERS[@]}"; do
+            if awk -v a="${R[$name|$row|cpu]}" -v b="$cpu_max" 'BEGIN { exit !(a > b) }'; then
+                cpu_max=${R[$name|$row|cpu]}
+                cpu_row="${spec%%|*} QoS $(cut -d'|' -f4 <<<"$spec") $(size_label "${spec##*|}") against $name"
+            fi
+        done
+        row=$((row + 1))
+    done
+    cpu_pct=$(awk -v c="$cpu_max" 'BEGIN { printf "%.0f", c * 100 }')
+    if ((cpu_pct >= 90)); then
+        echo "**The load generator used up to $cpu_pct % of a core while counting ($cpu_row): it may have"
+        echo "been the bottleneck there, so that row understates the faster broker.**"
+    else
+        echo "The load generator used at most $cpu_pct % of a core while counting ($cpu_row): it was"
+        echo "not CPU-bound."
+    fi
+    echo "Targets: throughput ratio ≥ 1 on every row, p99 ratio ≤ 1, memory per idle connection ratio ≤ 1"
+    echo "(p50 and total RSS are shown without a target). Ratios within the spread shown are noise."
+    echo "<!-- broker-bench:end -->"
+} >"$TMP/section.md"
+
+echo
+cat "$TMP/section.md"
+
+if [[ -n $WRITE ]]; then
+    start='<!-- broker-bench:start -->'
+    end='<!-- broker-bench:end -->'
+    if [[ ! -e $WRITE ]]; then
+        printf '# Benchmarks\n' >"$WRITE"
+    fi
+    nstart=$(grep -cxF "$start" "$WRITE" || true)
+    nend=$(grep -cxF "$end" "$WRITE" || true)
+    if ((nstart == 1 && nend == 1)) &&
+        (($(grep -nxF "$start" "$WRITE" | cut -d: -f1) < $(grep -nxF "$end" "$WRITE" | cut -d: -f1))); then
+        awk -v start="$start" -v end="$end" -v section="$TMP/section.md" '
+            $0 == start { while ((getline line < section) > 0) print line; skip = 1; next }
+            $0 == end { skip = 0; next }
+            !skip { print }' "$WRITE" >"$TMP/out.md"
+    elif ((nstart == 0 && nend == 0)); then
+        { cat "$WRITE"; echo; cat "$TMP/section.md"; } >"$TMP/out.md"
+    else
+        die "$WRITE has $nstart '$start' and $nend '$end' lines; expected one of each, in that order (or none)"
+    fi
+    cat "$TMP/out.md" >"$WRITE"
+    log "wrote the broker-bench section of $WRITE"
+fi
