@@ -274,10 +274,12 @@ final class BrokerCore: @unchecked Sendable {
             switch connection.phase {
             case let .awaitingConnect(deadline) where now >= deadline:
                 close(connection, reason: "no CONNECT within \(configuration.connectTimeout)", publishWill: false)
-            case .connected where connection.keepAlive > 0:
-                let limit = Duration.milliseconds(Int64(connection.keepAlive) * 1500)
-                if connection.lastReceived.duration(to: now) > limit {
+            case .connected:
+                let silence = connection.lastReceived.duration(to: now)
+                if connection.keepAlive > 0 && silence > .milliseconds(Int64(connection.keepAlive) * 1500) {
                     close(connection, reason: "keep-alive timeout (\(connection.keepAlive) s × 1.5)", publishWill: true)
+                } else if silence > .seconds(1) {
+                    connection.releaseIdleBuffers()
                 }
             default:
                 break

@@ -76,9 +76,8 @@ final class Connection {
             outputStart += written
         }
         if outputStart == output.count {
-            // A busy client keeps a mid-sized buffer for the next burst; an idle one gives back
-            // its small one (10,000 idle clients add up), and a huge one is let go.
-            output.removeAll(keepingCapacity: (4096...65_536).contains(output.capacity))
+            // Keep a modest buffer for the next burst; let a big one go.
+            output.removeAll(keepingCapacity: output.capacity <= 65_536)
             outputStart = 0
             return true
         }
@@ -87,6 +86,15 @@ final class Connection {
             outputStart = 0
         }
         return false
+    }
+
+    /// Gives back the read and write buffers of a connection with nothing pending: thousands of
+    /// idle clients would otherwise each hold buffers sized for their last burst.
+    func releaseIdleBuffers() {
+        guard outputStart == output.count, output.capacity > 0 else { return }
+        output = []
+        outputStart = 0
+        framer.releaseMemoryIfEmpty()
     }
 
     /// Closes the socket; `reset` drops unsent bytes at once (a client that stopped reading).

@@ -58,12 +58,18 @@ public struct MQTTFramer: Sendable {
         throw .remainingLengthTooLong
     }
 
+    /// Gives the buffer's memory back when nothing is buffered (for an idle connection; a busy
+    /// one keeps its buffer between reads).
+    public mutating func releaseMemoryIfEmpty() {
+        guard start == buffer.count, buffer.capacity > 0 else { return }
+        buffer = []
+        start = 0
+    }
+
     /// Drops consumed bytes once they are most of the buffer, keeping appends amortised O(1).
     private mutating func compactIfWorthwhile() {
         if start == buffer.count {
-            // A busy connection keeps a mid-sized buffer; an idle one (many of them on a broker)
-            // gives back its small one, and a huge one is let go.
-            buffer.removeAll(keepingCapacity: (4096...65536).contains(buffer.capacity))
+            buffer.removeAll(keepingCapacity: buffer.capacity <= 65536)
             start = 0
         } else if start > 4096 && start * 2 > buffer.count {
             buffer.removeFirst(start)
