@@ -83,14 +83,15 @@ final class BrokerCore: @unchecked Sendable {
         let sweepInterval = Duration.milliseconds(250)
         var nextSweep = clock.now.advanced(by: sweepInterval)
         while running {
-            let events: [Epoll.Event]
+            let ready: Int
             do {
-                events = try epoll.wait(timeout: max(.zero, clock.now.duration(to: nextSweep)))
+                ready = try epoll.wait(timeout: max(.zero, clock.now.duration(to: nextSweep)))
             } catch {
                 log("error", "reactor_failed", ["error": "\(error)"])
                 break
             }
-            for event in events {
+            for index in 0..<ready {
+                let event = epoll.event(at: index)
                 switch event.token {
                 case Self.listenerToken: acceptAll()
                 case Self.wakeupToken: runCommands()

@@ -179,8 +179,9 @@ public enum MQTTPacket: Sendable, Equatable {
 
     /// The packet's name in the specification, for errors and logs.
     public static func name(ofType type: UInt8) -> String {
-        let names = ["reserved", "CONNECT", "CONNACK", "PUBLISH", "PUBACK", "PUBREC", "PUBREL", "PUBCOMP",
-                     "SUBSCRIBE", "SUBACK", "UNSUBSCRIBE", "UNSUBACK", "PINGREQ", "PINGRESP", "DISCONNECT", "reserved"]
-        return names[Int(type & 0x0F)]
+        names[Int(type & 0x0F)]
     }
+
+    private static let names = ["reserved", "CONNECT", "CONNACK", "PUBLISH", "PUBACK", "PUBREC", "PUBREL", "PUBCOMP",
+                                "SUBSCRIBE", "SUBACK", "UNSUBSCRIBE", "UNSUBACK", "PINGREQ", "PINGRESP", "DISCONNECT", "reserved"]
 }

@@ -46,12 +46,16 @@ final class Epoll {
         _ = modbridge_epoll_control(descriptor, modbridge_epoll_ctl_del(), file, 0, 0)
     }
 
-    /// Waits up to `timeout` (nil: forever) and returns the ready descriptors.
-    func wait(timeout: Duration?) throws(Errno) -> [Event] {
+    /// Waits up to `timeout` (nil: forever); returns how many descriptors are ready, then
+    /// `event(at:)` gives each (valid until the next wait; no array is built per turn).
+    func wait(timeout: Duration?) throws(Errno) -> Int {
         let milliseconds = timeout.map { Int32(clamping: max(0, $0.milliseconds)) } ?? -1
-        let count = try checkedSyscall {
+        return Int(try checkedSyscall {
             modbridge_epoll_wait(descriptor, &tokens, &flags, Int32(tokens.count), milliseconds)
-        }
-        return (0..<Int(count)).map { Event(token: tokens[$0], flags: flags[$0]) }
+        })
+    }
+
+    func event(at index: Int) -> Event {
+        Event(token: tokens[index], flags: flags[index])
     }
 }
