@@ -29,7 +29,7 @@ extension BrokerCore {
         case let .publishReceived(identifier):
             if session.outgoing.release(identifier) {
                 record(.release(clientID: session.clientID, packetIdentifier: identifier), for: session)
-                send([0x62, 0x02, UInt8(identifier >> 8), UInt8(identifier & 0xFF)], to: connection)
+                send(Self.acknowledgement(0x62, identifier), to: connection)
             }
         case let .publishComplete(identifier):
             if session.outgoing.complete(identifier, expecting: .exactlyOnce) != nil {
@@ -41,11 +41,11 @@ extension BrokerCore {
                 record(.released(clientID: session.clientID, packetIdentifier: identifier), for: session)
             }
             // PUBCOMP even for an identifier not known (any more): the client must be able to finish.
-            send([0x70, 0x02, UInt8(identifier >> 8), UInt8(identifier & 0xFF)], to: connection)
+            send(Self.acknowledgement(0x70, identifier), to: connection)
         case let .subscribe(subscribe):
             let (codes, granted) = addSubscriptions(subscribe.subscriptions, to: session)
             var bytes: [UInt8] = [0x90]
-            appendRemainingLength(2 + codes.count, to: &bytes)
+            bytes.appendCheckedRemainingLength(2 + codes.count)
             bytes += [UInt8(subscribe.packetIdentifier >> 8), UInt8(subscribe.packetIdentifier & 0xFF)]
             bytes += codes.map(\.rawValue)
             send(bytes, to: connection)
@@ -53,7 +53,7 @@ extension BrokerCore {
             replayRetained(granted, to: session)
         case let .unsubscribe(unsubscribe):
             removeSubscriptions(unsubscribe.filters, from: session)
-            send([0xB0, 0x02, UInt8(unsubscribe.packetIdentifier >> 8), UInt8(unsubscribe.packetIdentifier & 0xFF)], to: connection)
+            send(Self.acknowledgement(0xB0, unsubscribe.packetIdentifier), to: connection)
         case .pingRequest:
             send([0xD0, 0x00], to: connection)
         case .disconnect:
@@ -65,6 +65,12 @@ extension BrokerCore {
             statistics.protocolErrors += 1
             close(connection, reason: "protocol error: a client does not send \(MQTTPacket.name(ofType: packet.packetType))", publishWill: true)
         }
+    }
+
+    /// PUBACK (0x40), PUBREC (0x50), PUBREL (0x62), PUBCOMP (0x70) or UNSUBACK (0xB0): a first
+    /// byte, remaining length 2, the packet identifier.
+    static func acknowledgement(_ firstByte: UInt8, _ identifier: UInt16) -> [UInt8] {
+        [firstByte, 0x02, UInt8(identifier >> 8), UInt8(identifier & 0xFF)]
     }
 
     func send(_ bytes: [UInt8], to connection: Connection) {
@@ -137,7 +143,7 @@ extension BrokerCore {
             // 4.4: unacknowledged PUBLISH (DUP set) and PUBREL packets are sent again, in order.
             for (identifier, entry) in session.outgoing.inflightForResend() {
                 if entry.stage == .released {
-                    connection.appendOutput([0x62, 0x02, UInt8(identifier >> 8), UInt8(identifier & 0xFF)])
+                    connection.appendOutput(Self.acknowledgement(0x62, identifier))
                 } else {
                     connection.appendOutput { entry.message.append(to: &$0, qos: entry.qos, retain: entry.retain,
                                                                    duplicate: true, packetIdentifier: identifier) }
@@ -173,25 +179,14 @@ extension BrokerCore {
             self.publish(topic: topic, payload: publish.payload, qos: .atMostOnce, retain: publish.retain)
         case .atLeastOnce:
             self.publish(topic: topic, payload: publish.payload, qos: .atLeastOnce, retain: publish.retain)
-            send([0x40, 0x02, UInt8(identifier >> 8), UInt8(identifier & 0xFF)], to: connection)
+            send(Self.acknowledgement(0x40, identifier), to: connection)
         case .exactlyOnce:
             // Delivered on first receipt; a resent PUBLISH before PUBREL is not delivered again.
             if session.awaitingRelease.insert(identifier).inserted {
                 self.publish(topic: topic, payload: publish.payload, qos: .exactlyOnce, retain: publish.retain)
                 record(.awaitRelease(clientID: session.clientID, packetIdentifier: identifier), for: session)
             }
-            send([0x50, 0x02, UInt8(identifier >> 8), UInt8(identifier & 0xFF)], to: connection)
+            send(Self.acknowledgement(0x50, identifier), to: connection)
         }
     }
-}
-
-/// Appends an MQTT remaining length (2.2.3).
-func appendRemainingLength(_ length: Int, to bytes: inout [UInt8]) {
-    var length = length
-    repeat {
-        var digit = UInt8(length % 128)
-        length /= 128
-        if length > 0 { digit |= 0x80 }
-        bytes.append(digit)
-    } while length > 0
 }

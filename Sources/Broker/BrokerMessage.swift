@@ -48,7 +48,7 @@ final class BrokerMessage {
         let remaining = 2 + topicBytes + (identifier ? 2 : 0) + payload.count
         var bytes: [UInt8] = [0x30]
         bytes.reserveCapacity(remaining + 5)
-        appendRemainingLength(remaining, to: &bytes)
+        bytes.appendCheckedRemainingLength(remaining)
         bytes.append(UInt8(topicBytes >> 8))
         bytes.append(UInt8(topicBytes & 0xFF))
         bytes.append(contentsOf: topic.utf8)

@@ -89,8 +89,6 @@ final class Mailbox: Sendable {
         }
     }
 
-    var isStopped: Bool { state.withLock { $0.stopped } }
-
     func publish(statistics: BrokerStatistics, connections: Int, sessions: Int, subscriptions: Int, retained: Int) {
         var snapshot = statistics
         snapshot.connections = connections

@@ -89,6 +89,12 @@ extension Array where Element == UInt8 {
         guard length <= MQTTFramer.largestRemainingLength else {
             throw .packetTooLarge(size: length, limit: MQTTFramer.largestRemainingLength)
         }
+        appendCheckedRemainingLength(length)
+    }
+
+    /// The remaining-length bytes of `length`, which the caller has kept within
+    /// `MQTTFramer.largestRemainingLength` (the broker, whose packets are bounded by its limits).
+    public mutating func appendCheckedRemainingLength(_ length: Int) {
         var value = length
         repeat {
             var digit = UInt8(value % 128)
