@@ -47,12 +47,7 @@ public final class Broker: Sendable {
     public func connectLocal(_ identity: ClientIdentity, bufferLimit: Int = 10_000) async throws(BrokerError) -> LocalClient {
         let (messages, continuation) = AsyncStream<Publish>.makeStream(bufferingPolicy: .bufferingOldest(bufferLimit))
         let sink = LocalSink(continuation: continuation)
-        let result = await withCheckedContinuation { (done: CheckedContinuation<Result<Void, BrokerError>, Never>) in
-            if !mailbox.send(.attachLocal(identity, sink, reply: { done.resume(returning: $0) })) {
-                done.resume(returning: .failure(.notRunning))
-            }
-        }
-        try result.get()
+        try await mailbox.ask { reply in .attachLocal(identity, sink, reply: reply) }.get()
         return LocalClient(clientID: identity.clientID, messages: messages, mailbox: mailbox)
     }
 }
@@ -75,31 +70,20 @@ public final class LocalClient: Sendable {
     /// message is retained, queued its storage record).
     public func publish(topic: String, payload: [UInt8], qos: QoS = .atMostOnce, retain: Bool = false) async throws(BrokerError) {
         let publish = Publish(topic: topic, payload: payload, qos: qos, retain: retain)
-        let result = await ask { reply in .publish(clientID: clientID, publish, reply: reply) }
-        try result.get()
+        try await mailbox.ask { reply in .publish(clientID: clientID, publish, reply: reply) }.get()
     }
 
     /// Subscribes; returns the granted QoS (or failure) for each filter, as a SUBACK would.
     public func subscribe(_ subscriptions: [Subscription]) async throws(BrokerError) -> [SubscribeReturnCode] {
-        let result = await ask { reply in .subscribe(clientID: clientID, subscriptions, reply: reply) }
-        return try result.get()
+        try await mailbox.ask { reply in .subscribe(clientID: clientID, subscriptions, reply: reply) }.get()
     }
 
     public func unsubscribe(_ filters: [String]) async throws(BrokerError) {
-        let result = await ask { reply in .unsubscribe(clientID: clientID, filters, reply: reply) }
-        try result.get()
+        try await mailbox.ask { reply in .unsubscribe(clientID: clientID, filters, reply: reply) }.get()
     }
 
     /// Ends the session; `messages` finishes.
     public func disconnect() {
         _ = mailbox.send(.detachLocal(clientID: clientID))
-    }
-
-    private func ask<Value: Sendable>(_ command: (@escaping @Sendable (Result<Value, BrokerError>) -> Void) -> BrokerCommand) async -> Result<Value, BrokerError> {
-        await withCheckedContinuation { (done: CheckedContinuation<Result<Value, BrokerError>, Never>) in
-            if !mailbox.send(command({ done.resume(returning: $0) })) {
-                done.resume(returning: .failure(.notRunning))
-            }
-        }
     }
 }

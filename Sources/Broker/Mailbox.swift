@@ -64,6 +64,16 @@ final class Mailbox: Sendable {
         return accepted
     }
 
+    /// Sends a command built around its reply and waits for the reactor to answer it
+    /// (`notRunning` if the reactor has stopped).
+    func ask<Value: Sendable>(_ command: (@escaping @Sendable (Result<Value, BrokerError>) -> Void) -> BrokerCommand) async -> Result<Value, BrokerError> {
+        await withCheckedContinuation { (done: CheckedContinuation<Result<Value, BrokerError>, Never>) in
+            if !send(command({ done.resume(returning: $0) })) {
+                done.resume(returning: .failure(.notRunning))
+            }
+        }
+    }
+
     func take() -> [BrokerCommand] {
         state.withLock { state in
             defer { state.commands.removeAll() }
