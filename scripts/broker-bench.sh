@@ -24,8 +24,8 @@ Environment:
   BENCH_WARMUP          warm-up seconds before each throughput run (default 0.3)
   BENCH_WINDOW          messages outstanding at most, throughput rows (default 1000)
   BENCH_LAT_RATE        latency rows: messages per second (default 1000)
-  BENCH_LAT_COUNT       latency rows: messages measured per broker and QoS (default 15000)
-  BENCH_LAT_REPS        latency rows: runs they are split into, alternating brokers (default 10)
+  BENCH_LAT_COUNT       latency rows: messages measured per broker and QoS (default 30000)
+  BENCH_LAT_REPS        latency rows: paired runs they are split into (default 20)
   BENCH_IDLE_CLIENTS    memory rows: idle connected clients (default 10000)
 EOF
 }
@@ -49,8 +49,8 @@ RUN_SECONDS=${BENCH_SECONDS:-0.6}
 WARMUP=${BENCH_WARMUP:-0.3}
 WINDOW=${BENCH_WINDOW:-1000}
 LAT_RATE=${BENCH_LAT_RATE:-1000}
-LAT_COUNT=${BENCH_LAT_COUNT:-15000}
-LAT_REPS=${BENCH_LAT_REPS:-10}
+LAT_COUNT=${BENCH_LAT_COUNT:-30000}
+LAT_REPS=${BENCH_LAT_REPS:-20}
 LAT_WARMUP=200
 IDLE_CLIENTS=${BENCH_IDLE_CLIENTS:-10000}
 SETTLE=2
@@ -108,7 +108,7 @@ listen_inode() {
 start_broker() {
     local name=$1 port cmd conf
     port=$("$LOAD" freeport) || die "no free port"
-    if [[ $name == mosquitto ]]; then
+    if [[ $name == mosquitto || $name == control ]]; then
         conf="$TMP/mosquitto-$port.conf"
         printf 'listener %s 127.0.0.1\nallow_anonymous true\npersistence false\nlog_dest none\n' \
             "$port" >"$conf"
@@ -211,6 +211,15 @@ met() {
     awk -v r="$1" -v dir="$2" 'BEGIN { ok = (dir == "higher") ? (r >= 1) : (r <= 1); print ok ? "yes" : "**no**" }'
 }
 
+# met_latency RATIO CONTROL: "yes" at or below 1; "within noise" when no further above 1 than the
+# control pair (two Mosquittos) landed from each other in the same run; otherwise "**no**".
+met_latency() {
+    [[ $1 == n/a || $2 == n/a ]] && { echo "n/a"; return; }
+    awk -v r="$1" -v c="$2" 'BEGIN {
+        band = (c >= 1) ? c : (c > 0 ? 1 / c : 1)
+        print (r <= 1) ? "yes" : (r <= band ? "within noise" : "**no**") }'
+}
+
 declare -A R=() # R[broker|row|key]
 ROWS=() # throughput rows: label|publishers|subscribers|qos|payload
 for payload in 64 1024; do
@@ -275,26 +284,43 @@ for spec in "${ROWS[@]}"; do
     row=$((row + 1))
 done
 
-LAT_RUN=$(((LAT_COUNT + LAT_REPS - 1) / LAT_REPS)) # measured messages per run
+LAT_RUN=$(((LAT_COUNT + LAT_REPS - 1) / LAT_REPS)) # measured messages per run and broker
+# Latency runs are paired: one load-generator run measures two brokers at once, each at LAT_RATE,
+# their messages half a period apart, so both meet the same moments of the machine's noise
+# (separate runs put the same code 0.6-1.3x apart at p99). The control pair is Mosquitto against
+# a second Mosquitto: how far apart two identical brokers land shows what the ratio can resolve.
+start_broker control
+PAIRS=("modbridge|mosquitto" "control|mosquitto")
 for qos in 0 1; do
-    log "latency 1→1 QoS $qos 64 B at $LAT_RATE msg/s: $LAT_REPS runs of $LAT_RUN messages per broker"
-    for name in "${BROKERS[@]}"; do
+    log "latency 1→1 QoS $qos 64 B at $LAT_RATE msg/s: $LAT_REPS paired runs of $LAT_RUN messages per broker"
+    for name in modbridge mosquitto control; do
         for key in lost dup bad unacked; do R[$name|lat$qos|$key]=0; done
-        : >"$TMP/lat-$name-$qos"
+        : >"$TMP/lat-$name-$qos" # Mosquitto's samples from the modbridge pair only
     done
+    : >"$TMP/lat-controlref-$qos" # Mosquitto's samples from the control pair
     for ((rep = 0; rep < LAT_REPS; rep++)); do
-        order=("${BROKERS[@]}")
-        (((qos + rep) % 2)) && order=(mosquitto modbridge)
-        for name in "${order[@]}"; do
-            run_load "$name" latency --qos "$qos" --payload 64 --rate "$LAT_RATE" --count "$LAT_RUN" \
-                --warmup-count "$LAT_WARMUP" --samples "$TMP/lat.samples"
-            cat "$TMP/lat.samples" >>"$TMP/lat-$name-$qos"
+        for pair in "${PAIRS[@]}"; do
+            IFS='|' read -r first second <<<"$pair"
+            # Swap which broker takes the first tick of each period from run to run.
+            ((rep % 2)) && { tmp=$first; first=$second; second=$tmp; }
+            run_load "$first" latency --port2 "${PORT[$second]}" --qos "$qos" --payload 64 --rate "$LAT_RATE" \
+                --count "$LAT_RUN" --warmup-count "$LAT_WARMUP" --samples "$TMP/lat-1" --samples2 "$TMP/lat-2"
+            for side in 1 2; do
+                name=$first
+                ((side == 2)) && name=$second
+                into=$name
+                [[ $name == mosquitto && $pair == control* ]] && into=controlref
+                cat "$TMP/lat-$side" >>"$TMP/lat-$into-$qos"
+            done
+            # lost/dup/… are reported for the pair together; a non-zero count is charged to both.
             for key in lost dup bad unacked; do
-                R[$name|lat$qos|$key]=$((${R[$name|lat$qos|$key]} + $(kv $key)))
+                for name in $first $second; do
+                    R[$name|lat$qos|$key]=$((${R[$name|lat$qos|$key]} + $(kv $key)))
+                done
             done
         done
     done
-    for name in "${BROKERS[@]}"; do
+    for name in modbridge mosquitto control controlref; do
         # Nearest-rank percentiles over the pooled runs, ns -> µs.
         read -r n p50 p99 < <(sort -n "$TMP/lat-$name-$qos" | awk '{ v[NR] = $1 }
             function rank(p,  r) { r = int(p / 100 * NR); if (r < p / 100 * NR) r++; return r < 1 ? 1 : r }
@@ -303,14 +329,19 @@ for qos in 0 1; do
         R[$name|lat$qos|p50_us]=$p50
         R[$name|lat$qos|p99_us]=$p99
         R[$name|lat$qos|received]=$n
+    done
+    for name in modbridge mosquitto control; do
         if ((${R[$name|lat$qos|lost]} + ${R[$name|lat$qos|dup]} + ${R[$name|lat$qos|bad]} + ${R[$name|lat$qos|unacked]} > 0)); then
-            log "WARNING: $name lost ${R[$name|lat$qos|lost]}, duplicated ${R[$name|lat$qos|dup]}," \
+            log "WARNING: a pair with $name lost ${R[$name|lat$qos|lost]}, duplicated ${R[$name|lat$qos|dup]}," \
                 "garbled ${R[$name|lat$qos|bad]} messages and left ${R[$name|lat$qos|unacked]} unacknowledged at QoS $qos"
         fi
     done
     log "  p50/p99 µs: modbridge ${R[modbridge|lat$qos|p50_us]}/${R[modbridge|lat$qos|p99_us]}," \
-        "mosquitto ${R[mosquitto|lat$qos|p50_us]}/${R[mosquitto|lat$qos|p99_us]}"
+        "mosquitto ${R[mosquitto|lat$qos|p50_us]}/${R[mosquitto|lat$qos|p99_us]};" \
+        "control: mosquitto ${R[control|lat$qos|p50_us]}/${R[control|lat$qos|p99_us]}" \
+        "vs ${R[controlref|lat$qos|p50_us]}/${R[controlref|lat$qos|p99_us]}"
 done
+stop_broker control
 stop_broker modbridge
 stop_broker mosquitto
 
@@ -370,14 +401,20 @@ loss_cell() { # loss_cell KEYPREFIX: "lost/dup" for both brokers
     echo "  messages that never reached a subscriber (after a drain of up to 5 s) and messages received"
     echo "  twice or out of order."
     echo "- **Latency** (µs, lower is better): 1 publisher → 1 subscriber, 64 B, a fixed $LAT_RATE msg/s (open"
-    echo "  loop, timerfd); $LAT_REPS runs of $LAT_WARMUP warm-up messages then $LAT_RUN measured, the brokers alternating;"
-    echo "  latency = receive time − send time, both CLOCK_MONOTONIC in the one load-generator process,"
-    echo "  the send time carried in the payload; nearest-rank percentiles over the $((LAT_RUN * LAT_REPS)) pooled."
+    echo "  loop, timerfd); latency = receive time − send time, both CLOCK_MONOTONIC in the one"
+    echo "  load-generator process, the send time carried in the payload. Paired runs: each run measures"
+    echo "  modbridge and Mosquitto together, each with its own publisher and subscriber at $LAT_RATE msg/s, their"
+    echo "  messages half a period apart (one timer at twice the rate, alternate ticks; which broker takes"
+    echo "  the first tick swaps from run to run), so both meet the same moments of the machine's noise."
+    echo "  $LAT_REPS runs of $LAT_WARMUP warm-up then $LAT_RUN measured messages per broker; nearest-rank percentiles"
+    echo "  over the $((LAT_RUN * LAT_REPS)) pooled. **Control**: the same paired runs, interleaved with those, of"
+    echo "  Mosquitto against a second Mosquitto: how far apart two identical brokers land is what the"
+    echo "  modbridge/Mosquitto ratio can resolve on this machine."
     echo "- **Memory** (lower is better): each broker started fresh; VmRSS from /proc/PID/status before,"
     echo "  and $SETTLE s after $IDLE_CLIENTS clients have completed CONNECT/CONNACK (clean session, keep-alive 0,"
     echo "  distinct client ids) and while they stay connected; per connection = (after − before) / $IDLE_CLIENTS."
     echo
-    echo "| measurement | modbridge | Mosquitto | modbridge / Mosquitto | target met | spread modbridge; Mosquitto | lost/dup modbridge; Mosquitto |"
+    echo "| measurement | modbridge | Mosquitto | modbridge / Mosquitto | target met | spread modbridge; Mosquitto (latency: control) | lost/dup modbridge; Mosquitto |"
     echo "|---|---|---|---|---|---|---|"
     row=0
     for spec in "${ROWS[@]}"; do
@@ -395,10 +432,11 @@ loss_cell() { # loss_cell KEYPREFIX: "lost/dup" for both brokers
             m=${R[modbridge|lat$qos|${p}_us]}
             q=${R[mosquitto|lat$qos|${p}_us]}
             r=$(ratio "$m" "$q")
+            c=$(ratio "${R[control|lat$qos|${p}_us]}" "${R[controlref|lat$qos|${p}_us]}")
             target="—"
-            [[ $p == p99 ]] && target=$(met "$r" lower)
-            printf '| latency %s, 1→1, QoS %s, 64 B, %s msg/s (µs) | %s | %s | %s | %s | — | %s |\n' \
-                "$p" "$qos" "$LAT_RATE" "$m" "$q" "$r" "$target" "$(loss_cell "lat$qos")"
+            [[ $p == p99 ]] && target=$(met_latency "$r" "$c")
+            printf '| latency %s, 1→1, QoS %s, 64 B, %s msg/s (µs) | %s | %s | %s | %s | control %s | %s |\n' \
+                "$p" "$qos" "$LAT_RATE" "$m" "$q" "$r" "$target" "$c" "$(loss_cell "lat$qos")"
         done
     done
     m=${R[modbridge|idle|rss_before_kb]}
@@ -433,7 +471,10 @@ loss_cell() { # loss_cell KEYPREFIX: "lost/dup" for both brokers
         echo "not CPU-bound."
     fi
     echo "Targets: throughput ratio ≥ 1 on every row, p99 ratio ≤ 1, memory per idle connection ratio ≤ 1"
-    echo "(p50 and total RSS are shown without a target). Ratios within the spread shown are noise."
+    echo "(p50 and total RSS are shown without a target). Ratios within the spread shown are noise; for"
+    echo "latency, \"control\" is the ratio of the two Mosquittos, and a p99 ratio above 1 but no further"
+    echo "from 1 than the control's is marked \"within noise\" (in either direction: a control of 0.90"
+    echo "counts as 1.11)."
     echo "<!-- broker-bench:end -->"
 } >"$TMP/section.md"
 

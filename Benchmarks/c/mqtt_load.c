@@ -84,7 +84,13 @@ static const char usage_text[] =
     "  --count N          messages measured (default 5000)\n"
     "  --warmup-count N   messages sent first and not measured (default 500)\n"
     "  --samples FILE     also write each measured latency to FILE, in ns, one per line\n"
-    "  output: mode=latency ... p50_us= p99_us= max_us= mean_us= lost= dup=\n"
+    "  --port2 PORT       paired run: a second broker measured in the same run, its own\n"
+    "                     publisher and subscriber, taking alternate ticks of a timer at twice\n"
+    "                     --rate (each broker gets --rate, half a period apart), so both see\n"
+    "                     the same moments of the machine's noise\n"
+    "  --samples2 FILE    the second broker's latencies, as --samples\n"
+    "  output: mode=latency ... received= p50_us= p99_us= max_us= mean_us= (and the same\n"
+    "  keys with _2 for --port2) lost= dup= (both brokers together)\n"
     "\n"
     "idle options:\n"
     "  --clients N        clients to connect (default 10000), clean session, distinct ids\n"
@@ -96,6 +102,7 @@ static const char usage_text[] =
     "Examples:\n"
     "  mqtt_load throughput --port 1883 --publishers 10 --subscribers 1 --qos 0 --payload 64\n"
     "  mqtt_load latency --port 1883 --qos 1 --rate 1000 --count 5000\n"
+    "  mqtt_load latency --port 1883 --port2 1884 --rate 1000 --count 5000\n"
     "  mqtt_load idle --port 1883 --clients 10000 --pid 4242\n";
 
 /* ---------- errors, time ---------- */
@@ -320,6 +327,7 @@ typedef struct {
     int fd;
     int role;
     int idx;
+    int target; /* which broker: 0 (--port) or 1 (--port2, paired latency) */
     int state;
     int want_out; /* EPOLLOUT registered: output blocked (or connect in progress) */
     buf_t in, out;
@@ -331,13 +339,14 @@ typedef struct {
 typedef struct {
     const char *host;
     const char *port;
+    const char *port2;
     long keepalive;
     double timeout;
     long publishers, subscribers, qos, payload, window, refill;
     double warmup, seconds;
     double rate;
     long count, warmup_count;
-    const char *samples;
+    const char *samples, *samples2;
     long clients, pid, concurrency;
     double settle;
 } opts_t;
@@ -345,8 +354,9 @@ typedef struct {
 static struct {
     const opts_t *o;
     int ep;
-    struct sockaddr_storage addr;
-    socklen_t addr_len;
+    struct sockaddr_storage addr[2]; /* [1]: the second broker of a paired latency run */
+    socklen_t addr_len[2];
+    int targets;
     conn_t **pubs, **subs;
     char topic[64];
     size_t topic_len;
@@ -358,8 +368,8 @@ static struct {
     uint64_t rx_ns;   /* when the data being parsed was received */
     uint64_t delivered, dups, gaps, bad;
     uint64_t lat_from; /* latency recorded for sequence numbers >= this */
-    int64_t *lat;
-    size_t nlat, lat_cap;
+    int64_t *lat[2]; /* per target */
+    size_t nlat[2], lat_cap;
 } G;
 
 static char timer_tag; /* epoll data.ptr of the latency timerfd */
@@ -429,13 +439,14 @@ static void conn_flush(conn_t *c)
     set_want_out(c, 0);
 }
 
-static void conn_open(conn_t *c, int role, int idx, const char *client_id)
+static void conn_open(conn_t *c, int role, int idx, int target, const char *client_id)
 {
     memset(c, 0, sizeof *c);
     c->role = role;
     c->idx = idx;
+    c->target = target;
     c->state = ST_CONNECTING;
-    c->fd = socket(G.addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    c->fd = socket(G.addr[target].ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (c->fd < 0) {
         if (errno == EMFILE || errno == ENFILE)
             die("socket: %s (raise the open-files limit: ulimit -n)", strerror(errno));
@@ -445,7 +456,7 @@ static void conn_open(conn_t *c, int role, int idx, const char *client_id)
     if (setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) != 0)
         die_errno("setsockopt TCP_NODELAY");
     mqtt_connect(&c->out, client_id, (unsigned)G.o->keepalive);
-    if (connect(c->fd, (const struct sockaddr *)&G.addr, G.addr_len) != 0 && errno != EINPROGRESS) {
+    if (connect(c->fd, (const struct sockaddr *)&G.addr[target], G.addr_len[target]) != 0 && errno != EINPROGRESS) {
         conn_fail(c, "connect: %s", strerror(errno));
         return;
     }
@@ -500,8 +511,9 @@ static void on_message(conn_t *c, const uint8_t *payload, size_t len)
         G.gaps += seq - *next;
     *next = seq + 1;
     G.delivered++;
-    if (G.lat != NULL && seq >= G.lat_from && G.nlat < G.lat_cap)
-        G.lat[G.nlat++] = (int64_t)(G.rx_ns - sent_ns);
+    int t = c->target;
+    if (G.lat[t] != NULL && seq >= G.lat_from && G.nlat[t] < G.lat_cap)
+        G.lat[t][G.nlat[t]++] = (int64_t)(G.rx_ns - sent_ns);
 }
 
 static void on_packet(conn_t *c, uint8_t first, const uint8_t *body, size_t len)
@@ -709,18 +721,28 @@ static void raise_nofile(rlim_t need)
             (unsigned long long)need, (unsigned long long)rl.rlim_cur);
 }
 
+static void resolve_one(const char *host, const char *port, int target)
+{
+    struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV };
+    struct addrinfo *res;
+    int rc = getaddrinfo(host, port, &hints, &res);
+    if (rc != 0)
+        die("%s port %s: %s", host, port, gai_strerror(rc));
+    memcpy(&G.addr[target], res->ai_addr, res->ai_addrlen);
+    G.addr_len[target] = res->ai_addrlen;
+    freeaddrinfo(res);
+}
+
 static void resolve(const opts_t *o)
 {
     if (o->port == NULL)
         die("--port is required (see mqtt_load --help)");
-    struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV };
-    struct addrinfo *res;
-    int rc = getaddrinfo(o->host, o->port, &hints, &res);
-    if (rc != 0)
-        die("%s port %s: %s", o->host, o->port, gai_strerror(rc));
-    memcpy(&G.addr, res->ai_addr, res->ai_addrlen);
-    G.addr_len = res->ai_addrlen;
-    freeaddrinfo(res);
+    resolve_one(o->host, o->port, 0);
+    G.targets = 1;
+    if (o->port2 != NULL) {
+        resolve_one(o->host, o->port2, 1);
+        G.targets = 2;
+    }
 }
 
 static void setup(const opts_t *o, rlim_t fds)
@@ -762,7 +784,7 @@ static conn_t *open_pubsub(const opts_t *o)
     for (int s = 0; s < o->subscribers; s++) {
         conn_t *c = &conns[s];
         snprintf(id, sizeof id, "mls%d-%d", (int)self, s);
-        conn_open(c, R_SUB, s, id);
+        conn_open(c, R_SUB, s, s % G.targets, id);
         c->next_seq = calloc((size_t)o->publishers, sizeof *c->next_seq);
         if (c->next_seq == NULL)
             die("out of memory");
@@ -771,7 +793,7 @@ static conn_t *open_pubsub(const opts_t *o)
     for (int p = 0; p < o->publishers; p++) {
         conn_t *c = &conns[o->subscribers + p];
         snprintf(id, sizeof id, "mlp%d-%d", (int)self, p);
-        conn_open(c, R_PUB, p, id);
+        conn_open(c, R_PUB, p, p % G.targets, id);
         G.pubs[p] = c;
     }
     wait_ready(n, o->timeout);
@@ -793,7 +815,7 @@ static uint64_t min_received(int pub)
 {
     uint64_t m = UINT64_MAX;
     for (int s = 0; s < G.o->subscribers; s++)
-        if (G.subs[s]->next_seq[pub] < m)
+        if (G.subs[s]->target == G.pubs[pub]->target && G.subs[s]->next_seq[pub] < m)
             m = G.subs[s]->next_seq[pub];
     return m;
 }
@@ -815,7 +837,8 @@ static uint64_t count_lost(void)
     uint64_t lost = G.gaps;
     for (int s = 0; s < G.o->subscribers; s++)
         for (int p = 0; p < G.o->publishers; p++)
-            lost += G.pubs[p]->sent - G.subs[s]->next_seq[p];
+            if (G.subs[s]->target == G.pubs[p]->target)
+                lost += G.pubs[p]->sent - G.subs[s]->next_seq[p];
     return lost;
 }
 
@@ -875,7 +898,7 @@ static int cmd_probe(const opts_t *o)
 {
     setup(o, 64);
     conn_t c;
-    conn_open(&c, R_IDLE, 0, "mlprobe");
+    conn_open(&c, R_IDLE, 0, 0, "mlprobe");
     G.pending = 1;
     wait_ready(1, o->timeout);
     conn_close(&c);
@@ -958,7 +981,8 @@ static int cmd_throughput(const opts_t *o)
     return 0;
 }
 
-static uint64_t lat_total; /* messages the latency publisher sends */
+static uint64_t lat_total; /* messages each latency publisher sends */
+static uint64_t lat_ticks; /* timer ticks so far: paired runs alternate publishers tick by tick */
 
 static void on_timer(int tfd)
 {
@@ -968,12 +992,15 @@ static void on_timer(int tfd)
         return;
     if (n != (ssize_t)sizeof expirations)
         die("read timerfd: %s", n < 0 ? strerror(errno) : "short read");
-    conn_t *p = G.pubs[0];
     /* Late ticks are sent at once, each stamped with the time it is written. */
-    for (uint64_t i = 0; i < expirations && p->sent < lat_total; i++)
-        publish_one(p, now_ns());
-    if (!p->want_out)
-        conn_flush(p);
+    for (uint64_t i = 0; i < expirations; i++) {
+        conn_t *p = G.pubs[lat_ticks++ % (uint64_t)G.targets];
+        if (p->sent < lat_total)
+            publish_one(p, now_ns());
+    }
+    for (int t = 0; t < G.targets; t++)
+        if (!G.pubs[t]->want_out)
+            conn_flush(G.pubs[t]);
 }
 
 static int cmp_i64(const void *a, const void *b)
@@ -993,19 +1020,46 @@ static double pct_us(const int64_t *v, size_t n, double pct)
     return (double)v[rank - 1] / 1000.0;
 }
 
+/* Writes one target's latencies, in ns, one per line. */
+static void write_samples(const char *path, const int64_t *v, size_t n)
+{
+    FILE *f = fopen(path, "w");
+    if (f == NULL)
+        die("%s: %s", path, strerror(errno));
+    for (size_t i = 0; i < n; i++)
+        if (fprintf(f, "%" PRId64 "\n", v[i]) < 0)
+            die("%s: %s", path, strerror(errno));
+    if (fclose(f) != 0)
+        die("%s: %s", path, strerror(errno));
+}
+
+/* Prints p50/p99/max/mean of one target's sorted latencies, with the given key suffix. */
+static void print_percentiles(const int64_t *v, size_t n, const char *suffix)
+{
+    double sum = 0;
+    for (size_t i = 0; i < n; i++)
+        sum += (double)v[i];
+    int have = n > 0;
+    printf(" received%s=%zu p50_us%s=%.1f p99_us%s=%.1f max_us%s=%.1f mean_us%s=%.1f", suffix, n,
+           suffix, have ? pct_us(v, n, 50) : 0.0, suffix, have ? pct_us(v, n, 99) : 0.0,
+           suffix, have ? (double)v[n - 1] / 1000.0 : 0.0, suffix, have ? sum / (double)n / 1000.0 : 0.0);
+}
+
 static int cmd_latency(const opts_t *o)
 {
-    opts_t one = *o;
-    one.publishers = 1;
-    one.subscribers = 1;
-    setup(&one, 64);
-    conn_t *conns = open_pubsub(&one);
+    opts_t pair = *o;
+    pair.publishers = o->port2 != NULL ? 2 : 1;
+    pair.subscribers = pair.publishers;
+    setup(&pair, 64);
+    conn_t *conns = open_pubsub(&pair);
     lat_total = (uint64_t)o->warmup_count + (uint64_t)o->count;
     G.lat_from = (uint64_t)o->warmup_count;
     G.lat_cap = (size_t)o->count;
-    G.lat = calloc(G.lat_cap, sizeof *G.lat);
-    if (G.lat == NULL)
-        die("out of memory");
+    for (int t = 0; t < G.targets; t++) {
+        G.lat[t] = calloc(G.lat_cap, sizeof *G.lat[t]);
+        if (G.lat[t] == NULL)
+            die("out of memory");
+    }
 
     int tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
     if (tfd < 0)
@@ -1013,7 +1067,9 @@ static int cmd_latency(const opts_t *o)
     struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &timer_tag };
     if (epoll_ctl(G.ep, EPOLL_CTL_ADD, tfd, &ev) != 0)
         die_errno("epoll_ctl ADD timerfd");
-    uint64_t period = (uint64_t)(1e9 / o->rate);
+    /* Paired: the timer runs at twice the rate and the two brokers take alternate ticks, so each
+       gets --rate messages per second, half a period apart from the other's. */
+    uint64_t period = (uint64_t)(1e9 / (o->rate * G.targets));
     struct itimerspec its = {
         .it_interval = { (time_t)(period / 1000000000u), (long)(period % 1000000000u) },
         .it_value = { (time_t)(period / 1000000000u), (long)(period % 1000000000u) },
@@ -1021,7 +1077,7 @@ static int cmd_latency(const opts_t *o)
     if (timerfd_settime(tfd, 0, &its, NULL) != 0)
         die_errno("timerfd_settime");
     uint64_t start = now_ns();
-    while (G.pubs[0]->sent < lat_total)
+    while (G.pubs[G.targets - 1]->sent < lat_total)
         loop_once(100, tfd);
     uint64_t send_s_ns = now_ns() - start;
     struct itimerspec off = { { 0, 0 }, { 0, 0 } };
@@ -1029,43 +1085,38 @@ static int cmd_latency(const opts_t *o)
         die_errno("timerfd_settime");
     drain(5.0, tfd);
 
-    qsort(G.lat, G.nlat, sizeof *G.lat, cmp_i64);
-    double sum = 0;
-    for (size_t i = 0; i < G.nlat; i++)
-        sum += (double)G.lat[i];
-    int have = G.nlat > 0;
     printf("mode=latency qos=%ld payload=%ld rate=%.0f count=%ld warmup_count=%ld achieved_rate=%.0f "
-           "received=%zu lost=%" PRIu64 " dup=%" PRIu64 " bad=%" PRIu64 " unacked=%" PRIu64
-           " p50_us=%.1f p99_us=%.1f max_us=%.1f mean_us=%.1f\n",
+           "lost=%" PRIu64 " dup=%" PRIu64 " bad=%" PRIu64 " unacked=%" PRIu64,
            o->qos, o->payload, o->rate, o->count, o->warmup_count,
-           (double)lat_total / ((double)send_s_ns / 1e9), G.nlat, count_lost(), G.dups, G.bad, count_unacked(),
-           have ? pct_us(G.lat, G.nlat, 50) : 0.0, have ? pct_us(G.lat, G.nlat, 99) : 0.0,
-           have ? (double)G.lat[G.nlat - 1] / 1000.0 : 0.0, have ? sum / (double)G.nlat / 1000.0 : 0.0);
+           (double)lat_total / ((double)send_s_ns / 1e9), count_lost(), G.dups, G.bad, count_unacked());
+    const char *suffixes[2] = { "", "_2" };
+    const char *sample_paths[2] = { o->samples, o->samples2 };
+    for (int t = 0; t < G.targets; t++) {
+        qsort(G.lat[t], G.nlat[t], sizeof *G.lat[t], cmp_i64);
+        print_percentiles(G.lat[t], G.nlat[t], suffixes[t]);
+    }
+    printf("\n");
     if (fflush(stdout) != 0)
         die_errno("stdout");
-    if (o->samples != NULL) {
-        FILE *f = fopen(o->samples, "w");
-        if (f == NULL)
-            die("%s: %s", o->samples, strerror(errno));
-        for (size_t i = 0; i < G.nlat; i++)
-            if (fprintf(f, "%" PRId64 "\n", G.lat[i]) < 0)
-                die("%s: %s", o->samples, strerror(errno));
-        if (fclose(f) != 0)
-            die("%s: %s", o->samples, strerror(errno));
-    }
-    conn_close(&conns[0]);
-    conn_close(&conns[1]);
+    for (int t = 0; t < G.targets; t++)
+        if (sample_paths[t] != NULL)
+            write_samples(sample_paths[t], G.lat[t], G.nlat[t]);
+    for (int i = 0; i < pair.publishers + pair.subscribers; i++)
+        conn_close(&conns[i]);
     free(conns);
     free(G.pubs);
     free(G.subs);
-    free(G.lat);
+    for (int t = 0; t < G.targets; t++)
+        free(G.lat[t]);
     if (close(tfd) != 0)
         die_errno("close timerfd");
-    if (!have) {
-        warnx("no measured message was delivered");
-        return 1;
-    }
-    return 0;
+    int failed = 0;
+    for (int t = 0; t < G.targets; t++)
+        if (G.nlat[t] == 0)
+            failed = 1;
+    if (failed)
+        warnx("no message was delivered%s", G.targets > 1 ? " by one of the brokers" : "");
+    return failed;
 }
 
 static long read_rss_kb(long pid)
@@ -1111,7 +1162,7 @@ static int cmd_idle(const opts_t *o)
         while (opened < n && G.pending < o->concurrency) {
             snprintf(id, sizeof id, "mli%d-%d", (int)self, opened);
             G.pending++;
-            conn_open(&conns[opened], R_IDLE, opened, id);
+            conn_open(&conns[opened], R_IDLE, opened, 0, id);
             opened++;
         }
         if (now_ns() >= deadline) {
@@ -1181,7 +1232,7 @@ static double parse_double(const char *name, const char *s, double min, double m
 
 enum {
     O_HOST = 256, O_PORT, O_KEEPALIVE, O_TIMEOUT, O_PUBLISHERS, O_SUBSCRIBERS, O_QOS, O_PAYLOAD, O_WINDOW, O_REFILL,
-    O_WARMUP, O_SECONDS, O_RATE, O_COUNT, O_WARMUP_COUNT, O_SAMPLES, O_CLIENTS, O_PID, O_SETTLE, O_CONCURRENCY, O_HELP
+    O_WARMUP, O_SECONDS, O_RATE, O_COUNT, O_WARMUP_COUNT, O_SAMPLES, O_PORT2, O_SAMPLES2, O_CLIENTS, O_PID, O_SETTLE, O_CONCURRENCY, O_HELP
 };
 
 static const struct option long_opts[] = {
@@ -1201,6 +1252,8 @@ static const struct option long_opts[] = {
     { "count", required_argument, NULL, O_COUNT },
     { "warmup-count", required_argument, NULL, O_WARMUP_COUNT },
     { "samples", required_argument, NULL, O_SAMPLES },
+    { "port2", required_argument, NULL, O_PORT2 },
+    { "samples2", required_argument, NULL, O_SAMPLES2 },
     { "clients", required_argument, NULL, O_CLIENTS },
     { "pid", required_argument, NULL, O_PID },
     { "settle", required_argument, NULL, O_SETTLE },
@@ -1247,6 +1300,8 @@ int main(int argc, char **argv)
         case O_COUNT: o.count = parse_long("count", optarg, 1, 100000000); break;
         case O_WARMUP_COUNT: o.warmup_count = parse_long("warmup-count", optarg, 0, 100000000); break;
         case O_SAMPLES: o.samples = optarg; break;
+        case O_PORT2: parse_long("port2", optarg, 1, 65535); o.port2 = optarg; break;
+        case O_SAMPLES2: o.samples2 = optarg; break;
         case O_CLIENTS: o.clients = parse_long("clients", optarg, 1, 1000000); break;
         case O_PID: o.pid = parse_long("pid", optarg, 1, 1L << 30); break;
         case O_SETTLE: o.settle = parse_double("settle", optarg, 0, 600); break;
@@ -1258,6 +1313,10 @@ int main(int argc, char **argv)
     }
     if (optind < ac)
         usage_error("unexpected argument '%s'", av[optind]);
+    if ((o.port2 != NULL || o.samples2 != NULL) && strcmp(cmd, "latency") != 0)
+        usage_error("--port2 and --samples2 are latency options");
+    if (o.samples2 != NULL && o.port2 == NULL)
+        usage_error("--samples2 needs --port2");
 
     if (strcmp(cmd, "freeport") == 0)
         return cmd_freeport(&o);
