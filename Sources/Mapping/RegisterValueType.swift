@@ -2,6 +2,9 @@
 public enum RegisterValueType: String, Sendable, CaseIterable {
     case int16, uint16, int32, uint32, int64, uint64, float32, float64
 
+    /// float32 and float64.
+    public var isFloat: Bool { self == .float32 || self == .float64 }
+
     /// Registers one value occupies.
     public var registerCount: Int {
         switch self {

@@ -1,0 +1,44 @@
+import Mapping
+
+/// `modbridge check`: validates a gateway config and every profile it uses, opening nothing.
+struct CheckCommand: Command {
+    static let name = "check"
+    static let summary = "validate a gateway config and its device profiles"
+    static let help = """
+    Usage: modbridge check CONFIG
+
+    Reads the gateway config (modbridge.json) and every device profile it names, and checks them
+    together without opening a port or a line. Prints every problem, one per line, as
+    FILE: JSON-PATH: what was found, what was expected; exit status 1 if there is any, 0 (with
+    a summary of the buses and devices) if there is none.
+    """
+
+    let configFile: String
+
+    init(parsing arguments: inout ArgumentReader) throws(UsageError) {
+        configFile = try arguments.positional("CONFIG")
+    }
+
+    func run() async -> Int32 {
+        let loaded: LoadedConfiguration
+        do {
+            loaded = try ConfigurationLoader.load(configFile: configFile)
+        } catch {
+            let count = error.problems.count
+            Output.error(error.description + "\n\(configFile): \(count) problem\(count == 1 ? "" : "s"); nothing was started\n")
+            return ExitStatus.failure
+        }
+        for warning in loaded.warnings { Output.error("warning: \(warning)\n") }
+        var text = "\(configFile): OK — \(loaded.config.buses.count) bus\(loaded.config.buses.count == 1 ? "" : "es"), "
+        text += "\(loaded.devices.count) device\(loaded.devices.count == 1 ? "" : "s"), \(loaded.profiles.count) profile\(loaded.profiles.count == 1 ? "" : "s") loaded\n"
+        for device in loaded.devices {
+            let readable = device.profile.points.filter(\.access.isReadable).count
+            let writable = device.profile.points.filter(\.access.isWritable).count
+            text += "  \(device.registry)/\(device.settings.id): bus \(device.bus.id) unit \(device.settings.unit), "
+            text += "profile \(device.profile.model)\(device.settings.overrides == nil ? "" : " with overrides"), "
+            text += "\(readable) polled and \(writable) writable point\(writable == 1 ? "" : "s"), \(device.profile.commands.count) command\(device.profile.commands.count == 1 ? "" : "s")\n"
+        }
+        Output.print(text)
+        return ExitStatus.success
+    }
+}

@@ -1,0 +1,129 @@
+import FoundationEssentials
+
+/// A config with every profile it uses, checked together.
+public struct LoadedConfiguration: Sendable {
+    public var file: String
+    public var config: GatewayConfig
+    /// Every profile found, by model.
+    public var profiles: [String: DeviceProfile]
+    /// Every device with its bus and its profile (overrides applied), in config order.
+    public var devices: [ResolvedDevice]
+    /// Things that are allowed but worth saying (an unverified profile in use).
+    public var warnings: [MappingError.Problem]
+    /// The storage folder, resolved against the config file's folder.
+    public var storagePath: String?
+}
+
+/// A device ready to run: its settings, its bus and its effective profile.
+public struct ResolvedDevice: Sendable, Equatable {
+    public var registry: String
+    public var settings: DeviceSettings
+    public var bus: BusSettings
+    public var profile: DeviceProfile
+}
+
+/// Reads a gateway config and its profiles from disk and checks them together; every problem of
+/// every file is reported in one `MappingError`.
+public enum ConfigurationLoader {
+    public static func load(configFile: String) throws(MappingError) -> LoadedConfiguration {
+        let log = ProblemLog(file: configFile)
+        let data = try read(configFile)
+        let tree = try JSONValue.parse(data, file: configFile)
+        guard let config = ConfigParser(log: log).config(tree) else { try log.check(); throw MappingError(file: configFile, "not a config") }
+        let base = folder(of: configFile)
+        var problems: [MappingError.Problem] = []
+        var profiles: [String: (DeviceProfile, JSONValue, String)] = [:]
+        for (index, entry) in config.profiles.enumerated() {
+            let path = resolve(entry, against: base)
+            guard let files = profileFiles(at: path) else {
+                log.report("$.profiles[\(index)]", "\(path): no such folder or file")
+                continue
+            }
+            if files.isEmpty { log.report("$.profiles[\(index)]", "\(path): no *.json profile in this folder") }
+            for file in files {
+                do {
+                    let tree = try JSONValue.parse(try read(file), file: file)
+                    let profile = try DeviceProfile.parse(tree, file: file)
+                    let expected = String((file.split(separator: "/").last ?? "").dropLast(".json".count))
+                    if profile.model != expected {
+                        problems.append(.init(file: file, path: "$.model", "found \"\(profile.model)\", expected \"\(expected)\" (the file name)"))
+                    }
+                    if let (_, _, other) = profiles[profile.model] {
+                        problems.append(.init(file: file, path: "$.model", "\"\(profile.model)\" is already the model of \(other)"))
+                        continue
+                    }
+                    profiles[profile.model] = (profile, tree, file)
+                } catch {
+                    problems += error.problems
+                }
+            }
+        }
+        var devices: [ResolvedDevice] = []
+        var warnings: [MappingError.Problem] = []
+        for registry in config.registries {
+            for device in registry.devices {
+                guard let (profile, tree, file) = profiles[device.profile] else {
+                    if !profiles.isEmpty || config.profiles.isEmpty {
+                        log.report("\(device.path).profile", "found \"\(device.profile)\", expected one of \(profiles.keys.sorted().joined(separator: ", "))")
+                    } else {
+                        log.report("\(device.path).profile", "found \"\(device.profile)\", but no profile could be loaded")
+                    }
+                    continue
+                }
+                var effective = profile
+                if let overrides = device.overrides {
+                    let merged = ProfileOverrides.apply(overrides, to: tree, path: "\(device.path).overrides", log: log)
+                    do {
+                        effective = try DeviceProfile.parse(merged, file: "\(configFile): \(device.path) (profile \(profile.model) with overrides)")
+                    } catch {
+                        problems += error.problems
+                        continue
+                    }
+                }
+                guard let bus = config.bus(device.bus) else { continue }  // reported by the parser
+                if !effective.verified {
+                    warnings.append(.init(file: configFile, path: device.path, "device \"\(device.id)\" uses the unverified profile \(profile.model) (\(file)): check its registers on the hardware"))
+                }
+                devices.append(ResolvedDevice(registry: registry.id, settings: device, bus: bus, profile: effective))
+            }
+        }
+        let all = log.problems + problems
+        if !all.isEmpty { throw MappingError(problems: all) }
+        return LoadedConfiguration(file: configFile, config: config, profiles: profiles.mapValues(\.0), devices: devices,
+                                   warnings: warnings, storagePath: config.storage.map { resolve($0, against: base) })
+    }
+
+    private static func read(_ path: String) throws(MappingError) -> Data {
+        do {
+            return try Data(contentsOf: URL(fileURLWithPath: path))
+        } catch {
+            throw MappingError(file: path, "cannot read the file: \(readReason(error))")
+        }
+    }
+
+    private static func readReason(_ error: any Error) -> String {
+        if let cocoa = error as? CocoaError, let underlying = cocoa.underlying as? POSIXError {
+            return underlying.code == .ENOENT ? "no such file" : "\(underlying.code)"
+        }
+        if let cocoa = error as? CocoaError, cocoa.code == .fileReadNoSuchFile { return "no such file" }
+        return "\(error)"
+    }
+
+    /// `*.json` files of a folder, sorted; the file itself; nil if neither exists.
+    private static func profileFiles(at path: String) -> [String]? {
+        var isDirectory = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { return nil }
+        guard isDirectory else { return [path] }
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
+        return names.filter { $0.hasSuffix(".json") }.sorted().map { path.hasSuffix("/") ? path + $0 : path + "/" + $0 }
+    }
+
+    private static func folder(of file: String) -> String {
+        guard let slash = file.lastIndex(of: "/") else { return "." }
+        return file == "/" ? "/" : String(file[..<slash]).isEmpty ? "/" : String(file[..<slash])
+    }
+
+    private static func resolve(_ path: String, against base: String) -> String {
+        path.hasPrefix("/") || base == "." ? path : base + "/" + path
+    }
+}
