@@ -39,8 +39,10 @@ public enum ConfigurationLoader {
                 log.report("$.profiles[\(index)]", "\(path): no such folder or file")
                 continue
             }
-            if files.isEmpty { log.report("$.profiles[\(index)]", "\(path): no *.json profile in this folder") }
-            for file in files {
+            // The config itself may sit in a profile folder.
+            let profileFiles = files.filter { standardized($0) != standardized(configFile) }
+            if profileFiles.isEmpty { log.report("$.profiles[\(index)]", "\(path): no *.json profile in this folder") }
+            for file in profileFiles {
                 do {
                     let tree = try JSONValue.parse(try read(file), file: file)
                     let profile = try DeviceProfile.parse(tree, file: file)
@@ -116,6 +118,10 @@ public enum ConfigurationLoader {
         guard isDirectory else { return [path] }
         let names = (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
         return names.filter { $0.hasSuffix(".json") }.sorted().map { path.hasSuffix("/") ? path + $0 : path + "/" + $0 }
+    }
+
+    private static func standardized(_ path: String) -> String {
+        URL(fileURLWithPath: path).standardizedFileURL.path
     }
 
     private static func folder(of file: String) -> String {

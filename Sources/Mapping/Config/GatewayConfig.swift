@@ -20,6 +20,11 @@ public enum BrokerSettings: Sendable, Equatable {
     public struct Listener: Sendable, Equatable {
         public var host: String
         public var port: UInt16
+
+        public init(host: String, port: UInt16) {
+            self.host = host
+            self.port = port
+        }
     }
 
     public struct Upstream: Sendable, Equatable {
@@ -29,6 +34,15 @@ public enum BrokerSettings: Sendable, Equatable {
         public var username: String?
         public var password: String?
         public var keepAlive: Duration
+
+        public init(host: String, port: UInt16, clientID: String, username: String?, password: String?, keepAlive: Duration) {
+            self.host = host
+            self.port = port
+            self.clientID = clientID
+            self.username = username
+            self.password = password
+            self.keepAlive = keepAlive
+        }
     }
 }
 
@@ -50,6 +64,14 @@ public struct BusSettings: Sendable, Equatable {
         public var stopBits = 1
         /// "off", "on" or "auto".
         public var rs485 = "auto"
+
+        public init(baud: Int = 9600, parity: String = "none", dataBits: Int = 8, stopBits: Int = 1, rs485: String = "auto") {
+            self.baud = baud
+            self.parity = parity
+            self.dataBits = dataBits
+            self.stopBits = stopBits
+            self.rs485 = rs485
+        }
     }
 
     public var id: String

@@ -32,6 +32,9 @@ public struct DeviceLimits: Sendable, Equatable {
     public var writeMultiple = true
     /// Acts on unit 0.
     public var broadcast = true
+    /// The function that reads coils: 1 (FC01), or 2 (FC02) for devices that read every bit
+    /// with FC02, such as the Delta DTB.
+    public var coilReadFunction: UInt8 = 1
     /// Registers the planner may read and discard to merge two ranges.
     public var maxGap = 8
     /// Bits the planner may read and discard to merge two ranges.
@@ -123,12 +126,22 @@ public struct Sentinel: Sendable, Equatable {
     /// Compared with the raw integer as the point's type reads it.
     public var raw: Int64
     public var error: String
+
+    public init(raw: Int64, error: String) {
+        self.raw = raw
+        self.error = error
+    }
 }
 
 /// A flag of a `flags` point that makes another point's value invalid while set.
 public struct InvalidWhen: Sendable, Equatable {
     public var point: String
     public var flag: String
+
+    public init(point: String, flag: String) {
+        self.point = point
+        self.flag = flag
+    }
 }
 
 /// One readable and/or writable value of a device.
@@ -163,6 +176,13 @@ public struct SetupWrite: Sendable, Equatable {
     /// A register value, or 0/1 for a coil.
     public var value: UInt16
     public var description: String
+
+    public init(table: PointTable, address: Int, value: UInt16, description: String) {
+        self.table = table
+        self.address = address
+        self.value = value
+        self.description = description
+    }
 }
 
 /// A code written to a fixed address when a command names one of its labels.
@@ -173,4 +193,12 @@ public struct CommandPoint: Sendable, Equatable {
     public var address: Int
     /// Label → raw value (0/1 for a coil).
     public var codes: [String: UInt16]
+
+    public init(name: String, description: String, table: PointTable, address: Int, codes: [String: UInt16]) {
+        self.name = name
+        self.description = description
+        self.table = table
+        self.address = address
+        self.codes = codes
+    }
 }

@@ -41,6 +41,7 @@ struct ProfileParser {
         if let value = reader.bool("writeSingle") { limits.writeSingle = value }
         if let value = reader.bool("writeMultiple") { limits.writeMultiple = value }
         if let value = reader.bool("broadcast") { limits.broadcast = value }
+        if let value = reader.integer("coilReadFunction", in: 1...2, expected: "1 (FC01) or 2 (FC02)") { limits.coilReadFunction = UInt8(value) }
         if let value = reader.integer("maxGap", in: 0...124) { limits.maxGap = Int(value) }
         if let value = reader.integer("maxBitGap", in: 0...1999) { limits.maxBitGap = Int(value) }
         reader.finish()
@@ -85,7 +86,7 @@ struct ProfileParser {
         let type = pointType(&reader, table: table)
         let access = reader.choice("access", ["read", "readwrite", "write"]).flatMap(PointAccess.init(rawValue:)) ?? .read
         if let table, access.isWritable, !table.isWritable {
-            log.report(reader.childPath("access"), "a \(table.rawValue) point cannot be written; writable tables are holding and coil")
+            log.report(reader.childPath("access"), "\(table.rawValue) points cannot be written; writable tables are holding and coil")
         }
         let isNumber: Bool = if case .number? = type { true } else { false }
         let isInteger: Bool = if case let .number(kind, _)? = type { !kind.isFloat } else { false }
