@@ -90,6 +90,30 @@ public final class ChildProcess {
         if outputDescriptor >= 0 { close(outputDescriptor); outputDescriptor = -1 }
     }
 
+    /// Waits up to `timeout` for the child to end by itself, sending no signal (for a program that
+    /// runs to its end and whose exit status matters); past the deadline stops it as `stop()` does.
+    /// Reaps the child. Returns its wait status (`exitCode(_:)` reads it).
+    @discardableResult
+    public func waitForExit(timeout: Duration = .seconds(60)) -> Int32 {
+        guard !reaped else { return 0 }
+        let deadline = ContinuousClock.now.advanced(by: timeout)
+        var status: Int32 = 0
+        while ContinuousClock.now < deadline {
+            if waitpid(pid, &status, WNOHANG) == pid {
+                reaped = true
+                if outputDescriptor >= 0 { close(outputDescriptor); outputDescriptor = -1 }
+                return status
+            }
+            usleep(1_000)
+        }
+        return stop()
+    }
+
+    /// The exit code in a wait status; nil if the child was ended by a signal.
+    public static func exitCode(_ status: Int32) -> Int32? {
+        status & 0x7F == 0 ? (status >> 8) & 0xFF : nil
+    }
+
     /// SIGTERM, up to 5 s to exit, then SIGKILL; reaps the child. Returns its wait status.
     @discardableResult
     public func stop() -> Int32 {

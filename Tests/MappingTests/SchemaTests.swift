@@ -1,0 +1,205 @@
+import Foundation
+import TestSupport
+import Testing
+
+/// The JSON Schemas in schemas/ against jsonschema (Python, draft 2020-12), a validator no one here
+/// wrote, run through Tests/Peers/check_schema.py: both schemas are valid schemas, every profile in
+/// mappings/ and every config in examples/ follows its schema, the examples in
+/// docs/configuration.md do too, and small invalid documents are rejected, each for its reason.
+/// The peer prints one line per document ("OK path" / "INVALID path: message") and exits; tests
+/// read its lines to the end and its exit status, never the clock.
+@Suite("JSON Schemas checked by jsonschema, a validator no one here wrote")
+struct SchemaTests {
+    /// Tests/MappingTests/<this file> → the repository root.
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
+    static let script = root.appendingPathComponent("Tests/Peers/check_schema.py").path
+    static let profileSchema = root.appendingPathComponent("schemas/profile.schema.json").path
+    static let configSchema = root.appendingPathComponent("schemas/config.schema.json").path
+
+    enum Kind: String, Sendable, CaseIterable {
+        case profile, config
+
+        var schema: String { self == .profile ? SchemaTests.profileSchema : SchemaTests.configSchema }
+    }
+
+    struct Outcome {
+        /// The peer's exit code; nil if it was ended by a signal.
+        var exitCode: Int32?
+        var lines: [String]
+    }
+
+    /// Runs check_schema.py on `schema` and `documents` to its end.
+    private func check(_ schema: String, _ documents: [String]) throws -> Outcome {
+        let process = try ChildProcess("python3", ["-B", Self.script, schema] + documents, inheritStandardError: true)
+        var lines: [String] = []
+        while let line = process.readLine(timeout: .seconds(120)) { lines.append(line) }
+        let status = process.waitForExit()
+        return Outcome(exitCode: ChildProcess.exitCode(status), lines: lines)
+    }
+
+    /// Every `*.json` in the repository's `folder`, sorted.
+    private static func jsonFiles(in folder: String) -> [String] {
+        let path = root.appendingPathComponent(folder).path
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
+        return names.filter { $0.hasSuffix(".json") }.sorted().map { path + "/" + $0 }
+    }
+
+    /// Checks every file against `kind`'s schema: each must be reported OK.
+    private func expectAllValid(_ files: [String], _ kind: Kind) throws {
+        let outcome = try check(kind.schema, files)
+        let expected = ["SCHEMA OK \(kind.schema)"] + files.map { "OK \($0)" }
+        #expect(outcome.lines == expected, "not every file follows \(kind.rawValue).schema.json")
+        #expect(outcome.exitCode == 0)
+    }
+
+    /// Writes `documents` (name → JSON text) into `folder`; their paths, in the same order.
+    private func write(_ documents: [(String, String)], into folder: TemporaryFolder) throws -> [String] {
+        try documents.map { name, text in
+            let path = folder.path + "/" + name + ".json"
+            try text.write(toFile: path, atomically: false, encoding: .utf8)
+            return path
+        }
+    }
+
+    // MARK: - The schemas themselves
+
+    @Test("Each schema is a valid draft 2020-12 schema (Draft202012Validator.check_schema)", arguments: Kind.allCases)
+    func schemaIsValid(kind: Kind) throws {
+        let outcome = try check(kind.schema, [])
+        #expect(outcome.lines == ["SCHEMA OK \(kind.schema)"])
+        #expect(outcome.exitCode == 0)
+    }
+
+    // MARK: - Shipped files
+
+    @Test("Every profile in mappings/ follows profile.schema.json")
+    func mappingsFollowTheSchema() throws {
+        let files = Self.jsonFiles(in: "mappings")
+        try #require(!files.isEmpty, "mappings/ holds no *.json: nothing would be checked")
+        try expectAllValid(files, .profile)
+    }
+
+    @Test("Every config in examples/ follows config.schema.json")
+    func examplesFollowTheSchema() throws {
+        let files = Self.jsonFiles(in: "examples")
+        try #require(!files.isEmpty, "examples/ holds no *.json: nothing would be checked")
+        try expectAllValid(files, .config)
+    }
+
+    // MARK: - Documents written here
+
+    /// The profile example of docs/configuration.md.
+    static let documentedProfile = #"""
+        {
+          "$schema": "../schemas/profile.schema.json",
+          "model": "delta-dtb",
+          "vendor": "Delta Electronics",
+          "description": "DTB series (also Omega CN7500). Writes need CoSH on (panel).",
+          "limits": { "maxRegistersPerRead": 8, "maxBitsPerRead": 16, "writeMultiple": false },
+          "defaults": { "interval": "1s", "report": { "onChange": true, "heartbeat": "60s" } },
+          "points": [
+            { "name": "pv", "table": "holding", "address": 4096, "type": "int16", "scale": 0.1, "unit": "°C",
+              "sentinels": [{ "raw": "0x8003", "error": "sensor not connected" }] },
+            { "name": "sv", "table": "holding", "address": 4097, "type": "int16", "scale": 0.1, "unit": "°C",
+              "access": "readwrite", "min": -200, "max": 1300 },
+            { "name": "running", "table": "coil", "address": 2068, "type": "bool", "access": "readwrite" }
+          ]
+        }
+        """#
+
+    /// The config example of docs/configuration.md, its first device with the overrides example.
+    static let documentedConfig = #"""
+        {
+          "$schema": "schemas/config.schema.json",
+          "broker": { "listeners": [{ "host": "127.0.0.1", "port": 1883 }] },
+          "storage": "/var/lib/modbridge",
+          "profiles": ["mappings"],
+          "buses": [
+            { "id": "line1", "type": "rtu", "device": "/dev/ttyUSB0", "baud": 9600, "parity": "even" },
+            { "id": "plc", "type": "tcp", "host": "192.0.2.10", "port": 502 }
+          ],
+          "registries": [
+            { "id": "plant1", "devices": [
+              { "id": "oven-1", "name": "oven-1", "bus": "line1", "unit": 3, "profile": "delta-dtb",
+                "overrides": {
+                  "limits": { "maxRegistersPerRead": 4 },
+                  "points": { "sv": { "max": 400 }, "pv": { "interval": "200ms" } }
+                } }
+            ] }
+          ]
+        }
+        """#
+
+    static let validPoint = #"{"name": "pv", "table": "holding", "address": 0, "type": "int16"}"#
+    static let validBus = #"{"id": "line1", "type": "rtu", "device": "/dev/ttyUSB0"}"#
+    static let validDevice = #"{"id": "oven-1", "bus": "line1", "unit": 1, "profile": "acme-t1"}"#
+
+    /// A small profile; the invalid profiles below are this one with one thing wrong.
+    static func profile(point: String = validPoint, defaults: String = #"{"interval": "1s"}"#) -> String {
+        #"{"model": "acme-t1", "vendor": "Acme", "defaults": \#(defaults), "points": [\#(point)]}"#
+    }
+
+    /// A small config; the invalid configs below are this one with one thing wrong.
+    static func config(bus: String = validBus, device: String = validDevice, extra: String = "") -> String {
+        #"{\#(extra)"buses": [\#(bus)], "registries": [{"id": "plant1", "devices": [\#(device)]}]}"#
+    }
+
+    @Test("The examples in docs/configuration.md and the documents the invalid ones are made from are valid")
+    func validDocuments() throws {
+        let folder = TemporaryFolder()
+        let profiles = try write([("documented-profile", Self.documentedProfile), ("small-profile", Self.profile())], into: folder)
+        let configs = try write([("documented-config", Self.documentedConfig), ("small-config", Self.config())], into: folder)
+        try expectAllValid(profiles, .profile)
+        try expectAllValid(configs, .config)
+    }
+
+    /// A document with one thing wrong, and a piece of the validator's message that names it.
+    struct InvalidDocument: Sendable, CustomTestStringConvertible {
+        var name: String
+        var kind: Kind
+        var text: String
+        var message: String
+
+        var testDescription: String { name }
+
+        static let all: [InvalidDocument] = [
+            InvalidDocument(name: "unknown key in a point (sacle)", kind: .profile,
+                            text: profile(point: #"{"name": "pv", "table": "holding", "address": 0, "type": "int16", "sacle": 0.1}"#),
+                            message: "'sacle' was unexpected"),
+            InvalidDocument(name: "unknown top-level key in a config (brokers)", kind: .config,
+                            text: config(extra: #""brokers": {}, "#), message: "'brokers' was unexpected"),
+            InvalidDocument(name: "point name with a capital (Pv)", kind: .profile,
+                            text: profile(point: #"{"name": "Pv", "table": "holding", "address": 0, "type": "int16"}"#),
+                            message: "'Pv' does not match"),
+            InvalidDocument(name: "type bit without bit", kind: .profile,
+                            text: profile(point: #"{"name": "alarm", "table": "holding", "address": 0, "type": "bit"}"#),
+                            message: "'bit' is a required property"),
+            InvalidDocument(name: "type enum without labels", kind: .profile,
+                            text: profile(point: #"{"name": "mode", "table": "holding", "address": 0, "type": "enum"}"#),
+                            message: "'labels' is a required property"),
+            InvalidDocument(name: "rtu bus without device", kind: .config,
+                            text: config(bus: #"{"id": "line1", "type": "rtu"}"#), message: "'device' is a required property"),
+            InvalidDocument(name: "bad duration \"5 sec\" in a profile's defaults", kind: .profile,
+                            text: profile(defaults: #"{"interval": "5 sec"}"#), message: "'5 sec' does not match"),
+            InvalidDocument(name: "bad duration \"5 sec\" in a bus", kind: .config,
+                            text: config(bus: #"{"id": "line1", "type": "rtu", "device": "/dev/ttyUSB0", "responseTimeout": "5 sec"}"#),
+                            message: "'5 sec' does not match"),
+            InvalidDocument(name: "device unit 300", kind: .config,
+                            text: config(device: #"{"id": "oven-1", "bus": "line1", "unit": 300, "profile": "acme-t1"}"#),
+                            message: "300 is greater than the maximum of 255"),
+        ]
+    }
+
+    @Test("An invalid document is rejected by the schema, for its reason", arguments: InvalidDocument.all)
+    func invalidDocumentIsRejected(document: InvalidDocument) throws {
+        let folder = TemporaryFolder()
+        let path = try write([("invalid", document.text)], into: folder)[0]
+        let outcome = try check(document.kind.schema, [path])
+        try #require(outcome.lines.count == 2, "expected a schema line and a document line, got \(outcome.lines)")
+        #expect(outcome.lines[0] == "SCHEMA OK \(document.kind.schema)")
+        #expect(outcome.lines[1].hasPrefix("INVALID \(path): "))
+        #expect(outcome.lines[1].contains(document.message), "\(outcome.lines[1]) does not say \(document.message)")
+        #expect(outcome.exitCode == 1)
+    }
+}
