@@ -222,17 +222,8 @@ met_latency() {
 
 declare -A R=() # R[broker|row|key]
 ROWS=() # throughput rows: label|publishers|subscribers|qos|payload
-for payload in 64 1024; do
-    ROWS+=("1→1|1|1|0|$payload")
-done
-for payload in 64 1024; do
-    ROWS+=("1→1|1|1|1|$payload")
-done
-for payload in 64 1024; do
-    ROWS+=("10→1|10|1|0|$payload")
-done
-for payload in 64 1024; do
-    ROWS+=("1→10|1|10|0|$payload")
+for shape in "1→1|1|1|0" "1→1|1|1|1" "10→1|10|1|0" "1→10|1|10|0"; do
+    for payload in 64 1024; do ROWS+=("$shape|$payload"); done
 done
 size_label() { if (($1 == 1024)); then echo "1 KiB"; else echo "$1 B"; fi; }
 
