@@ -110,13 +110,18 @@ static const char usage_text[] =
 static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 static void warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+static void vwarnx(const char *fmt, va_list ap)
+{
+    fputs("mqtt_load: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+}
+
 static void die(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    fputs("mqtt_load: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    vwarnx(fmt, ap);
     va_end(ap);
     exit(1);
 }
@@ -125,9 +130,7 @@ static void warnx(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    fputs("mqtt_load: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    vwarnx(fmt, ap);
     va_end(ap);
 }
 

@@ -156,9 +156,9 @@ import Testing
     }
 
     @Test func notJSONNamesTheFile() {
-        #expect(throws: MappingError.self) { try parse("{ \"model\": ") }
         do {
             _ = try parse("{ \"model\": ")
+            Issue.record("truncated JSON parsed")
         } catch {
             #expect(error.problems.count == 1 && error.problems[0].file == "p.json" && error.message.hasPrefix("not valid JSON"))
         }

@@ -126,7 +126,8 @@ public enum ConfigurationLoader {
 
     private static func folder(of file: String) -> String {
         guard let slash = file.lastIndex(of: "/") else { return "." }
-        return file == "/" ? "/" : String(file[..<slash]).isEmpty ? "/" : String(file[..<slash])
+        let folder = file[..<slash]
+        return folder.isEmpty ? "/" : String(folder)
     }
 
     private static func resolve(_ path: String, against base: String) -> String {

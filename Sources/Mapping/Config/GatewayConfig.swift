@@ -80,12 +80,6 @@ public struct BusSettings: Sendable, Equatable {
     public var byteTimeout: Duration
     /// Nil: t3.5 for the line's baud (none on TCP).
     public var interFrameDelay: Duration?
-
-    /// Whether unit 0 is a broadcast on this bus (RTU lines; TCP has none).
-    public var isSerial: Bool {
-        if case .tcp = kind { return false }
-        return true
-    }
 }
 
 /// A registry and its devices.

@@ -43,11 +43,6 @@ struct ObjectReader {
 
     func childPath(_ key: String) -> String { Self.path(path, key) }
 
-    func has(_ key: String) -> Bool {
-        if case .null? = fields[key] { return false }
-        return fields[key] != nil
-    }
-
     /// The raw value of `key` (null counts as absent); reports a missing required key.
     mutating func value(_ key: String, required: Bool = false, expected: String = "a value") -> JSONValue? {
         used.insert(key)
@@ -141,16 +136,15 @@ struct ObjectReader {
     }
 
     /// Reports every key that no accessor read (a misspelt key is an error, not ignored).
-    func finish(known: [String] = []) {
+    func finish() {
         for key in fields.keys.sorted() where !used.contains(key) {
-            let suggestion = Self.closest(to: key, among: Array(used) + known).map { " (did you mean '\($0)'?)" } ?? ""
+            let suggestion = Self.closest(to: key, among: Array(used)).map { " (did you mean '\($0)'?)" } ?? ""
             log.report(childPath(key), "unknown key\(suggestion)")
         }
     }
 
     static func path(_ base: String, _ key: String) -> String {
-        let plain = !key.isEmpty && key.utf8.allSatisfy { $0 == UInt8(ascii: "_") || ($0 >= 0x30 && $0 <= 0x39) || ($0 | 0x20 >= 0x61 && $0 | 0x20 <= 0x7A) }
-        return plain ? "\(base).\(key)" : "\(base)[\"\(key)\"]"
+        Naming.isPlainKey(key) ? "\(base).\(key)" : "\(base)[\"\(key)\"]"
     }
 
     /// The known key within edit distance 2 of `key`, if there is one.

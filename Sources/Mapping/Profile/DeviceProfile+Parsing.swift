@@ -28,30 +28,3 @@ extension DeviceProfile: Decodable {
         }
     }
 }
-
-/// Names used in topics and JSON keys.
-enum Naming {
-    static func isPointName(_ text: String) -> Bool {
-        guard let first = text.utf8.first, first >= 0x61 && first <= 0x7A, text.utf8.count <= 32 else { return false }
-        return text.utf8.allSatisfy { ($0 >= 0x61 && $0 <= 0x7A) || ($0 >= 0x30 && $0 <= 0x39) || $0 == UInt8(ascii: "_") }
-    }
-
-    static func isModel(_ text: String) -> Bool {
-        guard let first = text.utf8.first, first != UInt8(ascii: "-"), text.utf8.count <= 64 else { return false }
-        return text.utf8.allSatisfy { ($0 >= 0x61 && $0 <= 0x7A) || ($0 >= 0x30 && $0 <= 0x39) || $0 == UInt8(ascii: "-") }
-    }
-
-    /// Registry and device ids (IOT-CORE.md): 1–50 of `[a-zA-Z0-9_-]`.
-    static func isID(_ text: String) -> Bool {
-        !text.isEmpty && text.utf8.count <= 50 && text.utf8.allSatisfy {
-            ($0 | 0x20 >= 0x61 && $0 | 0x20 <= 0x7A) || ($0 >= 0x30 && $0 <= 0x39) || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: "-")
-        }
-    }
-
-    /// Device names (IOT-CORE.md): 3–63 of lowercase letters, digits and `-`.
-    static func isDeviceName(_ text: String) -> Bool {
-        (3...63).contains(text.utf8.count) && text.utf8.allSatisfy { ($0 >= 0x61 && $0 <= 0x7A) || ($0 >= 0x30 && $0 <= 0x39) || $0 == UInt8(ascii: "-") }
-    }
-
-    static let pointNameRule = "a name of lowercase letters, digits and '_', starting with a letter, at most 32 characters"
-}

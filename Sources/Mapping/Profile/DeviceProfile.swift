@@ -78,6 +78,18 @@ public enum PointType: Sendable, Equatable {
         }
     }
 
+    /// A number of any width.
+    public var isNumber: Bool {
+        if case .number = self { return true }
+        return false
+    }
+
+    /// An integer number (not a float).
+    public var isInteger: Bool {
+        if case let .number(kind, _) = self { return !kind.isFloat }
+        return false
+    }
+
     /// The name used in profiles.
     public var name: String {
         switch self {

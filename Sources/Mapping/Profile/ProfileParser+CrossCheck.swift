@@ -25,8 +25,7 @@ extension ProfileParser {
     private func checkReferences(_ point: Point, path: String, in profile: DeviceProfile) {
         if case let .decimalsFrom(name) = point.scaling {
             let source = profile.point(named: name)
-            let isInteger: Bool = if case let .number(kind, _)? = source?.type { !kind.isFloat } else { false }
-            if source == nil || !isInteger || source?.access == .write || name == point.name {
+            if !(source?.type.isInteger ?? false) || source?.access == .write || name == point.name {
                 log.report("\(path).decimalsFrom", "found \"\(name)\", expected the name of another readable integer point of this profile")
             }
         }

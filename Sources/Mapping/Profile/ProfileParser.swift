@@ -88,8 +88,7 @@ struct ProfileParser {
         if let table, access.isWritable, !table.isWritable {
             log.report(reader.childPath("access"), "\(table.rawValue) points cannot be written; writable tables are holding and coil")
         }
-        let isNumber: Bool = if case .number? = type { true } else { false }
-        let isInteger: Bool = if case let .number(kind, _)? = type { !kind.isFloat } else { false }
+        let isNumber = type?.isNumber ?? false
 
         var scaling = PointScaling.identity
         let scale = reader.number("scale", expected: "a non-zero number", valid: { $0 != 0 })
@@ -122,7 +121,8 @@ struct ProfileParser {
         let report = reader.object("report").map { parseReport($0, base: defaults.report) } ?? defaults.report
         let subtopic = reader.bool("subtopics") ?? defaults.subtopic
         let sentinels = (reader.array("sentinels") ?? []).compactMap { sentinel($0.0, path: $0.1, type: type) }
-        if !sentinels.isEmpty, type != nil, !(isInteger || { if case .enumeration? = type { true } else { false } }()) {
+        let isEnumeration: Bool = if case .enumeration? = type { true } else { false }
+        if !sentinels.isEmpty, type != nil, !(type?.isInteger ?? false) && !isEnumeration {
             log.report(reader.childPath("sentinels"), "sentinels apply to integer and enum points only")
         }
         let invalidWhen = (reader.array("invalidWhen") ?? []).compactMap { invalidCondition($0.0, path: $0.1) }
@@ -267,23 +267,27 @@ struct ProfileParser {
         guard var reader = ObjectReader(value, path: path, log: log) else { return nil }
         let table = table(&reader, writableOnly: true)
         let address = reader.integer("address", in: 0...65535, required: true)
-        let raw = rawValue(&reader, key: "value", table: table)
+        let raw = reader.value("value", required: true, expected: Self.rawExpectation(table))
+            .flatMap { rawValue($0, path: reader.childPath("value"), table: table) }
         let description = reader.string("description") ?? ""
         reader.finish()
         guard let table, let address, let raw else { return nil }
         return SetupWrite(table: table, address: Int(address), value: raw, description: description)
     }
 
-    /// A register value 0...65535, or true/false for a coil.
-    private func rawValue(_ reader: inout ObjectReader, key: String, table: PointTable?) -> UInt16? {
-        let expected = table == .coil ? "true or false" : "a register value 0...65535"
-        guard let value = reader.value(key, required: true, expected: expected) else { return nil }
+    private static func rawExpectation(_ table: PointTable?) -> String {
+        table == .coil ? "true or false" : "a register value 0...65535"
+    }
+
+    /// What a setup write or a command code writes: a register value 0...65535, or true/false
+    /// (1/0) for a coil; nil (reported unless the table itself was wrong) otherwise.
+    private func rawValue(_ value: JSONValue, path: String, table: PointTable?) -> UInt16? {
         switch (value, table) {
         case let (.bool(flag), .coil?): return flag ? 1 : 0
         case let (.integer(number), .holding?) where (0...65535).contains(number): return UInt16(number)
         case (_, nil): return nil
         default:
-            log.mismatch(reader.childPath(key), found: value, expected: expected)
+            log.mismatch(path, found: value, expected: Self.rawExpectation(table))
             return nil
         }
     }
@@ -304,12 +308,7 @@ struct ProfileParser {
                 log.report(codePath, "empty label")
                 continue
             }
-            switch (code, table) {
-            case let (.bool(flag), .coil?): codes[label] = flag ? 1 : 0
-            case let (.integer(number), .holding?) where (0...65535).contains(number): codes[label] = UInt16(number)
-            case (_, nil): break
-            default: log.mismatch(codePath, found: code, expected: table == .coil ? "true or false" : "a register value 0...65535")
-            }
+            codes[label] = rawValue(code, path: codePath, table: table)
         }
         reader.finish()
         guard let name, let table, let address else { return nil }
