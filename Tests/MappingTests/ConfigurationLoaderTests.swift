@@ -110,6 +110,23 @@ import TestSupport
         }
     }
 
+    @Test func aProfileMayBeNamedAsAFile() throws {
+        let folder = TemporaryFolder()
+        let file = setUp(folder, config: """
+        { "profiles": ["../profiles/acme-t1.json"], "buses": [{ "id": "b", "type": "tcp", "host": "h" }],
+          "registries": [{ "id": "r", "devices": [{ "id": "dev-1", "bus": "b", "unit": 1, "profile": "acme-t1" }] }] }
+        """)
+        #expect(try ConfigurationLoader.load(configFile: file).devices.map(\.profile.model) == ["acme-t1"])
+        // A file not ending in .json is named by its whole file name.
+        rename(folder.path + "/profiles/acme-t1.json", folder.path + "/profiles/acme-t1")
+        let renamed = setUp(folder, config: """
+        { "profiles": ["../profiles/acme-t1"], "buses": [{ "id": "b", "type": "tcp", "host": "h" }],
+          "registries": [{ "id": "r", "devices": [{ "id": "dev-1", "bus": "b", "unit": 1, "profile": "acme-t1" }] }] }
+        """)
+        unlink(folder.path + "/profiles/acme-t1.json")
+        #expect(try ConfigurationLoader.load(configFile: renamed).devices.count == 1)
+    }
+
     @Test func aMissingConfigFileIsOneClearProblem() {
         #expect(throws: MappingError(file: "/nonexistent/modbridge.json", "cannot read the file: no such file")) {
             try ConfigurationLoader.load(configFile: "/nonexistent/modbridge.json")

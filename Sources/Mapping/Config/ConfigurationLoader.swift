@@ -46,7 +46,8 @@ public enum ConfigurationLoader {
                 do {
                     let tree = try JSONValue.parse(try read(file), file: file)
                     let profile = try DeviceProfile.parse(tree, file: file)
-                    let expected = String((file.split(separator: "/").last ?? "").dropLast(".json".count))
+                    let name = file.split(separator: "/").last ?? ""
+                    let expected = String(name.hasSuffix(".json") ? name.dropLast(".json".count) : name)
                     if profile.model != expected {
                         problems.append(.init(file: file, path: "$.model", "found \"\(profile.model)\", expected \"\(expected)\" (the file name)"))
                     }
