@@ -24,21 +24,25 @@ struct CheckCommand: Command {
         do {
             loaded = try ConfigurationLoader.load(configFile: configFile)
         } catch {
-            let count = error.problems.count
-            Output.error(error.description + "\n\(configFile): \(count) problem\(count == 1 ? "" : "s"); nothing was started\n")
+            Output.error(error.description + "\n\(configFile): \(Self.count(error.problems.count, "problem")); nothing was started\n")
             return ExitStatus.failure
         }
         for warning in loaded.warnings { Output.error("warning: \(warning)\n") }
-        var text = "\(configFile): OK — \(loaded.config.buses.count) bus\(loaded.config.buses.count == 1 ? "" : "es"), "
-        text += "\(loaded.devices.count) device\(loaded.devices.count == 1 ? "" : "s"), \(loaded.profiles.count) profile\(loaded.profiles.count == 1 ? "" : "s") loaded\n"
+        var text = "\(configFile): OK — \(Self.count(loaded.config.buses.count, "bus", plural: "buses")), "
+        text += "\(Self.count(loaded.devices.count, "device")), \(Self.count(loaded.profiles.count, "profile")) loaded\n"
         for device in loaded.devices {
             let readable = device.profile.points.filter(\.access.isReadable).count
             let writable = device.profile.points.filter(\.access.isWritable).count
             text += "  \(device.registry)/\(device.settings.id): bus \(device.bus.id) unit \(device.settings.unit), "
             text += "profile \(device.profile.model)\(device.settings.overrides == nil ? "" : " with overrides"), "
-            text += "\(readable) polled and \(writable) writable point\(writable == 1 ? "" : "s"), \(device.profile.commands.count) command\(device.profile.commands.count == 1 ? "" : "s")\n"
+            text += "\(readable) polled and \(Self.count(writable, "writable point")), \(Self.count(device.profile.commands.count, "command"))\n"
         }
         Output.print(text)
         return ExitStatus.success
+    }
+
+    /// "1 device", "3 devices".
+    private static func count(_ number: Int, _ noun: String, plural: String? = nil) -> String {
+        "\(number) \(number == 1 ? noun : plural ?? noun + "s")"
     }
 }
