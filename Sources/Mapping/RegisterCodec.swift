@@ -49,7 +49,14 @@ public enum RegisterCodec {
             guard let value = Double(text), value.isFinite else { throw MappingError("'\(text)' is not a finite number") }
             raw = value.bitPattern
         }
-        return split(raw, count: type.registerCount, order: order)
+        return registers(raw, count: type.registerCount, order: order)
+    }
+
+    /// The low `count` × 16 bits of `raw` as registers in `order`.
+    public static func registers(_ raw: UInt64, count: Int, order: RegisterOrder = .bigEndian) -> [UInt16] {
+        var words = (0..<count).map { index in UInt16(truncatingIfNeeded: raw >> (16 * UInt64(count - 1 - index))) }
+        if !order.wordsBigEndian { words.reverse() }
+        return words.map { order.bytesBigEndian ? $0 : $0.byteSwapped }
     }
 
     private static func combine(_ registers: ArraySlice<UInt16>, order: RegisterOrder) -> UInt64 {
@@ -58,9 +65,4 @@ public enum RegisterCodec {
         return words.reduce(0) { $0 << 16 | UInt64($1) }
     }
 
-    private static func split(_ raw: UInt64, count: Int, order: RegisterOrder) -> [UInt16] {
-        var words = (0..<count).map { index in UInt16(truncatingIfNeeded: raw >> (16 * UInt64(count - 1 - index))) }
-        if !order.wordsBigEndian { words.reverse() }
-        return words.map { order.bytesBigEndian ? $0 : $0.byteSwapped }
-    }
 }
