@@ -51,6 +51,19 @@ public func freePort() -> UInt16 {
     return UInt16(bigEndian: address.sin_port)
 }
 
+/// Whether something accepts TCP connections on 127.0.0.1:`port` now.
+public func acceptsConnections(port: UInt16) -> Bool {
+    let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(descriptor) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_port = port.bigEndian
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    return withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+    }
+}
+
 /// A small deterministic generator, so that a failing random round can be replayed.
 public struct SplitMix64: RandomNumberGenerator {
     private var state: UInt64
@@ -81,20 +94,8 @@ public final class MosquittoBroker {
         process = try ChildProcess(executable, ["-c", configuration])
         // Ready when the port accepts a connection.
         for _ in 0..<500 {
-            if Self.accepts(port) { return }
+            if acceptsConnections(port: port) { return }
             usleep(10_000)
-        }
-    }
-
-    private static func accepts(_ port: UInt16) -> Bool {
-        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(descriptor) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = port.bigEndian
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        return withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
         }
     }
 

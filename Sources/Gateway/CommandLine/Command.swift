@@ -29,7 +29,7 @@ enum ExitStatus {
 
 /// The `modbridge` command: picks a subcommand and runs it.
 enum Modbridge {
-    static let commands: [any Command.Type] = [ReadCommand.self, WriteCommand.self, SimulateCommand.self, BrokerCommand.self, CheckCommand.self]
+    static let commands: [any Command.Type] = [RunCommand.self, CheckCommand.self, ReadCommand.self, WriteCommand.self, SimulateCommand.self, BrokerCommand.self]
 
     static var overview: String {
         var text = """

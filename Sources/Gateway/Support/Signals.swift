@@ -3,7 +3,7 @@ import Glibc
 import Synchronization
 
 /// SIGINT and SIGTERM, turned into something tasks can wait for, so that lines and sockets
-/// are closed before the process ends.
+/// are closed before the process ends; and SIGHUP, for commands that reload their config.
 final class Signals: Sendable {
     static let shared: Signals = {
         let signals = Signals()
@@ -44,6 +44,17 @@ final class Signals: Sendable {
     /// Installs the handlers; call early so that a signal during start-up is not lost.
     static func install() { _ = shared }
 
+    /// SIGHUP, one element per signal (instead of ending the process). Call once, early.
+    static func hangups() -> AsyncStream<Void> {
+        let (stream, continuation) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+        signal(SIGHUP, SIG_IGN)
+        let source = DispatchSource.makeSignalSource(signal: SIGHUP, queue: .global())
+        source.setEventHandler { continuation.yield() }
+        source.resume()
+        hangupSource = source
+        return stream
+    }
+
     /// Returns when SIGINT or SIGTERM arrives (or has arrived), or when the task is cancelled.
     func termination() async {
         let id = state.withLock { state -> Int in
@@ -68,3 +79,7 @@ final class Signals: Sendable {
 /// Keeps the handlers installed. Written only by `Signals.start()`, which runs once, inside the
 /// thread-safe initialisation of `Signals.shared`.
 nonisolated(unsafe) private var installedSignalSources: [any DispatchSourceSignal] = []
+
+/// Keeps the SIGHUP handler installed. Written only by `Signals.hangups()`, which `run` calls once
+/// before it starts anything else.
+nonisolated(unsafe) private var hangupSource: (any DispatchSourceSignal)?

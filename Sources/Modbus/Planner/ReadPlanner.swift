@@ -75,7 +75,7 @@ public struct ReadPlanner: Sendable, Equatable {
     }
 
     /// Overlapping and touching ranges joined, in address order.
-    static func union(_ ranges: [Range<Int>]) -> [Range<Int>] {
+    public static func union(_ ranges: [Range<Int>]) -> [Range<Int>] {
         var result: [Range<Int>] = []
         for range in ranges.filter({ !$0.isEmpty }).sorted(by: { $0.lowerBound < $1.lowerBound }) {
             if let last = result.last, range.lowerBound <= last.upperBound {

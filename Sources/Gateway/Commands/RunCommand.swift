@@ -1,0 +1,69 @@
+import Mapping
+
+/// `modbridge run`: the gateway — polls the configured controllers and serves them as devices.
+struct RunCommand: Command {
+    static let name = "run"
+    static let summary = "run the gateway on a config file (buses, devices, embedded broker)"
+    static let help = """
+    Usage: modbridge run --config CONFIG
+           modbridge run CONFIG
+
+    Starts the embedded MQTT broker, opens every bus of the config (a bus of type simulator gets
+    simulated controllers on a new pty), polls every device and publishes as it:
+      $devices/<id>/events        the points reported this cycle, as JSON, with ts
+      $devices/<id>/events/<p>    the bare value, for points with subtopics
+      $devices/<id>/state         retained: online, last-known values, last error
+      $devices/<id>/events/ack    the answer to every command
+    and takes commands on $devices/<id>/commands/<point> (a JSON value or {"value":…,"id":…}),
+    $devices/<id>/commands ({"id":…, "<point>": value, …}, one batch), the registry's
+    $registries/<rid>/commands[/<point>], and desired values on $devices/<id>/config (publish it
+    retained: it is applied on receipt and again whenever the device comes back online).
+
+    A config with errors is refused with every error listed (as `modbridge check` lists them).
+    SIGHUP reloads the config and restarts only the buses and devices that changed; SIGINT and
+    SIGTERM stop cleanly. Logs go to standard error, one line per event, key=value.
+    """
+
+    let configFile: String
+
+    init(parsing arguments: inout ArgumentReader) throws(UsageError) {
+        if let file = try arguments.value("config") {
+            configFile = file
+        } else {
+            configFile = try arguments.positional("--config CONFIG")
+        }
+    }
+
+    func run() async -> Int32 {
+        Signals.install()
+        let hangups = Signals.hangups()
+        let loaded: LoadedConfiguration
+        do {
+            loaded = try ConfigurationLoader.load(configFile: configFile)
+        } catch {
+            Output.error(error.description + "\n\(configFile): \(error.problems.count) problem\(error.problems.count == 1 ? "" : "s"); nothing was started\n")
+            return ExitStatus.failure
+        }
+        for warning in loaded.warnings { Output.log("warning", "config_warning", ["warning": warning.description]) }
+        let runtime: GatewayRuntime
+        do {
+            runtime = try await GatewayRuntime.start(loaded)
+        } catch {
+            Output.error("modbridge run: \(error)")
+            return ExitStatus.failure
+        }
+        Output.log("info", "gateway_started", ["config": configFile, "port": String(runtime.broker.port),
+                                               "buses": String(loaded.config.buses.count), "devices": String(loaded.devices.count)])
+        let reloads = Task {
+            for await _ in hangups {
+                Output.log("info", "reload_requested", ["config": configFile])
+                await runtime.reload()
+            }
+        }
+        await Signals.shared.termination()
+        reloads.cancel()
+        await runtime.stop(reason: "gateway stopped")
+        Output.log("info", "gateway_stopped", [:])
+        return ExitStatus.success
+    }
+}

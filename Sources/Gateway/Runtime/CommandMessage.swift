@@ -1,0 +1,105 @@
+import FoundationEssentials
+import Mapping
+
+/// A message on one of a device's command topics (or its `config`), parsed: which points get
+/// which values, and the request id to answer with.
+struct CommandMessage {
+    enum Kind: Equatable {
+        /// `commands/<point>` or `commands` (of the device or of its registry).
+        case command
+        /// `config`: desired values, kept and re-applied when the device comes back online.
+        case config
+    }
+
+    let kind: Kind
+    /// The request's `id`, echoed in the ack (null when the request had none).
+    var id: JSONValue = .null
+    /// Point (or command point) names with their values, in the order given.
+    var values: [(name: String, value: JSONValue)] = []
+
+    /// The topics a device subscribes to, for `device` of `registry`.
+    static func filters(device: String, registry: String) -> [String] {
+        ["$devices/\(device)/commands", "$devices/\(device)/commands/+", "$devices/\(device)/config",
+         "$registries/\(registry)/commands", "$registries/\(registry)/commands/+"]
+    }
+
+    /// Parses a message on `topic`; the error carries the request id when one could be read.
+    static func parse(topic: String, payload: [UInt8]) -> Result<CommandMessage, CommandRefusal> {
+        let levels = topic.split(separator: "/", omittingEmptySubsequences: false)
+        guard levels.count >= 3 else { return .failure(CommandRefusal(id: .null, "not a command topic: \(topic)")) }
+        let document = parseJSON(payload)
+        switch (levels[2], levels.count) {
+        case ("commands", 4):
+            return single(point: String(levels[3]), document: document)
+        case ("commands", 3):
+            return batch(kind: .command, document: document)
+        case ("config", 3):
+            return batch(kind: .config, document: document)
+        default:
+            return .failure(CommandRefusal(id: .null, "not a command topic: \(topic)"))
+        }
+    }
+
+    /// `commands/<point>`: a bare value, or `{"value": …, "id": …}`.
+    private static func single(point: String, document: Result<JSONValue, CommandRefusal>) -> Result<CommandMessage, CommandRefusal> {
+        var message = CommandMessage(kind: .command)
+        switch document {
+        case let .success(.object(fields)) where fields["value"] != nil:
+            message.id = fields["id"] ?? .null
+            if let unknown = fields.keys.sorted().first(where: { $0 != "value" && $0 != "id" }) {
+                return .failure(CommandRefusal(id: message.id, "unknown key \"\(unknown)\"; expected {\"value\": …, \"id\": …}"))
+            }
+            message.values = [(point, fields["value"] ?? .null)]
+        case let .success(value):
+            message.values = [(point, value)]
+        case let .failure(refusal):
+            return .failure(refusal)
+        }
+        return .success(message)
+    }
+
+    /// `commands` or `config`: `{"id": …, "<point>": value, …}`.
+    private static func batch(kind: Kind, document: Result<JSONValue, CommandRefusal>) -> Result<CommandMessage, CommandRefusal> {
+        var message = CommandMessage(kind: kind)
+        guard case let .success(.object(fields)) = document else {
+            if case let .failure(refusal) = document { return .failure(refusal) }
+            return .failure(CommandRefusal(id: .null, "expected a JSON object of point names and values"))
+        }
+        message.id = fields["id"] ?? .null
+        message.values = fields.filter { $0.key != "id" }.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+        if message.values.isEmpty && kind == .command {
+            return .failure(CommandRefusal(id: message.id, "no point to write"))
+        }
+        return .success(message)
+    }
+
+    /// JSON; a payload that is not JSON is taken as a string (so `mosquitto_pub -m heat` works),
+    /// unless it is empty or not UTF-8.
+    private static func parseJSON(_ payload: [UInt8]) -> Result<JSONValue, CommandRefusal> {
+        if let value = try? JSONValue.parse(Data(payload), file: nil) { return .success(value) }
+        guard let text = String(validating: payload, as: UTF8.self), !text.allSatisfy(\.isWhitespace) else {
+            return .failure(CommandRefusal(id: .null, "the payload is empty or not UTF-8 text"))
+        }
+        return .success(.string(text.trimmingWhitespace()))
+    }
+}
+
+/// Why a command was refused before anything was written.
+struct CommandRefusal: Error {
+    let id: JSONValue
+    let message: String
+
+    init(id: JSONValue, _ message: String) {
+        self.id = id
+        self.message = message
+    }
+}
+
+extension String {
+    func trimmingWhitespace() -> String {
+        var text = Substring(self)
+        while text.first?.isWhitespace == true { text = text.dropFirst() }
+        while text.last?.isWhitespace == true { text = text.dropLast() }
+        return String(text)
+    }
+}

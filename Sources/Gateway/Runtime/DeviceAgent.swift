@@ -1,0 +1,149 @@
+import Mapping
+import Modbus
+
+/// Whether a device answers.
+enum DeviceAvailability: Equatable {
+    /// Not heard from yet since start (or since a reload).
+    case unknown
+    case online
+    /// Stopped answering; probed at `nextProbe`, the wait doubling after each failed probe.
+    case offline(nextProbe: ContinuousClock.Instant, backoff: Duration)
+}
+
+/// One configured controller on a bus: its plan, latest readings, report filters, availability
+/// and desired state. Owned by its bus's `BusWorker`; nothing here blocks or awaits.
+final class DeviceAgent {
+    /// Consecutive transactions without an answer that make a device offline.
+    static let failuresBeforeOffline = 3
+    static let firstProbeDelay = Duration.seconds(1)
+    static let longestProbeDelay = Duration.seconds(30)
+
+    let device: ResolvedDevice
+    let link: DeviceLink
+    var plan: PollPlan
+    var readings: DeviceReadings
+    var filters: [String: ReportFilter]
+    var availability = DeviceAvailability.unknown
+    var consecutiveFailures = 0
+    var lastError: String?
+    /// Desired values from the `config` topic, already validated, by point name.
+    var desired: [(name: String, value: JSONValue)] = []
+    /// When each point was last written (for `minWriteInterval`).
+    var lastWritten: [String: ContinuousClock.Instant] = [:]
+    /// Readings changed since `state` was last published.
+    var stateIsStale = true
+    /// `state` is to be published after the current poll, not after `stateInterval`: the device
+    /// came online, or a point was read for the first time.
+    var stateIsUrgent = false
+    var lastStatePublished: ContinuousClock.Instant?
+    /// The task reading the device's command topics.
+    var commandTask: Task<Void, Never>?
+
+    var id: String { device.settings.id }
+    var unit: UInt8 { device.settings.unit }
+    var profile: DeviceProfile { device.profile }
+
+    init(device: ResolvedDevice, link: DeviceLink, now: ContinuousClock.Instant) {
+        self.device = device
+        self.link = link
+        self.plan = PollPlan(profile: device.profile, start: now)
+        self.readings = DeviceReadings(profile: device.profile)
+        self.filters = Dictionary(uniqueKeysWithValues: device.profile.points.map { ($0.name, ReportFilter(rule: $0.report)) })
+    }
+
+    var isOffline: Bool {
+        if case .offline = availability { return true }
+        return false
+    }
+
+    /// What the device needs next and when: its earliest poll group, or its next probe.
+    func nextAction() -> (action: BusWorker.Action, due: ContinuousClock.Instant)? {
+        if case let .offline(nextProbe, _) = availability { return (.probe, nextProbe) }
+        guard let index = plan.groups.indices.min(by: { plan.groups[$0].nextDue < plan.groups[$1].nextDue }) else { return nil }
+        return (.poll(group: index), plan.groups[index].nextDue)
+    }
+
+    /// The reading of each point in `read`, decoded from the answer, with the ones to publish.
+    func accept(_ response: ModbusResponse, for read: PlannedRead, at now: ContinuousClock.Instant) -> [(Point, PointReading)] {
+        if read.points.contains(where: { readings.latest[profile.points[$0].name] == nil }) { stateIsUrgent = true }
+        let decoded: [(Point, PointReading)]
+        switch response {
+        case let .registers(values): decoded = readings.decode(read.points, registers: values, start: read.read.address)
+        case let .bits(values): decoded = readings.decode(read.points, bits: values, start: read.read.address)
+        case .written: decoded = []
+        }
+        return admit(decoded, at: now)
+    }
+
+    /// Every point of `read` reads as `error` (the device answered the read with an exception).
+    func fail(_ read: PlannedRead, error: String, at now: ContinuousClock.Instant) -> [(Point, PointReading)] {
+        let failed = read.points.map { (profile.points[$0], PointReading.error(error)) }
+        for (point, reading) in failed { readings.record(reading, for: point.name) }
+        return admit(failed, at: now)
+    }
+
+    private func admit(_ decoded: [(Point, PointReading)], at now: ContinuousClock.Instant) -> [(Point, PointReading)] {
+        if !decoded.isEmpty { stateIsStale = true }
+        return decoded.filter { point, reading in filters[point.name]?.admit(reading, at: now) ?? true }
+    }
+
+    /// Publishing resumes from scratch: every point is reported at its next read.
+    func resetReports() {
+        for name in filters.keys { filters[name]?.reset() }
+    }
+
+    /// The `state` document: availability, the last-known value of every point, the last error.
+    func stateFields() -> [(String, JSONValue)] {
+        var values: [(String, JSONValue)] = []
+        for point in profile.points where point.access.isReadable {
+            if let reading = readings.latest[point.name] { values.append((point.name, reading.published)) }
+        }
+        var units: [String: JSONValue] = [:]
+        for point in profile.points { if let unit = point.unit { units[point.name] = .string(unit) } }
+        var fields: [(String, JSONValue)] = [
+            ("online", .bool(availability == .online)),
+            ("bus", .string(device.bus.id)), ("unit", .integer(Int64(unit))), ("profile", .string(profile.model)),
+            ("values", .object(Dictionary(values, uniquingKeysWith: { $1 }))),
+        ]
+        if !units.isEmpty { fields.append(("units", .object(units))) }
+        fields.append(("error", lastError.map(JSONValue.string) ?? .null))
+        return fields
+    }
+
+    /// Validates a command's or config's values into writes; the first refusal ends it.
+    func writes(for message: CommandMessage, at now: ContinuousClock.Instant) -> Result<[NamedWrite], CommandRefusal> {
+        var writes: [NamedWrite] = []
+        var registersTaken: [PointTable: Set<Int>] = [:]
+        for (name, value) in message.values {
+            let write: RegisterWrite
+            let table: PointTable
+            do throws(MappingError) {
+                if let point = profile.point(named: name) {
+                    if let interval = point.minimumWriteInterval, let last = lastWritten[name], last.duration(to: now) < interval {
+                        return .failure(CommandRefusal(id: message.id, "\(name) was written less than \(interval.milliseconds) ms ago (minWriteInterval)"))
+                    }
+                    write = try PointEncoder.encode(value, for: point, decimals: readings.decimals(for: point))
+                    table = point.table
+                } else if let command = profile.command(named: name), message.kind == .command {
+                    write = try PointEncoder.encode(value, for: command)
+                    table = command.table
+                } else {
+                    let known = profile.points.filter(\.access.isWritable).map(\.name) + (message.kind == .command ? profile.commands.map(\.name) : [])
+                    return .failure(CommandRefusal(id: message.id, "unknown point \"\(name)\"; writable: \(known.joined(separator: ", "))"))
+                }
+            } catch {
+                return .failure(CommandRefusal(id: message.id, error.message))
+            }
+            let span: Range<Int> = switch write {
+            case let .registers(address, values): address..<address + values.count
+            case let .coil(address, _), let .registerBit(address, _, _): address..<address + 1
+            }
+            if let clash = span.first(where: { registersTaken[table, default: []].contains($0) }) {
+                return .failure(CommandRefusal(id: message.id, "two values in one request write \(table.rawValue) \(clash)"))
+            }
+            registersTaken[table, default: []].formUnion(span)
+            writes.append(NamedWrite(name: name, write: write))
+        }
+        return .success(writes)
+    }
+}

@@ -1,0 +1,86 @@
+import Broker
+import Mapping
+import MQTT
+
+/// A device's MQTT side: its in-process client of the embedded broker, publishing on the device's
+/// topics and subscribed to its command topics.
+final class DeviceLink: Sendable {
+    let deviceID: String
+    let client: LocalClient
+    private let prefix: String
+
+    private init(deviceID: String, client: LocalClient) {
+        self.deviceID = deviceID
+        self.client = client
+        self.prefix = "$devices/\(deviceID)/"
+    }
+
+    /// Connects as `deviceID` and subscribes to its commands, its config and its registry's commands.
+    static func connect(to broker: Broker, deviceID: String, registryID: String) async throws(BrokerError) -> DeviceLink {
+        let client = try await broker.connectLocal(ClientIdentity(clientID: deviceID, username: deviceID, remoteAddress: "in-process"))
+        let link = DeviceLink(deviceID: deviceID, client: client)
+        let filters = CommandMessage.filters(device: deviceID, registry: registryID)
+        _ = try await client.subscribe(filters.map { Subscription(filter: $0, qos: .atLeastOnce) })
+        return link
+    }
+
+    /// Messages on the subscribed topics, in the order the broker routed them.
+    var messages: AsyncStream<Publish> { client.messages }
+
+    /// `events` with the points reported this cycle and `ts`, and `events/<point>` for points
+    /// that have subtopics.
+    func publishEvents(_ fields: [(String, JSONValue)], subtopics: [(String, JSONValue)]) async {
+        guard !fields.isEmpty else { return }
+        let document = JSONValue.objectText(fields + [("ts", .string(Timestamp.now()))])
+        await publish("events", document)
+        for (name, value) in subtopics {
+            await publish("events/\(name)", value.jsonText)
+        }
+    }
+
+    /// The device's `state`, kept by the broker for late subscribers.
+    func publishState(_ fields: [(String, JSONValue)]) async {
+        await publish("state", JSONValue.objectText(fields + [("ts", .string(Timestamp.now()))]), retain: true)
+    }
+
+    /// `events/ack` for one command or config message.
+    func publishAck(_ ack: CommandAck) async {
+        await publish("events/ack", ack.jsonText)
+    }
+
+    func disconnect() {
+        client.disconnect()
+    }
+
+    private func publish(_ subtopic: String, _ text: String, retain: Bool = false) async {
+        do {
+            try await client.publish(topic: prefix + subtopic, payload: Array(text.utf8), qos: .atLeastOnce, retain: retain)
+        } catch {
+            Output.log("error", "publish_failed", ["device": deviceID, "topic": prefix + subtopic, "error": "\(error)"])
+        }
+    }
+}
+
+/// The answer to a command on `events/ack`: `{"id", "ok", "written", "error", "exception"}`.
+struct CommandAck {
+    var id: JSONValue
+    var ok: Bool
+    /// Points written, with the values asked for.
+    var written: [(String, JSONValue)] = []
+    var error: String?
+    /// The Modbus exception the device answered with.
+    var exception: (code: UInt8, name: String)?
+    /// True for an answer to a `config` message.
+    var config = false
+
+    var jsonText: String {
+        var fields: [(String, JSONValue)] = [("id", id), ("ok", .bool(ok))]
+        if config { fields.append(("config", .bool(true))) }
+        if !written.isEmpty || ok { fields.append(("written", .object(Dictionary(written, uniquingKeysWith: { $1 })))) }
+        if let error { fields.append(("error", .string(error))) }
+        if let exception {
+            fields.append(("exception", .object(["code": .integer(Int64(exception.code)), "name": .string(exception.name)])))
+        }
+        return JSONValue.objectText(fields)
+    }
+}

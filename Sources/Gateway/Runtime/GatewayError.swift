@@ -1,0 +1,24 @@
+import Broker
+import Mapping
+import Modbus
+
+/// Why the gateway could not start (or reload): which file, bus or listener, and what went wrong.
+enum GatewayError: Error, CustomStringConvertible {
+    /// The config or a profile has errors (every one of them).
+    case configuration(MappingError)
+    /// The embedded broker could not start.
+    case broker(BrokerError)
+    /// A bus's line or simulator could not be set up.
+    case bus(id: String, ModbusError)
+    /// The config asks for something this version does not do yet.
+    case unsupported(String)
+
+    var description: String {
+        switch self {
+        case let .configuration(error): error.description
+        case let .broker(error): "embedded broker: \(error)"
+        case let .bus(id, error): "bus \(id): \(error)"
+        case let .unsupported(what): what
+        }
+    }
+}

@@ -1,0 +1,190 @@
+import Broker
+import Mapping
+import Modbus
+import Serial
+
+/// The running gateway: the embedded broker, one `BusWorker` per bus (with a simulator behind
+/// buses of type simulator), and a `DeviceLink` per device. Reloading a config restarts only what
+/// changed: a bus whose settings changed, a device whose settings or profile changed.
+actor GatewayRuntime {
+    private(set) var loaded: LoadedConfiguration
+    let broker: Broker
+    private var workers: [String: BusWorker] = [:]
+    private var simulators: [String: ModbusSimulator] = [:]
+
+    private init(loaded: LoadedConfiguration, broker: Broker) {
+        self.loaded = loaded
+        self.broker = broker
+    }
+
+    /// Starts the broker, the buses and their devices for a loaded config.
+    static func start(_ loaded: LoadedConfiguration) async throws(GatewayError) -> GatewayRuntime {
+        let broker = try startBroker(loaded)
+        let runtime = GatewayRuntime(loaded: loaded, broker: broker)
+        do {
+            for bus in loaded.config.buses {
+                try await runtime.startBus(bus, devices: loaded.devices.filter { $0.bus.id == bus.id })
+            }
+        } catch {
+            await runtime.stop(reason: "start failed")
+            throw error
+        }
+        return runtime
+    }
+
+    private static func startBroker(_ loaded: LoadedConfiguration) throws(GatewayError) -> Broker {
+        guard case let .embedded(listeners, maximumMessageSize) = loaded.config.broker else {
+            throw .unsupported("\(loaded.file): $.broker.mode: upstream mode is not available in this version; use \"embedded\"")
+        }
+        guard let listener = listeners.first else { throw .unsupported("\(loaded.file): $.broker.listeners: no listener") }
+        if listeners.count > 1 {
+            throw .unsupported("\(loaded.file): $.broker.listeners: this version listens on one address; found \(listeners.count)")
+        }
+        let configuration = BrokerConfiguration(host: listener.host, port: listener.port, storageDirectory: loaded.storagePath,
+                                                maximumMessageSize: maximumMessageSize)
+        do {
+            return try Broker.start(configuration) { level, event, fields in Output.log(level, event, fields) }
+        } catch {
+            throw .broker(error)
+        }
+    }
+
+    /// Stops every bus (each device's `state` says why) and then the broker.
+    func stop(reason: String) async {
+        for id in workers.keys.sorted() { await stopBus(id, reason: reason) }
+        broker.stop()
+    }
+
+    // MARK: - Reload
+
+    /// Loads the config file again and restarts only what changed. A config with errors is
+    /// refused as a whole (every error logged) and the running one stays.
+    func reload() async {
+        let file = loaded.file
+        let next: LoadedConfiguration
+        do {
+            next = try ConfigurationLoader.load(configFile: file)
+        } catch {
+            for problem in error.problems { Output.log("error", "config_problem", ["problem": problem.description]) }
+            Output.log("error", "reload_refused", ["config": file, "problems": String(error.problems.count), "note": "the running config stays"])
+            return
+        }
+        if next.config.broker != loaded.config.broker || next.storagePath != loaded.storagePath {
+            Output.log("warning", "broker_settings_changed", ["config": file, "note": "restart modbridge to apply broker settings"])
+        }
+        var summary: [String: Int] = ["buses_restarted": 0, "devices_added": 0, "devices_removed": 0, "devices_restarted": 0]
+        let oldDevices = Dictionary(loaded.devices.map { ($0.settings.id, $0) }, uniquingKeysWith: { $1 })
+        let newDevices = Dictionary(next.devices.map { ($0.settings.id, $0) }, uniquingKeysWith: { $1 })
+
+        // Buses that went away or changed stop, with their devices.
+        for bus in loaded.config.buses where next.config.bus(bus.id) != bus {
+            await stopBus(bus.id, reason: "bus \(bus.id) changed by a reload")
+            summary["buses_restarted", default: 0] += 1
+        }
+        // Devices on buses that stay: removed or changed ones stop.
+        for (id, old) in oldDevices.sorted(by: { $0.key < $1.key }) {
+            guard let worker = workers[old.bus.id], newDevices[id] != old else { continue }
+            await worker.remove(id, reason: newDevices[id] == nil ? "removed by a reload" : "restarted by a reload")
+            summary[newDevices[id] == nil ? "devices_removed" : "devices_restarted", default: 0] += 1
+        }
+        loaded = next
+        for bus in next.config.buses {
+            let devices = next.devices.filter { $0.bus.id == bus.id }
+            if let worker = workers[bus.id] {
+                for device in devices where oldDevices[device.settings.id] != device {
+                    do {
+                        try await addDevice(device, to: worker)
+                        if oldDevices[device.settings.id] == nil { summary["devices_added", default: 0] += 1 }
+                    } catch {
+                        Output.log("error", "device_start_failed", ["device": device.settings.id, "error": error.description])
+                    }
+                }
+            } else {
+                do {
+                    try await startBus(bus, devices: devices)
+                } catch {
+                    Output.log("error", "bus_start_failed", ["bus": bus.id, "error": error.description])
+                }
+            }
+        }
+        Output.log("info", "reloaded", ["config": file] + summary.sorted { $0.key < $1.key }.map { ($0.key, String($0.value)) })
+    }
+
+    // MARK: - Buses and devices
+
+    private func startBus(_ settings: BusSettings, devices: [ResolvedDevice]) async throws(GatewayError) {
+        let configuration = try busConfiguration(settings)
+        let bus: Bus
+        do {
+            bus = try Bus(configuration) { event in Self.log(event, bus: settings.id) }
+        } catch {
+            throw .bus(id: settings.id, error)
+        }
+        let worker = BusWorker(settings: settings, bus: bus)
+        workers[settings.id] = worker
+        for device in devices { try await addDevice(device, to: worker) }
+        await worker.start()
+    }
+
+    private func addDevice(_ device: ResolvedDevice, to worker: BusWorker) async throws(GatewayError) {
+        do {
+            let link = try await DeviceLink.connect(to: broker, deviceID: device.settings.id, registryID: device.registry)
+            await worker.add(device, link: link)
+        } catch {
+            throw .broker(error)
+        }
+    }
+
+    private func stopBus(_ id: String, reason: String) async {
+        if let worker = workers.removeValue(forKey: id) { await worker.stop(reason: reason) }
+        simulators.removeValue(forKey: id)?.stop()
+    }
+
+    /// The line a bus's settings describe; for a simulator bus, its simulator is started first.
+    private func busConfiguration(_ settings: BusSettings) throws(GatewayError) -> BusConfiguration {
+        let target: ModbusTarget
+        switch settings.kind {
+        case let .rtu(device, line):
+            target = .rtu(path: device, settings: Self.serialSettings(line))
+        case let .tcp(host, port):
+            target = .tcp(host: host, port: port)
+        case let .simulator(units, line):
+            let simulator: ModbusSimulator
+            do {
+                simulator = try ModbusSimulator.startRTU(controllers: units.map { SimulatedController(unit: $0) })
+            } catch {
+                throw .bus(id: settings.id, error)
+            }
+            simulators[settings.id] = simulator
+            var serial = Self.serialSettings(line)
+            serial.rs485.mode = .off  // a pty has no RS-485 driver
+            target = .rtu(path: simulator.address, settings: serial)
+            Output.log("info", "simulator_started", ["bus": settings.id, "line": simulator.address,
+                                                     "units": units.map(String.init).joined(separator: ",")])
+        }
+        return BusConfiguration(target: target, responseTimeout: settings.responseTimeout, byteTimeout: settings.byteTimeout,
+                                silence: settings.interFrameDelay.map(InterFrameSilence.fixed) ?? .standard)
+    }
+
+    private static func serialSettings(_ line: BusSettings.SerialLine) -> SerialSettings {
+        SerialSettings(baudRate: BaudRate(rawValue: line.baud) ?? .b9600,
+                       dataBits: DataBits(rawValue: line.dataBits) ?? .eight,
+                       parity: Parity(rawValue: line.parity) ?? .none,
+                       stopBits: StopBits(rawValue: line.stopBits) ?? .one,
+                       rs485: RS485Settings(mode: RS485Mode(rawValue: line.rs485) ?? .auto))
+    }
+
+    private static func log(_ event: BusEvent, bus: String) {
+        switch event {
+        case let .opened(target, rs485):
+            if case let .unavailable(error)? = rs485 {
+                Output.log("warning", "rs485_unavailable", ["bus": bus, "line": target, "reason": error.description])
+            }
+            Output.log("info", "line_opened", ["bus": bus, "line": target])
+        case let .openFailed(error, retryIn):
+            Output.log("error", "line_open_failed", ["bus": bus, "line": error.target, "error": error.reason, "retry_ms": String(retryIn.milliseconds)])
+        case let .lost(error):
+            Output.log("error", "line_lost", ["bus": bus, "line": error.target, "error": error.reason])
+        }
+    }
+}
