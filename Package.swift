@@ -52,7 +52,7 @@ let package = Package(
         .testTarget(name: "MappingTests", dependencies: ["Mapping", "TestSupport"]),
         .testTarget(name: "MQTTTests", dependencies: ["POSIX", "MQTT", "TestSupport"]),
         .testTarget(name: "BrokerTests", dependencies: ["POSIX", "Broker", "MQTT", "TestSupport"]),
-        .testTarget(name: "GatewayTests", dependencies: ["POSIX", "Modbus", "Serial", "MQTT", "TestSupport"]),
+        .testTarget(name: "GatewayTests", dependencies: ["modbridge", "POSIX", "Modbus", "Mapping", "Serial", "MQTT", "TestSupport"]),
         .testTarget(name: "InteropTests", dependencies: ["POSIX", "Modbus", "Serial", "Broker", "MQTT", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]

@@ -1,32 +1,54 @@
 #!/usr/bin/env bash
-# `make demo`: a simulated temperature controller on a new pty, polled live by modbridge.
+# `make demo`: modbridge run on examples/demo.json — two simulated temperature controllers on a
+# pty created at start, polled every second, published as devices oven-1 and oven-2 through the
+# embedded MQTT broker on 127.0.0.1:1883 (another free port if 1883 is taken).
 set -euo pipefail
 modbridge=${1:?usage: demo.sh path/to/modbridge}
-folder=$(mktemp -d /tmp/modbridge-demo.XXXXXX)
-line="$folder/ttySIM0"
+repository=$(cd "$(dirname "$0")/.." && pwd)
+config="$repository/examples/demo.json"
+port=1883
 
-"$modbridge" simulate --unit 1 --link "$line" > "$folder/simulator.out" &
-simulator=$!
-cleanup() {
-    kill "$simulator" 2>/dev/null || true
-    wait "$simulator" 2>/dev/null || true
-    rm -rf "$folder"
-}
-trap cleanup EXIT INT TERM
+port_taken() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
-for _ in $(seq 100); do [ -e "$line" ] && break; sleep 0.05; done
-[ -e "$line" ] || { echo "the simulator did not start" >&2; exit 1; }
+folder=""
+if port_taken "$port"; then
+    for candidate in $(seq 1884 1999); do
+        if ! port_taken "$candidate"; then port=$candidate; break; fi
+    done
+    folder=$(mktemp -d /tmp/modbridge-demo.XXXXXX)
+    sed "s/\"port\": 1883/\"port\": $port/; s#\"\\.\\./mappings\"#\"$repository/mappings\"#" "$config" > "$folder/demo.json"
+    echo "Port 1883 is taken (another broker?); the demo's broker uses $port instead."
+    config="$folder/demo.json"
+fi
 
 cat <<INFO
-A simulated temperature controller (unit 1) answers Modbus RTU on $line.
-modbridge polls it every second through its Bus: input registers 0-2 are
-  [0] process value in 0.1 °C (it climbs from 20 °C towards the 65 °C set point)
-  [1] heater output in 0.1 %
-  [2] status bits: 1 running, 2 heating, 4 high alarm
-Press Ctrl-C to stop. After that, try for yourself (README: Command line), e.g.
-  modbridge simulate --link /tmp/ttySIM0 &   then
-  modbridge write /tmp/ttySIM0 --unit 1 --table holding --address 0 --value 800
+modbridge run $config
+
+Two simulated controllers (units 1 and 2 on a new pty) become devices oven-1 and oven-2 of
+registry "demo"; their process value climbs from 20 °C towards the 65 °C set point.
+In another terminal, watch everything they publish:
+  mosquitto_sub -p $port -t '\$devices/#' -v
+Set oven-1's set point to 80 °C (acknowledged on \$devices/oven-1/events/ack):
+  mosquitto_pub -p $port -t '\$devices/oven-1/commands/set_point' -m '{"value": 80, "id": "1"}'
+Stop it, or write several points at once:
+  mosquitto_pub -p $port -t '\$devices/oven-1/commands' -m '{"id": "2", "running": "stopped"}'
+Desired values, applied now and whenever the controller comes back online:
+  mosquitto_pub -p $port -r -t '\$devices/oven-2/config' -m '{"set_point": 90}'
+Below: the gateway's log (key=value) and, live, what the devices publish on \$devices/+/events
+and \$devices/+/events/ack (mosquitto_sub). Ctrl-C stops both.
 
 INFO
-# A pty has no RS-485 driver mode; on a real adapter leave --rs485 at its default (auto).
-"$modbridge" read "$line" --rs485 off --unit 1 --table input --address 0 --count 3 --type int16 --repeat 1
+"$modbridge" run --config "$config" &
+gateway=$!
+subscriber=""
+stop() {
+    [ -n "$subscriber" ] && kill "$subscriber" 2>/dev/null
+    kill -INT "$gateway" 2>/dev/null || true
+    wait "$gateway" 2>/dev/null || true
+}
+trap 'stop; [ -n "$folder" ] && rm -rf "$folder"' EXIT
+trap 'exit 0' INT TERM
+for _ in $(seq 200); do port_taken "$port" && break; kill -0 "$gateway" 2>/dev/null || exit 1; sleep 0.05; done
+mosquitto_sub -p "$port" -t '$devices/+/events' -t '$devices/+/events/ack' -v &
+subscriber=$!
+wait "$gateway"

@@ -49,10 +49,11 @@ final class GatewayFixture {
         simulator.stop()
     }
 
-    /// The config for devices on `units` (rewritten by reload tests).
-    func writeConfig(units: [UInt8], interval: String? = nil) throws {
+    /// The config for devices on `units`, with a poll interval override for some (reload tests
+    /// rewrite it).
+    func writeConfig(units: [UInt8], intervals: [UInt8: String] = [:]) throws {
         let devices = units.map { unit in
-            let overrides = interval.map { #", "overrides": { "defaults": { "interval": "\#($0)" } }"# } ?? ""
+            let overrides = intervals[unit].map { #", "overrides": { "defaults": { "interval": "\#($0)" } }"# } ?? ""
             return #"{ "id": "oven-\#(unit)", "bus": "line", "unit": \#(unit), "profile": "test-oven"\#(overrides) }"#
         }
         try """
