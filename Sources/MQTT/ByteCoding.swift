@@ -109,12 +109,12 @@ extension Array where Element == UInt8 {
 
     /// A PUBLISH (3.3) whose topic name the caller has checked and whose size it has kept within
     /// the protocol's limits (a broker forwarding what it accepted), encoded in place.
-    /// `packetIdentifier` is written only for QoS 1 and 2.
+    /// `packetIdentifier` is written only for QoS 1 and 2. (No reserveCapacity here: it grows
+    /// the array to exactly the size asked, which makes a burst of appends quadratic.)
     public mutating func appendCheckedPublish(topic: String, payload: ArraySlice<UInt8>, qos: QoS, retain: Bool,
                                               duplicate: Bool = false, packetIdentifier: UInt16 = 0) {
         let topicLength = topic.utf8.count
         let remainingLength = 2 + topicLength + (qos == .atMostOnce ? 0 : 2) + payload.count
-        reserveCapacity(count + 5 + remainingLength)
         append(0x30 | (duplicate ? 0x08 : 0) | qos.rawValue << 1 | (retain ? 0x01 : 0))
         appendCheckedRemainingLength(remainingLength)
         appendUInt16(UInt16(topicLength))
