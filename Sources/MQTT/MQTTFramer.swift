@@ -8,7 +8,8 @@ public struct MQTTFramer: Sendable {
     public static let largestRemainingLength = 268_435_455
     /// The buffer's size when a read starts one: enough for the small packets most clients send.
     static let initialBufferSize = 1024
-    /// Reads that fill the buffer double it up to this size, so a busy connection needs few reads.
+    /// Reads that fill the buffer double it up to this size, so a busy connection needs few
+    /// reads; no read is offered more (a bigger packet grows the buffer and comes in several).
     static let largestReadSize = 65_536
 
     /// Largest packet accepted, fixed header included.
@@ -48,11 +49,11 @@ public struct MQTTFramer: Sendable {
         _ read: (UnsafeMutableRawBufferPointer) throws(Failure) -> Int?
     ) throws(Failure) -> (count: Int, filledSpace: Bool)? {
         makeFreeSpace(atLeast: 1)
-        let offered = buffer.count - end
+        let offered = min(buffer.count - end, Self.largestReadSize)
         let start = end
         // Result carries the typed error through withUnsafeMutableBytes, which only rethrows.
         let result = buffer.withUnsafeMutableBytes { whole in
-            Result { () throws(Failure) -> Int? in try read(UnsafeMutableRawBufferPointer(rebasing: whole[start...])) }
+            Result { () throws(Failure) -> Int? in try read(UnsafeMutableRawBufferPointer(rebasing: whole[start..<start + offered])) }
         }
         guard let count = try result.get() else { return nil }
         precondition(count >= 0 && count <= offered, "read reported more bytes than it was given")
