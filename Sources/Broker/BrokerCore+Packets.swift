@@ -21,14 +21,16 @@ extension BrokerCore {
             break
         }
         guard let session = connection.session else { return }
-        let packet: MQTTPacket
         switch inbound {
         case let .publish(publish):
             handlePublish(publish, from: connection, session: session)
-            return
-        case let .other(other):
-            packet = other
+        case let .other(packet):
+            handle(packet, from: connection, session: session)
         }
+    }
+
+    /// A connected client's packet, decoded in full (the framer hands PUBLISH over on its own).
+    private func handle(_ packet: MQTTPacket, from connection: Connection, session: Session) {
         switch packet {
         case let .publish(publish):
             handlePublish(InboundPublish(publish), from: connection, session: session)
