@@ -4,22 +4,34 @@ import MQTT
 /// its client within the inflight window.
 extension BrokerCore {
     /// Publishes a message that passed its sender's checks: stores or clears it as retained, and
-    /// delivers it to every matching subscriber at the lower of the two QoS.
-    func publish(topic: String, payload: [UInt8], qos: QoS, retain: Bool) {
+    /// delivers it to every matching subscriber at the lower of the two QoS. `payload` may be a
+    /// slice of a receive buffer: it is copied only where the message is kept.
+    func publish(topic: String, payload: ArraySlice<UInt8>, qos: QoS, retain: Bool) {
         statistics.messagesReceived += 1
-        let message = BrokerMessage(topic: topic, payload: payload, qos: qos, retain: retain)
+        // Made on first need (retained, queued, in-process or renamed deliveries); QoS 0
+        // deliveries to sockets, the common case, are encoded from `payload` without one.
+        var message: BrokerMessage?
         if retain {
             // 3.3.1.3: an empty retained message clears the topic's retained message.
             if payload.isEmpty {
                 if retained.removeValue(forKey: topic) != nil { record(.clearRetained(topic: topic)) }
             } else {
-                retained[topic] = message
-                record(.retain(StoredMessage(topic: topic, payload: payload, qos: qos, retain: true)))
+                let kept = BrokerMessage(topic: topic, payload: Array(payload), qos: qos, retain: retain)
+                retained[topic] = kept
+                record(.retain(StoredMessage(topic: topic, payload: kept.payload, qos: qos, retain: true)))
+                message = kept
             }
         }
         for (session, granted) in subscribers(of: topic) {
             // Deliveries to established subscriptions carry RETAIN 0 (3.3.1.3).
-            deliver(message, to: session, qos: min(qos, granted), retain: false)
+            let deliveryQoS = min(qos, granted)
+            if deliveryQoS == .atMostOnce, session.presentedPrefixes.isEmpty, let connection = session.connection {
+                sendAtMostOnce(topic: topic, payload: payload, retain: false, to: connection)
+                continue
+            }
+            let shared = message ?? BrokerMessage(topic: topic, payload: Array(payload), qos: qos, retain: retain)
+            message = shared
+            deliver(shared, to: session, qos: deliveryQoS, retain: false)
         }
     }
 
@@ -44,10 +56,7 @@ extension BrokerCore {
             if delivered { statistics.messagesDelivered += 1 } else { statistics.messagesDropped += 1 }
             return
         case let .connection(connection)? where qos == .atMostOnce:
-            connection.appendOutput { message.append(to: &$0, qos: .atMostOnce, retain: retain) }
-            statistics.messagesDelivered += 1
-            scheduleFlush(connection)
-            checkPending(connection)
+            sendAtMostOnce(topic: message.topic, payload: message.payload[...], retain: retain, to: connection)
             return
         case nil where qos == .atMostOnce:
             statistics.messagesDropped += 1
@@ -67,6 +76,14 @@ extension BrokerCore {
                    for: session)
         }
         pump(session)
+    }
+
+    /// A QoS 0 PUBLISH, encoded straight into the connection's output.
+    private func sendAtMostOnce(topic: String, payload: ArraySlice<UInt8>, retain: Bool, to connection: Connection) {
+        connection.appendOutput { $0.appendCheckedPublish(topic: topic, payload: payload, qos: .atMostOnce, retain: retain) }
+        statistics.messagesDelivered += 1
+        scheduleFlush(connection)
+        checkPending(connection)
     }
 
     /// Sends queued QoS 1/2 messages while the inflight window has room.

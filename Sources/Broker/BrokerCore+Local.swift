@@ -43,7 +43,7 @@ extension BrokerCore {
         guard policy.mayPublish(topic, client: session.identity) else {
             return .failure(.notAuthorized(clientID: clientID, topic: topic))
         }
-        self.publish(topic: topic, payload: publish.payload, qos: publish.qos, retain: publish.retain)
+        self.publish(topic: topic, payload: publish.payload[...], qos: publish.qos, retain: publish.retain)
         return .success(())
     }
 

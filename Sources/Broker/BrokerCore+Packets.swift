@@ -2,25 +2,38 @@ import MQTT
 
 /// What the broker does with each packet a connected socket client sends.
 extension BrokerCore {
-    func handle(_ packet: MQTTPacket, from connection: Connection) {
+    func handle(_ inbound: InboundPacket, from connection: Connection) {
         switch connection.phase {
         case .closed:
             return
         case .awaitingConnect:
-            guard case let .connect(connect) = packet else {
+            guard case let .other(.connect(connect)) = inbound else {
                 statistics.protocolErrors += 1
-                close(connection, reason: "protocol error: \(MQTTPacket.name(ofType: packet.packetType)) before CONNECT", publishWill: false)
+                close(connection, reason: "protocol error: \(MQTTPacket.name(ofType: inbound.packet.packetType)) before CONNECT", publishWill: false)
                 return
             }
             handleConnect(connect, from: connection)
+            // Most clients say little after CONNECT: the read buffer goes until they do (10,000
+            // connecting at once would otherwise each hold one until the idle sweep).
+            connection.framer.releaseMemoryIfEmpty()
             return
         case .connected:
             break
         }
         guard let session = connection.session else { return }
-        switch packet {
+        switch inbound {
         case let .publish(publish):
             handlePublish(publish, from: connection, session: session)
+        case let .other(packet):
+            handle(packet, from: connection, session: session)
+        }
+    }
+
+    /// A connected client's packet, decoded in full (the framer hands PUBLISH over on its own).
+    private func handle(_ packet: MQTTPacket, from connection: Connection, session: Session) {
+        switch packet {
+        case let .publish(publish):
+            handlePublish(InboundPublish(publish), from: connection, session: session)
         case let .publishAcknowledgement(identifier):
             if session.outgoing.complete(identifier, expecting: .atLeastOnce) != nil {
                 record(.complete(clientID: session.clientID, packetIdentifier: identifier), for: session)
@@ -29,7 +42,7 @@ extension BrokerCore {
         case let .publishReceived(identifier):
             if session.outgoing.release(identifier) {
                 record(.release(clientID: session.clientID, packetIdentifier: identifier), for: session)
-                send(Self.acknowledgement(0x62, identifier), to: connection)
+                sendAcknowledgement(0x62, identifier, to: connection)
             }
         case let .publishComplete(identifier):
             if session.outgoing.complete(identifier, expecting: .exactlyOnce) != nil {
@@ -41,7 +54,7 @@ extension BrokerCore {
                 record(.released(clientID: session.clientID, packetIdentifier: identifier), for: session)
             }
             // PUBCOMP even for an identifier not known (any more): the client must be able to finish.
-            send(Self.acknowledgement(0x70, identifier), to: connection)
+            sendAcknowledgement(0x70, identifier, to: connection)
         case let .subscribe(subscribe):
             let (codes, granted) = addSubscriptions(subscribe.subscriptions, to: session)
             var bytes: [UInt8] = [0x90]
@@ -53,7 +66,7 @@ extension BrokerCore {
             replayRetained(granted, to: session)
         case let .unsubscribe(unsubscribe):
             removeSubscriptions(unsubscribe.filters, from: session)
-            send(Self.acknowledgement(0xB0, unsubscribe.packetIdentifier), to: connection)
+            sendAcknowledgement(0xB0, unsubscribe.packetIdentifier, to: connection)
         case .pingRequest:
             send([0xD0, 0x00], to: connection)
         case .disconnect:
@@ -68,9 +81,15 @@ extension BrokerCore {
     }
 
     /// PUBACK (0x40), PUBREC (0x50), PUBREL (0x62), PUBCOMP (0x70) or UNSUBACK (0xB0): a first
-    /// byte, remaining length 2, the packet identifier.
-    static func acknowledgement(_ firstByte: UInt8, _ identifier: UInt16) -> [UInt8] {
-        [firstByte, 0x02, UInt8(identifier >> 8), UInt8(identifier & 0xFF)]
+    /// byte, remaining length 2, the packet identifier; written in place (no array per packet).
+    func sendAcknowledgement(_ firstByte: UInt8, _ identifier: UInt16, to connection: Connection) {
+        connection.appendOutput { output in
+            output.append(firstByte)
+            output.append(0x02)
+            output.append(UInt8(identifier >> 8))
+            output.append(UInt8(identifier & 0xFF))
+        }
+        scheduleFlush(connection)
     }
 
     func send(_ bytes: [UInt8], to connection: Connection) {
@@ -143,7 +162,7 @@ extension BrokerCore {
             // 4.4: unacknowledged PUBLISH (DUP set) and PUBREL packets are sent again, in order.
             for (identifier, entry) in session.outgoing.inflightForResend() {
                 if entry.stage == .released {
-                    connection.appendOutput(Self.acknowledgement(0x62, identifier))
+                    sendAcknowledgement(0x62, identifier, to: connection)
                 } else {
                     connection.appendOutput { entry.message.append(to: &$0, qos: entry.qos, retain: entry.retain,
                                                                    duplicate: true, packetIdentifier: identifier) }
@@ -162,7 +181,7 @@ extension BrokerCore {
 
     // MARK: - PUBLISH
 
-    private func handlePublish(_ publish: Publish, from connection: Connection, session: Session) {
+    private func handlePublish(_ publish: InboundPublish, from connection: Connection, session: Session) {
         if publish.payload.count > configuration.maximumMessageSize {
             statistics.protocolErrors += 1
             close(connection, reason: "message of \(publish.payload.count) bytes over the limit of \(configuration.maximumMessageSize)", publishWill: true)
@@ -179,14 +198,14 @@ extension BrokerCore {
             self.publish(topic: topic, payload: publish.payload, qos: .atMostOnce, retain: publish.retain)
         case .atLeastOnce:
             self.publish(topic: topic, payload: publish.payload, qos: .atLeastOnce, retain: publish.retain)
-            send(Self.acknowledgement(0x40, identifier), to: connection)
+            sendAcknowledgement(0x40, identifier, to: connection)
         case .exactlyOnce:
             // Delivered on first receipt; a resent PUBLISH before PUBREL is not delivered again.
             if session.awaitingRelease.insert(identifier).inserted {
                 self.publish(topic: topic, payload: publish.payload, qos: .exactlyOnce, retain: publish.retain)
                 record(.awaitRelease(clientID: session.clientID, packetIdentifier: identifier), for: session)
             }
-            send(Self.acknowledgement(0x50, identifier), to: connection)
+            sendAcknowledgement(0x50, identifier, to: connection)
         }
     }
 }

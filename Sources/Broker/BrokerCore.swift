@@ -20,7 +20,6 @@ final class BrokerCore: @unchecked Sendable {
     private static let wakeupToken: UInt64 = 1
     private var nextToken: UInt64 = 2
     private var connections: [UInt64: Connection] = [:]
-    private var readBuffer = [UInt8](repeating: 0, count: 65_536)
     private var flushQueue: [Connection] = []
     private var closeQueue: [(Connection, String)] = []  // slow consumers, closed with a reset
     private var running = true
@@ -173,31 +172,32 @@ final class BrokerCore: @unchecked Sendable {
     }
 
     private func read(from connection: Connection) {
-        // At most a few buffers per turn, so one busy client cannot starve the others.
+        // At most a few reads per turn, so one busy client cannot starve the others.
         for _ in 0..<4 {
-            let count: Int?
+            let socket = connection.socket
+            let received: (count: Int, filledSpace: Bool)?
             do {
-                count = try readBuffer.withUnsafeMutableBytes { buffer throws(Errno) in try connection.socket.read(into: buffer) }
+                // Straight into the connection's framer: no copy between the socket and the decoder.
+                received = try connection.framer.read { space throws(Errno) in try socket.read(into: space) }
             } catch {
                 close(connection, reason: "read failed: \(error)", publishWill: true)
                 return
             }
-            guard let count else { return }
-            if count == 0 {
+            guard let received else { return }
+            if received.count == 0 {
                 close(connection, reason: "connection closed by the client", publishWill: true)
                 return
             }
             connection.lastReceived = clock.now
-            connection.framer.append(readBuffer[0..<count])
             do {
-                while connection.isOpen, let packet = try connection.framer.next() {
+                while connection.isOpen, let packet = try connection.framer.nextInbound() {
                     handle(packet, from: connection)
                 }
             } catch {
                 refuseMalformed(connection, error)
                 return
             }
-            if count < readBuffer.count { return }
+            if !received.filledSpace { return }
         }
     }
 
@@ -257,7 +257,7 @@ final class BrokerCore: @unchecked Sendable {
             }
         }
         if let will {
-            publish(topic: will.topic, payload: will.payload, qos: will.qos, retain: will.retain)
+            publish(topic: will.topic, payload: will.payload[...], qos: will.qos, retain: will.retain)
         }
     }
 

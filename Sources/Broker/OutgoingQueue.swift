@@ -47,7 +47,8 @@ struct OutgoingQueue {
         if let wanted, wanted != 0, entries[wanted] == nil {
             identifier = wanted
         } else {
-            while nextIdentifier == 0 || entries[nextIdentifier] != nil { nextIdentifier &+= 1 }
+            // An empty queue holds no identifier: no lookup needed (the usual case for 1→1 flows).
+            while nextIdentifier == 0 || (!entries.isEmpty && entries[nextIdentifier] != nil) { nextIdentifier &+= 1 }
             identifier = nextIdentifier
             nextIdentifier &+= 1
         }
@@ -63,11 +64,12 @@ struct OutgoingQueue {
         while sendCursor < order.count {
             let (identifier, sequence) = order[sendCursor]
             sendCursor += 1
-            guard var entry = entries[identifier], entry.sequence == sequence, entry.stage == .queued else { continue }
-            entry.stage = .published
-            entries[identifier] = entry
+            // One hash lookup; the entry is updated in place through its index.
+            guard let index = entries.index(forKey: identifier), entries.values[index].sequence == sequence,
+                  entries.values[index].stage == .queued else { continue }
+            entries.values[index].stage = .published
             inflightCount += 1
-            return (identifier, entry)
+            return (identifier, entries.values[index])
         }
         return nil
     }
@@ -96,9 +98,11 @@ struct OutgoingQueue {
     /// Removes an entry whose flow ended (PUBACK, PUBCOMP); returns it if it was in flight.
     @discardableResult
     mutating func complete(_ identifier: UInt16, expecting qos: QoS) -> Entry? {
-        guard let entry = entries[identifier], entry.qos == qos, entry.stage != .queued else { return nil }
+        guard let index = entries.index(forKey: identifier) else { return nil }
+        let entry = entries.values[index]
+        guard entry.qos == qos, entry.stage != .queued else { return nil }
         if qos == .exactlyOnce && entry.stage != .released { return nil }
-        entries[identifier] = nil
+        entries.remove(at: index)
         inflightCount -= 1
         compact()
         return entry
@@ -112,8 +116,16 @@ struct OutgoingQueue {
         }
     }
 
-    /// Drops stale pairs at the front so `order` does not grow without bound.
+    /// Drops stale pairs so `order` does not grow without bound: those at the front as they go,
+    /// and, once they are most of it, those behind an entry that stays unacknowledged.
     private mutating func compact() {
+        if entries.isEmpty {
+            // Every pair is stale: start over, so a steady flow keeps reusing the first slots.
+            order.removeAll(keepingCapacity: true)
+            head = 0
+            sendCursor = 0
+            return
+        }
         while head < order.count {
             let (identifier, sequence) = order[head]
             if let entry = entries[identifier], entry.sequence == sequence { break }
@@ -125,5 +137,21 @@ struct OutgoingQueue {
             head = 0
         }
         if sendCursor < head { sendCursor = head }
+        if order.count - head > 2 * entries.count + 1024 { dropStalePairs() }
+    }
+
+    private mutating func dropStalePairs() {
+        var live: [(identifier: UInt16, sequence: UInt64)] = []
+        live.reserveCapacity(entries.count)
+        var cursor = 0
+        for index in head..<order.count {
+            let (identifier, sequence) = order[index]
+            guard let entry = entries[identifier], entry.sequence == sequence else { continue }
+            if index < sendCursor { cursor += 1 }
+            live.append((identifier, sequence))
+        }
+        order = live
+        head = 0
+        sendCursor = cursor
     }
 }

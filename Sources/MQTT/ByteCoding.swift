@@ -36,27 +36,42 @@ struct PacketReader {
 
     /// Two-byte length, then that many bytes.
     mutating func binary(_ field: String) throws(MQTTError) -> [UInt8] {
-        let length = Int(try uint16(field))
-        guard end - index >= length else { throw .truncated(packet: packet, field: field) }
-        defer { index += length }
-        return Array(bytes[index..<index + length])
+        Array(try lengthPrefixed(field))
     }
 
     /// A UTF-8 encoded string (1.5.3): well-formed, without U+0000.
     mutating func string(_ field: String) throws(MQTTError) -> String {
-        let length = Int(try uint16(field))
-        guard end - index >= length else { throw .truncated(packet: packet, field: field) }
-        let slice = bytes[index..<index + length]
-        index += length
+        let slice = try lengthPrefixed(field)
         if slice.contains(0) { throw .nullCharacter(field: field) }
         guard let text = String(validating: slice, as: UTF8.self) else { throw .invalidUTF8(field: field) }
         return text
     }
 
-    /// The rest of the packet (a PUBLISH payload).
-    mutating func rest() -> [UInt8] {
+    /// A PUBLISH topic name: a string without wildcards (4.7). Bytes equal to `last`, a topic
+    /// name that passed these checks, give `last` back unchecked; a new name becomes `last`.
+    mutating func topicName(reusing last: inout String) throws(MQTTError) -> String {
+        let field = "topic name"
+        let slice = try lengthPrefixed(field)
+        if !slice.isEmpty && slice.count == last.utf8.count && last.utf8.elementsEqual(slice) { return last }
+        if slice.contains(0) { throw .nullCharacter(field: field) }
+        guard let text = String(validating: slice, as: UTF8.self) else { throw .invalidUTF8(field: field) }
+        try Topic.validateName(text)
+        last = text
+        return text
+    }
+
+    /// Two-byte length, then that many bytes, left where they are.
+    private mutating func lengthPrefixed(_ field: String) throws(MQTTError) -> ArraySlice<UInt8> {
+        let length = Int(try uint16(field))
+        guard end - index >= length else { throw .truncated(packet: packet, field: field) }
+        defer { index += length }
+        return bytes[index..<index + length]
+    }
+
+    /// The rest of the packet (a PUBLISH payload), left where it is.
+    mutating func rest() -> ArraySlice<UInt8> {
         defer { index = end }
-        return Array(bytes[index..<end])
+        return bytes[index..<end]
     }
 
     func expectEnd() throws(MQTTError) {
@@ -90,6 +105,22 @@ extension Array where Element == UInt8 {
             throw .packetTooLarge(size: length, limit: MQTTFramer.largestRemainingLength)
         }
         appendCheckedRemainingLength(length)
+    }
+
+    /// A PUBLISH (3.3) whose topic name the caller has checked and whose size it has kept within
+    /// the protocol's limits (a broker forwarding what it accepted), encoded in place.
+    /// `packetIdentifier` is written only for QoS 1 and 2. (No reserveCapacity here: it grows
+    /// the array to exactly the size asked, which makes a burst of appends quadratic.)
+    public mutating func appendCheckedPublish(topic: String, payload: ArraySlice<UInt8>, qos: QoS, retain: Bool,
+                                              duplicate: Bool = false, packetIdentifier: UInt16 = 0) {
+        let topicLength = topic.utf8.count
+        let remainingLength = 2 + topicLength + (qos == .atMostOnce ? 0 : 2) + payload.count
+        append(0x30 | (duplicate ? 0x08 : 0) | qos.rawValue << 1 | (retain ? 0x01 : 0))
+        appendCheckedRemainingLength(remainingLength)
+        appendUInt16(UInt16(topicLength))
+        append(contentsOf: topic.utf8)
+        if qos != .atMostOnce { appendUInt16(packetIdentifier) }
+        append(contentsOf: payload)
     }
 
     /// The remaining-length bytes of `length`, which the caller has kept within

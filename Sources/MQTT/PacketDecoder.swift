@@ -27,14 +27,8 @@ extension MQTTPacket {
             try reader.expectEnd()
             return .connectAcknowledgement(ConnectAcknowledgement(sessionPresent: acknowledgeFlags == 1, returnCode: returnCode))
         case 3:
-            guard let qos = QoS(rawValue: (flags >> 1) & 0x03) else { throw .invalidQoS((flags >> 1) & 0x03) }
-            let duplicate = flags & 0x08 != 0
-            if qos == .atMostOnce && duplicate { throw .duplicateWithQoS0 }
-            let topic = try reader.string("topic name")
-            try Topic.validateName(topic)
-            let identifier = qos == .atMostOnce ? nil : try reader.packetIdentifier()
-            return .publish(Publish(topic: topic, payload: reader.rest(), qos: qos, retain: flags & 0x01 != 0,
-                                    duplicate: duplicate, packetIdentifier: identifier))
+            var noTopicYet = ""
+            return .publish(try InboundPublish(flags: flags, reader: &reader, lastTopic: &noTopicYet).publish)
         case 4, 5, 6, 7, 11:
             let identifier = try reader.packetIdentifier()
             try reader.expectEnd()

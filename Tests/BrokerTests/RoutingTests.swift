@@ -1,4 +1,5 @@
 import Broker
+import Glibc
 import MQTT
 import TestSupport
 import Testing
@@ -97,5 +98,54 @@ struct RoutingTests {
         try publisher.send(.publish(Publish(topic: "u/1", payload: [1])))
         try publisher.send(.publish(Publish(topic: "v", payload: [2])))
         #expect(try subscriber.nextPublish().topic == "v")
+    }
+
+    @Test("PUBLISH packets sent in random chunks (topics repeating and changing, payloads up to 200 KB) reach QoS 0 and QoS 1 subscribers whole and in order")
+    func chunkedStream() throws {
+        let broker = try startBroker()
+        defer { broker.stop() }
+        let atMostOnce = try rawClient(broker, "q0")
+        _ = try atMostOnce.subscribe([Subscription(filter: "r/#", qos: .atMostOnce)])
+        let atLeastOnce = try rawClient(broker, "q1")
+        _ = try atLeastOnce.subscribe([Subscription(filter: "r/#", qos: .atLeastOnce)])
+        var generator = SplitMix64(seed: 11)
+        let topics = ["r/a", "r/a", "r/b", "r/a", "r/" + String(repeating: "long/", count: 60) + "end", "r/b"]
+        let sizes = [0, 1, 64, 64, 1000, 5000, 70_000, 200_000]
+        var messages: [Publish] = []
+        for index in 0..<120 {
+            let size = sizes[Int(generator.next() % UInt64(sizes.count))]
+            messages.append(Publish(topic: topics[index % topics.count], payload: (0..<size).map { UInt8(truncatingIfNeeded: $0 &+ index) },
+                                    qos: index % 3 == 0 ? .atLeastOnce : .atMostOnce,
+                                    packetIdentifier: index % 3 == 0 ? UInt16(index + 1) : nil))
+        }
+        let bytes = try messages.flatMap { try MQTTPacket.publish($0).encoded() }
+        let publisher = try rawClient(broker, "pub")
+        var offset = 0
+        while offset < bytes.count {
+            let size = Int(generator.next() % 3000) + 1
+            try publisher.send(bytes: Array(bytes[offset..<min(bytes.count, offset + size)]))
+            offset += size
+            // Now and then a pause, so the broker reads a packet's parts separately.
+            if generator.next() % 8 == 0 { usleep(200) }
+        }
+        var received: [Publish] = []
+        for (index, expected) in messages.enumerated() {
+            let plain = try atMostOnce.nextPublish()
+            #expect(plain.topic == expected.topic && plain.payload == expected.payload && plain.qos == .atMostOnce, "message \(index)")
+            let acknowledged = try atLeastOnce.nextPublish()
+            received.append(acknowledged)
+            if let identifier = acknowledged.packetIdentifier {
+                try atLeastOnce.send(.publishAcknowledgement(packetIdentifier: identifier))
+            }
+        }
+        // Order holds per QoS: QoS 0 copies go out at once, QoS 1 ones wait for room in the inflight window.
+        for qos in [QoS.atMostOnce, .atLeastOnce] {
+            let sent = messages.filter { $0.qos == qos }
+            let got = received.filter { $0.qos == qos }
+            #expect(got.map(\.topic) == sent.map(\.topic) && got.map(\.payload) == sent.map(\.payload), "QoS \(qos.rawValue)")
+        }
+        for expected in messages where expected.qos == .atLeastOnce {
+            #expect(try publisher.next() == .publishAcknowledgement(packetIdentifier: expected.packetIdentifier ?? 0))
+        }
     }
 }

@@ -117,7 +117,6 @@ final class ClientConnection: Sendable {
             connected(.failure(error))
             return
         }
-        var readBuffer = [UInt8](repeating: 0, count: 65536)
 
         func fail(_ error: MQTTError) -> MQTTError {
             if !connectedReported { connected(.failure(error)); connectedReported = true }
@@ -182,19 +181,18 @@ final class ClientConnection: Sendable {
             if waiting[1].revents != 0 { wakeup.drain() }
             guard waiting[0].revents != 0 else { continue }
 
-            let count: Int?
+            let received: (count: Int, filledSpace: Bool)?
             do {
-                count = try readBuffer.withUnsafeMutableBytes { buffer throws(Errno) in try socket.read(into: buffer) }
+                received = try framer.read { space throws(Errno) in try socket.read(into: space) }
             } catch {
                 ending = fail(.connectionClosed("read from \(target) failed: \(error)"))
                 break loop
             }
-            guard let count else { continue }
-            if count == 0 {
+            guard let received else { continue }
+            if received.count == 0 {
                 ending = fail(.connectionClosed("\(target) closed the connection"))
                 break loop
             }
-            framer.append(readBuffer[0..<count])
             do {
                 while let packet = try framer.next() {
                     switch packet {
