@@ -1,13 +1,11 @@
 import Foundation
 import Modbus
 import Testing
+import TestSupport
 
 /// Runs the built `modbridge` binary (it sits beside the test bundle in the build folder).
 struct ModbridgeProcess {
-    static var executable: String {
-        let bundle = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
-        return bundle.deletingLastPathComponent().appendingPathComponent("modbridge").path
-    }
+    static var executable: String { modbridgeExecutable }
 
     struct Result {
         let status: Int32

@@ -101,3 +101,12 @@ public final class MosquittoBroker {
 
     public func stop() { process.stop() }
 }
+
+/// The built `modbridge` binary: it sits beside the test bundle in the build folder.
+public var modbridgeExecutable: String {
+    let bundle = CommandLine.arguments.first ?? ""
+    var resolved = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+    let path = realpath(bundle, &resolved) != nil ? String(decoding: resolved.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) : bundle
+    let folder = path.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
+    return folder + "/modbridge"
+}
