@@ -24,20 +24,15 @@ struct GatewayInteropTests {
     @Test("Telemetry from pymodbus's registers reaches mosquitto_sub; mosquitto_pub commands change them")
     func endToEnd() async throws {
         let folder = TemporaryFolder()
-        let ours = folder.path + "/gateway", theirs = folder.path + "/device"
-        let socat = try ChildProcess("socat", ["pty,raw,echo=0,link=\(ours)", "pty,raw,echo=0,link=\(theirs)"])
-        defer { socat.stop() }
-        #expect(await eventually { FileManager.default.fileExists(atPath: ours) && FileManager.default.fileExists(atPath: theirs) })
-        let server = try ChildProcess("python3", [PymodbusInteropTests.peerScript, "--rtu", theirs, "--baud", "19200"])
-        defer { server.stop() }
-        #expect(server.readLine() == "ready")
+        let peer = try await PymodbusRTUPeer(folder: folder)
+        defer { peer.stop() }
 
         let port = freePort()
         try Self.profile.write(toFile: folder.path + "/pymodbus-image.json", atomically: true, encoding: .utf8)
         try """
         { "broker": { "listeners": [{ "host": "127.0.0.1", "port": \(port) }] },
           "profiles": ["\(folder.path)/pymodbus-image.json"],
-          "buses": [{ "id": "line", "type": "rtu", "device": "\(ours)", "baud": 19200, "rs485": "off", "responseTimeout": "1s" }],
+          "buses": [{ "id": "line", "type": "rtu", "device": "\(peer.path)", "baud": 19200, "rs485": "off", "responseTimeout": "1s" }],
           "registries": [{ "id": "plant", "devices": [{ "id": "peer", "bus": "line", "unit": 7, "profile": "pymodbus-image" }] }] }
         """.write(toFile: folder.path + "/modbridge.json", atomically: true, encoding: .utf8)
         let gateway = try ChildProcess(modbridgeExecutable, ["run", "--config", folder.path + "/modbridge.json"])

@@ -48,17 +48,9 @@ struct PymodbusInteropTests {
     @Test("RTU: pymodbus on one end of a socat pty pair, the Bus on the other")
     func rtu() async throws {
         let folder = TemporaryFolder()
-        let ours = folder.path + "/master", theirs = folder.path + "/device"
-
-        let socat = try ChildProcess("socat", ["pty,raw,echo=0,link=\(ours)", "pty,raw,echo=0,link=\(theirs)"])
-        defer { socat.stop() }
-        #expect(await eventually { FileManager.default.fileExists(atPath: ours) && FileManager.default.fileExists(atPath: theirs) })
-
-        let server = try ChildProcess("python3", [Self.peerScript, "--rtu", theirs, "--baud", "19200"])
-        defer { server.stop() }
-        #expect(server.readLine() == "ready")
-
-        let bus = try Bus(BusConfiguration(target: .rtu(path: ours, settings: SerialSettings(baudRate: .b19200)),
+        let peer = try await PymodbusRTUPeer(folder: folder)
+        defer { peer.stop() }
+        let bus = try Bus(BusConfiguration(target: .rtu(path: peer.path, settings: SerialSettings(baudRate: .b19200)),
                                            responseTimeout: .milliseconds(1000)))
         try await exercise(bus)
         await bus.close()
@@ -74,5 +66,28 @@ struct PymodbusInteropTests {
                                            initialReopenDelay: .milliseconds(50), maximumReopenDelay: .milliseconds(200)))
         try await exercise(bus)
         await bus.close()
+    }
+}
+
+/// pymodbus serving RTU (19200 baud, unit 7) on one end of a socat pty pair; `path` is the other
+/// end, for the side under test. Stop it when done.
+struct PymodbusRTUPeer {
+    let path: String
+    private let socat: ChildProcess
+    private let server: ChildProcess
+
+    init(folder: TemporaryFolder) async throws {
+        path = folder.path + "/master"
+        let theirs = folder.path + "/device"
+        socat = try ChildProcess("socat", ["pty,raw,echo=0,link=\(path)", "pty,raw,echo=0,link=\(theirs)"])
+        let path = path
+        #expect(await eventually { FileManager.default.fileExists(atPath: path) && FileManager.default.fileExists(atPath: theirs) })
+        server = try ChildProcess("python3", [PymodbusInteropTests.peerScript, "--rtu", theirs, "--baud", "19200"])
+        #expect(server.readLine() == "ready")
+    }
+
+    func stop() {
+        server.stop()
+        socat.stop()
     }
 }

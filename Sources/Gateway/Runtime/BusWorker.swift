@@ -300,14 +300,20 @@ actor BusWorker {
         agent.plan.makeDue(points: points, at: .now)
         wake()
         Output.log(ack.ok ? "info" : "warning", isConfig ? "config_applied" : "command_written",
-                   ["device": agent.id, "id": message.id.jsonText, "written": ack.written.map(\.0).joined(separator: ","),
+                   ["device": agent.id, "id": Self.logText(message.id), "written": ack.written.map(\.0).joined(separator: ","),
                     "error": ack.error ?? ""])
         await agent.link.publishAck(ack)
     }
 
     private func refuse(_ refusal: CommandRefusal, agent: DeviceAgent, config: Bool) async {
-        Output.log("warning", config ? "config_refused" : "command_refused", ["device": agent.id, "id": refusal.id.jsonText, "error": refusal.message])
+        Output.log("warning", config ? "config_refused" : "command_refused", ["device": agent.id, "id": Self.logText(refusal.id), "error": refusal.message])
         await agent.link.publishAck(CommandAck(id: refusal.id, ok: false, error: refusal.message, config: config))
+    }
+
+    /// A request id as a log field: a string as it is, anything else as JSON.
+    private static func logText(_ id: JSONValue) -> String {
+        if case let .string(text) = id { return text }
+        return id.jsonText
     }
 
     // MARK: - The bus
