@@ -382,6 +382,19 @@ static const char *role_name(int role)
     return role == R_PUB ? "publisher" : role == R_SUB ? "subscriber" : "client";
 }
 
+/* Closes the socket and frees what the connection holds; it is ST_CLOSED afterwards. */
+static void conn_release(conn_t *c)
+{
+    if (close(c->fd) != 0)
+        warnx("close: %s", strerror(errno));
+    c->fd = -1;
+    c->state = ST_CLOSED;
+    buf_free(&c->in);
+    buf_free(&c->out);
+    free(c->next_seq);
+    c->next_seq = NULL;
+}
+
 static void conn_fail(conn_t *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* A connection broke or misbehaved: fatal, except in idle mode where it is counted. */
@@ -403,12 +416,7 @@ static void conn_fail(conn_t *c, const char *fmt, ...)
     else
         G.pending--;
     G.failed++;
-    if (close(c->fd) != 0)
-        warnx("close: %s", strerror(errno));
-    c->fd = -1;
-    c->state = ST_CLOSED;
-    buf_free(&c->in);
-    buf_free(&c->out);
+    conn_release(c);
 }
 
 static void set_want_out(conn_t *c, int on)
@@ -482,14 +490,7 @@ static void conn_close(conn_t *c)
             && errno != EWOULDBLOCK && errno != EPIPE && errno != ECONNRESET)
             warnx("send DISCONNECT: %s", strerror(errno));
     }
-    if (close(c->fd) != 0)
-        warnx("close: %s", strerror(errno));
-    c->fd = -1;
-    c->state = ST_CLOSED;
-    buf_free(&c->in);
-    buf_free(&c->out);
-    free(c->next_seq);
-    c->next_seq = NULL;
+    conn_release(c);
 }
 
 static void on_message(conn_t *c, const uint8_t *payload, size_t len)
