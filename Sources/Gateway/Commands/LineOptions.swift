@@ -45,21 +45,7 @@ struct LineOptions: Sendable {
     /// A bus whose line events go to the log. A one-shot command (`continuous: false`) logs
     /// only warnings: its own error message says why a line did not open.
     func openBus(continuous: Bool) throws(ModbusError) -> Bus {
-        try Bus(configuration) { event in
-            switch event {
-            case let .opened(target, rs485):
-                if case let .unavailable(error)? = rs485 {
-                    Output.log("warning", "rs485_unavailable", ["line": target, "reason": error.description,
-                                                                "note": "the line runs without kernel RS-485 direction control"])
-                }
-                if continuous { Output.log("info", "line_opened", ["line": target]) }
-            case let .openFailed(error, retryIn):
-                guard continuous else { return }
-                Output.log("error", "line_open_failed", ["line": error.target, "error": error.reason, "retry_ms": String(retryIn.milliseconds)])
-            case let .lost(error):
-                Output.log("error", "line_lost", ["line": error.target, "error": error.reason])
-            }
-        }
+        try Bus(configuration) { event in Output.log(event, opensAndRetries: continuous) }
     }
 }
 

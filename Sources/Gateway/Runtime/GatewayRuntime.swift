@@ -116,7 +116,7 @@ actor GatewayRuntime {
         let configuration = try busConfiguration(settings)
         let bus: Bus
         do {
-            bus = try Bus(configuration) { event in Self.log(event, bus: settings.id) }
+            bus = try Bus(configuration) { event in Output.log(event, bus: settings.id) }
         } catch {
             throw .bus(id: settings.id, error)
         }
@@ -172,19 +172,5 @@ actor GatewayRuntime {
                        parity: Parity(rawValue: line.parity) ?? .none,
                        stopBits: StopBits(rawValue: line.stopBits) ?? .one,
                        rs485: RS485Settings(mode: RS485Mode(rawValue: line.rs485) ?? .auto))
-    }
-
-    private static func log(_ event: BusEvent, bus: String) {
-        switch event {
-        case let .opened(target, rs485):
-            if case let .unavailable(error)? = rs485 {
-                Output.log("warning", "rs485_unavailable", ["bus": bus, "line": target, "reason": error.description])
-            }
-            Output.log("info", "line_opened", ["bus": bus, "line": target])
-        case let .openFailed(error, retryIn):
-            Output.log("error", "line_open_failed", ["bus": bus, "line": error.target, "error": error.reason, "retry_ms": String(retryIn.milliseconds)])
-        case let .lost(error):
-            Output.log("error", "line_lost", ["bus": bus, "line": error.target, "error": error.reason])
-        }
     }
 }
