@@ -80,6 +80,12 @@ public struct ModbusError: Error, Equatable, Sendable, CustomStringConvertible {
         ModbusError(kind, target: target, unit: unit, request: request.summary)
     }
 
+    /// True for an exception response: the device answered (and is there), but refused.
+    public var isException: Bool {
+        if case .exception = kind { return true }
+        return false
+    }
+
     /// True where the line itself failed and must be reopened.
     public var isLinkFailure: Bool {
         switch kind {

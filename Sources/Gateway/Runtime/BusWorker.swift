@@ -135,7 +135,7 @@ actor BusWorker {
             if !completed || stopping { break }
         }
         let now = ContinuousClock.now
-        if completed, agent.plan.groups.indices.contains(index) {
+        if completed {
             let current = agent.plan.groups[index].nextDue
             var scheduled = group.nextDue + group.interval
             if scheduled <= now { scheduled = now + group.interval }  // late: skip the missed cycles, no burst
@@ -154,17 +154,12 @@ actor BusWorker {
             return
         }
         let result = await perform(readRequest(read, limits: agent.profile.limits), unit: agent.unit)
-        switch result {
-        case .success:
-            await noteAnswer(agent)
-        case let .failure(error):
-            if case .exception = error.kind {
-                await noteAnswer(agent)
-                return
-            }
+        if case let .failure(error) = result, !error.isException {
             let next = min(backoff * 2, DeviceAgent.longestProbeDelay)
             agent.availability = .offline(nextProbe: .now + next, backoff: next)
             agent.lastError = error.description
+        } else {
+            await noteAnswer(agent)
         }
     }
 
@@ -189,7 +184,9 @@ actor BusWorker {
         agent.availability = .online
         agent.lastError = nil
         agent.resetReports()
-        agent.plan.makeAllDue(at: .now)
+        // Back from offline, everything is read again at once. A device heard for the first time
+        // is in its first poll, with every group already due from the start.
+        if wasOffline { agent.plan.makeAllDue(at: .now) }
         Output.log("info", wasOffline ? "device_online" : "device_found", ["device": agent.id, "bus": settings.id, "unit": String(agent.unit)])
         agent.stateIsUrgent = true
         await runSetup(agent)
@@ -212,13 +209,14 @@ actor BusWorker {
     }
 
     private func runSetup(_ agent: DeviceAgent) async {
+        // One at a time, in the profile's order (a write plan would sort and join them).
         for setup in agent.profile.setup {
-            let request: ModbusRequest = setup.table == .coil
-                ? (agent.profile.limits.writeSingle ? .writeSingleCoil(address: UInt16(setup.address), value: setup.value != 0)
-                                                    : .writeMultipleCoils(address: UInt16(setup.address), values: [setup.value != 0]))
-                : WritePlan.registerRequests(address: setup.address, values: [setup.value], limits: agent.profile.limits)[0]
-            if case let .failure(error) = await perform(request, unit: agent.unit) {
-                Output.log("error", "setup_write_failed", ["device": agent.id, "write": setup.description, "error": error.reason])
+            let write: RegisterWrite = setup.table == .coil ? .coil(address: setup.address, value: setup.value != 0)
+                                                            : .registers(address: setup.address, values: [setup.value])
+            for (step, _) in WritePlan.steps(for: [NamedWrite(name: setup.description, write: write)], limits: agent.profile.limits) {
+                if case let .failure(error) = await perform(step, unit: agent.unit, limits: agent.profile.limits) {
+                    Output.log("error", "setup_write_failed", ["device": agent.id, "write": setup.description, "error": error.reason])
+                }
             }
         }
     }

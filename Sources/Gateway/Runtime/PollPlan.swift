@@ -42,7 +42,7 @@ struct PollPlan {
     }
 
     /// The planner for a table, with this device's limits and learned boundaries.
-    func planner(for table: PointTable) -> ReadPlanner {
+    private func planner(for table: PointTable) -> ReadPlanner {
         let limits = profile.limits
         return ReadPlanner(maximumCount: table.holdsBits ? limits.maxBitsPerRead : limits.maxRegistersPerRead,
                            maximumGap: table.holdsBits ? limits.maxBitGap : limits.maxGap,
@@ -56,7 +56,7 @@ struct PollPlan {
         groups[group].nextDue = instant
     }
 
-    /// Every group due at `instant` (after a write, or when the device comes back online).
+    /// Every group due at `instant` (when the device comes back online).
     mutating func makeAllDue(at instant: ContinuousClock.Instant) {
         for index in groups.indices { groups[index].nextDue = instant }
     }
