@@ -24,7 +24,7 @@ struct CheckCommand: Command {
         do {
             loaded = try ConfigurationLoader.load(configFile: configFile)
         } catch {
-            Output.error(error.description + "\n\(configFile): \(Self.count(error.problems.count, "problem")); nothing was started\n")
+            Self.reportProblems(error, in: configFile)
             return ExitStatus.failure
         }
         for warning in loaded.warnings { Output.error("warning: \(warning)\n") }
@@ -39,6 +39,11 @@ struct CheckCommand: Command {
         }
         Output.print(text)
         return ExitStatus.success
+    }
+
+    /// Every problem of a config that is refused, one per line, and how many there were.
+    static func reportProblems(_ error: MappingError, in configFile: String) {
+        Output.error(error.description + "\n\(configFile): \(count(error.problems.count, "problem")); nothing was started\n")
     }
 
     /// "1 device", "3 devices".

@@ -41,7 +41,7 @@ struct RunCommand: Command {
         do {
             loaded = try ConfigurationLoader.load(configFile: configFile)
         } catch {
-            Output.error(error.description + "\n\(configFile): \(error.problems.count) problem\(error.problems.count == 1 ? "" : "s"); nothing was started\n")
+            CheckCommand.reportProblems(error, in: configFile)
             return ExitStatus.failure
         }
         for warning in loaded.warnings { Output.log("warning", "config_warning", ["warning": warning.description]) }

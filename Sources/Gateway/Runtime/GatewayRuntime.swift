@@ -122,8 +122,9 @@ actor GatewayRuntime {
         }
         let worker = BusWorker(settings: settings, bus: bus)
         workers[settings.id] = worker
-        for device in devices { try await addDevice(device, to: worker) }
+        // Started first, so that a device that cannot connect leaves the others running.
         await worker.start()
+        for device in devices { try await addDevice(device, to: worker) }
     }
 
     private func addDevice(_ device: ResolvedDevice, to worker: BusWorker) async throws(GatewayError) {
