@@ -15,6 +15,22 @@ struct CheckCommandTests {
         #expect(result.output.contains("demo/oven-1: bus sim unit 1, profile modbridge-simulator"))
     }
 
+    @Test("--plan lists each device's merged read requests, per interval, with the points they carry")
+    func listsPlan() throws {
+        let result = try ModbridgeProcess.run(["check", "--plan", Self.repository + "/examples/demo.json"])
+        #expect(result.status == 0, "\(result.error)")
+        let lines = result.output.split(separator: "\n").map(String.init)
+        // The simulator's profile: holding 0–2, input 0–4 (1 s) and 5–6 (10 s), discrete 0–1.
+        let oven = lines.drop { !$0.contains("demo/oven-1:") }.prefix(5)
+        #expect(oven.first?.contains("10 polled points in 4 read requests per cycle") == true)
+        #expect(Array(oven.dropFirst()) == [
+            "      every 1s: read holding registers 0+3: set_point, running, high_alarm_limit",
+            "      every 1s: read input registers 0+5: temperature, heater_output, status, temperature_float",
+            "      every 10s: read input registers 5+2: uptime",
+            "      every 1s: read discrete inputs 0+2: heating, high_alarm",
+        ])
+    }
+
     @Test("A config with errors in it and in a profile: every error listed, exit status 1")
     func everyErrorListed() throws {
         let folder = TemporaryFolder()

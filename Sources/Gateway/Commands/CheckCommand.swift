@@ -5,17 +5,22 @@ struct CheckCommand: Command {
     static let name = "check"
     static let summary = "validate a gateway config and its device profiles"
     static let help = """
-    Usage: modbridge check CONFIG
+    Usage: modbridge check [--plan] CONFIG
 
     Reads the gateway config (modbridge.json) and every device profile it names, and checks them
     together without opening a port or a line. Prints every problem, one per line, as
     FILE: JSON-PATH: what was found, what was expected; exit status 1 if there is any, 0 (with
-    a summary of the buses and devices) if there is none.
+    a summary of the buses and devices) if there is none. The summary gives each device's
+    polled points and the read requests per cycle the planner makes of them.
+
+      --plan                   also list each device's read requests: interval, request, points
     """
 
     let configFile: String
+    let listsPlan: Bool
 
     init(parsing arguments: inout ArgumentReader) throws(UsageError) {
+        listsPlan = arguments.flag("plan")
         configFile = try arguments.positional("CONFIG")
     }
 
@@ -31,11 +36,21 @@ struct CheckCommand: Command {
         var text = "\(configFile): OK — \(Self.count(loaded.config.buses.count, "bus", plural: "buses")), "
         text += "\(Self.count(loaded.devices.count, "device")), \(Self.count(loaded.profiles.count, "profile")) loaded\n"
         for device in loaded.devices {
-            let readable = device.profile.points.filter(\.access.isReadable).count
-            let writable = device.profile.points.filter(\.access.isWritable).count
+            let profile = device.profile
+            let plan = PollPlan(profile: profile, start: .now)
+            let readable = profile.points.filter(\.access.isReadable).count
+            let writable = profile.points.filter(\.access.isWritable).count
             text += "  \(device.registry)/\(device.settings.id): bus \(device.bus.id) unit \(device.settings.unit), "
-            text += "profile \(device.profile.model)\(device.settings.overrides == nil ? "" : " with overrides"), "
-            text += "\(readable) polled and \(Self.count(writable, "writable point")), \(Self.count(device.profile.commands.count, "command"))\n"
+            text += "profile \(profile.model)\(device.settings.overrides == nil ? "" : " with overrides"), "
+            text += "\(Self.count(readable, "polled point")) in \(Self.count(plan.requestsPerCycle, "read request")) per cycle, "
+            text += "\(Self.count(writable, "writable point")), \(Self.count(profile.commands.count, "command"))\n"
+            guard listsPlan else { continue }
+            for group in plan.groups {
+                for read in group.reads {
+                    let names = read.points.map { profile.points[$0].name }.joined(separator: ", ")
+                    text += "      every \(DurationText.format(group.interval)): \(read.request(limits: profile.limits).summary): \(names)\n"
+                }
+            }
         }
         Output.print(text)
         return ExitStatus.success

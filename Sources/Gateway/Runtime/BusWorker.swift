@@ -107,7 +107,7 @@ actor BusWorker {
         var reported: [(Point, PointReading)] = []
         var completed = true
         for read in group.reads {
-            let result = await perform(readRequest(read, limits: agent.profile.limits), unit: agent.unit)
+            let result = await perform(read.request(limits: agent.profile.limits), unit: agent.unit)
             let now = ContinuousClock.now
             switch result {
             case let .success(response):
@@ -153,24 +153,13 @@ actor BusWorker {
             await noteAnswer(agent)
             return
         }
-        let result = await perform(readRequest(read, limits: agent.profile.limits), unit: agent.unit)
+        let result = await perform(read.request(limits: agent.profile.limits), unit: agent.unit)
         if case let .failure(error) = result, !error.isException {
             let next = min(backoff * 2, DeviceAgent.longestProbeDelay)
             agent.availability = .offline(nextProbe: .now + next, backoff: next)
             agent.lastError = error.description
         } else {
             await noteAnswer(agent)
-        }
-    }
-
-    private func readRequest(_ read: PlannedRead, limits: DeviceLimits) -> ModbusRequest {
-        let address = UInt16(read.read.address)
-        let count = read.read.count
-        switch read.table {
-        case .holding: return .readHoldingRegisters(address: address, count: count)
-        case .input: return .readInputRegisters(address: address, count: count)
-        case .discrete: return .readDiscreteInputs(address: address, count: count)
-        case .coil: return limits.coilReadFunction == 2 ? .readDiscreteInputs(address: address, count: count) : .readCoils(address: address, count: count)
         }
     }
 

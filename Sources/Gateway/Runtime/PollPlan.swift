@@ -7,6 +7,19 @@ struct PlannedRead {
     let read: ReadPlanner.Read
     /// Indices into the profile's points.
     let points: [Int]
+
+    /// The request that reads it from a device with `limits` (some read coils with FC02).
+    func request(limits: DeviceLimits) -> ModbusRequest {
+        let address = UInt16(read.address)
+        switch table {
+        case .holding: return .readHoldingRegisters(address: address, count: read.count)
+        case .input: return .readInputRegisters(address: address, count: read.count)
+        case .discrete: return .readDiscreteInputs(address: address, count: read.count)
+        case .coil:
+            return limits.coilReadFunction == 2 ? .readDiscreteInputs(address: address, count: read.count)
+                                                : .readCoils(address: address, count: read.count)
+        }
+    }
 }
 
 /// The points of one device read together: same table, same interval.
@@ -49,7 +62,7 @@ struct PollPlan {
                            boundaries: boundaries[table] ?? [])
     }
 
-    /// Requests per cycle of every group, as if all were due at once (for `bench` and logs).
+    /// Requests per cycle of every group, as if all were due at once (for `check` and logs).
     var requestsPerCycle: Int { groups.reduce(0) { $0 + $1.reads.count } }
 
     mutating func setNextDue(_ group: Int, _ instant: ContinuousClock.Instant) {

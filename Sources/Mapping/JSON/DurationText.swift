@@ -1,6 +1,6 @@
 /// Durations in config files: a number of milliseconds, or a string with a unit
 /// (`"250ms"`, `"1.5s"`, `"2m"`, `"1h"`).
-enum DurationText {
+public enum DurationText {
     static func parse(_ value: JSONValue) -> Duration? {
         switch value {
         case let .integer(milliseconds) where milliseconds >= 0:
@@ -26,7 +26,7 @@ enum DurationText {
     }
 
     /// The shortest of `ms`, `s`, `m`, `h` that shows `duration` exactly (for messages).
-    static func format(_ duration: Duration) -> String {
+    public static func format(_ duration: Duration) -> String {
         let milliseconds = duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000
         for (suffix, size) in [("h", Int64(3_600_000)), ("m", 60_000), ("s", 1000)] where milliseconds >= size && milliseconds % size == 0 {
             return "\(milliseconds / size)\(suffix)"
