@@ -83,10 +83,10 @@ final class GatewayFixture {
         return (client, inbox)
     }
 
-    /// Waits (bounded: 10 s) for a message on `topic` whose JSON payload satisfies `condition`.
-    static func message(in inbox: Inbox, on topic: String, after skip: Int = 0,
+    /// Waits (bounded: `seconds`, 10 by default) for a message on `topic` whose JSON payload satisfies `condition`.
+    static func message(in inbox: Inbox, on topic: String, after skip: Int = 0, within seconds: Int = 10,
                         where condition: ([String: Any]) -> Bool = { _ in true }) async -> [String: Any]? {
-        for _ in 0..<1000 {
+        for _ in 0..<seconds * 100 {
             for message in inbox.messages.dropFirst(skip) where message.topic == topic {
                 if let object = json(message.payload), condition(object) { return object }
             }

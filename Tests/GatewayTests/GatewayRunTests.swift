@@ -41,6 +41,35 @@ struct GatewayRunTests {
         await client.close()
     }
 
+    @Test("A cycle's points from the holding, input and discrete tables come in one events document")
+    func oneDocumentPerCycle() async throws {
+        let gateway = try GatewayFixture()
+        let controller = try gateway.controller()
+        let (client, inbox) = try await gateway.subscriber(["$devices/oven-1/events"])
+        // A change that lands between two reads of one cycle is split over two cycles, so a few
+        // tries: with one document per poll group instead, none would ever hold all three.
+        var together = false
+        for attempt in 1...5 where !together {
+            let skip = inbox.messages.count
+            let alarm = attempt % 2 == 1
+            controller.setRegisters(.holdingRegisters, address: 0, [UInt16(100 + attempt)])
+            controller.setRegisters(.inputRegisters, address: 0, [UInt16(200 + attempt)])
+            controller.setBits(.discreteInputs, address: 1, [alarm])
+            let setPoint = Double(100 + attempt) / 10, temperature = Double(200 + attempt) / 10
+            // Wait until each of the three has been published, then look for one document with all.
+            for check in [{ (doc: [String: Any]) in doc["set_point"] as? Double == setPoint },
+                          { (doc: [String: Any]) in doc["temperature"] as? Double == temperature },
+                          { (doc: [String: Any]) in doc["alarm"] as? Bool == alarm }] {
+                #expect(await GatewayFixture.message(in: inbox, on: "$devices/oven-1/events", after: skip, where: check) != nil)
+            }
+            together = await GatewayFixture.message(in: inbox, on: "$devices/oven-1/events", after: skip, within: 1) { doc in
+                doc["set_point"] as? Double == setPoint && doc["temperature"] as? Double == temperature && doc["alarm"] as? Bool == alarm
+            } != nil
+        }
+        #expect(together)
+        await client.close()
+    }
+
     @Test("A command writes the register and is acknowledged; a batch of adjacent registers is one FC16")
     func commands() async throws {
         let gateway = try GatewayFixture()

@@ -95,14 +95,26 @@ actor BusWorker {
                 continue
             }
             switch next.action {
-            case let .poll(group): await poll(next.agent, group: group)
+            case .poll: await pollDueGroups(of: next.agent, dueBy: now)
             case .probe: await probe(next.agent)
             }
             await publishStaleStates()
         }
     }
 
-    private func poll(_ agent: DeviceAgent, group index: Int) async {
+    /// Reads every group of `agent` due by `instant` and publishes what they report as one
+    /// `events` document: a cycle's points together, whatever table they come from.
+    private func pollDueGroups(of agent: DeviceAgent, dueBy instant: ContinuousClock.Instant) async {
+        var reported: [(Point, PointReading)] = []
+        for index in agent.plan.groups.indices where agent.plan.groups[index].nextDue <= instant {
+            if stopping || agent.isOffline { break }
+            reported += await poll(agent, group: index)
+        }
+        await publish(reported, of: agent)
+    }
+
+    /// Reads one poll group and schedules its next cycle; returns the readings to publish.
+    private func poll(_ agent: DeviceAgent, group index: Int) async -> [(Point, PointReading)] {
         let group = agent.plan.groups[index]
         var reported: [(Point, PointReading)] = []
         var completed = true
@@ -143,7 +155,7 @@ actor BusWorker {
         } else if !completed, !agent.isOffline, agent.plan.groups[index].nextDue == group.nextDue {
             agent.plan.setNextDue(index, now + group.interval)
         }
-        await publish(reported, of: agent)
+        return reported
     }
 
     /// An offline device: one small read. An answer (even an exception) brings it back online.
