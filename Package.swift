@@ -39,13 +39,20 @@ let package = Package(
         ),
 
         // Benchmarks (`make bench`), not shipped.
+        .target(name: "BenchSupport", path: "Benchmarks/BenchSupport"),
         .executableTarget(
             name: "modbridge-bench",
-            dependencies: ["POSIX", "Serial", "Modbus"],
+            dependencies: ["BenchSupport", "POSIX", "Serial", "Modbus"],
             path: "Benchmarks/BusBench"
         ),
+        .executableTarget(
+            name: "modbridge-gateway-bench",
+            dependencies: ["BenchSupport", "TestSupport", "POSIX", "Modbus", "MQTT"],
+            path: "Benchmarks/GatewayBench"
+        ),
 
-        // Helpers the test targets share: temporary folders, child processes, free ports, Mosquitto.
+        // Helpers the test targets (and the gateway benchmark) share: temporary folders, child
+        // processes, free ports, MQTT test clients, Mosquitto.
         .target(name: "TestSupport", dependencies: ["POSIX", "MQTT"], path: "Tests/TestSupport"),
         .testTarget(name: "SerialTests", dependencies: ["POSIX", "Serial", "TestSupport"]),
         .testTarget(name: "ModbusTests", dependencies: ["POSIX", "Modbus", "Serial", "TestSupport"]),

@@ -2,6 +2,7 @@
 // the same pty and simulator in the same run. Prints the table and writes it into BENCHMARKS.md.
 //
 //   modbridge-bench --c-loop PATH [--transactions N] [--write BENCHMARKS.md]
+import BenchSupport
 import Foundation  // the benchmark is not shipped: Foundation's conveniences are fine here
 import Modbus
 import Serial
@@ -26,19 +27,13 @@ struct Options {
     }
 }
 
-func fail(_ message: String) -> Never {
-    FileHandle.standardError.write(Data("modbridge-bench: \(message)\n".utf8))
-    exit(1)
-}
-
 struct Figures {
     let median: Double
     let p99: Double
 
     init(nanoseconds samples: [Int64]) {
-        let sorted = samples.sorted()
-        median = Double(sorted[sorted.count / 2]) / 1000
-        p99 = Double(sorted[min(sorted.count - 1, sorted.count * 99 / 100)]) / 1000
+        median = Double(percentile(50, of: samples)) / 1000
+        p99 = Double(percentile(99, of: samples)) / 1000
     }
 }
 
@@ -90,38 +85,9 @@ func measureC(loop: String, path: String, registers: Int, transactions: Int, sil
     return Figures(nanoseconds: Array(samples.dropFirst(100)))
 }
 
-func machine() -> String {
-    var name = utsname()
-    uname(&name)
-    let release = withUnsafeBytes(of: name.release) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-    let architecture = withUnsafeBytes(of: name.machine) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-    var model = "unknown CPU"
-    if let file = fopen("/proc/cpuinfo", "r") {
-        var line: UnsafeMutablePointer<CChar>?
-        var capacity = 0
-        while getline(&line, &capacity, file) > 0 {
-            let text = String(cString: line!)
-            if text.hasPrefix("model name") {
-                model = String(text.split(separator: ":", maxSplits: 1).last ?? "").trimmingWhitespace
-                break
-            }
-        }
-        free(line)
-        fclose(file)
-    }
-    return "\(model), \(sysconf(Int32(_SC_NPROCESSORS_ONLN))) cores, Linux \(release) \(architecture)"
-}
+func format(_ value: Double) -> String { formatted(value) }
 
-extension String {
-    var trimmingWhitespace: String {
-        String(drop { $0 == " " || $0 == "\t" }.reversed().drop { $0 == " " || $0 == "\n" || $0 == "\t" }.reversed())
-    }
-}
-
-func format(_ value: Double) -> String {
-    let rounded = (value * 10).rounded() / 10
-    return String(rounded)
-}
+func fail(_ message: String) -> Never { benchFailure(message) }
 
 let options = Options(Array(CommandLine.arguments.dropFirst()))
 var folder = Array("/tmp/modbridge-bench-XXXXXX".utf8CString)
@@ -159,16 +125,11 @@ extension String {
 }
 
 if let path = options.markdown {
-    var date = time(nil)
-    var parts = tm()
-    gmtime_r(&date, &parts)
-    let day = "\(parts.tm_year + 1900)-\(parts.tm_mon < 9 ? "0" : "")\(parts.tm_mon + 1)-\(parts.tm_mday < 10 ? "0" : "")\(parts.tm_mday)"
-    let section = """
-    <!-- bus-bench:start -->
+    let body = """
     ## Modbus RTU: Bus vs a plain libmodbus loop
 
     Command: `make bench` (runs `modbridge-bench --c-loop .build/libmodbus-loop --write BENCHMARKS.md`).
-    Measured \(day) on \(machine()).
+    Measured \(utcDay()) on \(machineDescription()).
 
     Each row: \(options.transactions) reads of holding registers from unit 1 of the simulated controller over
     one pty at 115200 baud (after 100 warm-up reads), each awaited before the next. "Bus" is
@@ -179,17 +140,9 @@ if let path = options.markdown {
     | registers | inter-frame silence | Bus median | Bus p99 | C median | C p99 | ratio median | ratio p99 |
     |---|---|---|---|---|---|---|---|
     \(rows.joined(separator: "\n"))
-    <!-- bus-bench:end -->
     """
-    let existing = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
-    let updated: String
-    if let start = existing.range(of: "<!-- bus-bench:start -->"), let end = existing.range(of: "<!-- bus-bench:end -->") {
-        updated = String(existing[..<start.lowerBound]) + section + String(existing[end.upperBound...])
-    } else {
-        updated = (existing.isEmpty ? "# Benchmarks\n\nFigures written by `make bench`; each section names its command and machine.\n" : existing) + "\n" + section + "\n"
-    }
     do {
-        try updated.write(toFile: path, atomically: true, encoding: .utf8)
+        try writeSection("bus-bench", body: body, to: path)
     } catch {
         fail("cannot write \(path): \(error)")
     }

@@ -17,7 +17,7 @@ public final class Broker: Sendable {
         let core = try BrokerCore(configuration: configuration, policy: policy, logger: logger)
         let thread: DedicatedThread
         do {
-            thread = try DedicatedThread { core.run() }
+            thread = try DedicatedThread(name: "mqtt-broker") { core.run() }
         } catch {
             throw .reactorFailed("pthread_create", error)
         }
@@ -71,6 +71,17 @@ public final class LocalClient: Sendable {
     public func publish(topic: String, payload: [UInt8], qos: QoS = .atMostOnce, retain: Bool = false) async throws(BrokerError) {
         let publish = Publish(topic: topic, payload: payload, qos: qos, retain: retain)
         try await mailbox.ask { reply in .publish(clientID: clientID, publish, reply: reply) }.get()
+    }
+
+    /// Publishes as this client without waiting for the broker (for a thread that must not
+    /// block); `refused` runs, on the broker's thread, if the broker does not route it.
+    public func post(topic: String, payload: [UInt8], qos: QoS = .atMostOnce, retain: Bool = false,
+                     refused: @escaping @Sendable (BrokerError) -> Void) {
+        let publish = Publish(topic: topic, payload: payload, qos: qos, retain: retain)
+        let sent = mailbox.send(.publish(clientID: clientID, publish) { result in
+            if case let .failure(error) = result { refused(error) }
+        })
+        if !sent { refused(.notRunning) }
     }
 
     /// Subscribes; returns the granted QoS (or failure) for each filter, as a SUBACK would.

@@ -26,10 +26,11 @@ public struct BusStatus: Sendable, Equatable {
 /// One Modbus line (a serial port or a TCP endpoint), owned by one dedicated thread.
 ///
 /// The thread owns the libmodbus context and runs one transaction at a time from a queue:
-/// pending writes first, then reads, in the order they came. It keeps the inter-frame silence
-/// (plus any per-unit extra delay) and reopens a failed line with backoff while callers keep
-/// getting errors instead of waiting. Call `close()` when done; a bus dropped without it stops
-/// its thread after the transaction under way, without waiting for it.
+/// pending writes first, then reads, in the order they came; between them it runs its
+/// `BusDriver`, if it has one, whenever the driver is due or woken. It keeps the inter-frame
+/// silence (plus any per-unit extra delay) and reopens a failed line with backoff while callers
+/// keep getting errors instead of waiting. Call `close()` when done; a bus dropped without it
+/// stops its thread after the transaction under way, without waiting for it.
 public final class Bus: Sendable {
     public let configuration: BusConfiguration
     private let shared: ConditionLock<SharedState>
@@ -46,18 +47,22 @@ public final class Bus: Sendable {
         var reads: [Job] = []
         var stopping = false
         var stopped = false
+        /// The driver is to run now, whatever it said it was due.
+        var driverWoken = false
         var status = BusStatus()
         var whenStopped: [@Sendable () -> Void] = []
     }
 
-    /// Starts the bus thread, which opens the line at once.
-    public init(_ configuration: BusConfiguration, events: @escaping @Sendable (BusEvent) -> Void = { _ in }) throws(ModbusError) {
+    /// Starts the bus thread, called `threadName`, which opens the line at once and runs
+    /// `driver` (first at once) between queued jobs.
+    public init(_ configuration: BusConfiguration, threadName: String = "modbus-bus", driver: (any BusDriver)? = nil,
+                events: @escaping @Sendable (BusEvent) -> Void = { _ in }) throws(ModbusError) {
         self.configuration = configuration
         let shared = ConditionLock(SharedState())
         self.shared = shared
         do {
-            thread = try DedicatedThread {
-                BusLoop(configuration: configuration, shared: shared, events: events).run()
+            thread = try DedicatedThread(name: threadName) {
+                BusLoop(configuration: configuration, shared: shared, driver: driver, events: events).run()
             }
         } catch {
             throw ModbusError(.connectFailed("cannot start the bus thread: \(error)"), target: configuration.target.description)
@@ -98,6 +103,11 @@ public final class Bus: Sendable {
         return try result.get()
     }
 
+    /// Makes the bus thread run its driver as soon as the transaction under way is done.
+    public func wakeDriver() {
+        shared.withLockAndSignal { $0.driverWoken = true }
+    }
+
     /// The line's health now.
     public var status: BusStatus { shared.withLock { $0.status } }
 
@@ -114,145 +124,5 @@ public final class Bus: Sendable {
         }
         // The thread has left its loop; joining only reaps it.
         thread.join()
-    }
-}
-
-/// The bus thread's loop; everything here runs on that one thread.
-private struct BusLoop {
-    let configuration: BusConfiguration
-    let shared: ConditionLock<Bus.SharedState>
-    let events: @Sendable (BusEvent) -> Void
-
-    private enum Next {
-        case job(Bus.Job)
-        case stop
-    }
-
-    func run() {
-        let clock = ContinuousClock()
-        let target = configuration.target.description
-        let silence = configuration.interFrameSilence
-        var connection: ModbusConnection?
-        var reopenDelay = configuration.initialReopenDelay
-        var nextOpenAttempt = clock.now
-        var lastFrameEnd: ContinuousClock.Instant?
-        var lastUnit: UInt8 = 0
-        var needsResynchronizing = false
-
-        func lose(_ error: ModbusError) {
-            connection?.close()
-            connection = nil
-            nextOpenAttempt = clock.now.advanced(by: reopenDelay)
-            shared.withLock { $0.status.isOpen = false }
-            events(.lost(error))
-        }
-
-        while true {
-            if connection == nil && clock.now >= nextOpenAttempt {
-                do {
-                    let opened = try ModbusConnection.open(configuration)
-                    connection = opened
-                    reopenDelay = configuration.initialReopenDelay
-                    needsResynchronizing = false
-                    shared.withLock { state in
-                        state.status.isOpen = true
-                        state.status.opens += 1
-                    }
-                    events(.opened(target: target, rs485: opened.rs485Status))
-                } catch {
-                    nextOpenAttempt = clock.now.advanced(by: reopenDelay)
-                    shared.withLock { $0.status.lastError = error }
-                    events(.openFailed(error, retryIn: reopenDelay))
-                    reopenDelay = min(reopenDelay * 2, configuration.maximumReopenDelay)
-                }
-            }
-
-            let next = shared.wait(until: connection == nil ? nextOpenAttempt : nil) { state -> Next? in
-                if state.stopping { return .stop }
-                if !state.writes.isEmpty { return .job(state.writes.removeFirst()) }
-                if !state.reads.isEmpty { return .job(state.reads.removeFirst()) }
-                return nil
-            }
-            guard let next else { continue }  // time to retry opening the line
-            guard case let .job(job) = next else { break }
-
-            guard let line = connection else {
-                let lastError = shared.withLock { $0.status.lastError }
-                let retryIn = max(.zero, clock.now.duration(to: nextOpenAttempt)).milliseconds
-                let failure: ModbusError.Kind
-                if case let .connectFailed(detail)? = lastError?.kind {
-                    failure = .connectFailed("\(detail); next attempt in \(retryIn) ms")
-                } else {
-                    failure = .linkClosed("line down, next reopen attempt in \(retryIn) ms")
-                }
-                job.completion(.failure(ModbusError(failure, target: target).at(unit: job.unit, request: job.request)))
-                continue
-            }
-
-            if let lastFrameEnd {
-                let extra = max(configuration.extraDelayByUnit[lastUnit] ?? .zero, configuration.extraDelayByUnit[job.unit] ?? .zero)
-                sleepThread(clock.now.duration(to: lastFrameEnd.advanced(by: silence + extra)))
-            }
-
-            let result: Result<ModbusResponse, ModbusError>
-            do {
-                if needsResynchronizing {
-                    try line.resynchronize(quiet: max(silence * 2, .milliseconds(2)))
-                    needsResynchronizing = false
-                }
-                if job.unit == ModbusRequest.Limits.broadcastUnit {
-                    try line.sendBroadcast(job.request)
-                    sleepThread(configuration.broadcastTurnaround)
-                    result = .success(.written)
-                } else {
-                    result = .success(try line.perform(job.request, unit: job.unit))
-                }
-            } catch {
-                result = .failure(error.request == nil ? error.at(unit: job.unit, request: job.request) : error)
-            }
-            lastFrameEnd = clock.now
-            lastUnit = job.unit
-
-            shared.withLock { state in
-                state.status.transactions += 1
-                if case let .failure(error) = result {
-                    state.status.failures += 1
-                    state.status.lastError = error
-                }
-            }
-            if case let .failure(error) = result {
-                if error.isLinkFailure {
-                    lose(error)
-                } else if leavesLineOutOfStep(error) {
-                    needsResynchronizing = true
-                }
-            }
-            job.completion(result)
-        }
-
-        connection?.close()
-        let (pending, waiters) = shared.withLock { state -> ([Bus.Job], [@Sendable () -> Void]) in
-            state.stopped = true
-            state.status.isOpen = false
-            let pending = state.writes + state.reads
-            state.writes = []
-            state.reads = []
-            let waiters = state.whenStopped
-            state.whenStopped = []
-            return (pending, waiters)
-        }
-        for job in pending {
-            job.completion(.failure(ModbusError(.linkClosed("the bus is closed"), target: target).at(unit: job.unit, request: job.request)))
-        }
-        for waiter in waiters { waiter() }
-    }
-
-    /// After these, bytes of a late or broken answer may still be on their way. An exception
-    /// answer is a complete frame, and a refused request sent nothing: the line is in step.
-    private func leavesLineOutOfStep(_ error: ModbusError) -> Bool {
-        switch error.kind {
-        case .timeout, .crcMismatch, .invalidFrame: true
-        default: false
-        }
     }
 }

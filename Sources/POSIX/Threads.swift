@@ -8,17 +8,26 @@ public final class DedicatedThread: Sendable {
     private let joined = Mutex(false)
 
     private final class Start {
+        let name: String
         let body: @Sendable () -> Void
-        init(_ body: @escaping @Sendable () -> Void) { self.body = body }
+        init(_ name: String, _ body: @escaping @Sendable () -> Void) {
+            self.name = name
+            self.body = body
+        }
     }
 
-    /// Starts `body` on a new thread.
-    public init(_ body: @escaping @Sendable () -> Void) throws(Errno) {
-        let start = Unmanaged.passRetained(Start(body)).toOpaque()
+    /// Starts `body` on a new thread called `name` (as `top -H` and /proc show it; the kernel
+    /// keeps the first 15 bytes).
+    public init(name: String, _ body: @escaping @Sendable () -> Void) throws(Errno) {
+        let start = Unmanaged.passRetained(Start(name, body)).toOpaque()
         var thread = pthread_t()
         let result = pthread_create(&thread, nil, { argument in
             guard let argument else { return nil }
             let start = Unmanaged<Start>.fromOpaque(argument).takeRetainedValue()
+            // Cut at a character boundary within 15 bytes; a failure only leaves the old name.
+            var name = ""
+            for character in start.name where name.utf8.count + character.utf8.count <= 15 { name.append(character) }
+            nameCurrentThread(name)
             start.body()
             return nil
         }, start)
@@ -37,6 +46,15 @@ public final class DedicatedThread: Sendable {
             joined = true
         }
     }
+}
+
+/// Names the calling thread through /proc/thread-self/comm (what pthread_setname_np does; Glibc's
+/// Swift module does not export it). Best effort: a thread keeps its old name if this fails.
+private func nameCurrentThread(_ name: String) {
+    let descriptor = open("/proc/thread-self/comm", O_WRONLY | O_CLOEXEC)
+    guard descriptor >= 0 else { return }
+    _ = try? writeAll(descriptor, Array(name.utf8))
+    close(descriptor)
 }
 
 /// A mutex-protected value with a condition variable, for a thread that sleeps until work comes.

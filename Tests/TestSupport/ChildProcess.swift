@@ -10,8 +10,9 @@ public final class ChildProcess {
     private var pendingOutput: [UInt8] = []
 
     /// Starts `executable` (looked up in PATH) with `arguments`; its stdout is readable with
-    /// `readLine`, its stderr goes to /dev/null unless `inheritStandardError`.
-    public init(_ executable: String, _ arguments: [String], inheritStandardError: Bool = false) throws {
+    /// `readLine`, its stderr goes to /dev/null unless `inheritStandardError`, or to the file
+    /// `standardErrorFile` (created or truncated).
+    public init(_ executable: String, _ arguments: [String], inheritStandardError: Bool = false, standardErrorFile: String? = nil) throws {
         var pipeDescriptors: [Int32] = [-1, -1]
         guard pipe(&pipeDescriptors) == 0 else { throw ChildProcessError.spawnFailed(executable, errno) }
         var actions = posix_spawn_file_actions_t()
@@ -20,7 +21,9 @@ public final class ChildProcess {
         posix_spawn_file_actions_adddup2(&actions, pipeDescriptors[1], STDOUT_FILENO)
         posix_spawn_file_actions_addclose(&actions, pipeDescriptors[0])
         posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0)
-        if !inheritStandardError {
+        if let standardErrorFile {
+            posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, standardErrorFile, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        } else if !inheritStandardError {
             posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, "/dev/null", O_WRONLY, 0)
         }
         var attributes = posix_spawnattr_t()

@@ -11,7 +11,7 @@ enum DeviceAvailability: Equatable {
 }
 
 /// One configured controller on a bus: its plan, latest readings, report filters, availability
-/// and desired state. Owned by its bus's `BusWorker`; nothing here blocks or awaits.
+/// and desired state. Owned by its bus's `BusPoller`, on the bus thread; nothing here blocks.
 final class DeviceAgent {
     /// Consecutive transactions without an answer that make a device offline.
     static let failuresBeforeOffline = 3
@@ -36,8 +36,6 @@ final class DeviceAgent {
     /// came online, or a point was read for the first time.
     var stateIsUrgent = false
     var lastStatePublished: ContinuousClock.Instant?
-    /// The task reading the device's command topics.
-    var commandTask: Task<Void, Never>?
 
     var id: String { device.settings.id }
     var unit: UInt8 { device.settings.unit }
@@ -57,7 +55,7 @@ final class DeviceAgent {
     }
 
     /// What the device needs next and when: its earliest poll group, or its next probe.
-    func nextAction() -> (action: BusWorker.Action, due: ContinuousClock.Instant)? {
+    func nextAction() -> (action: BusPoller.Action, due: ContinuousClock.Instant)? {
         if case let .offline(nextProbe, _) = availability { return (.probe, nextProbe) }
         guard let index = plan.groups.indices.min(by: { plan.groups[$0].nextDue < plan.groups[$1].nextDue }) else { return nil }
         return (.poll(group: index), plan.groups[index].nextDue)

@@ -29,34 +29,35 @@ final class DeviceLink: Sendable {
 
     /// `events` with the points reported this cycle and `ts`, and `events/<point>` for points
     /// that have subtopics.
-    func publishEvents(_ fields: [(String, JSONValue)], subtopics: [(String, JSONValue)]) async {
+    func publishEvents(_ fields: [(String, JSONValue)], subtopics: [(String, JSONValue)]) {
         guard !fields.isEmpty else { return }
         let document = JSONValue.objectText(fields + [("ts", .string(Timestamp.now()))])
-        await publish("events", document)
+        publish("events", document)
         for (name, value) in subtopics {
-            await publish("events/\(name)", value.jsonText)
+            publish("events/\(name)", value.jsonText)
         }
     }
 
     /// The device's `state`, kept by the broker for late subscribers.
-    func publishState(_ fields: [(String, JSONValue)]) async {
-        await publish("state", JSONValue.objectText(fields + [("ts", .string(Timestamp.now()))]), retain: true)
+    func publishState(_ fields: [(String, JSONValue)]) {
+        publish("state", JSONValue.objectText(fields + [("ts", .string(Timestamp.now()))]), retain: true)
     }
 
     /// `events/ack` for one command or config message.
-    func publishAck(_ ack: CommandAck) async {
-        await publish("events/ack", ack.jsonText)
+    func publishAck(_ ack: CommandAck) {
+        publish("events/ack", ack.jsonText)
     }
 
     func disconnect() {
         client.disconnect()
     }
 
-    private func publish(_ subtopic: String, _ text: String, retain: Bool = false) async {
-        do {
-            try await client.publish(topic: prefix + subtopic, payload: Array(text.utf8), qos: .atLeastOnce, retain: retain)
-        } catch {
-            Output.log("error", "publish_failed", ["device": deviceID, "topic": prefix + subtopic, "error": "\(error)"])
+    /// Hands the message to the broker without waiting (the caller is a bus thread); messages of
+    /// one device reach the broker in the order they were posted.
+    private func publish(_ subtopic: String, _ text: String, retain: Bool = false) {
+        let (deviceID, topic) = (deviceID, prefix + subtopic)
+        client.post(topic: topic, payload: Array(text.utf8), qos: .atLeastOnce, retain: retain) { error in
+            Output.log("error", "publish_failed", ["device": deviceID, "topic": topic, "error": "\(error)"])
         }
     }
 }

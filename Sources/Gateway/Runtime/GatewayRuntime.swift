@@ -114,23 +114,21 @@ actor GatewayRuntime {
 
     private func startBus(_ settings: BusSettings, devices: [ResolvedDevice]) async throws(GatewayError) {
         let configuration = try busConfiguration(settings)
-        let bus: Bus
+        let worker: BusWorker
         do {
-            bus = try Bus(configuration) { event in Output.log(event, bus: settings.id) }
+            worker = try BusWorker(settings: settings, configuration: configuration)
         } catch {
             throw .bus(id: settings.id, error)
         }
-        let worker = BusWorker(settings: settings, bus: bus)
+        // Kept first, so that a device that cannot connect leaves the others running.
         workers[settings.id] = worker
-        // Started first, so that a device that cannot connect leaves the others running.
-        await worker.start()
         for device in devices { try await addDevice(device, to: worker) }
     }
 
     private func addDevice(_ device: ResolvedDevice, to worker: BusWorker) async throws(GatewayError) {
         do {
             let link = try await DeviceLink.connect(to: broker, deviceID: device.settings.id, registryID: device.registry)
-            await worker.add(device, link: link)
+            worker.add(device, link: link)
         } catch {
             throw .broker(error)
         }

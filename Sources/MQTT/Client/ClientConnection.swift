@@ -34,7 +34,7 @@ final class ClientConnection: Sendable {
     /// Starts the connection thread; `connected` gets the CONNACK's session-present flag or the error.
     func start(connected: @escaping @Sendable (Result<Bool, MQTTError>) -> Void) {
         do {
-            let started = try DedicatedThread { [self] in run(connected: connected) }
+            let started = try DedicatedThread(name: "mqtt-client") { [self] in run(connected: connected) }
             thread.withLock { $0 = started }
         } catch {
             connected(.failure(.connectionFailed("cannot start the connection thread: \(error)")))

@@ -78,7 +78,7 @@ final class SimulatorThread: Sendable {
     init(target: String, _ loop: @escaping @Sendable (ConditionLock<ServerControl>) -> Void) throws(ModbusError) {
         let control = self.control
         do {
-            thread = try DedicatedThread { loop(control) }
+            thread = try DedicatedThread(name: "modbus-sim") { loop(control) }
         } catch {
             throw ModbusError(.io(error), target: target)
         }

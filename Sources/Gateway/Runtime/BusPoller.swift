@@ -1,0 +1,251 @@
+import Mapping
+import Modbus
+import MQTT
+import Synchronization
+
+/// Polls the devices of one bus and carries out their commands, on the bus's own thread (the
+/// `BusDriver` of its `Bus`): each turn takes what other threads posted (devices, commands,
+/// stop), then does the one poll group or probe due earliest. Writes of a command therefore go
+/// ahead of any poll not yet started. Everything but `inbox` is touched by the bus thread only.
+final class BusPoller: BusDriver, @unchecked Sendable {
+    enum Action: Equatable {
+        case poll(group: Int)
+        case probe
+    }
+
+    private struct Inbox {
+        var requests: [BusPollerRequest] = []
+        var stopped = false
+    }
+
+    /// How often `state` is republished at most while values change.
+    static let stateInterval = Duration.seconds(5)
+
+    let busID: String
+    private let inbox = Mutex(Inbox())
+    // Confined to the bus thread (which makes the unchecked Sendable sound).
+    var agents: [DeviceAgent] = []
+    private var stopped = false
+
+    init(busID: String) {
+        self.busID = busID
+    }
+
+    /// Hands a request to the bus thread (the caller then wakes the bus). After a stop, removals
+    /// and stops are answered at once and the rest dropped: no device is served any more.
+    func post(_ request: BusPollerRequest) {
+        let accepted = inbox.withLock { inbox -> Bool in
+            guard !inbox.stopped else { return false }
+            inbox.requests.append(request)
+            return true
+        }
+        guard !accepted else { return }
+        switch request {
+        case let .remove(_, _, done), let .stop(_, done): done()
+        case .add, .command: break
+        }
+    }
+
+    // MARK: - One turn on the bus thread
+
+    func run(on line: BusLine, now: ContinuousClock.Instant) -> ContinuousClock.Instant? {
+        for request in inbox.withLock({ inbox in defer { inbox.requests = [] }; return inbox.requests }) {
+            guard !stopped else { break }
+            take(request, line: line)
+        }
+        guard !stopped else { return nil }
+        if let next = nextAction(), next.due <= now {
+            switch next.action {
+            case .poll: pollDueGroups(of: next.agent, dueBy: now, line: line)
+            case .probe: probe(next.agent, line: line)
+            }
+            publishStaleStates()
+        }
+        return nextAction()?.due
+    }
+
+    private func take(_ request: BusPollerRequest, line: BusLine) {
+        switch request {
+        case let .add(device, link):
+            agents.append(DeviceAgent(device: device, link: link, now: .now))
+        case let .remove(deviceID, reason, done):
+            if let index = agents.firstIndex(where: { $0.id == deviceID }) { retire(agents.remove(at: index), reason: reason) }
+            done()
+        case let .command(deviceID, message):
+            if let agent = agents.first(where: { $0.id == deviceID }) { handle(message, for: agent, line: line) }
+        case let .stop(reason, done):
+            stopped = true
+            let left = inbox.withLock { inbox in
+                inbox.stopped = true
+                defer { inbox.requests = [] }
+                return inbox.requests
+            }
+            for agent in agents { retire(agent, reason: reason) }
+            agents = []
+            // Removals and stops that came in after this one are answered too.
+            for case let .remove(_, _, done) in left { done() }
+            for case let .stop(_, done) in left { done() }
+            done()
+        }
+    }
+
+    private func retire(_ agent: DeviceAgent, reason: String) {
+        agent.availability = .unknown
+        agent.lastError = reason
+        agent.link.publishState(agent.stateFields())
+        agent.link.disconnect()
+    }
+
+    /// The poll group or probe due earliest, of every device.
+    private func nextAction() -> (agent: DeviceAgent, action: Action, due: ContinuousClock.Instant)? {
+        var next: (agent: DeviceAgent, action: Action, due: ContinuousClock.Instant)?
+        for agent in agents {
+            if let candidate = agent.nextAction(), next.map({ candidate.due < $0.due }) ?? true {
+                next = (agent, candidate.action, candidate.due)
+            }
+        }
+        return next
+    }
+
+    // MARK: - Polling
+
+    /// Reads every group of `agent` due by `instant` and publishes what they report as one
+    /// `events` document: a cycle's points together, whatever table they come from.
+    private func pollDueGroups(of agent: DeviceAgent, dueBy instant: ContinuousClock.Instant, line: BusLine) {
+        var reported: [(Point, PointReading)] = []
+        for index in agent.plan.groups.indices where agent.plan.groups[index].nextDue <= instant {
+            if agent.isOffline { break }
+            reported += poll(agent, group: index, line: line)
+        }
+        publish(reported, of: agent)
+    }
+
+    /// Reads one poll group and schedules its next cycle; returns the readings to publish.
+    private func poll(_ agent: DeviceAgent, group index: Int, line: BusLine) -> [(Point, PointReading)] {
+        let group = agent.plan.groups[index]
+        var reported: [(Point, PointReading)] = []
+        var completed = true
+        for read in group.reads {
+            let result = line.perform(read.request(limits: agent.profile.limits), unit: agent.unit)
+            let now = ContinuousClock.now
+            switch result {
+            case let .success(response):
+                noteAnswer(agent, line: line)
+                reported += agent.accept(response, for: read, at: now)
+            case let .failure(error):
+                if case let .exception(code) = error.kind {
+                    noteAnswer(agent, line: line)
+                    if code == .illegalDataAddress && agent.plan.learnIllegalAddress(in: read) {
+                        Output.log("warning", "plan_split", ["device": agent.id, "read": "\(read.table.rawValue) \(read.read)",
+                                                             "reason": code.description, "requests_per_cycle": String(agent.plan.requestsPerCycle)])
+                        agent.plan.setNextDue(index, now)
+                        completed = false
+                        break
+                    }
+                    reported += agent.fail(read, error: code.description, at: now)
+                } else if case .invalidRequest = error.kind {
+                    reported += agent.fail(read, error: error.reason, at: now)
+                } else {
+                    noteFailure(agent, error)
+                    completed = false
+                    break
+                }
+            }
+            if !completed { break }
+        }
+        let now = ContinuousClock.now
+        if completed {
+            let current = agent.plan.groups[index].nextDue
+            var scheduled = group.nextDue + group.interval
+            if scheduled <= now { scheduled = now + group.interval }  // late: skip the missed cycles, no burst
+            agent.plan.setNextDue(index, current == group.nextDue ? scheduled : min(current, scheduled))
+        } else if !agent.isOffline, agent.plan.groups[index].nextDue == group.nextDue {
+            agent.plan.setNextDue(index, now + group.interval)
+        }
+        return reported
+    }
+
+    /// An offline device: one small read. An answer (even an exception) brings it back online.
+    private func probe(_ agent: DeviceAgent, line: BusLine) {
+        guard case let .offline(_, backoff) = agent.availability else { return }
+        guard let read = agent.plan.groups.first?.reads.first else {
+            noteAnswer(agent, line: line)
+            return
+        }
+        let result = line.perform(read.request(limits: agent.profile.limits), unit: agent.unit)
+        if case let .failure(error) = result, !error.isException {
+            let next = min(backoff * 2, DeviceAgent.longestProbeDelay)
+            agent.availability = .offline(nextProbe: .now + next, backoff: next)
+            agent.lastError = error.description
+        } else {
+            noteAnswer(agent, line: line)
+        }
+    }
+
+    // MARK: - Availability
+
+    /// The device answered: it is online (and if it was not, it gets its setup and desired state).
+    func noteAnswer(_ agent: DeviceAgent, line: BusLine) {
+        agent.consecutiveFailures = 0
+        guard agent.availability != .online else { return }
+        let wasOffline = agent.isOffline
+        agent.availability = .online
+        agent.lastError = nil
+        agent.resetReports()
+        // Back from offline, everything is read again at once. A device heard for the first time
+        // is in its first poll, with every group already due from the start.
+        if wasOffline { agent.plan.makeAllDue(at: .now) }
+        Output.log("info", wasOffline ? "device_online" : "device_found", ["device": agent.id, "bus": busID, "unit": String(agent.unit)])
+        agent.stateIsUrgent = true
+        runSetup(agent, line: line)
+        if !agent.desired.isEmpty {
+            var message = CommandMessage(kind: .config)
+            message.values = agent.desired
+            apply(message, to: agent, reapplied: true, line: line)
+        }
+    }
+
+    /// A transaction got no (valid) answer; enough of them in a row make the device offline.
+    func noteFailure(_ agent: DeviceAgent, _ error: ModbusError) {
+        agent.consecutiveFailures += 1
+        agent.lastError = error.description
+        guard !agent.isOffline, agent.consecutiveFailures >= DeviceAgent.failuresBeforeOffline || error.isLinkFailure else { return }
+        agent.availability = .offline(nextProbe: .now + DeviceAgent.firstProbeDelay, backoff: DeviceAgent.firstProbeDelay)
+        Output.log("warning", "device_offline", ["device": agent.id, "bus": busID, "unit": String(agent.unit), "error": error.reason])
+        agent.link.publishState(agent.stateFields())
+        agent.lastStatePublished = .now
+    }
+
+    private func runSetup(_ agent: DeviceAgent, line: BusLine) {
+        // One at a time, in the profile's order (a write plan would sort and join them).
+        for setup in agent.profile.setup {
+            let write: RegisterWrite = setup.table == .coil ? .coil(address: setup.address, value: setup.value != 0)
+                                                            : .registers(address: setup.address, values: [setup.value])
+            for (step, _) in WritePlan.steps(for: [NamedWrite(name: setup.description, write: write)], limits: agent.profile.limits) {
+                if case let .failure(error) = perform(step, unit: agent.unit, limits: agent.profile.limits, line: line) {
+                    Output.log("error", "setup_write_failed", ["device": agent.id, "write": setup.description, "error": error.reason])
+                }
+            }
+        }
+    }
+
+    // MARK: - Publishing
+
+    private func publish(_ reported: [(Point, PointReading)], of agent: DeviceAgent) {
+        guard !reported.isEmpty else { return }
+        let fields = reported.map { ($0.0.name, $0.1.published) }
+        let subtopics = reported.filter(\.0.subtopic).map { ($0.0.name, $0.1.published) }
+        agent.link.publishEvents(fields, subtopics: subtopics)
+    }
+
+    private func publishStaleStates() {
+        let now = ContinuousClock.now
+        for agent in agents where agent.stateIsStale || agent.stateIsUrgent {
+            if !agent.stateIsUrgent, let last = agent.lastStatePublished, last.duration(to: now) < Self.stateInterval { continue }
+            agent.stateIsStale = false
+            agent.stateIsUrgent = false
+            agent.lastStatePublished = now
+            agent.link.publishState(agent.stateFields())
+        }
+    }
+}

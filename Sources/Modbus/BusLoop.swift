@@ -1,0 +1,173 @@
+import POSIX
+
+/// The bus thread's loop; everything here runs on that one thread, which owns the line.
+final class BusLoop {
+    let configuration: BusConfiguration
+    let shared: ConditionLock<Bus.SharedState>
+    private let driver: (any BusDriver)?
+    private let events: @Sendable (BusEvent) -> Void
+    private let clock = ContinuousClock()
+    private let target: String
+
+    private var connection: ModbusConnection?
+    private var reopenDelay: Duration
+    private var nextOpenAttempt: ContinuousClock.Instant
+    private var lastFrameEnd: ContinuousClock.Instant?
+    private var lastUnit: UInt8 = 0
+    private var needsResynchronizing = false
+    /// When the driver wants to run next (nil: only when woken).
+    private var driverDue: ContinuousClock.Instant?
+
+    private enum Next {
+        case job(Bus.Job)
+        case driver
+        case stop
+    }
+
+    init(configuration: BusConfiguration, shared: ConditionLock<Bus.SharedState>, driver: (any BusDriver)?,
+         events: @escaping @Sendable (BusEvent) -> Void) {
+        self.configuration = configuration
+        self.shared = shared
+        self.driver = driver
+        self.events = events
+        target = configuration.target.description
+        reopenDelay = configuration.initialReopenDelay
+        nextOpenAttempt = clock.now
+        driverDue = driver == nil ? nil : clock.now
+    }
+
+    func run() {
+        while true {
+            if connection == nil && clock.now >= nextOpenAttempt { open() }
+            let deadlines = [connection == nil ? nextOpenAttempt : nil, driverDue].compactMap { $0 }
+            let next = shared.wait(until: deadlines.min()) { [driverDue, clock] state -> Next? in
+                if state.stopping { return .stop }
+                if !state.writes.isEmpty { return .job(state.writes.removeFirst()) }
+                if state.driverWoken || driverDue.map({ $0 <= clock.now }) == true {
+                    state.driverWoken = false
+                    return .driver
+                }
+                if !state.reads.isEmpty { return .job(state.reads.removeFirst()) }
+                return nil
+            }
+            switch next {
+            case nil: continue  // a deadline passed: reopen the line or run the driver
+            case .stop?: finish(); return
+            case let .job(job)?: job.completion(execute(job.request, unit: job.unit))
+            case .driver?: driverDue = driver?.run(on: BusLine(loop: self), now: clock.now)
+            }
+        }
+    }
+
+    private func open() {
+        do {
+            let opened = try ModbusConnection.open(configuration)
+            connection = opened
+            reopenDelay = configuration.initialReopenDelay
+            needsResynchronizing = false
+            shared.withLock { state in
+                state.status.isOpen = true
+                state.status.opens += 1
+            }
+            events(.opened(target: target, rs485: opened.rs485Status))
+        } catch {
+            nextOpenAttempt = clock.now.advanced(by: reopenDelay)
+            shared.withLock { $0.status.lastError = error }
+            events(.openFailed(error, retryIn: reopenDelay))
+            reopenDelay = min(reopenDelay * 2, configuration.maximumReopenDelay)
+        }
+    }
+
+    /// One transaction on the line (or the reason there is none: the line is down).
+    func execute(_ request: ModbusRequest, unit: UInt8) -> Result<ModbusResponse, ModbusError> {
+        guard let line = connection else {
+            let lastError = shared.withLock { $0.status.lastError }
+            let retryIn = max(.zero, clock.now.duration(to: nextOpenAttempt)).milliseconds
+            let failure: ModbusError.Kind
+            if case let .connectFailed(detail)? = lastError?.kind {
+                failure = .connectFailed("\(detail); next attempt in \(retryIn) ms")
+            } else {
+                failure = .linkClosed("line down, next reopen attempt in \(retryIn) ms")
+            }
+            return .failure(ModbusError(failure, target: target).at(unit: unit, request: request))
+        }
+
+        if let lastFrameEnd {
+            let silence = configuration.interFrameSilence
+            let extra = max(configuration.extraDelayByUnit[lastUnit] ?? .zero, configuration.extraDelayByUnit[unit] ?? .zero)
+            sleepThread(clock.now.duration(to: lastFrameEnd.advanced(by: silence + extra)))
+        }
+
+        let result: Result<ModbusResponse, ModbusError>
+        do {
+            if needsResynchronizing {
+                try line.resynchronize(quiet: max(configuration.interFrameSilence * 2, .milliseconds(2)))
+                needsResynchronizing = false
+            }
+            if unit == ModbusRequest.Limits.broadcastUnit {
+                try line.sendBroadcast(request)
+                sleepThread(configuration.broadcastTurnaround)
+                result = .success(.written)
+            } else {
+                result = .success(try line.perform(request, unit: unit))
+            }
+        } catch {
+            result = .failure(error.request == nil ? error.at(unit: unit, request: request) : error)
+        }
+        lastFrameEnd = clock.now
+        lastUnit = unit
+
+        shared.withLock { state in
+            state.status.transactions += 1
+            if case let .failure(error) = result {
+                state.status.failures += 1
+                state.status.lastError = error
+            }
+        }
+        if case let .failure(error) = result {
+            if error.isLinkFailure {
+                lose(error)
+            } else if leavesLineOutOfStep(error) {
+                needsResynchronizing = true
+            }
+        }
+        return result
+    }
+
+    private func lose(_ error: ModbusError) {
+        connection?.close()
+        connection = nil
+        nextOpenAttempt = clock.now.advanced(by: reopenDelay)
+        shared.withLock { $0.status.isOpen = false }
+        events(.lost(error))
+    }
+
+    /// Closes the line, fails what is still queued, and lets `close()` return.
+    private func finish() {
+        connection?.close()
+        connection = nil
+        let (pending, waiters) = shared.withLock { state -> ([Bus.Job], [@Sendable () -> Void]) in
+            state.stopped = true
+            state.status.isOpen = false
+            let pending = state.writes + state.reads
+            state.writes = []
+            state.reads = []
+            let waiters = state.whenStopped
+            state.whenStopped = []
+            return (pending, waiters)
+        }
+        for job in pending {
+            job.completion(.failure(ModbusError(.linkClosed("the bus is closed"), target: target).at(unit: job.unit, request: job.request)))
+        }
+        for waiter in waiters { waiter() }
+    }
+
+    /// After these, bytes of a late or broken answer may still be on their way. An exception
+    /// answer is a complete frame, and a refused request sent nothing: the line is in step.
+    private func leavesLineOutOfStep(_ error: ModbusError) -> Bool {
+        switch error.kind {
+        case .timeout, .crcMismatch, .invalidFrame: true
+        default: false
+        }
+    }
+}
