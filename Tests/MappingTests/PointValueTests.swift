@@ -77,7 +77,7 @@ struct PointDecodingTests {
         let levelIndex = try #require(profile.points.firstIndex { $0.name == "level" })
         // The dependent point listed first: the decimal point is still decoded before it.
         let results = readings.decode([levelIndex, decimalsIndex], registers: [2, 1234], start: 11)
-        #expect(results.map(\.0.name) == ["level", "decimals"])
+        #expect(results.map { profile.points[$0.index].name } == ["level", "decimals"])
         #expect(results.map(\.1) == [.value(.number(12.34)), .value(.integer(2))])
         // Alone, before any decimal point was read: an error saying so.
         var fresh = DeviceReadings(profile: profile)

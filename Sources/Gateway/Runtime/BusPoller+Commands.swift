@@ -50,7 +50,7 @@ extension BusPoller {
             for name in names {
                 ack.written.append((name, values[name] ?? .null))
                 agent.lastWritten[name] = now
-                agent.filters[name]?.reset()
+                agent.resetReport(of: name)
             }
         }
         // The written points are read again at once, so that events show the new values.

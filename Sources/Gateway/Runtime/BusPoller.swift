@@ -112,7 +112,7 @@ final class BusPoller: BusDriver, @unchecked Sendable {
     /// Reads every group of `agent` due by `instant` and publishes what they report as one
     /// `events` document: a cycle's points together, whatever table they come from.
     private func pollDueGroups(of agent: DeviceAgent, dueBy instant: ContinuousClock.Instant, line: BusLine) {
-        var reported: [(Point, PointReading)] = []
+        var reported: [(index: Int, reading: PointReading)] = []
         for index in agent.plan.groups.indices where agent.plan.groups[index].nextDue <= instant {
             if agent.isOffline { break }
             reported += poll(agent, group: index, line: line)
@@ -121,9 +121,9 @@ final class BusPoller: BusDriver, @unchecked Sendable {
     }
 
     /// Reads one poll group and schedules its next cycle; returns the readings to publish.
-    private func poll(_ agent: DeviceAgent, group index: Int, line: BusLine) -> [(Point, PointReading)] {
+    private func poll(_ agent: DeviceAgent, group index: Int, line: BusLine) -> [(index: Int, reading: PointReading)] {
         let group = agent.plan.groups[index]
-        var reported: [(Point, PointReading)] = []
+        var reported: [(index: Int, reading: PointReading)] = []
         var completed = true
         for read in group.reads {
             let result = line.perform(read.request(limits: agent.profile.limits), unit: agent.unit)
@@ -231,10 +231,11 @@ final class BusPoller: BusDriver, @unchecked Sendable {
 
     // MARK: - Publishing
 
-    private func publish(_ reported: [(Point, PointReading)], of agent: DeviceAgent) {
+    private func publish(_ reported: [(index: Int, reading: PointReading)], of agent: DeviceAgent) {
         guard !reported.isEmpty else { return }
-        let fields = reported.map { ($0.0.name, $0.1.published) }
-        let subtopics = reported.filter(\.0.subtopic).map { ($0.0.name, $0.1.published) }
+        let points = agent.profile.points
+        let fields = reported.map { (points[$0.index].name, $0.reading.published) }
+        let subtopics = reported.filter { points[$0.index].subtopic }.map { (points[$0.index].name, $0.reading.published) }
         agent.link.publishEvents(fields, subtopics: subtopics)
     }
 

@@ -22,7 +22,8 @@ final class DeviceAgent {
     let link: DeviceLink
     var plan: PollPlan
     var readings: DeviceReadings
-    var filters: [String: ReportFilter]
+    /// Report filters, by point index.
+    var filters: [ReportFilter]
     var availability = DeviceAvailability.unknown
     var consecutiveFailures = 0
     var lastError: String?
@@ -46,7 +47,7 @@ final class DeviceAgent {
         self.link = link
         self.plan = PollPlan(profile: device.profile, start: now)
         self.readings = DeviceReadings(profile: device.profile)
-        self.filters = Dictionary(uniqueKeysWithValues: device.profile.points.map { ($0.name, ReportFilter(rule: $0.report)) })
+        self.filters = device.profile.points.map { ReportFilter(rule: $0.report) }
     }
 
     var isOffline: Bool {
@@ -61,10 +62,10 @@ final class DeviceAgent {
         return (.poll(group: index), plan.groups[index].nextDue)
     }
 
-    /// The reading of each point in `read`, decoded from the answer, with the ones to publish.
-    func accept(_ response: ModbusResponse, for read: PlannedRead, at now: ContinuousClock.Instant) -> [(Point, PointReading)] {
-        if read.points.contains(where: { readings.latest[profile.points[$0].name] == nil }) { stateIsUrgent = true }
-        let decoded: [(Point, PointReading)]
+    /// The reading of each point in `read` (by point index), decoded from the answer, with the ones to publish.
+    func accept(_ response: ModbusResponse, for read: PlannedRead, at now: ContinuousClock.Instant) -> [(index: Int, reading: PointReading)] {
+        if read.points.contains(where: { readings.reading(at: $0) == nil }) { stateIsUrgent = true }
+        let decoded: [(index: Int, reading: PointReading)]
         switch response {
         case let .registers(values): decoded = readings.decode(read.points, registers: values, start: read.read.address)
         case let .bits(values): decoded = readings.decode(read.points, bits: values, start: read.read.address)
@@ -74,27 +75,35 @@ final class DeviceAgent {
     }
 
     /// Every point of `read` reads as `error` (the device answered the read with an exception).
-    func fail(_ read: PlannedRead, error: String, at now: ContinuousClock.Instant) -> [(Point, PointReading)] {
-        let failed = read.points.map { (profile.points[$0], PointReading.error(error)) }
-        for (point, reading) in failed { readings.record(reading, for: point.name) }
+    func fail(_ read: PlannedRead, error: String, at now: ContinuousClock.Instant) -> [(index: Int, reading: PointReading)] {
+        let failed = read.points.map { (index: $0, reading: PointReading.error(error)) }
+        for (index, reading) in failed { readings.record(reading, at: index) }
         return admit(failed, at: now)
     }
 
-    private func admit(_ decoded: [(Point, PointReading)], at now: ContinuousClock.Instant) -> [(Point, PointReading)] {
+    private func admit(_ decoded: [(index: Int, reading: PointReading)], at now: ContinuousClock.Instant) -> [(index: Int, reading: PointReading)] {
         if !decoded.isEmpty { stateIsStale = true }
-        return decoded.filter { point, reading in filters[point.name]?.admit(reading, at: now) ?? true }
+        var admitted: [(index: Int, reading: PointReading)] = []
+        admitted.reserveCapacity(decoded.count)
+        for item in decoded where filters[item.index].admit(item.reading, at: now) { admitted.append(item) }
+        return admitted
     }
 
     /// Publishing resumes from scratch: every point is reported at its next read.
     func resetReports() {
-        for name in filters.keys { filters[name]?.reset() }
+        for index in filters.indices { filters[index].reset() }
+    }
+
+    /// The point called `name` is reported at its next read, whatever its value.
+    func resetReport(of name: String) {
+        if let index = profile.points.firstIndex(where: { $0.name == name }) { filters[index].reset() }
     }
 
     /// The `state` document: availability, the last-known value of every point, the last error.
     func stateFields() -> [(String, JSONValue)] {
         var values: [(String, JSONValue)] = []
-        for point in profile.points where point.access.isReadable {
-            if let reading = readings.latest[point.name] { values.append((point.name, reading.published)) }
+        for (index, point) in profile.points.enumerated() where point.access.isReadable {
+            if let reading = readings.reading(at: index) { values.append((point.name, reading.published)) }
         }
         var units: [String: JSONValue] = [:]
         for point in profile.points { if let unit = point.unit { units[point.name] = .string(unit) } }

@@ -31,21 +31,20 @@ final class DeviceLink: Sendable {
     /// that have subtopics.
     func publishEvents(_ fields: [(String, JSONValue)], subtopics: [(String, JSONValue)]) {
         guard !fields.isEmpty else { return }
-        let document = JSONValue.objectText(fields + [("ts", .string(Timestamp.now()))])
-        publish("events", document)
+        publish("events", JSONValue.objectBytes(fields + [("ts", .string(Timestamp.now()))]))
         for (name, value) in subtopics {
-            publish("events/\(name)", value.jsonText)
+            publish("events/\(name)", Array(value.jsonText.utf8))
         }
     }
 
     /// The device's `state`, kept by the broker for late subscribers.
     func publishState(_ fields: [(String, JSONValue)]) {
-        publish("state", JSONValue.objectText(fields + [("ts", .string(Timestamp.now()))]), retain: true)
+        publish("state", JSONValue.objectBytes(fields + [("ts", .string(Timestamp.now()))]), retain: true)
     }
 
     /// `events/ack` for one command or config message.
     func publishAck(_ ack: CommandAck) {
-        publish("events/ack", ack.jsonText)
+        publish("events/ack", Array(ack.jsonText.utf8))
     }
 
     func disconnect() {
@@ -54,9 +53,9 @@ final class DeviceLink: Sendable {
 
     /// Hands the message to the broker without waiting (the caller is a bus thread); messages of
     /// one device reach the broker in the order they were posted.
-    private func publish(_ subtopic: String, _ text: String, retain: Bool = false) {
+    private func publish(_ subtopic: String, _ payload: [UInt8], retain: Bool = false) {
         let (deviceID, topic) = (deviceID, prefix + subtopic)
-        client.post(topic: topic, payload: Array(text.utf8), qos: .atLeastOnce, retain: retain) { error in
+        client.post(topic: topic, payload: payload, qos: .atLeastOnce, retain: retain) { error in
             Output.log("error", "publish_failed", ["device": deviceID, "topic": topic, "error": "\(error)"])
         }
     }

@@ -1,40 +1,53 @@
-/// Compact JSON text for published payloads.
+/// Compact JSON for published payloads, written straight into bytes (a payload is bytes; a
+/// telemetry document is built at every poll, so no intermediate strings).
 extension JSONValue {
     /// This value as compact JSON; object keys sorted, so equal values give equal text.
     public var jsonText: String {
-        var text = ""
-        Self.write(self, to: &text)
-        return text
+        var bytes: [UInt8] = []
+        Self.write(self, to: &bytes)
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     /// An object with its keys in the given order (a telemetry document lists points in profile order).
     public static func objectText(_ fields: [(String, JSONValue)]) -> String {
-        var text = "{"
-        for (index, (key, value)) in fields.enumerated() {
-            if index > 0 { text += "," }
-            writeString(key, to: &text)
-            text += ":"
-            write(value, to: &text)
-        }
-        return text + "}"
+        String(decoding: objectBytes(fields), as: UTF8.self)
     }
 
-    private static func write(_ value: JSONValue, to text: inout String) {
+    /// `objectText` as UTF-8 bytes.
+    public static func objectBytes(_ fields: [(String, JSONValue)]) -> [UInt8] {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(32 + fields.count * 24)
+        writeObject(fields, to: &bytes)
+        return bytes
+    }
+
+    private static func writeObject(_ fields: [(String, JSONValue)], to bytes: inout [UInt8]) {
+        bytes.append(UInt8(ascii: "{"))
+        for (index, (key, value)) in fields.enumerated() {
+            if index > 0 { bytes.append(UInt8(ascii: ",")) }
+            writeString(key, to: &bytes)
+            bytes.append(UInt8(ascii: ":"))
+            write(value, to: &bytes)
+        }
+        bytes.append(UInt8(ascii: "}"))
+    }
+
+    private static func write(_ value: JSONValue, to bytes: inout [UInt8]) {
         switch value {
-        case .null: text += "null"
-        case let .bool(flag): text += flag ? "true" : "false"
-        case let .integer(number): text += String(number)
-        case let .number(number): text += numberText(number)
-        case let .string(string): writeString(string, to: &text)
+        case .null: bytes += "null".utf8
+        case let .bool(flag): bytes += (flag ? "true" : "false").utf8
+        case let .integer(number): bytes += String(number).utf8
+        case let .number(number): bytes += numberText(number).utf8
+        case let .string(string): writeString(string, to: &bytes)
         case let .array(items):
-            text += "["
+            bytes.append(UInt8(ascii: "["))
             for (index, item) in items.enumerated() {
-                if index > 0 { text += "," }
-                write(item, to: &text)
+                if index > 0 { bytes.append(UInt8(ascii: ",")) }
+                write(item, to: &bytes)
             }
-            text += "]"
+            bytes.append(UInt8(ascii: "]"))
         case let .object(fields):
-            text += objectText(fields.sorted { $0.key < $1.key }.map { ($0.key, $0.value) })
+            writeObject(fields.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }, to: &bytes)
         }
     }
 
@@ -46,21 +59,24 @@ extension JSONValue {
         return number.description
     }
 
-    private static func writeString(_ string: String, to text: inout String) {
-        text += "\""
-        for scalar in string.unicodeScalars {
-            switch scalar {
-            case "\"": text += "\\\""
-            case "\\": text += "\\\\"
-            case "\n": text += "\\n"
-            case "\r": text += "\\r"
-            case "\t": text += "\\t"
-            case _ where scalar.value < 0x20:
-                let hex = String(scalar.value, radix: 16)
-                text += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: text.unicodeScalars.append(scalar)
+    /// A JSON string: UTF-8 bytes as they are, except `"`, `\` and control characters escaped.
+    private static func writeString(_ string: String, to bytes: inout [UInt8]) {
+        bytes.append(UInt8(ascii: "\""))
+        for byte in string.utf8 {
+            switch byte {
+            case UInt8(ascii: "\""): bytes += #"\""#.utf8
+            case UInt8(ascii: "\\"): bytes += #"\\"#.utf8
+            case UInt8(ascii: "\n"): bytes += #"\n"#.utf8
+            case UInt8(ascii: "\r"): bytes += #"\r"#.utf8
+            case UInt8(ascii: "\t"): bytes += #"\t"#.utf8
+            case 0..<0x20:
+                let hex = Array("0123456789abcdef".utf8)
+                bytes += #"\u00"#.utf8
+                bytes.append(hex[Int(byte >> 4)])
+                bytes.append(hex[Int(byte & 0xF)])
+            default: bytes.append(byte)
             }
         }
-        text += "\""
+        bytes.append(UInt8(ascii: "\""))
     }
 }

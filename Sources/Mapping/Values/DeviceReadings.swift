@@ -1,38 +1,59 @@
 /// The latest reading of every point of one device, and the decoding that needs more than one
 /// point: a scale read from another register (`decimalsFrom`) and values made invalid by a
-/// status flag (`invalidWhen`).
+/// status flag (`invalidWhen`). Points are known by their index in `profile.points`: a poll
+/// decodes every point of every answer, so nothing here looks a point up by name.
 public struct DeviceReadings: Sendable {
     public let profile: DeviceProfile
-    /// The latest reading of each point read so far, by name.
-    public private(set) var latest: [String: PointReading] = [:]
+    private var readings: [PointReading?]
     /// Points other points depend on, decoded first when read together.
-    private let referenced: Set<String>
+    private let isReferenced: [Bool]
+    /// Per point, the index of the point its `decimalsFrom` names.
+    private let decimalsSource: [Int?]
+    /// Per point, its `invalidWhen` conditions with the index of the flags point.
+    private let invalidConditions: [[(point: Int, condition: InvalidWhen)]]
 
     public init(profile: DeviceProfile) {
         self.profile = profile
-        var referenced = Set<String>()
-        for point in profile.points {
-            if case let .decimalsFrom(source) = point.scaling { referenced.insert(source) }
-            for condition in point.invalidWhen { referenced.insert(condition.point) }
+        let indexByName = Dictionary(profile.points.enumerated().map { ($1.name, $0) }, uniquingKeysWith: { first, _ in first })
+        readings = Array(repeating: nil, count: profile.points.count)
+        decimalsSource = profile.points.map { point in
+            if case let .decimalsFrom(source) = point.scaling { indexByName[source] } else { nil }
         }
-        self.referenced = referenced
+        invalidConditions = profile.points.map { point in
+            point.invalidWhen.compactMap { condition in indexByName[condition.point].map { ($0, condition) } }
+        }
+        var referenced = Array(repeating: false, count: profile.points.count)
+        for source in decimalsSource.compactMap({ $0 }) { referenced[source] = true }
+        for conditions in invalidConditions { for (index, _) in conditions { referenced[index] = true } }
+        isReferenced = referenced
+    }
+
+    /// The latest reading of the point at `index`, if it has been read.
+    public func reading(at index: Int) -> PointReading? {
+        readings.indices.contains(index) ? readings[index] : nil
+    }
+
+    /// The latest reading of each point read so far, by name.
+    public var latest: [String: PointReading] {
+        var latest: [String: PointReading] = [:]
+        for (index, reading) in readings.enumerated() { if let reading { latest[profile.points[index].name] = reading } }
+        return latest
     }
 
     /// Decodes the points at `indices` (into `profile.points`) from `registers` read from `start`;
-    /// returns each point with its reading, in the order of `indices`.
-    public mutating func decode(_ indices: [Int], registers: [UInt16], start: Int) -> [(Point, PointReading)] {
-        decode(indices) { point, latest in
+    /// returns each point's index with its reading, in the order of `indices`.
+    public mutating func decode(_ indices: [Int], registers: [UInt16], start: Int) -> [(index: Int, reading: PointReading)] {
+        decode(indices) { point, decimals in
             let offset = point.address - start
             guard offset >= 0, offset + point.type.width <= registers.count else {
                 return .error("not in the answer (\(registers.count) registers from \(start))")
             }
-            return PointDecoder.decode(point, registers: registers[offset..<offset + point.type.width],
-                                       decimals: Self.decimals(for: point, in: latest))
+            return PointDecoder.decode(point, registers: registers[offset..<offset + point.type.width], decimals: decimals)
         }
     }
 
     /// Decodes the bit points at `indices` from `bits` read from `start`.
-    public mutating func decode(_ indices: [Int], bits: [Bool], start: Int) -> [(Point, PointReading)] {
+    public mutating func decode(_ indices: [Int], bits: [Bool], start: Int) -> [(index: Int, reading: PointReading)] {
         decode(indices) { point, _ in
             let offset = point.address - start
             guard offset >= 0, offset < bits.count else { return .error("not in the answer (\(bits.count) bits from \(start))") }
@@ -41,38 +62,46 @@ public struct DeviceReadings: Sendable {
     }
 
     /// Records a reading that did not come from registers (a read that failed for this point).
-    public mutating func record(_ reading: PointReading, for name: String) {
-        latest[name] = reading
+    public mutating func record(_ reading: PointReading, at index: Int) {
+        guard readings.indices.contains(index) else { return }
+        readings[index] = reading
     }
 
     /// The current decimal-point value for a point that scales by `decimalsFrom`, if read.
     public func decimals(for point: Point) -> Int64? {
-        Self.decimals(for: point, in: latest)
+        guard let index = profile.points.firstIndex(where: { $0.name == point.name }) else { return nil }
+        return decimals(at: index)
     }
 
-    private static func decimals(for point: Point, in latest: [String: PointReading]) -> Int64? {
-        guard case let .decimalsFrom(source) = point.scaling, case let .integer(value)? = latest[source]?.value else { return nil }
+    private func decimals(at index: Int) -> Int64? {
+        guard let source = decimalsSource[index], case let .integer(value)? = readings[source]?.value else { return nil }
         return value
     }
 
     /// Forgets every reading (the device restarted or went offline).
     public mutating func clear() {
-        latest = [:]
+        readings = Array(repeating: nil, count: profile.points.count)
     }
 
-    private mutating func decode(_ indices: [Int], reading: (Point, [String: PointReading]) -> PointReading) -> [(Point, PointReading)] {
-        let valid = indices.filter { profile.points.indices.contains($0) }
-        let ordered = valid.filter { referenced.contains(profile.points[$0].name) } + valid.filter { !referenced.contains(profile.points[$0].name) }
-        var results: [Int: PointReading] = [:]
-        for index in ordered {
-            let point = profile.points[index]
-            var result = reading(point, latest)
-            if case .value = result, let condition = point.invalidWhen.first(where: { PointDecoder.flags(in: latest[$0.point]).contains($0.flag) }) {
+    private mutating func decode(_ indices: [Int], reading: (Point, Int64?) -> PointReading) -> [(index: Int, reading: PointReading)] {
+        var results: [(index: Int, reading: PointReading)] = []
+        results.reserveCapacity(indices.count)
+        let valid = indices.filter { readings.indices.contains($0) }
+        // Sources first; then the answer is put back in the order asked for.
+        let reordered = valid.contains { isReferenced[$0] }
+        for index in reordered ? valid.filter({ isReferenced[$0] }) + valid.filter({ !isReferenced[$0] }) : valid {
+            var result = reading(profile.points[index], decimals(at: index))
+            if case .value = result,
+               let (_, condition) = invalidConditions[index].first(where: { PointDecoder.flags(in: readings[$0.point]).contains($0.condition.flag) }) {
                 result = .error("invalid while \(condition.point) has \(condition.flag) set")
             }
-            latest[point.name] = result
-            results[index] = result
+            readings[index] = result
+            results.append((index, result))
         }
-        return valid.compactMap { index in results[index].map { (profile.points[index], $0) } }
+        if reordered {
+            let position = Dictionary(valid.enumerated().map { ($1, $0) }, uniquingKeysWith: { first, _ in first })
+            results.sort { position[$0.index, default: 0] < position[$1.index, default: 0] }
+        }
+        return results
     }
 }
