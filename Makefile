@@ -13,7 +13,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 C_LOOP := .build/libmodbus-loop
 MQTT_LOAD := .build/mqtt-load
 
-.PHONY: all setup setup-system setup-python build test demo bench bench-broker clean
+.PHONY: all setup setup-system setup-python build test demo bench bench-gateway bench-broker clean
 
 all: build
 
@@ -55,7 +55,15 @@ $(C_LOOP): Benchmarks/c/libmodbus_loop.c | setup-system
 bench: setup-system $(C_LOOP)
 	$(SWIFT) build -c release --product modbridge-bench
 	.build/release/modbridge-bench --c-loop $(C_LOOP) --write BENCHMARKS.md
+	$(MAKE) bench-gateway
 	$(MAKE) bench-broker
+
+# Gateway bench: requests per cycle of each shipped profile, register change → subscriber
+# latency, CPU and memory of `modbridge run` polling 100 simulated Modbus TCP devices.
+bench-gateway: setup-system
+	$(SWIFT) build -c release --product modbridge
+	$(SWIFT) build -c release --product modbridge-gateway-bench
+	.build/release/modbridge-gateway-bench --modbridge .build/release/modbridge --write BENCHMARKS.md
 
 $(MQTT_LOAD): Benchmarks/c/mqtt_load.c | setup-system
 	mkdir -p .build

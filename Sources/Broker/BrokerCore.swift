@@ -291,7 +291,7 @@ final class BrokerCore: @unchecked Sendable {
     // MARK: - Commands from other threads
 
     private func runCommands() {
-        mailbox.wakeup.drain()
+        mailbox.wakeup.drain()  // before take(): Mailbox.send wakes only an empty queue
         for command in mailbox.take() {
             switch command {
             case .stop:

@@ -55,12 +55,14 @@ final class Mailbox: Sendable {
 
     /// Queues a command; false if the reactor has stopped (the command will never run).
     func send(_ command: BrokerCommand) -> Bool {
-        let accepted = state.withLock { state -> Bool in
-            guard !state.stopped else { return false }
+        let (accepted, wasEmpty) = state.withLock { state -> (Bool, Bool) in
+            guard !state.stopped else { return (false, false) }
             state.commands.append(command)
-            return true
+            return (true, state.commands.count == 1)
         }
-        if accepted { wakeup.signal() }
+        // Only the command that finds the queue empty wakes the reactor: the reactor drains the
+        // wake-up before it takes the queue, so a later command is taken with that one.
+        if accepted && wasEmpty { wakeup.signal() }
         return accepted
     }
 
