@@ -26,21 +26,25 @@ func measureLatency(modbridge: String, folder: String, interval: String, samples
     defer { _ = gateway.stop() }
 
     let client = try await connect(gateway.brokerPort, "bench-latency")
-    _ = try await client.subscribe([Subscription(filter: "$devices/oven/events", qos: .atLeastOnce)])
-    // Each set_point_1 received, with when it arrived.
+    _ = try await client.subscribe([Subscription(filter: "$devices/oven/events", qos: .atLeastOnce),
+                                    Subscription(filter: "$devices/oven/state", qos: .atLeastOnce)])
+    // Each set_point_1 received, with when it arrived; and whether the retained state says online.
     let received = Mutex<[(at: ContinuousClock.Instant, value: Double)]>([])
+    let online = Mutex(false)
     let reader = Task {
         for await message in client.messages {
             let now = ContinuousClock.now
-            if let document = try? JSONSerialization.jsonObject(with: Data(message.payload)) as? [String: Any],
-               let value = document["set_point_1"] as? Double {
+            let document = (try? JSONSerialization.jsonObject(with: Data(message.payload))) as? [String: Any] ?? [:]
+            if message.topic.hasSuffix("/state") {
+                online.withLock { $0 = document["online"] as? Bool == true }
+            } else if let value = document["set_point_1"] as? Double {
                 received.withLock { $0.append((now, value)) }
             }
         }
     }
     defer { reader.cancel() }
-    guard await waitFor(seconds: 10, { !received.withLock { $0.isEmpty } }) else {
-        throw BenchError("no events from the gateway", log: (try? String(contentsOfFile: gateway.logPath, encoding: .utf8)) ?? "")
+    guard await waitFor(seconds: 10, { online.withLock { $0 } }) else {
+        throw BenchError("the device did not come online", log: (try? String(contentsOfFile: gateway.logPath, encoding: .utf8)) ?? "")
     }
 
     var figures = LatencyFigures(interval: interval)

@@ -146,7 +146,7 @@ func runBench(_ options: Options) async throws {
         connection, the simulators (10 units each) in the bench's process. One MQTT client in the
         bench subscribes to `$devices/+/events` at QoS 1 and counts the points delivered.
         CPU % = user + system time of the modbridge process over \(formatted(options.seconds, decimals: 0)) s
-        (after every device has published and 2 s more), as % of one core; RSS is VmRSS at the end,
+        (after every device is online and 2 s more), as % of one core; RSS is VmRSS at the end,
         peak is VmHWM. "every point, every poll" (`"onChange": false`) publishes all 30 points at
         every read, the heaviest case; "on change" with values that do not change publishes
         nothing, the cost of polling alone. Target for the 100 ms, every-point row
