@@ -1,5 +1,6 @@
 import Broker
 import MQTT
+import Synchronization
 import TestSupport
 import Testing
 
@@ -121,5 +122,30 @@ struct PolicyTests {
         device.disconnect()
         broker.stop()
         await #expect(throws: BrokerError.notRunning) { try await device.publish(topic: "$me/events", payload: [1]) }
+    }
+
+    @Test("post: an in-process publish that does not wait arrives in order; a refused one reports why")
+    func localPost() async throws {
+        let broker = try startBroker(policy: DevicePolicy())
+        defer { broker.stop() }
+        let device = try await broker.connectLocal(ClientIdentity(clientID: "oven1", username: "oven1", remoteAddress: "in-process"))
+        let registry = try rawClient(broker, "registry", username: "registry", password: Array("secret-registry"))
+        _ = try registry.subscribe([Subscription(filter: "devices/+/events", qos: .atLeastOnce)])
+        let refusals = Mutex<[BrokerError]>([])
+        for value in 1...20 {
+            device.post(topic: "$me/events", payload: [UInt8(value)], qos: .atLeastOnce) { error in refusals.withLock { $0.append(error) } }
+        }
+        device.post(topic: "devices/oven2/events", payload: [99]) { error in refusals.withLock { $0.append(error) } }
+        var received: [UInt8] = []
+        for _ in 1...20 {
+            let message = try registry.nextPublish()
+            #expect(message.topic == "devices/oven1/events")
+            received += message.payload
+        }
+        #expect(received == (1...20).map { UInt8($0) })
+        #expect(await eventually { refusals.withLock { $0 } == [.notAuthorized(clientID: "oven1", topic: "devices/oven2/events")] })
+        broker.stop()
+        device.post(topic: "$me/events", payload: [1]) { error in refusals.withLock { $0.append(error) } }
+        #expect(refusals.withLock { $0.last } == .notRunning)
     }
 }
