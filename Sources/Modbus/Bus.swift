@@ -77,12 +77,11 @@ public final class Bus: Sendable {
     /// A request that breaks a protocol limit fails at once, before anything is sent.
     public func submit(_ request: ModbusRequest, unit: UInt8,
                        completion: @escaping @Sendable (Result<ModbusResponse, ModbusError>) -> Void) {
-        let target = configuration.target
-        if let violation = request.violation(unit: unit, broadcastAllowed: target.allowsBroadcast) {
-            completion(.failure(ModbusError(.invalidRequest(violation), target: target.description)
-                .at(unit: unit, request: request)))
+        if let refusal = configuration.refusal(of: request, unit: unit) {
+            completion(.failure(refusal))
             return
         }
+        let target = configuration.target
         let job = Job(request: request, unit: unit, completion: completion)
         let accepted = shared.withLockAndSignal { state -> Bool in
             guard !state.stopping else { return false }
@@ -124,5 +123,14 @@ public final class Bus: Sendable {
         }
         // The thread has left its loop; joining only reaps it.
         thread.join()
+    }
+}
+
+extension BusConfiguration {
+    /// Why `request` for `unit` cannot go on this line (it breaks a protocol limit), before
+    /// anything is sent; nil if it can.
+    func refusal(of request: ModbusRequest, unit: UInt8) -> ModbusError? {
+        guard let violation = request.violation(unit: unit, broadcastAllowed: target.allowsBroadcast) else { return nil }
+        return ModbusError(.invalidRequest(violation), target: target.description).at(unit: unit, request: request)
     }
 }

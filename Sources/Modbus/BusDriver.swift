@@ -14,13 +14,7 @@ public struct BusLine {
 
     /// Runs `request` on `unit` now and returns the answer or why there is none.
     public func perform(_ request: ModbusRequest, unit: UInt8) -> Result<ModbusResponse, ModbusError> {
-        if let violation = request.violation(unit: unit, broadcastAllowed: loop.configuration.target.allowsBroadcast) {
-            return .failure(ModbusError(.invalidRequest(violation), target: loop.configuration.target.description).at(unit: unit, request: request))
-        }
+        if let refusal = loop.configuration.refusal(of: request, unit: unit) { return .failure(refusal) }
         return loop.execute(request, unit: unit)
     }
-
-    /// Whether a queued write is waiting: a driver doing a long series of reads may stop and
-    /// return `now` to let it through first.
-    public var writeIsWaiting: Bool { loop.shared.withLock { !$0.writes.isEmpty } }
 }

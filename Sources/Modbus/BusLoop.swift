@@ -3,7 +3,7 @@ import POSIX
 /// The bus thread's loop; everything here runs on that one thread, which owns the line.
 final class BusLoop {
     let configuration: BusConfiguration
-    let shared: ConditionLock<Bus.SharedState>
+    private let shared: ConditionLock<Bus.SharedState>
     private let driver: (any BusDriver)?
     private let events: @Sendable (BusEvent) -> Void
     private let clock = ContinuousClock()

@@ -39,7 +39,11 @@ final class BusPoller: BusDriver, @unchecked Sendable {
             inbox.requests.append(request)
             return true
         }
-        guard !accepted else { return }
+        if !accepted { dismiss(request) }
+    }
+
+    /// Answers a request that comes after the stop: a removal or stop is done already.
+    private func dismiss(_ request: BusPollerRequest) {
         switch request {
         case let .remove(_, _, done), let .stop(_, done): done()
         case .add, .command: break
@@ -50,8 +54,7 @@ final class BusPoller: BusDriver, @unchecked Sendable {
 
     func run(on line: BusLine, now: ContinuousClock.Instant) -> ContinuousClock.Instant? {
         for request in inbox.withLock({ inbox in defer { inbox.requests = [] }; return inbox.requests }) {
-            guard !stopped else { break }
-            take(request, line: line)
+            if stopped { dismiss(request) } else { take(request, line: line) }
         }
         guard !stopped else { return nil }
         if let next = nextAction(), next.due <= now {
@@ -82,9 +85,8 @@ final class BusPoller: BusDriver, @unchecked Sendable {
             }
             for agent in agents { retire(agent, reason: reason) }
             agents = []
-            // Removals and stops that came in after this one are answered too.
-            for case let .remove(_, _, done) in left { done() }
-            for case let .stop(_, done) in left { done() }
+            // Requests that came in after this one are answered too.
+            left.forEach(dismiss)
             done()
         }
     }

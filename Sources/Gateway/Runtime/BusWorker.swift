@@ -8,7 +8,6 @@ import Synchronization
 /// runs, polling the bus's devices and carrying out their commands. What other threads ask of
 /// it (devices to add or remove, commands, stop) goes through the poller's inbox and a wake-up.
 final class BusWorker: Sendable {
-    let settings: BusSettings
     private let bus: Bus
     private let poller: BusPoller
     /// Per device, the task handing its command messages to the poller.
@@ -16,7 +15,6 @@ final class BusWorker: Sendable {
 
     /// Starts the bus's thread on the line `configuration` describes; it polls once devices come.
     init(settings: BusSettings, configuration: BusConfiguration) throws(ModbusError) {
-        self.settings = settings
         let poller = BusPoller(busID: settings.id)
         self.poller = poller
         bus = try Bus(configuration, threadName: "bus:" + settings.id, driver: poller) { event in Output.log(event, bus: settings.id) }
