@@ -47,7 +47,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "modbridge-gateway-bench",
-            dependencies: ["BenchSupport", "TestSupport", "POSIX", "Modbus", "MQTT"],
+            dependencies: ["BenchSupport", "TestSupport", "POSIX", "Modbus", "Mapping", "MQTT"],
             path: "Benchmarks/GatewayBench"
         ),
 

@@ -37,10 +37,13 @@ final class GatewayUnderTest {
             guard process.isRunning else { break }
             usleep(10_000)
         }
-        let log = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
+        let log = self.log
         process.stop()
         throw BenchError("modbridge run did not start listening on \(brokerPort)", log: log)
     }
+
+    /// What the gateway has logged so far.
+    var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
 
     /// User plus system CPU time so far, in seconds.
     func cpuSeconds() -> Double {
@@ -68,8 +71,7 @@ final class GatewayUnderTest {
 
     /// Log lines at level warning or error so far.
     func problems() -> [String] {
-        let log = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
-        return log.split(separator: "\n").filter { $0.hasPrefix("level=warning") || $0.hasPrefix("level=error") }.map(String.init)
+        log.split(separator: "\n").filter { $0.hasPrefix("level=warning") || $0.hasPrefix("level=error") }.map(String.init)
     }
 
     /// SIGTERM (then SIGKILL after 5 s); true if it exited by itself with status 0.

@@ -1,6 +1,8 @@
 import BenchSupport
 import Foundation
+import Mapping
 import Modbus
+import POSIX
 import MQTT
 import Synchronization
 import TestSupport
@@ -43,23 +45,23 @@ func measureLatency(modbridge: String, folder: String, interval: String, samples
         }
     }
     defer { reader.cancel() }
-    guard await waitFor(seconds: 10, { online.withLock { $0 } }) else {
-        throw BenchError("the device did not come online", log: (try? String(contentsOfFile: gateway.logPath, encoding: .utf8)) ?? "")
+    guard await eventually({ online.withLock { $0 } }, attempts: 1000) else {
+        throw BenchError("the device did not come online", log: gateway.log)
     }
 
     var figures = LatencyFigures(interval: interval)
-    let cycle = parseMilliseconds(interval)
+    guard let cycle = DurationText.parse(interval) else { throw BenchError("'\(interval)' is not a duration") }
     for sample in 0..<samples {
-        try await Task.sleep(for: .microseconds(Int.random(in: 0..<cycle * 1000)))
+        try await Task.sleep(for: .microseconds(Int64.random(in: 0..<cycle.microseconds)))
         let raw = UInt16(1000 + sample % 2000)
         let expected = Double(raw) / 10
         let changed = ContinuousClock.now
         controller.setRegisters(.holdingRegisters, address: 0, [raw])
         var arrival: ContinuousClock.Instant?
-        _ = await waitFor(seconds: 5) {
+        _ = await eventually({
             arrival = received.withLock { $0.last(where: { abs($0.value - expected) < 0.01 })?.at }
             return arrival != nil
-        }
+        }, attempts: 500)
         guard let arrival else { throw BenchError("set_point_1 = \(expected) never reached the subscriber") }
         figures.endToEnd.append(milliseconds(changed.duration(to: arrival)))
         // The answer that carried the new value: the last read of the holding registers answered before it arrived.
@@ -76,20 +78,6 @@ func simulatorPort(_ simulator: ModbusSimulator) -> UInt16 {
     UInt16(simulator.address.split(separator: ":").last ?? "") ?? 0
 }
 
-func parseMilliseconds(_ interval: String) -> Int {
-    interval.hasSuffix("ms") ? Int(interval.dropLast(2)) ?? 0 : (Int(interval.dropLast()) ?? 0) * 1000
-}
-
 func milliseconds(_ duration: Duration) -> Double {
     Double(duration.components.seconds) * 1000 + Double(duration.components.attoseconds) / 1e15
-}
-
-/// Polls `condition` every millisecond for at most `seconds`.
-func waitFor(seconds: Int, _ condition: () -> Bool) async -> Bool {
-    let deadline = ContinuousClock.now + .seconds(seconds)
-    while ContinuousClock.now < deadline {
-        if condition() { return true }
-        try? await Task.sleep(for: .milliseconds(1))
-    }
-    return condition()
 }

@@ -66,9 +66,9 @@ func measureLoad(modbridge: String, folder: String, devices count: Int, interval
         }
     }
     defer { reader.cancel() }
-    guard await waitFor(seconds: 30, { tally.withLock { $0.online.count } == count }) else {
+    guard await eventually({ tally.withLock { $0.online.count } == count }, attempts: 3000) else {
         throw BenchError("only \(tally.withLock { $0.online.count }) of \(count) devices online",
-                         log: (try? String(contentsOfFile: gateway.logPath, encoding: .utf8)) ?? "")
+                         log: gateway.log)
     }
     try await Task.sleep(for: .seconds(2))  // warm-up: every device in its steady cadence
 
@@ -85,7 +85,7 @@ func measureLoad(modbridge: String, folder: String, devices count: Int, interval
     let problems = gateway.problems()
     stopped = true
     guard gateway.stop() else {
-        throw BenchError("modbridge run did not stop cleanly on SIGTERM", log: (try? String(contentsOfFile: gateway.logPath, encoding: .utf8)) ?? "")
+        throw BenchError("modbridge run did not stop cleanly on SIGTERM", log: gateway.log)
     }
     return LoadFigures(devices: count, interval: interval, onChange: onChange, seconds: elapsed,
                        cpuPercent: (cpuAfter - cpuBefore) / elapsed * 100, residentKiB: memory.resident, peakKiB: memory.peak,
