@@ -33,7 +33,7 @@ final class DeviceLink: Sendable {
         guard !fields.isEmpty else { return }
         publish("events", JSONValue.objectBytes(fields + [("ts", .string(Timestamp.now()))]))
         for (name, value) in subtopics {
-            publish("events/\(name)", Array(value.jsonText.utf8))
+            publish("events/\(name)", value.jsonBytes)
         }
     }
 

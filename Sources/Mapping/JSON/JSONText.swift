@@ -3,9 +3,14 @@
 extension JSONValue {
     /// This value as compact JSON; object keys sorted, so equal values give equal text.
     public var jsonText: String {
+        String(decoding: jsonBytes, as: UTF8.self)
+    }
+
+    /// `jsonText` as UTF-8 bytes.
+    public var jsonBytes: [UInt8] {
         var bytes: [UInt8] = []
         Self.write(self, to: &bytes)
-        return String(decoding: bytes, as: UTF8.self)
+        return bytes
     }
 
     /// An object with its keys in the given order (a telemetry document lists points in profile order).
