@@ -60,9 +60,15 @@ public enum RegisterCodec {
     }
 
     private static func combine(_ registers: ArraySlice<UInt16>, order: RegisterOrder) -> UInt64 {
-        var words = registers.map { order.bytesBigEndian ? $0 : $0.byteSwapped }
-        if !order.wordsBigEndian { words.reverse() }
-        return words.reduce(0) { $0 << 16 | UInt64($1) }
+        // No array on the way: this runs for every point of every poll.
+        var raw: UInt64 = 0
+        func add(_ register: UInt16) { raw = raw << 16 | UInt64(order.bytesBigEndian ? register : register.byteSwapped) }
+        if order.wordsBigEndian {
+            for register in registers { add(register) }
+        } else {
+            for register in registers.reversed() { add(register) }
+        }
+        return raw
     }
 
 }

@@ -202,9 +202,10 @@ public final class Wakeup: Sendable {
         _ = Glibc.write(writeDescriptor, &byte, 1)
     }
 
-    /// Empties the pipe after waking.
+    /// Empties the pipe after waking. A read that does not fill the buffer took everything, so
+    /// the usual wake-up costs one read, not a second one that finds the pipe empty.
     public func drain() {
         var buffer = [UInt8](repeating: 0, count: 64)
-        while Glibc.read(readDescriptor, &buffer, buffer.count) > 0 {}
+        while Glibc.read(readDescriptor, &buffer, buffer.count) == buffer.count {}
     }
 }

@@ -191,8 +191,35 @@ struct PayloadTextTests {
         #expect(JSONValue.object(["b": .null, "a": .array([.bool(true), .number(0.25), .number(1e20)])]).jsonText == #"{"a":[true,0.25,1e+20],"b":null}"#)
     }
 
+    @Test("Numbers are written digit by digit: signs, limits, integral doubles, non-finite")
+    func numbers() {
+        let values: [(JSONValue, String)] = [
+            (.integer(0), "0"), (.integer(-5), "-5"), (.integer(.max), "9223372036854775807"),
+            (.integer(.min), "-9223372036854775808"), (.number(65), "65"), (.number(-3), "-3"),
+            (.number(-0.5), "-0.5"), (.number(65.3), "65.3"), (.number(999_999_999_999_999), "999999999999999"), (.number(1e15), "1000000000000000.0"), (.number(.nan), "null"),
+        ]
+        for (value, text) in values { #expect(value.jsonText == text) }
+    }
+
+    @Test("A point's member and reading written straight into bytes read as the object written the usual way")
+    func membersAndReadings() {
+        var bytes: [UInt8] = [UInt8(ascii: "{")]
+        bytes += JSONValue.memberPrefix("pv \"1\"")
+        PointReading.value(.number(65.3)).appendPublished(to: &bytes)
+        bytes.append(UInt8(ascii: ","))
+        bytes += JSONValue.memberPrefix("sv")
+        PointReading.error("sensor \"open\"").appendPublished(to: &bytes)
+        bytes.append(UInt8(ascii: "}"))
+        let expected = JSONValue.objectText([("pv \"1\"", .number(65.3)), ("sv", PointReading.error("sensor \"open\"").published)])
+        #expect(String(decoding: bytes, as: UTF8.self) == expected)
+        #expect(expected == #"{"pv \"1\"":65.3,"sv":{"error":"sensor \"open\""}}"#)
+    }
+
     @Test func rfc3339() {
         #expect(Timestamp.rfc3339(seconds: 0, milliseconds: 0) == "1970-01-01T00:00:00.000Z")
         #expect(Timestamp.rfc3339(seconds: 1_795_253_400, milliseconds: 7) == "2026-11-21T09:30:00.007Z")
+        #expect(Timestamp.rfc3339(seconds: 951_868_799, milliseconds: 999) == "2000-02-29T23:59:59.999Z")
+        let now = Timestamp.now()
+        #expect(now.count == 24 && now.hasPrefix("20") && now.hasSuffix("Z"))
     }
 }

@@ -235,10 +235,7 @@ final class BusPoller: BusDriver, @unchecked Sendable {
 
     private func publish(_ reported: [(index: Int, reading: PointReading)], of agent: DeviceAgent) {
         guard !reported.isEmpty else { return }
-        let points = agent.profile.points
-        let fields = reported.map { (points[$0.index].name, $0.reading.published) }
-        let subtopics = reported.filter { points[$0.index].subtopic }.map { (points[$0.index].name, $0.reading.published) }
-        agent.link.publishEvents(fields, subtopics: subtopics)
+        agent.link.publishEvents(agent.eventsDocument(reported), subtopics: agent.eventSubtopics(reported))
     }
 
     private func publishStaleStates() {

@@ -38,6 +38,11 @@ final class DeviceAgent {
     var stateIsUrgent = false
     var lastStatePublished: ContinuousClock.Instant?
 
+    /// `"name":` of each point, by index: its member's start in an `events` document, escaped once.
+    private let eventMembers: [[UInt8]]
+    /// Whether each point is also published on `events/<name>`, by index.
+    private let hasSubtopic: [Bool]
+
     var id: String { device.settings.id }
     var unit: UInt8 { device.settings.unit }
     var profile: DeviceProfile { device.profile }
@@ -48,6 +53,8 @@ final class DeviceAgent {
         self.plan = PollPlan(profile: device.profile, start: now)
         self.readings = DeviceReadings(profile: device.profile)
         self.filters = device.profile.points.map { ReportFilter(rule: $0.report) }
+        self.eventMembers = device.profile.points.map { JSONValue.memberPrefix($0.name) }
+        self.hasSubtopic = device.profile.points.map(\.subtopic)
     }
 
     var isOffline: Bool {
@@ -83,6 +90,12 @@ final class DeviceAgent {
 
     private func admit(_ decoded: [(index: Int, reading: PointReading)], at now: ContinuousClock.Instant) -> [(index: Int, reading: PointReading)] {
         if !decoded.isEmpty { stateIsStale = true }
+        return Self.admit(decoded, through: &filters, at: now)
+    }
+
+    /// The filters taken as one `inout` access for the whole answer, not one per point.
+    private static func admit(_ decoded: [(index: Int, reading: PointReading)], through filters: inout [ReportFilter],
+                              at now: ContinuousClock.Instant) -> [(index: Int, reading: PointReading)] {
         var admitted: [(index: Int, reading: PointReading)] = []
         admitted.reserveCapacity(decoded.count)
         for item in decoded where filters[item.index].admit(item.reading, at: now) { admitted.append(item) }
@@ -97,6 +110,28 @@ final class DeviceAgent {
     /// The point called `name` is reported at its next read, whatever its value.
     func resetReport(of name: String) {
         if let index = profile.points.firstIndex(where: { $0.name == name }) { filters[index].reset() }
+    }
+
+    /// The `events` document of one cycle: the points reported, in the order they were read, and `ts`.
+    func eventsDocument(_ reported: [(index: Int, reading: PointReading)]) -> [UInt8] {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(40 + reported.count * 32)
+        bytes.append(UInt8(ascii: "{"))
+        for (index, reading) in reported {
+            bytes += eventMembers[index]
+            reading.appendPublished(to: &bytes)
+            bytes.append(UInt8(ascii: ","))
+        }
+        bytes += #""ts":""#.utf8
+        Timestamp.appendNow(to: &bytes)
+        bytes += #""}"#.utf8
+        return bytes
+    }
+
+    /// The reported points that also go out on `events/<name>`, with their values.
+    func eventSubtopics(_ reported: [(index: Int, reading: PointReading)]) -> [(String, JSONValue)] {
+        guard hasSubtopic.contains(true) else { return [] }
+        return reported.filter { hasSubtopic[$0.index] }.map { (profile.points[$0.index].name, $0.reading.published) }
     }
 
     /// The `state` document: availability, the last-known value of every point, the last error.

@@ -27,11 +27,10 @@ final class DeviceLink: Sendable {
     /// Messages on the subscribed topics, in the order the broker routed them.
     var messages: AsyncStream<Publish> { client.messages }
 
-    /// `events` with the points reported this cycle and `ts`, and `events/<point>` for points
+    /// `events` (a document from `DeviceAgent.eventsDocument`), and `events/<point>` for points
     /// that have subtopics.
-    func publishEvents(_ fields: [(String, JSONValue)], subtopics: [(String, JSONValue)]) {
-        guard !fields.isEmpty else { return }
-        publish("events", JSONValue.objectBytes(fields + [("ts", .string(Timestamp.now()))]))
+    func publishEvents(_ document: [UInt8], subtopics: [(String, JSONValue)]) {
+        publish("events", document)
         for (name, value) in subtopics {
             publish("events/\(name)", value.jsonBytes)
         }

@@ -13,6 +13,20 @@ extension JSONValue {
         return bytes
     }
 
+    /// Appends this value as compact JSON to `bytes`.
+    public func appendJSON(to bytes: inout [UInt8]) {
+        Self.write(self, to: &bytes)
+    }
+
+    /// `"key":` as JSON bytes: the start of an object member whose key is known ahead (a
+    /// telemetry document's point names are escaped once, not at every poll).
+    public static func memberPrefix(_ key: String) -> [UInt8] {
+        var bytes: [UInt8] = []
+        writeString(key, to: &bytes)
+        bytes.append(UInt8(ascii: ":"))
+        return bytes
+    }
+
     /// An object with its keys in the given order (a telemetry document lists points in profile order).
     public static func objectText(_ fields: [(String, JSONValue)]) -> String {
         String(decoding: objectBytes(fields), as: UTF8.self)
@@ -41,8 +55,9 @@ extension JSONValue {
         switch value {
         case .null: bytes += "null".utf8
         case let .bool(flag): bytes += (flag ? "true" : "false").utf8
-        case let .integer(number): bytes += String(number).utf8
-        case let .number(number): bytes += numberText(number).utf8
+        case let .integer(number): appendDecimal(number, to: &bytes)
+        case let .number(number):
+            if let integer = integral(number) { appendDecimal(integer, to: &bytes) } else { bytes += numberText(number).utf8 }
         case let .string(string): writeString(string, to: &bytes)
         case let .array(items):
             bytes.append(UInt8(ascii: "["))
@@ -60,8 +75,25 @@ extension JSONValue {
     /// back the same. JSON has no NaN or infinity: those become null (decoders publish them as errors).
     static func numberText(_ number: Double) -> String {
         guard number.isFinite else { return "null" }
-        if number == number.rounded(), abs(number) < 1e15 { return String(Int64(number)) }
+        if let integer = integral(number) { return String(integer) }
         return number.description
+    }
+
+    /// `number` as an integer, if it has no fraction and is written exactly that way.
+    private static func integral(_ number: Double) -> Int64? {
+        number.isFinite && number == number.rounded() && abs(number) < 1e15 ? Int64(number) : nil
+    }
+
+    /// `number` in decimal digits, without going through a String.
+    static func appendDecimal(_ number: Int64, to bytes: inout [UInt8]) {
+        if number < 0 { bytes.append(UInt8(ascii: "-")) }
+        var magnitude = number.magnitude
+        let start = bytes.count
+        repeat {
+            bytes.append(UInt8(ascii: "0") + UInt8(magnitude % 10))
+            magnitude /= 10
+        } while magnitude > 0
+        bytes[start...].reverse()
     }
 
     /// A JSON string: UTF-8 bytes as they are, except `"`, `\` and control characters escaped.

@@ -111,6 +111,11 @@ public enum PointScaling: Sendable, Equatable {
     case decimalsFrom(String)
 
     public static let identity = PointScaling.linear(scale: 1, offset: 0)
+
+    /// Scale 1 and offset 0: the raw value as it is.
+    public var isIdentity: Bool {
+        if case let .linear(scale, offset) = self { scale == 1 && offset == 0 } else { false }
+    }
 }
 
 /// Whether a point is polled, written, or both.

@@ -43,22 +43,12 @@ public struct DeviceReadings: Sendable {
     /// Decodes the points at `indices` (into `profile.points`) from `registers` read from `start`;
     /// returns each point's index with its reading, in the order of `indices`.
     public mutating func decode(_ indices: [Int], registers: [UInt16], start: Int) -> [(index: Int, reading: PointReading)] {
-        decode(indices) { point, decimals in
-            let offset = point.address - start
-            guard offset >= 0, offset + point.type.width <= registers.count else {
-                return .error("not in the answer (\(registers.count) registers from \(start))")
-            }
-            return PointDecoder.decode(point, registers: registers[offset..<offset + point.type.width], decimals: decimals)
-        }
+        decode(indices, from: .registers(registers, start: start))
     }
 
     /// Decodes the bit points at `indices` from `bits` read from `start`.
     public mutating func decode(_ indices: [Int], bits: [Bool], start: Int) -> [(index: Int, reading: PointReading)] {
-        decode(indices) { point, _ in
-            let offset = point.address - start
-            guard offset >= 0, offset < bits.count else { return .error("not in the answer (\(bits.count) bits from \(start))") }
-            return PointDecoder.decode(point, bit: bits[offset])
-        }
+        decode(indices, from: .bits(bits, start: start))
     }
 
     /// Records a reading that did not come from registers (a read that failed for this point).
@@ -83,25 +73,55 @@ public struct DeviceReadings: Sendable {
         readings = Array(repeating: nil, count: profile.points.count)
     }
 
-    private mutating func decode(_ indices: [Int], reading: (Point, Int64?) -> PointReading) -> [(index: Int, reading: PointReading)] {
+    /// What a device answered to one read.
+    private enum Answer {
+        case registers([UInt16], start: Int)
+        case bits([Bool], start: Int)
+    }
+
+    private mutating func decode(_ indices: [Int], from answer: Answer) -> [(index: Int, reading: PointReading)] {
         var results: [(index: Int, reading: PointReading)] = []
         results.reserveCapacity(indices.count)
-        let valid = indices.filter { readings.indices.contains($0) }
-        // Sources first; then the answer is put back in the order asked for.
-        let reordered = valid.contains { isReferenced[$0] }
-        for index in reordered ? valid.filter({ isReferenced[$0] }) + valid.filter({ !isReferenced[$0] }) : valid {
-            var result = reading(profile.points[index], decimals(at: index))
-            if case .value = result,
-               let (_, condition) = invalidConditions[index].first(where: { PointDecoder.flags(in: readings[$0.point]).contains($0.condition.flag) }) {
-                result = .error("invalid while \(condition.point) has \(condition.flag) set")
+        let count = readings.count
+        // Points other points depend on are decoded first; the answer is then put back in the
+        // order asked for.
+        let reordered = indices.contains { (0..<count).contains($0) && isReferenced[$0] }
+        // Sources first (when the answer has any), then the rest.
+        for sources in reordered ? [true, false] : [nil] {
+            for index in indices where (0..<count).contains(index) && (sources == nil || isReferenced[index] == sources) {
+                let result = decoded(profile.points[index], at: index, from: answer)
+                readings[index] = result
+                results.append((index, result))
             }
-            readings[index] = result
-            results.append((index, result))
         }
         if reordered {
-            let position = Dictionary(valid.enumerated().map { ($1, $0) }, uniquingKeysWith: { first, _ in first })
+            let position = Dictionary(indices.enumerated().map { ($1, $0) }, uniquingKeysWith: { first, _ in first })
             results.sort { position[$0.index, default: 0] < position[$1.index, default: 0] }
         }
         return results
+    }
+
+    /// The reading of `point` (at `index`) in `answer`, checked against its `invalidWhen` flags.
+    private func decoded(_ point: Point, at index: Int, from answer: Answer) -> PointReading {
+        var result: PointReading
+        switch answer {
+        case let .registers(registers, start):
+            let offset = point.address - start
+            let width = point.type.width
+            if offset >= 0, offset + width <= registers.count {
+                result = PointDecoder.decode(point, registers: registers[offset..<offset + width], decimals: decimals(at: index))
+            } else {
+                result = .error("not in the answer (\(registers.count) registers from \(start))")
+            }
+        case let .bits(bits, start):
+            let offset = point.address - start
+            result = offset >= 0 && offset < bits.count ? PointDecoder.decode(point, bit: bits[offset])
+                                                         : .error("not in the answer (\(bits.count) bits from \(start))")
+        }
+        if case .value = result, !invalidConditions[index].isEmpty,
+           let (_, condition) = invalidConditions[index].first(where: { PointDecoder.flags(in: readings[$0.point]).contains($0.condition.flag) }) {
+            result = .error("invalid while \(condition.point) has \(condition.flag) set")
+        }
+        return result
     }
 }

@@ -23,8 +23,11 @@ public enum PointDecoder {
         case let .flags(count, order, names):
             let raw = RegisterCodec.decode(registers, as: count == 1 ? .uint16 : .uint32, order: order)
             guard case let .unsigned(word) = raw else { return .error("not a status word") }
-            let set = names.keys.sorted().filter { word >> UInt64($0) & 1 == 1 }.compactMap { names[$0] }
-            return .value(.array(set.map(JSONValue.string)))
+            // The names of the bits set, lowest bit first.
+            var set: [(bit: Int, name: String)] = []
+            for (bit, name) in names where (0..<64).contains(bit) && word >> UInt64(bit) & 1 == 1 { set.append((bit, name)) }
+            set.sort { $0.bit < $1.bit }
+            return .value(.array(set.map { .string($0.name) }))
         }
     }
 
@@ -60,15 +63,15 @@ public enum PointDecoder {
             guard value.isFinite else { return .error("the device sent \(value) (not a number)") }
             number = value
         case let .signed(value):
-            if scaling == .identity { return .value(.integer(value)) }
+            if scaling.isIdentity { return .value(.integer(value)) }
             number = Double(value)
         case let .unsigned(value):
-            if scaling == .identity, let exact = Int64(exactly: value) { return .value(.integer(exact)) }
+            if scaling.isIdentity, let exact = Int64(exactly: value) { return .value(.integer(exact)) }
             number = Double(value)
         }
         switch scaling {
         case let .linear(scale, offset):
-            if scaling == .identity { return .value(.number(number)) }
+            if scaling.isIdentity { return .value(.number(number)) }
             let places = max(decimalPlaces(scale), decimalPlaces(offset))
             return .value(.number(rounded(number * scale + offset, places: places)))
         case let .decimalsFrom(source):

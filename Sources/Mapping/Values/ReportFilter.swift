@@ -1,7 +1,7 @@
 /// When a point's new reading is published: its report rule against what was published last.
 public struct ReportFilter: Sendable {
     public let rule: ReportRule
-    /// The reading published last, and when.
+    /// The reading published last, and when (kept for an `onChange` rule only).
     public private(set) var lastPublished: PointReading?
     private var lastPublishedAt: ContinuousClock.Instant?
 
@@ -9,11 +9,14 @@ public struct ReportFilter: Sendable {
         self.rule = rule
     }
 
-    /// Whether `reading`, read at `now`, is to be published; if so it becomes the last published.
+    /// Whether `reading`, read at `now`, is to be published; if so, and the rule compares readings
+    /// (`onChange`), it becomes the last published. A rule that publishes every read keeps nothing.
     public mutating func admit(_ reading: PointReading, at now: ContinuousClock.Instant) -> Bool {
         guard wants(reading, at: now) else { return false }
-        lastPublished = reading
-        lastPublishedAt = now
+        if rule.onChange {
+            lastPublished = reading
+            lastPublishedAt = now
+        }
         return true
     }
 

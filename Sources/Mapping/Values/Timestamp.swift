@@ -4,22 +4,46 @@ import Glibc
 public enum Timestamp {
     /// Now, as RFC 3339 UTC with milliseconds: `2026-11-21T09:30:00.250Z`.
     public static func now() -> String {
+        var bytes: [UInt8] = []
+        appendNow(to: &bytes)
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// Appends `now()` to `bytes` (a telemetry document's `ts`, written at every poll).
+    public static func appendNow(to bytes: inout [UInt8]) {
         var spec = timespec()
         clock_gettime(CLOCK_REALTIME, &spec)
-        return rfc3339(seconds: Int(spec.tv_sec), milliseconds: Int(spec.tv_nsec / 1_000_000))
+        append(seconds: Int(spec.tv_sec), milliseconds: Int(spec.tv_nsec / 1_000_000), to: &bytes)
     }
 
     /// `seconds` since 1970 (UTC) and `milliseconds` as RFC 3339.
     public static func rfc3339(seconds: Int, milliseconds: Int) -> String {
+        var bytes: [UInt8] = []
+        append(seconds: seconds, milliseconds: milliseconds, to: &bytes)
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    private static func append(seconds: Int, milliseconds: Int, to bytes: inout [UInt8]) {
         var time = time_t(seconds)
         var parts = tm()
         gmtime_r(&time, &parts)
-        func digits(_ value: Int32, _ width: Int) -> String {
-            let text = String(value)
-            return String(repeating: "0", count: max(0, width - text.count)) + text
+        func digits(_ value: Int32, _ width: Int, then separator: Unicode.Scalar) {
+            var value = max(0, Int(value))
+            let start = bytes.count
+            for _ in 0..<width {
+                bytes.append(UInt8(ascii: "0") + UInt8(value % 10))
+                value /= 10
+            }
+            bytes[start...].reverse()
+            bytes.append(UInt8(ascii: separator))
         }
-        return digits(parts.tm_year + 1900, 4) + "-" + digits(parts.tm_mon + 1, 2) + "-" + digits(parts.tm_mday, 2)
-            + "T" + digits(parts.tm_hour, 2) + ":" + digits(parts.tm_min, 2) + ":" + digits(parts.tm_sec, 2)
-            + "." + digits(Int32(milliseconds), 3) + "Z"
+        bytes.reserveCapacity(bytes.count + 24)
+        digits(parts.tm_year + 1900, 4, then: "-")
+        digits(parts.tm_mon + 1, 2, then: "-")
+        digits(parts.tm_mday, 2, then: "T")
+        digits(parts.tm_hour, 2, then: ":")
+        digits(parts.tm_min, 2, then: ":")
+        digits(parts.tm_sec, 2, then: ".")
+        digits(Int32(milliseconds), 3, then: "Z")
     }
 }
