@@ -41,7 +41,7 @@ struct BusTests {
 
     @Test("Writes queued behind reads go first")
     func writesFirst() async throws {
-        let bench = try RTUBench { $0.responseTimeout = .seconds(15) }
+        let bench = try RTUBench { $0.responseTimeout = .seconds(90) }
         // Hold the first answer so that the queue fills behind it.
         bench.simulator.inject(.heldAnswer)
         let order = Mutex<[String]>([])

@@ -14,7 +14,7 @@ public enum SimulatedFault: Sendable, Equatable {
     /// The device acts on the request, sends the first half of its answer, and stops.
     case truncatedAnswer
     /// The device acts on the request and answers once `releaseHeldAnswers()` is called
-    /// (or after 10 s), so that a test can fill the master's queue behind it.
+    /// (or after 60 s), so that a test can fill the master's queue behind it.
     case heldAnswer
 }
 
@@ -114,9 +114,10 @@ final class SimulatorCore: Sendable {
         state.withLock { $0.releasePermits += 1 }
     }
 
-    /// Blocks the server thread until a `releaseHeldAnswers()` (made before or after), for at most 10 s.
+    /// Blocks the server thread until a `releaseHeldAnswers()` (made before or after), for at most 60 s
+    /// (a bound for a test that never releases; long enough for one starved by a busy machine).
     func holdAnswer() {
-        let deadline = ContinuousClock.now.advanced(by: .seconds(10))
+        let deadline = ContinuousClock.now.advanced(by: .seconds(60))
         while ContinuousClock.now < deadline {
             let released = state.withLock { state -> Bool in
                 guard state.releasePermits > 0 else { return false }
