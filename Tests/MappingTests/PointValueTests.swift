@@ -205,10 +205,10 @@ struct PayloadTextTests {
     func membersAndReadings() {
         var bytes: [UInt8] = [UInt8(ascii: "{")]
         bytes += JSONValue.memberPrefix("pv \"1\"")
-        PointReading.value(.number(65.3)).appendPublished(to: &bytes)
+        PointReading.value(.number(65.3)).published.appendJSON(to: &bytes)
         bytes.append(UInt8(ascii: ","))
         bytes += JSONValue.memberPrefix("sv")
-        PointReading.error("sensor \"open\"").appendPublished(to: &bytes)
+        PointReading.error("sensor \"open\"").published.appendJSON(to: &bytes)
         bytes.append(UInt8(ascii: "}"))
         let expected = JSONValue.objectText([("pv \"1\"", .number(65.3)), ("sv", PointReading.error("sensor \"open\"").published)])
         #expect(String(decoding: bytes, as: UTF8.self) == expected)

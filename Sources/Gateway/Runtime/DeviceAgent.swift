@@ -119,7 +119,7 @@ final class DeviceAgent {
         bytes.append(UInt8(ascii: "{"))
         for (index, reading) in reported {
             bytes += eventMembers[index]
-            reading.appendPublished(to: &bytes)
+            reading.published.appendJSON(to: &bytes)
             bytes.append(UInt8(ascii: ","))
         }
         bytes += #""ts":""#.utf8
@@ -130,8 +130,7 @@ final class DeviceAgent {
 
     /// The reported points that also go out on `events/<name>`, with their values.
     func eventSubtopics(_ reported: [(index: Int, reading: PointReading)]) -> [(String, JSONValue)] {
-        guard hasSubtopic.contains(true) else { return [] }
-        return reported.filter { hasSubtopic[$0.index] }.map { (profile.points[$0.index].name, $0.reading.published) }
+        reported.filter { hasSubtopic[$0.index] }.map { (profile.points[$0.index].name, $0.reading.published) }
     }
 
     /// The `state` document: availability, the last-known value of every point, the last error.

@@ -84,18 +84,6 @@ extension JSONValue {
         number.isFinite && number == number.rounded() && abs(number) < 1e15 ? Int64(number) : nil
     }
 
-    /// `number` in decimal digits, without going through a String.
-    static func appendDecimal(_ number: Int64, to bytes: inout [UInt8]) {
-        if number < 0 { bytes.append(UInt8(ascii: "-")) }
-        var magnitude = number.magnitude
-        let start = bytes.count
-        repeat {
-            bytes.append(UInt8(ascii: "0") + UInt8(magnitude % 10))
-            magnitude /= 10
-        } while magnitude > 0
-        bytes[start...].reverse()
-    }
-
     /// A JSON string: UTF-8 bytes as they are, except `"`, `\` and control characters escaped.
     private static func writeString(_ string: String, to bytes: inout [UInt8]) {
         bytes.append(UInt8(ascii: "\""))

@@ -17,15 +17,4 @@ public enum PointReading: Sendable, Equatable {
         case let .error(reason): .object(["error": .string(reason)])
         }
     }
-
-    /// Appends `published` as compact JSON to `bytes` (an error without building an object first).
-    public func appendPublished(to bytes: inout [UInt8]) {
-        switch self {
-        case let .value(value): value.appendJSON(to: &bytes)
-        case let .error(reason):
-            bytes += #"{"error":"#.utf8
-            JSONValue.string(reason).appendJSON(to: &bytes)
-            bytes.append(UInt8(ascii: "}"))
-        }
-    }
 }

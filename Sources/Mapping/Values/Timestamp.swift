@@ -28,13 +28,7 @@ public enum Timestamp {
         var parts = tm()
         gmtime_r(&time, &parts)
         func digits(_ value: Int32, _ width: Int, then separator: Unicode.Scalar) {
-            var value = max(0, Int(value))
-            let start = bytes.count
-            for _ in 0..<width {
-                bytes.append(UInt8(ascii: "0") + UInt8(value % 10))
-                value /= 10
-            }
-            bytes[start...].reverse()
+            appendDecimal(Int64(value), minimumWidth: width, to: &bytes)
             bytes.append(UInt8(ascii: separator))
         }
         bytes.reserveCapacity(bytes.count + 24)
