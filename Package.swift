@@ -26,7 +26,7 @@ let package = Package(
 
         // Our modules; see DESIGN.md for the direction of dependencies. POSIX is the base they
         // share: errno, the one checked-syscall helper, dedicated threads.
-        .target(name: "POSIX"),
+        .target(name: "POSIX", dependencies: ["CSystem"]),
         .target(name: "Serial", dependencies: ["POSIX"]),
         .target(name: "Modbus", dependencies: ["POSIX", "Serial", "CModbus"]),
         .target(name: "Mapping"),

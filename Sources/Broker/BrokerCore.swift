@@ -50,7 +50,7 @@ final class BrokerCore: @unchecked Sendable {
         do {
             mailbox = try Mailbox()
         } catch {
-            throw .reactorFailed("wakeup pipe", error)
+            throw .reactorFailed("wake-up eventfd", error)
         }
         do {
             epoll = try Epoll()
@@ -66,7 +66,7 @@ final class BrokerCore: @unchecked Sendable {
         lastSync = clock.now
         do {
             try epoll.add(listener.descriptor, token: Self.listenerToken, interest: .readable)
-            try epoll.add(mailbox.wakeup.readDescriptor, token: Self.wakeupToken, interest: .readable)
+            try epoll.add(mailbox.wakeup.descriptor, token: Self.wakeupToken, interest: .readable)
         } catch {
             throw .reactorFailed("epoll_ctl", error)
         }

@@ -4,7 +4,7 @@ import POSIX
 public enum BrokerError: Error, Equatable, Sendable, CustomStringConvertible {
     /// The listening socket could not be opened on `host`:`port`.
     case listenFailed(host: String, port: UInt16, Errno)
-    /// The reactor (epoll, wakeup pipe, its thread) could not be set up.
+    /// The reactor (epoll, wake-up eventfd, its thread) could not be set up.
     case reactorFailed(String, Errno)
     /// A storage file could not be opened, read, written or synced.
     case storageFailed(path: String, operation: String, Errno)

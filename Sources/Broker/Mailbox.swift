@@ -38,7 +38,7 @@ enum BrokerCommand {
     case unsubscribe(clientID: String, [String], reply: @Sendable (Result<Void, BrokerError>) -> Void)
 }
 
-/// The reactor's inbox: commands queued under a lock, and a pipe that wakes the reactor.
+/// The reactor's inbox: commands queued under a lock, and an eventfd that wakes the reactor.
 final class Mailbox: Sendable {
     private struct State {
         var commands: [BrokerCommand] = []

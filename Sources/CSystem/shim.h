@@ -1,11 +1,12 @@
 #ifndef MODBRIDGE_CSYSTEM_SHIM_H
 #define MODBRIDGE_CSYSTEM_SHIM_H
 
-// Linux system calls that Swift's Glibc module does not export: epoll.
+// Linux system calls that Swift's Glibc module does not export: epoll and eventfd.
 // struct epoll_event is packed on x86_64 and holds a union, so Swift gets plain
 // integers in and out instead of the struct itself.
 
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <stdint.h>
 
 static inline int modbridge_epoll_create(void) { return epoll_create1(EPOLL_CLOEXEC); }
@@ -37,5 +38,8 @@ static inline uint32_t modbridge_epoll_hangup(void) { return EPOLLHUP; }
 static inline int modbridge_epoll_ctl_add(void) { return EPOLL_CTL_ADD; }
 static inline int modbridge_epoll_ctl_mod(void) { return EPOLL_CTL_MOD; }
 static inline int modbridge_epoll_ctl_del(void) { return EPOLL_CTL_DEL; }
+
+/// A non-blocking, close-on-exec eventfd with its counter at zero.
+static inline int modbridge_eventfd(void) { return eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC); }
 
 #endif

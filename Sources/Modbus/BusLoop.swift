@@ -39,8 +39,7 @@ final class BusLoop {
     func run() {
         while true {
             if connection == nil && clock.now >= nextOpenAttempt { open() }
-            let deadlines = [connection == nil ? nextOpenAttempt : nil, driverDue].compactMap { $0 }
-            let next = shared.wait(until: deadlines.min()) { [driverDue, clock] state -> Next? in
+            let next = shared.wait(until: earliest(connection == nil ? nextOpenAttempt : nil, driverDue)) { [driverDue, clock] state -> Next? in
                 if state.stopping { return .stop }
                 if !state.writes.isEmpty { return .job(state.writes.removeFirst()) }
                 if state.driverWoken || driverDue.map({ $0 <= clock.now }) == true {
@@ -57,6 +56,13 @@ final class BusLoop {
             case .driver?: driverDue = driver?.run(on: BusLine(loop: self), now: clock.now)
             }
         }
+    }
+
+    /// The earlier of two optional deadlines (nil if neither is set); no array on every turn.
+    private func earliest(_ first: ContinuousClock.Instant?, _ second: ContinuousClock.Instant?) -> ContinuousClock.Instant? {
+        guard let first else { return second }
+        guard let second else { return first }
+        return min(first, second)
     }
 
     private func open() {

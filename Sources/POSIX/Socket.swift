@@ -1,3 +1,4 @@
+import CSystem
 import Glibc
 
 /// A non-blocking TCP socket; the one owner of its descriptor.
@@ -174,38 +175,29 @@ public final class Socket {
     }
 }
 
-/// A self-pipe that wakes a thread waiting in poll: another thread calls `signal()`.
+/// An eventfd that wakes a thread waiting in poll or epoll: another thread calls `signal()`.
+/// One descriptor with an 8-byte counter: cheaper to signal than a pipe, and one read empties it.
 public final class Wakeup: Sendable {
-    /// Poll this for POLLIN.
-    public let readDescriptor: Int32
-    private let writeDescriptor: Int32
+    /// Poll this for POLLIN (readable while signalled and not yet drained).
+    public let descriptor: Int32
 
     public init() throws(Errno) {
-        var descriptors: [Int32] = [-1, -1]
-        _ = try checkedSyscall { pipe(&descriptors) }
-        for descriptor in descriptors {
-            _ = fcntl(descriptor, F_SETFD, FD_CLOEXEC)
-            _ = fcntl(descriptor, F_SETFL, fcntl(descriptor, F_GETFL) | O_NONBLOCK)
-        }
-        readDescriptor = descriptors[0]
-        writeDescriptor = descriptors[1]
+        descriptor = try checkedSyscall { modbridge_eventfd() }
     }
 
     deinit {
-        Glibc.close(readDescriptor)
-        Glibc.close(writeDescriptor)
+        Glibc.close(descriptor)
     }
 
-    /// Wakes the poller (a full pipe already means it will wake).
+    /// Wakes the poller (the counter only grows; it cannot fill up in practice).
     public func signal() {
-        var byte: UInt8 = 1
-        _ = Glibc.write(writeDescriptor, &byte, 1)
+        var one: UInt64 = 1
+        _ = Glibc.write(descriptor, &one, MemoryLayout<UInt64>.size)
     }
 
-    /// Empties the pipe after waking. A read that does not fill the buffer took everything, so
-    /// the usual wake-up costs one read, not a second one that finds the pipe empty.
+    /// Resets the counter after waking: a single read takes every signal since the last one.
     public func drain() {
-        var buffer = [UInt8](repeating: 0, count: 64)
-        while Glibc.read(readDescriptor, &buffer, buffer.count) == buffer.count {}
+        var count: UInt64 = 0
+        _ = Glibc.read(descriptor, &count, MemoryLayout<UInt64>.size)
     }
 }

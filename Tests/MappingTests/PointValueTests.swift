@@ -62,6 +62,9 @@ struct PointDecodingTests {
         #expect(try decode("mode", [2]) == .value(.string("cool")))
         #expect(try decode("mode", [7]) == .value(.integer(7)))
         #expect(try decode("status", [0b1001]) == .value(.array([.string("running"), .string("sensor_break")])))
+        // Bits without a name are left out; the high bit alone is a one-name list.
+        #expect(try decode("status", [0b1000_0000_0000_1011]) == .value(.array([.string("running"), .string("sensor_break")])))
+        #expect(try decode("status", [0b1000]) == .value(.array([.string("sensor_break")])))
         #expect(try decode("alarm_bit", [0b10_0000]) == .value(.bool(true)))
         #expect(try decode("alarm_bit", [0b01_1111]) == .value(.bool(false)))
         #expect(try decode("name", [0x4F76, 0x656E, 0x0000]) == .value(.string("Oven")))

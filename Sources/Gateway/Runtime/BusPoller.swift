@@ -114,18 +114,18 @@ final class BusPoller: BusDriver, @unchecked Sendable {
     /// Reads every group of `agent` due by `instant` and publishes what they report as one
     /// `events` document: a cycle's points together, whatever table they come from.
     private func pollDueGroups(of agent: DeviceAgent, dueBy instant: ContinuousClock.Instant, line: BusLine) {
-        var reported: [(index: Int, reading: PointReading)] = []
+        var reported: [DeviceAgent.Reported] = []
+        reported.reserveCapacity(agent.profile.points.count)
         for index in agent.plan.groups.indices where agent.plan.groups[index].nextDue <= instant {
             if agent.isOffline { break }
-            reported += poll(agent, group: index, line: line)
+            poll(agent, group: index, line: line, into: &reported)
         }
         publish(reported, of: agent)
     }
 
-    /// Reads one poll group and schedules its next cycle; returns the readings to publish.
-    private func poll(_ agent: DeviceAgent, group index: Int, line: BusLine) -> [(index: Int, reading: PointReading)] {
+    /// Reads one poll group and schedules its next cycle; appends the readings to publish.
+    private func poll(_ agent: DeviceAgent, group index: Int, line: BusLine, into reported: inout [DeviceAgent.Reported]) {
         let group = agent.plan.groups[index]
-        var reported: [(index: Int, reading: PointReading)] = []
         var completed = true
         for read in group.reads {
             let result = line.perform(read.request(limits: agent.profile.limits), unit: agent.unit)
@@ -133,7 +133,7 @@ final class BusPoller: BusDriver, @unchecked Sendable {
             switch result {
             case let .success(response):
                 noteAnswer(agent, line: line)
-                reported += agent.accept(response, for: read, at: now)
+                agent.accept(response, for: read, at: now, into: &reported)
             case let .failure(error):
                 if case let .exception(code) = error.kind {
                     noteAnswer(agent, line: line)
@@ -144,9 +144,9 @@ final class BusPoller: BusDriver, @unchecked Sendable {
                         completed = false
                         break
                     }
-                    reported += agent.fail(read, error: code.description, at: now)
+                    agent.fail(read, error: code.description, at: now, into: &reported)
                 } else if case .invalidRequest = error.kind {
-                    reported += agent.fail(read, error: error.reason, at: now)
+                    agent.fail(read, error: error.reason, at: now, into: &reported)
                 } else {
                     noteFailure(agent, error)
                     completed = false
@@ -164,7 +164,6 @@ final class BusPoller: BusDriver, @unchecked Sendable {
         } else if !agent.isOffline, agent.plan.groups[index].nextDue == group.nextDue {
             agent.plan.setNextDue(index, now + group.interval)
         }
-        return reported
     }
 
     /// An offline device: one small read. An answer (even an exception) brings it back online.
@@ -233,7 +232,7 @@ final class BusPoller: BusDriver, @unchecked Sendable {
 
     // MARK: - Publishing
 
-    private func publish(_ reported: [(index: Int, reading: PointReading)], of agent: DeviceAgent) {
+    private func publish(_ reported: [DeviceAgent.Reported], of agent: DeviceAgent) {
         guard !reported.isEmpty else { return }
         agent.link.publishEvents(agent.eventsDocument(reported), subtopics: agent.eventSubtopics(reported))
     }

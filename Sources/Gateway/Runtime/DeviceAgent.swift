@@ -69,37 +69,36 @@ final class DeviceAgent {
         return (.poll(group: index), plan.groups[index].nextDue)
     }
 
-    /// The reading of each point in `read` (by point index), decoded from the answer, with the ones to publish.
-    func accept(_ response: ModbusResponse, for read: PlannedRead, at now: ContinuousClock.Instant) -> [(index: Int, reading: PointReading)] {
+    /// A point's index (into `profile.points`) with its reading, as a cycle reports it.
+    typealias Reported = (index: Int, reading: PointReading)
+
+    /// Decodes the reading of each point in `read` from the answer; appends to `reported` the
+    /// ones its report rule publishes.
+    func accept(_ response: ModbusResponse, for read: PlannedRead, at now: ContinuousClock.Instant, into reported: inout [Reported]) {
         if read.points.contains(where: { readings.reading(at: $0) == nil }) { stateIsUrgent = true }
-        let decoded: [(index: Int, reading: PointReading)]
         switch response {
-        case let .registers(values): decoded = readings.decode(read.points, registers: values, start: read.read.address)
-        case let .bits(values): decoded = readings.decode(read.points, bits: values, start: read.read.address)
-        case .written: decoded = []
+        case let .registers(values): admit(readings.decode(read.points, registers: values, start: read.read.address), at: now, into: &reported)
+        case let .bits(values): admit(readings.decode(read.points, bits: values, start: read.read.address), at: now, into: &reported)
+        case .written: break
         }
-        return admit(decoded, at: now)
     }
 
     /// Every point of `read` reads as `error` (the device answered the read with an exception).
-    func fail(_ read: PlannedRead, error: String, at now: ContinuousClock.Instant) -> [(index: Int, reading: PointReading)] {
+    func fail(_ read: PlannedRead, error: String, at now: ContinuousClock.Instant, into reported: inout [Reported]) {
         let failed = read.points.map { (index: $0, reading: PointReading.error(error)) }
         for (index, reading) in failed { readings.record(reading, at: index) }
-        return admit(failed, at: now)
+        admit(failed, at: now, into: &reported)
     }
 
-    private func admit(_ decoded: [(index: Int, reading: PointReading)], at now: ContinuousClock.Instant) -> [(index: Int, reading: PointReading)] {
+    private func admit(_ decoded: [Reported], at now: ContinuousClock.Instant, into reported: inout [Reported]) {
         if !decoded.isEmpty { stateIsStale = true }
-        return Self.admit(decoded, through: &filters, at: now)
+        Self.admit(decoded, through: &filters, at: now, into: &reported)
     }
 
     /// The filters taken as one `inout` access for the whole answer, not one per point.
-    private static func admit(_ decoded: [(index: Int, reading: PointReading)], through filters: inout [ReportFilter],
-                              at now: ContinuousClock.Instant) -> [(index: Int, reading: PointReading)] {
-        var admitted: [(index: Int, reading: PointReading)] = []
-        admitted.reserveCapacity(decoded.count)
-        for item in decoded where filters[item.index].admit(item.reading, at: now) { admitted.append(item) }
-        return admitted
+    private static func admit(_ decoded: [Reported], through filters: inout [ReportFilter], at now: ContinuousClock.Instant,
+                              into reported: inout [Reported]) {
+        for item in decoded where filters[item.index].admit(item.reading, at: now) { reported.append(item) }
     }
 
     /// Publishing resumes from scratch: every point is reported at its next read.
@@ -113,7 +112,7 @@ final class DeviceAgent {
     }
 
     /// The `events` document of one cycle: the points reported, in the order they were read, and `ts`.
-    func eventsDocument(_ reported: [(index: Int, reading: PointReading)]) -> [UInt8] {
+    func eventsDocument(_ reported: [Reported]) -> [UInt8] {
         var bytes: [UInt8] = []
         bytes.reserveCapacity(40 + reported.count * 32)
         bytes.append(UInt8(ascii: "{"))
@@ -129,7 +128,7 @@ final class DeviceAgent {
     }
 
     /// The reported points that also go out on `events/<name>`, with their values.
-    func eventSubtopics(_ reported: [(index: Int, reading: PointReading)]) -> [(String, JSONValue)] {
+    func eventSubtopics(_ reported: [Reported]) -> [(String, JSONValue)] {
         reported.filter { hasSubtopic[$0.index] }.map { (profile.points[$0.index].name, $0.reading.published) }
     }
 

@@ -8,11 +8,14 @@ final class DeviceLink: Sendable {
     let deviceID: String
     let client: LocalClient
     private let prefix: String
+    /// `events`, the topic of every poll cycle's document, joined once.
+    private let eventsTopic: String
 
     private init(deviceID: String, client: LocalClient) {
         self.deviceID = deviceID
         self.client = client
-        self.prefix = "$devices/\(deviceID)/"
+        prefix = "$devices/\(deviceID)/"
+        eventsTopic = prefix + "events"
     }
 
     /// Connects as `deviceID` and subscribes to its commands, its config and its registry's commands.
@@ -30,20 +33,20 @@ final class DeviceLink: Sendable {
     /// `events` (a document from `DeviceAgent.eventsDocument`), and `events/<point>` for points
     /// that have subtopics.
     func publishEvents(_ document: [UInt8], subtopics: [(String, JSONValue)]) {
-        publish("events", document)
+        publish(topic: eventsTopic, document)
         for (name, value) in subtopics {
-            publish("events/\(name)", value.jsonBytes)
+            publish(topic: eventsTopic + "/" + name, value.jsonBytes)
         }
     }
 
     /// The device's `state`, kept by the broker for late subscribers.
     func publishState(_ fields: [(String, JSONValue)]) {
-        publish("state", JSONValue.objectBytes(fields + [("ts", .string(Timestamp.now()))]), retain: true)
+        publish(topic: prefix + "state", JSONValue.objectBytes(fields + [("ts", .string(Timestamp.now()))]), retain: true)
     }
 
     /// `events/ack` for one command or config message.
     func publishAck(_ ack: CommandAck) {
-        publish("events/ack", Array(ack.jsonText.utf8))
+        publish(topic: eventsTopic + "/ack", Array(ack.jsonText.utf8))
     }
 
     func disconnect() {
@@ -52,8 +55,8 @@ final class DeviceLink: Sendable {
 
     /// Hands the message to the broker without waiting (the caller is a bus thread); messages of
     /// one device reach the broker in the order they were posted.
-    private func publish(_ subtopic: String, _ payload: [UInt8], retain: Bool = false) {
-        let (deviceID, topic) = (deviceID, prefix + subtopic)
+    private func publish(topic: String, _ payload: [UInt8], retain: Bool = false) {
+        let deviceID = deviceID
         client.post(topic: topic, payload: payload, qos: .atLeastOnce, retain: retain) { error in
             Output.log("error", "publish_failed", ["device": deviceID, "topic": topic, "error": "\(error)"])
         }

@@ -27,7 +27,7 @@ final class ClientConnection: Sendable {
         do {
             wakeup = try Wakeup()
         } catch {
-            throw .connectionFailed("cannot create a wakeup pipe: \(error)")
+            throw .connectionFailed("cannot create a wake-up eventfd: \(error)")
         }
     }
 
@@ -173,7 +173,7 @@ final class ClientConnection: Sendable {
 
             var waiting = [
                 pollfd(fd: socket.descriptor, events: Int16(POLLIN) | (pending.isEmpty ? 0 : Int16(POLLOUT)), revents: 0),
-                pollfd(fd: wakeup.readDescriptor, events: Int16(POLLIN), revents: 0),
+                pollfd(fd: wakeup.descriptor, events: Int16(POLLIN), revents: 0),
             ]
             let timeout = awaitingConnectAcknowledgement ? clock.now.duration(to: connectDeadline)
                 : keepAlive > .zero ? min(keepAlive, .seconds(1)) : .seconds(1)

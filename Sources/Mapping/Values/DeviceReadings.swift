@@ -86,13 +86,19 @@ public struct DeviceReadings: Sendable {
         // Points other points depend on are decoded first; the answer is then put back in the
         // order asked for.
         let reordered = indices.contains { (0..<count).contains($0) && isReferenced[$0] }
-        // Sources first (when the answer has any), then the rest.
-        for sources in reordered ? [true, false] : [nil] {
-            for index in indices where (0..<count).contains(index) && (sources == nil || isReferenced[index] == sources) {
+        func decodePoints(where wanted: (Int) -> Bool) {
+            for index in indices where (0..<count).contains(index) && wanted(index) {
                 let result = decoded(profile.points[index], at: index, from: answer)
                 readings[index] = result
                 results.append((index, result))
             }
+        }
+        if reordered {
+            // Sources first, then the rest.
+            decodePoints { isReferenced[$0] }
+            decodePoints { !isReferenced[$0] }
+        } else {
+            decodePoints { _ in true }
         }
         if reordered {
             let position = Dictionary(indices.enumerated().map { ($1, $0) }, uniquingKeysWith: { first, _ in first })

@@ -23,11 +23,14 @@ public enum PointDecoder {
         case let .flags(count, order, names):
             let raw = RegisterCodec.decode(registers, as: count == 1 ? .uint16 : .uint32, order: order)
             guard case let .unsigned(word) = raw else { return .error("not a status word") }
-            // The names of the bits set, lowest bit first.
-            var set: [(bit: Int, name: String)] = []
-            for (bit, name) in names where (0..<64).contains(bit) && word >> UInt64(bit) & 1 == 1 { set.append((bit, name)) }
-            set.sort { $0.bit < $1.bit }
-            return .value(.array(set.map { .string($0.name) }))
+            // The names of the bits set, lowest bit first: one lookup per set bit, no sorting.
+            var set: [JSONValue] = []
+            var remaining = word
+            while remaining != 0 {
+                if let name = names[remaining.trailingZeroBitCount] { set.append(.string(name)) }
+                remaining &= remaining - 1
+            }
+            return .value(.array(set))
         }
     }
 
