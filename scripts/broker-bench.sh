@@ -24,8 +24,8 @@ Environment:
   BENCH_WARMUP          warm-up seconds before each throughput run (default 0.3)
   BENCH_WINDOW          messages outstanding at most, throughput rows (default 1000)
   BENCH_LAT_RATE        latency rows: messages per second (default 1000)
-  BENCH_LAT_COUNT       latency rows: messages measured per broker and QoS (default 30000)
-  BENCH_LAT_REPS        latency rows: paired runs they are split into (default 20)
+  BENCH_LAT_COUNT       latency rows: messages measured per broker and QoS (default 60000)
+  BENCH_LAT_REPS        latency rows: paired runs they are split into (default 40)
   BENCH_IDLE_CLIENTS    memory rows: idle connected clients (default 10000)
 EOF
 }
@@ -49,8 +49,8 @@ RUN_SECONDS=${BENCH_SECONDS:-0.6}
 WARMUP=${BENCH_WARMUP:-0.3}
 WINDOW=${BENCH_WINDOW:-1000}
 LAT_RATE=${BENCH_LAT_RATE:-1000}
-LAT_COUNT=${BENCH_LAT_COUNT:-30000}
-LAT_REPS=${BENCH_LAT_REPS:-20}
+LAT_COUNT=${BENCH_LAT_COUNT:-60000}
+LAT_REPS=${BENCH_LAT_REPS:-40}
 LAT_WARMUP=200
 IDLE_CLIENTS=${BENCH_IDLE_CLIENTS:-10000}
 SETTLE=2
@@ -280,6 +280,12 @@ LAT_RUN=$(((LAT_COUNT + LAT_REPS - 1) / LAT_REPS)) # measured messages per run a
 # their messages half a period apart, so both meet the same moments of the machine's noise
 # (separate runs put the same code 0.6-1.3x apart at p99). The control pair is Mosquitto against
 # a second Mosquitto: how far apart two identical brokers land shows what the ratio can resolve.
+# The three brokers of the latency rows start fresh, so that the control pair (a fresh Mosquitto)
+# has the same history as the pair it controls: none, rather than the throughput rows' bursts.
+stop_broker modbridge
+stop_broker mosquitto
+start_broker modbridge
+start_broker mosquitto
 start_broker control
 PAIRS=("modbridge|mosquitto" "control|mosquitto")
 for qos in 0 1; do
@@ -400,7 +406,8 @@ loss_cell() { # loss_cell KEYPREFIX: "lost/dup" for both brokers
     echo "  $LAT_REPS runs of $LAT_WARMUP warm-up then $LAT_RUN measured messages per broker; nearest-rank percentiles"
     echo "  over the $((LAT_RUN * LAT_REPS)) pooled. **Control**: the same paired runs, interleaved with those, of"
     echo "  Mosquitto against a second Mosquitto: how far apart two identical brokers land is what the"
-    echo "  modbridge/Mosquitto ratio can resolve on this machine."
+    echo "  modbridge/Mosquitto ratio can resolve on this machine. All three brokers are started afresh"
+    echo "  for the latency rows (after the throughput rows), so the three have the same history."
     echo "- **Memory** (lower is better): each broker started fresh; VmRSS from /proc/PID/status before,"
     echo "  and $SETTLE s after $IDLE_CLIENTS clients have completed CONNECT/CONNACK (clean session, keep-alive 0,"
     echo "  distinct client ids) and while they stay connected; per connection = (after − before) / $IDLE_CLIENTS."
