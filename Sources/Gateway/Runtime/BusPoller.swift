@@ -158,11 +158,11 @@ final class BusPoller: BusDriver, @unchecked Sendable {
         let now = ContinuousClock.now
         if completed {
             let current = agent.plan.groups[index].nextDue
-            var scheduled = group.nextDue + group.interval
-            if scheduled <= now { scheduled = now + group.interval }  // late: skip the missed cycles, no burst
+            // The next grid instant after this read: late reads skip the missed cycles, no burst.
+            let scheduled = PollGrid.nextCycle(due: group.nextDue, end: now, interval: group.interval)
             agent.plan.setNextDue(index, current == group.nextDue ? scheduled : min(current, scheduled))
         } else if !agent.isOffline, agent.plan.groups[index].nextDue == group.nextDue {
-            agent.plan.setNextDue(index, now + group.interval)
+            agent.plan.setNextDue(index, PollGrid.nextCycle(due: group.nextDue, end: now, interval: group.interval))
         }
     }
 

@@ -1,0 +1,30 @@
+import Glibc
+
+/// Where poll cycles fall: on multiples of their interval on the wall clock (a 1 s group at every
+/// whole second, a 100 ms group at .000, .100, …), as Telegraf's `round_interval` does. Devices
+/// with the same interval are read together, so their timestamps line up across a plant and their
+/// documents reach the broker in one burst instead of one wake-up each.
+enum PollGrid {
+    /// The ContinuousClock instant at which the wall clock read 1970-01-01T00:00:00Z, taken once
+    /// at start: the grid then stays put if the wall clock is stepped later.
+    static let epoch: ContinuousClock.Instant = {
+        var wall = timespec()
+        clock_gettime(CLOCK_REALTIME, &wall)
+        return ContinuousClock.now - (.seconds(wall.tv_sec) + .nanoseconds(wall.tv_nsec))
+    }()
+
+    /// The cycle after one that was due at `due` and ended at `end`: the first grid instant of
+    /// `interval` after `end` (a late cycle skips the ones it missed, no burst), and at least half an
+    /// interval after `due` (the first cycle, off the grid, is not followed by another straight away).
+    static func nextCycle(due: ContinuousClock.Instant, end: ContinuousClock.Instant, interval: Duration) -> ContinuousClock.Instant {
+        let step = nanoseconds(interval)
+        guard step > 0 else { return end }
+        let earliest = max(end, due + interval / 2)
+        return epoch + .nanoseconds((nanoseconds(epoch.duration(to: earliest)) / step + 1) * step)
+    }
+
+    private static func nanoseconds(_ duration: Duration) -> Int64 {
+        let (seconds, attoseconds) = duration.components
+        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
+    }
+}
