@@ -5,8 +5,10 @@ import Glibc
 /// with the same interval are read together, so their timestamps line up across a plant and their
 /// documents reach the broker in one burst instead of one wake-up each.
 enum PollGrid {
-    /// The ContinuousClock instant at which the wall clock read 1970-01-01T00:00:00Z, taken once
-    /// at start: the grid then stays put if the wall clock is stepped later.
+    /// The ContinuousClock instant at which the wall clock read 1970-01-01T00:00:00Z, taken once:
+    /// the grid is exact on the continuous clock, and stays where it is if the wall clock is
+    /// stepped later (NTP on a box without a real-time clock): cycles keep their cadence, their
+    /// `ts` are then off the whole multiples until the gateway restarts.
     static let epoch: ContinuousClock.Instant = {
         var wall = timespec()
         clock_gettime(CLOCK_REALTIME, &wall)

@@ -94,15 +94,13 @@ public struct DeviceReadings: Sendable {
             }
         }
         if reordered {
-            // Sources first, then the rest.
+            // Sources first, then the rest; then back to the order asked for.
             decodePoints { isReferenced[$0] }
             decodePoints { !isReferenced[$0] }
-        } else {
-            decodePoints { _ in true }
-        }
-        if reordered {
             let position = Dictionary(indices.enumerated().map { ($1, $0) }, uniquingKeysWith: { first, _ in first })
             results.sort { position[$0.index, default: 0] < position[$1.index, default: 0] }
+        } else {
+            decodePoints { _ in true }
         }
         return results
     }
