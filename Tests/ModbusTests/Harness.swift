@@ -9,7 +9,8 @@ struct RTUBench {
     let bus: Bus
     let controller: SimulatedController
 
-    init(units: [UInt8] = [1], model: Bool = false, configure: (inout BusConfiguration) -> Void = { _ in }) throws {
+    init(units: [UInt8] = [1], model: Bool = false, configure: (inout BusConfiguration) -> Void = { _ in },
+         events: @escaping @Sendable (BusEvent) -> Void = { _ in }) throws {
         let controllers = units.map { SimulatedController(unit: $0, temperatureModel: model) }
         simulator = try ModbusSimulator.startRTU(controllers: controllers, linkPath: folder.path + "/ttySIM")
         controller = controllers[0]
@@ -18,7 +19,7 @@ struct RTUBench {
             responseTimeout: .milliseconds(300), byteTimeout: .milliseconds(30),
             initialReopenDelay: .milliseconds(20), maximumReopenDelay: .milliseconds(200))
         configure(&configuration)
-        bus = try Bus(configuration)
+        bus = try Bus(configuration, events: events)
     }
 
     func shutdown() async {

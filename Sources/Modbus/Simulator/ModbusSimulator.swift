@@ -155,11 +155,3 @@ extension ConditionLock where State == ServerControl {
         if let error = error ?? nil { throw error }
     }
 }
-
-/// Bytes the fault leaves of an answer frame: the first half when truncated.
-func applyWireFault(_ fault: SimulatedFault?, to frame: [UInt8]) -> [UInt8] {
-    switch fault {
-    case .truncatedAnswer: Array(frame.prefix(max(2, frame.count / 2)))
-    default: frame
-    }
-}

@@ -119,7 +119,7 @@ struct RTUSimulatorLoop {
         let (decision, index) = core.receive(unit: unit, pdu: pdu, frame: frame,
                                              broadcast: unit == ModbusRequest.Limits.broadcastUnit, unknownUnitAnswer: nil)
         guard case let .answer(responsePDU, fault) = decision else { return }
-        var response = ModbusPDU.rtuFrame(unit: unit, pdu: responsePDU)
+        var response = ModbusPDU.rtuFrame(unit: fault?.answerUnit(unit) ?? unit, pdu: fault?.answerPDU(responsePDU) ?? responsePDU)
         switch fault {
         case let .lateAnswer(delay): sleepThread(delay)
         case .heldAnswer: core.holdAnswer()
@@ -128,7 +128,7 @@ struct RTUSimulatorLoop {
         }
         core.answering(index)
         do {
-            try writeAll(descriptor, applyWireFault(fault, to: response))
+            try writeAll(descriptor, fault?.wireBytes(answer: response, request: frame) ?? response)
             core.answered()
         } catch {
             // The master side went away; the next poll sees it.

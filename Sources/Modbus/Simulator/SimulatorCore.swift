@@ -1,23 +1,6 @@
 import Synchronization
 import POSIX
 
-/// A fault the simulator injects into its answers, for tests of the master's error handling.
-public enum SimulatedFault: Sendable, Equatable {
-    /// The device ignores the request (and does not act on it).
-    case noAnswer
-    /// The device acts on the request and answers after this delay.
-    case lateAnswer(Duration)
-    /// The answer's CRC is wrong (on TCP, which has no CRC: its MBAP transaction id is).
-    case corruptChecksum
-    /// The device answers with this exception instead.
-    case exception(ModbusExceptionCode)
-    /// The device acts on the request, sends the first half of its answer, and stops.
-    case truncatedAnswer
-    /// The device acts on the request and answers once `releaseHeldAnswers()` is called
-    /// (or after 60 s), so that a test can fill the master's queue behind it.
-    case heldAnswer
-}
-
 /// A request the simulator received, as it arrived on the wire.
 public struct SimulatorRequest: Sendable {
     public let unit: UInt8

@@ -110,10 +110,11 @@ struct TCPSimulatorLoop {
         let (decision, index) = core.receive(unit: unit, pdu: pdu, frame: frame, broadcast: false,
                                              unknownUnitAnswer: .gatewayTargetFailedToRespond)
         guard case let .answer(responsePDU, fault) = decision else { return true }
+        let answerPDU = fault?.answerPDU(responsePDU) ?? responsePDU
         var response: [UInt8] = [frame[0], frame[1], 0, 0]
-        response.appendBigEndian(UInt16(responsePDU.count + 1))
-        response.append(unit)
-        response += responsePDU
+        response.appendBigEndian(UInt16(answerPDU.count + 1))
+        response.append(fault?.answerUnit(unit) ?? unit)
+        response += answerPDU
         switch fault {
         case let .lateAnswer(delay): sleepThread(delay)
         case .heldAnswer: core.holdAnswer()
@@ -122,7 +123,7 @@ struct TCPSimulatorLoop {
         }
         core.answering(index)
         do {
-            try socket.writeAll(applyWireFault(fault, to: response))
+            try socket.writeAll(fault?.wireBytes(answer: response, request: frame) ?? response)
             core.answered()
             return true
         } catch {
