@@ -9,6 +9,10 @@ public enum BusEvent: Sendable {
     case openFailed(ModbusError, retryIn: Duration)
     /// The line failed during a transaction and was closed; it is reopened with backoff.
     case lost(ModbusError)
+    /// `count` bytes followed a good answer to `request` (e.g. `read holding registers 0+10`)
+    /// from `unit` before the line went quiet; they were dropped, so the next answer is not
+    /// taken from them. Noise, a second device on the same unit id, or an adapter's echo.
+    case strayBytes(count: Int, target: String, unit: UInt8, request: String)
 }
 
 /// A snapshot of a bus's health.
@@ -19,6 +23,9 @@ public struct BusStatus: Sendable, Equatable {
     public var opens = 0
     public var transactions = 0
     public var failures = 0
+    /// Bytes read that belonged to no answer: after a good answer (`BusEvent.strayBytes`), or
+    /// drained before the next request after a failed one (a late answer, the rest of a broken one).
+    public var strayBytes = 0
     /// The most recent error, of a transaction or of opening the line.
     public var lastError: ModbusError?
 }

@@ -105,9 +105,11 @@ final class BusLoop {
         }
 
         let result: Result<ModbusResponse, ModbusError>
+        var drained = 0
+        var answer: ModbusConnection.Answer?
         do {
             if needsResynchronizing {
-                try line.resynchronize(quiet: max(configuration.interFrameSilence * 2, .milliseconds(2)))
+                drained = try line.resynchronize(quiet: max(configuration.interFrameSilence * 2, .milliseconds(2)))
                 needsResynchronizing = false
             }
             if unit == ModbusRequest.Limits.broadcastUnit {
@@ -115,20 +117,29 @@ final class BusLoop {
                 sleepThread(configuration.broadcastTurnaround)
                 result = .success(.written)
             } else {
-                result = .success(try line.perform(request, unit: unit))
+                let performed = try line.perform(request, unit: unit)
+                answer = performed
+                result = .success(performed.response)
             }
         } catch {
             result = .failure(error.request == nil ? error.at(unit: unit, request: request) : error)
         }
-        lastFrameEnd = clock.now
+        // On RTU the silence before the next frame counts from the answer's last byte: the
+        // reader has already waited out t3.5 after it, so the next request goes at once.
+        lastFrameEnd = answer?.lastByteAt ?? clock.now
         lastUnit = unit
+        let strayBytes = answer?.strayBytes ?? 0
 
         shared.withLock { state in
             state.status.transactions += 1
+            state.status.strayBytes += drained + strayBytes
             if case let .failure(error) = result {
                 state.status.failures += 1
                 state.status.lastError = error
             }
+        }
+        if strayBytes > 0 {
+            events(.strayBytes(count: strayBytes, target: target, unit: unit, request: request.summary))
         }
         if case let .failure(error) = result {
             if error.isLinkFailure {

@@ -13,11 +13,16 @@ final class ModbusConnection {
     private var context: OpaquePointer?
     private var port: SerialPort?
     private let responseTimeout: Duration
+    /// RTU answers are read by modbridge itself, so that every byte read is there to say what is
+    /// wrong with a broken answer; libmodbus sends the requests.
+    private let answerReader: RTUAnswerReader
 
-    private init(target: ModbusTarget, context: OpaquePointer, responseTimeout: Duration) {
+    private init(target: ModbusTarget, context: OpaquePointer, configuration: BusConfiguration) {
         self.target = target
         self.context = context
-        self.responseTimeout = responseTimeout
+        self.responseTimeout = configuration.responseTimeout
+        answerReader = RTUAnswerReader(responseTimeout: configuration.responseTimeout, byteTimeout: configuration.byteTimeout,
+                                       silence: configuration.interFrameSilence)
     }
 
     deinit { close() }
@@ -38,7 +43,7 @@ final class ModbusConnection {
             newContext = modbus_new_tcp_pi(host, String(port))
         }
         guard let newContext else { throw failure("libmodbus refused the settings: \(Errno.current)") }
-        let connection = ModbusConnection(target: target, context: newContext, responseTimeout: configuration.responseTimeout)
+        let connection = ModbusConnection(target: target, context: newContext, configuration: configuration)
         try connection.setTimeouts(response: configuration.responseTimeout, byte: configuration.byteTimeout)
         switch target {
         case let .rtu(path, settings):
@@ -76,9 +81,46 @@ final class ModbusConnection {
         ModbusError(.linkClosed("the connection was closed"), target: target.description)
     }
 
+    /// An answer, and what the line carried around it.
+    struct Answer {
+        let response: ModbusResponse
+        /// Bytes that followed the answer before the line went quiet, dropped.
+        let strayBytes: Int
+        /// When the answer's last byte (or stray byte) came; nil on TCP.
+        let lastByteAt: ContinuousClock.Instant?
+    }
+
     /// Runs one request and waits for its answer. The request has been validated.
-    func perform(_ request: ModbusRequest, unit: UInt8) throws(ModbusError) -> ModbusResponse {
+    func perform(_ request: ModbusRequest, unit: UInt8) throws(ModbusError) -> Answer {
         guard let context else { throw closedError.at(unit: unit, request: request) }
+        if let port {
+            return try performRTU(request, unit: unit, context: context, port: port)
+        }
+        return Answer(response: try performTCP(request, unit: unit, context: context), strayBytes: 0, lastByteAt: nil)
+    }
+
+    /// RTU: libmodbus sends the frame, `RTUAnswerReader` reads the answer and `RTUAnswer` checks it.
+    private func performRTU(_ request: ModbusRequest, unit: UInt8, context: OpaquePointer, port: SerialPort) throws(ModbusError) -> Answer {
+        let frame = [unit] + ModbusPDU.encode(request)
+        if modbus_send_raw_request(context, frame, Int32(frame.count)) == -1 {
+            throw ModbusError(.io(Self.sendErrno(errno)), target: target.description).at(unit: unit, request: request)
+        }
+        let lastByteAt: ContinuousClock.Instant?
+        do {
+            lastByteAt = try answerReader.receive(on: port, sentAt: .now)
+        } catch {
+            throw ModbusError(.io(Self.ioErrno(of: error)), target: target.description).at(unit: unit, request: request)
+        }
+        switch RTUAnswer.check(answerReader.bytes, request: request, unit: unit) {
+        case let .accepted(response, strayBytes):
+            return Answer(response: response, strayBytes: strayBytes, lastByteAt: lastByteAt)
+        case let .rejected(kind):
+            throw ModbusError(kind, target: target.description).at(unit: unit, request: request)
+        }
+    }
+
+    /// TCP: libmodbus's own calls, which check the MBAP transaction id of each answer.
+    private func performTCP(_ request: ModbusRequest, unit: UInt8, context: OpaquePointer) throws(ModbusError) -> ModbusResponse {
         if modbus_set_slave(context, Int32(unit)) == -1 {
             throw ModbusError(.invalidRequest("unit id \(unit) refused by libmodbus"), target: target.description)
                 .at(unit: unit, request: request)
@@ -132,24 +174,26 @@ final class ModbusConnection {
         guard let context else { throw closedError.at(unit: 0, request: request) }
         let frame = [ModbusRequest.Limits.broadcastUnit] + ModbusPDU.encode(request)
         if modbus_send_raw_request(context, frame, Int32(frame.count)) == -1 {
-            throw ModbusError(.io(Errno.current), target: target.description).at(unit: 0, request: request)
+            throw ModbusError(.io(Self.sendErrno(errno)), target: target.description).at(unit: 0, request: request)
         }
     }
 
     /// After a failed transaction: drop what is still arriving so that a late answer is not
-    /// taken for the answer to the next request.
-    func resynchronize(quiet: Duration) throws(ModbusError) {
+    /// taken for the answer to the next request. Returns how many bytes were dropped.
+    func resynchronize(quiet: Duration) throws(ModbusError) -> Int {
         guard let context else { throw closedError }
         if let port {
             do {
-                try port.drainUntilQuiet(quiet: quiet, limit: responseTimeout)
+                let dropped = try port.drainUntilQuiet(quiet: quiet, limit: responseTimeout)
                 try port.discardInput()
+                return dropped
             } catch {
                 throw ModbusError(.io(Self.ioErrno(of: error)), target: target.description)
             }
-        } else if modbus_flush(context) == -1 {
-            throw ModbusError(.io(Errno.current), target: target.description)
         }
+        let dropped = modbus_flush(context)
+        if dropped == -1 { throw ModbusError(.io(Errno.current), target: target.description) }
+        return Int(dropped)
     }
 
     private static func ioErrno(of error: SerialError) -> Errno {
@@ -171,6 +215,12 @@ final class ModbusConnection {
         self.context = nil
     }
 
+    /// Why a send failed: the system's errno, or EIO where libmodbus reports a short write with
+    /// one of its own numbers (EMBBADDATA), which no user should see.
+    private static func sendErrno(_ code: Int32) -> Errno {
+        Errno(rawValue: code >= modbridge_modbus_errno_base() ? EIO : code)
+    }
+
     /// Maps libmodbus's errno to an error kind.
     ///
     /// libmodbus reports a frame cut short the same way as no answer (ETIMEDOUT). It waits the
@@ -178,22 +228,37 @@ final class ModbusConnection {
     /// that came before the response timeout had passed can only be a byte timeout: the
     /// answer started and stopped.
     static func kind(errno code: Int32, elapsed: Duration, responseTimeout: Duration) -> ModbusError.Kind {
-        let exceptionBase = modbridge_modbus_errno_base()
-        if code > exceptionBase && code < exceptionBase + modbridge_modbus_exception_max() {
-            return .exception(ModbusExceptionCode(rawValue: UInt8(code - exceptionBase)))
-        }
-        switch code {
-        case ETIMEDOUT:
+        if let kind = libmodbusKind(errno: code) { return kind }
+        if code == ETIMEDOUT {
             if elapsed < responseTimeout {
                 return .invalidFrame("answer cut short: bytes stopped before the frame was complete")
             }
             return .timeout
+        }
+        return .io(Errno(rawValue: code))
+    }
+
+    /// libmodbus's own error numbers (MODBUS_ENOBASE and up, modbus.h), which are no errno the
+    /// system knows: each as the error it means. nil for a system errno.
+    static func libmodbusKind(errno code: Int32) -> ModbusError.Kind? {
+        let base = modbridge_modbus_errno_base()
+        guard code >= base else { return nil }
+        // check_confirmation() sets MODBUS_ENOBASE + code for every exception code below
+        // MODBUS_EXCEPTION_MAX, code 0 (which no specification defines) included.
+        if code < base + modbridge_modbus_exception_max() {
+            return .exception(ModbusExceptionCode(rawValue: UInt8(code - base)))
+        }
+        switch code {
         case modbridge_embbadcrc(): return .crcMismatch
-        case modbridge_embbaddata(): return .invalidFrame("answer does not match the request (length, address or function)")
-        case modbridge_embbadexc(), modbridge_embunkexc(): return .invalidFrame("invalid exception code in the answer")
+        case modbridge_embbaddata(): return .invalidFrame("answer does not match the request (length, function or values)")
+        case modbridge_embbadexc(): return .invalidFrame("exception answer with an exception code above 0B or of the wrong length")
+        case modbridge_embunkexc(): return .invalidFrame("unknown exception code in the answer")
         case modbridge_embbadslave(): return .invalidFrame("answer from another unit")
         case modbridge_embmdata(): return .invalidRequest("too many values for one request")
-        default: return .io(Errno(rawValue: code))
+        default: return .invalidFrame("protocol error \(code - base) reported by libmodbus")
         }
     }
+
+    /// The error numbers libmodbus 3.1 defines: MODBUS_ENOBASE through EMBBADSLAVE.
+    static var libmodbusErrnoRange: ClosedRange<Int32> { modbridge_modbus_errno_base()...modbridge_embbadslave() }
 }

@@ -110,6 +110,32 @@ public final class SerialPort {
         }
     }
 
+    /// Waits up to `wait` (whole milliseconds, rounded up; zero: no wait) for bytes and reads
+    /// those that have arrived into the front of `chunk` (at most its size). Returns how many
+    /// came: 0 if none did in time. A line that went away (hang-up, end of file) is an error.
+    public func read(into chunk: inout [UInt8], waitingAtMost wait: Duration) throws(SerialError) -> Int {
+        var waiting = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
+        let ready: Int32
+        do {
+            ready = try checkedSyscall { poll(&waiting, 1, wait > .zero ? Int32(clamping: wait.milliseconds) : 0) }
+        } catch {
+            throw .ioFailed(path: path, operation: "poll", error)
+        }
+        if ready == 0 || chunk.isEmpty { return 0 }
+        if waiting.revents & Int16(POLLHUP | POLLERR | POLLNVAL) != 0 && waiting.revents & Int16(POLLIN) == 0 {
+            throw .ioFailed(path: path, operation: "poll", Errno(rawValue: EIO))
+        }
+        let count: Int
+        do {
+            count = try checkedSyscall { Glibc.read(descriptor, &chunk, chunk.count) }
+        } catch {
+            if error.rawValue == EAGAIN { return 0 }
+            throw .ioFailed(path: path, operation: "read", error)
+        }
+        if count == 0 { throw .ioFailed(path: path, operation: "read", Errno(rawValue: EIO)) }
+        return count
+    }
+
     /// Reads and drops bytes until the line has been quiet for `quiet`, or `limit` has passed.
     /// Returns the number of bytes dropped. Used after a failed transaction so that a late
     /// answer is not taken for the answer to the next request.
@@ -135,7 +161,7 @@ public final class SerialPort {
             }
             let count: Int
             do {
-                count = try checkedSyscall { read(descriptor, &buffer, buffer.count) }
+                count = try checkedSyscall { Glibc.read(descriptor, &buffer, buffer.count) }
             } catch {
                 if error.rawValue == EAGAIN { continue }
                 throw .ioFailed(path: path, operation: "read", error)

@@ -148,4 +148,33 @@ struct FaultTests {
         }
         await bus.close()
     }
+
+    @Test("Exception code 00 over RTU is an exception, not libmodbus's errno 112345678")
+    func exceptionCodeZero() async throws {
+        let bench = try RTUBench()
+        bench.simulator.inject(.exception(ModbusExceptionCode(rawValue: 0)))
+        let error = try #require(await failure(on: bench))
+        #expect(error.kind == .exception(ModbusExceptionCode(rawValue: 0)))
+        #expect(error.description.hasSuffix("read holding registers 0+10: exception 00 (unknown exception)"))
+        await bench.shutdown()
+    }
+
+    @Test("Modbus TCP (libmodbus reads the answer): exception 00 and an undefined code are typed errors",
+          arguments: [(UInt8(0), "exception 00 (unknown exception)"), (0x2A, "exception code above 0B")])
+    func tcpExceptionCodes(code: UInt8, phrase: String) async throws {
+        let simulator = try ModbusSimulator.startTCP(controllers: [SimulatedController(unit: 1, temperatureModel: false)])
+        defer { simulator.stop() }
+        guard case let .success(target) = ModbusTarget.parse(simulator.address) else { Issue.record("bad address"); return }
+        let bus = try Bus(BusConfiguration(target: target))
+        simulator.inject(.exception(ModbusExceptionCode(rawValue: code)))
+        do {
+            _ = try await bus.perform(.readHoldingRegisters(address: 0, count: 1), unit: 1)
+            Issue.record("an exception answer was accepted")
+        } catch {
+            if case .io = error.kind { Issue.record("an I/O error: \(error)") }
+            #expect(error.description.contains(phrase), "\(error)")
+        }
+        #expect(try await bus.perform(.readHoldingRegisters(address: 0, count: 1), unit: 1).registers == [0])
+        await bus.close()
+    }
 }

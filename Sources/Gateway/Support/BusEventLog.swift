@@ -18,6 +18,9 @@ extension Output {
             log("error", "line_open_failed", busField + [("line", error.target), ("error", error.reason), ("retry_ms", String(retryIn.milliseconds))])
         case let .lost(error):
             log("error", "line_lost", busField + [("line", error.target), ("error", error.reason)])
+        case let .strayBytes(count, target, unit, request):
+            log("warning", "stray_bytes", busField + [("line", target), ("unit", String(unit)), ("request", request),
+                                                       ("bytes", String(count))])
         }
     }
 }
