@@ -111,7 +111,7 @@ final class ModbusConnection {
         } catch {
             throw ModbusError(.io(Self.ioErrno(of: error)), target: target.description).at(unit: unit, request: request)
         }
-        switch RTUAnswer.check(answerReader.bytes, request: request, unit: unit) {
+        switch RTUAnswer.check(answerReader.bytes, request: request, unit: unit, sent: frame) {
         case let .accepted(response, strayBytes):
             return Answer(response: response, strayBytes: strayBytes, lastByteAt: lastByteAt)
         case let .rejected(kind):

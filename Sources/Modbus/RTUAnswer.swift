@@ -36,24 +36,26 @@ enum RTUAnswer {
         }
     }
 
-    /// Checks `bytes`, everything read until the line went quiet, as the answer to `request` for `unit`.
-    static func check(_ bytes: [UInt8], request: ModbusRequest, unit: UInt8) -> Verdict {
+    /// Checks `bytes`, everything read until the line went quiet, as the answer to `request` for
+    /// `unit`; `sent` is the request frame as sent, before its CRC.
+    static func check(_ bytes: [UInt8], request: ModbusRequest, unit: UInt8, sent: [UInt8]) -> Verdict {
         guard !bytes.isEmpty else { return .rejected(.timeout) }
         let function = request.functionCode
         // A correct FC05/FC06 answer is the request itself (Application Protocol §6.5, §6.6).
-        if function != 5 && function != 6 && bytes.starts(with: ModbusPDU.rtuFrame(unit: unit, pdu: ModbusPDU.encode(request))) {
+        if function != 5 && function != 6 && bytes.count >= sent.count + 2 && bytes.starts(with: sent)
+            && ModbusPDU.hasValidCRC(bytes[0..<sent.count + 2]) {
             return .rejected(.invalidFrame("the request came back unchanged (an echo: is the RS-485 adapter echoing what it sends?)"))
         }
         let expected = expectedLength(of: request)
         if let announced = announcedLength(bytes), bytes.count >= announced, ModbusPDU.hasValidCRC(bytes[0..<announced]) {
-            switch decode(Array(bytes[0..<announced]), request: request, unit: unit) {
+            switch decode(bytes[0..<announced], request: request, unit: unit) {
             case let .success(response): return .accepted(response, strayBytes: bytes.count - announced)
             case let .failure(refusal): return .rejected(refusal.kind)
             }
         }
         if ModbusPDU.hasValidCRC(bytes[...]) {
             // The CRC closes all the bytes: one frame, whose header does not fit its length.
-            if case let .failure(refusal) = decode(bytes, request: request, unit: unit) { return .rejected(refusal.kind) }
+            if case let .failure(refusal) = decode(bytes[...], request: request, unit: unit) { return .rejected(refusal.kind) }
             let length = bytes[1] & 0x80 != 0 ? 5 : expected
             if bytes.count > length { return .rejected(.invalidFrame("too long: \(bytes.count - length) bytes after the frame")) }
             return .rejected(.invalidFrame("truncated: \(bytes.count) of \(length) bytes"))
@@ -74,8 +76,9 @@ enum RTUAnswer {
         init(exception code: UInt8) { kind = .exception(ModbusExceptionCode(rawValue: code)) }
     }
 
-    /// The response in `frame` (whole by its CRC), or what in it does not answer `request`.
-    private static func decode(_ frame: [UInt8], request: ModbusRequest, unit: UInt8) -> Result<ModbusResponse, Refusal> {
+    /// The response in `frame` (whole by its CRC; a slice from index 0 of the bytes read), or
+    /// what in it does not answer `request`.
+    private static func decode(_ frame: ArraySlice<UInt8>, request: ModbusRequest, unit: UInt8) -> Result<ModbusResponse, Refusal> {
         let function = request.functionCode
         if frame[0] != unit { return .failure(Refusal("answer from unit \(frame[0]) to a request for unit \(unit)")) }
         if frame[1] == function | 0x80 {

@@ -34,7 +34,7 @@ struct AnswerCheckTests {
     static let good = ModbusPDU.rtuFrame(unit: 1, pdu: [3, 4, 0x00, 0xD7, 0x02, 0x8A])
 
     static func verdict(_ bytes: [UInt8], _ request: ModbusRequest = read) -> RTUAnswer.Verdict {
-        RTUAnswer.check(bytes, request: request, unit: 1)
+        RTUAnswer.check(bytes, request: request, unit: 1, sent: [1] + ModbusPDU.encode(request))
     }
 
     static func detail(_ bytes: [UInt8], _ request: ModbusRequest = read) -> String {
