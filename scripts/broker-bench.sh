@@ -3,15 +3,18 @@
 # both on 127.0.0.1, driven in the same run by the same load generator (Benchmarks/c/mqtt_load.c).
 # Prints a Markdown section with the ratios modbridge/Mosquitto; with --write FILE it replaces
 # the section between <!-- broker-bench:start --> and <!-- broker-bench:end --> in FILE
-# (appended at the end if the markers are missing). Nothing is written if any run fails.
+# (appended at the end if the markers are missing). The retained row (wildcard SUBSCRIBEs over
+# 50,000 retained messages) has a section of its own, <!-- broker-bench-retained:start/end -->,
+# so `--only retained` rewrites just that one. Nothing is written if any run fails.
 set -euo pipefail
 
 usage() {
     cat <<'EOF'
-usage: scripts/broker-bench.sh [--load PATH] [--write FILE]
+usage: scripts/broker-bench.sh [--load PATH] [--write FILE] [--only retained]
 
   --load PATH   the load generator binary (default .build/mqtt-load; make bench-broker builds it)
-  --write FILE  replace the broker-bench section of FILE (e.g. BENCHMARKS.md) with the results
+  --write FILE  replace the broker-bench section(s) of FILE (e.g. BENCHMARKS.md) with the results
+  --only ROW    run only that row and write only its section: "retained" (same as BENCH_ONLY)
 
 Environment:
   MODBRIDGE_BROKER_CMD  command that starts the broker under test, with PORT standing for the
@@ -27,19 +30,31 @@ Environment:
   BENCH_LAT_COUNT       latency rows: messages measured per broker and QoS (default 60000)
   BENCH_LAT_REPS        latency rows: paired runs they are split into (default 40)
   BENCH_IDLE_CLIENTS    memory rows: idle connected clients (default 10000)
+  BENCH_ONLY            as --only
+  BENCH_RETAINED        retained row: retained messages published first (default 50000)
+  BENCH_RETAINED_SUBSCRIBES  retained row: SUBSCRIBEs timed per filter and broker (default 200)
+  BENCH_RETAINED_FILTERS     retained row: comma-separated filters
+                        (default plant/17/#,plant/+/dev/42: 100 and 500 of 50,000 matched)
 EOF
 }
 
 LOAD=.build/mqtt-load
 WRITE=""
+ONLY=${BENCH_ONLY:-}
 while (($#)); do
     case $1 in
         --load) LOAD=${2:?--load needs a path}; shift 2 ;;
         --write) WRITE=${2:?--write needs a file}; shift 2 ;;
+        --only) ONLY=${2:?--only needs a row}; shift 2 ;;
         -h | --help) usage; exit 0 ;;
         *) echo "broker-bench: unknown argument '$1'" >&2; usage >&2; exit 2 ;;
     esac
 done
+
+case $ONLY in
+    "" | all | retained) ;;
+    *) echo "broker-bench: unknown row '$ONLY' for --only (known: retained)" >&2; exit 2 ;;
+esac
 
 DEFAULT_CMD=".build/release/modbridge broker --host 127.0.0.1 --port PORT --quiet"
 MODBRIDGE_CMD=${MODBRIDGE_BROKER_CMD:-$DEFAULT_CMD}
@@ -53,6 +68,11 @@ LAT_COUNT=${BENCH_LAT_COUNT:-60000}
 LAT_REPS=${BENCH_LAT_REPS:-40}
 LAT_WARMUP=200
 IDLE_CLIENTS=${BENCH_IDLE_CLIENTS:-10000}
+RET_COUNT=${BENCH_RETAINED:-50000}
+RET_SUBSCRIBES=${BENCH_RETAINED_SUBSCRIBES:-200}
+RET_FILTERS=${BENCH_RETAINED_FILTERS:-plant/17/#,plant/+/dev/42}
+# Extra lines for Mosquitto's configuration (the retained row turns TCP_NODELAY on).
+MOSQUITTO_EXTRA=""
 SETTLE=2
 BROKERS=(modbridge mosquitto)
 
@@ -110,8 +130,8 @@ start_broker() {
     port=$("$LOAD" freeport) || die "no free port"
     if [[ $name == mosquitto || $name == control ]]; then
         conf="$TMP/mosquitto-$port.conf"
-        printf 'listener %s 127.0.0.1\nallow_anonymous true\npersistence false\nlog_dest none\n' \
-            "$port" >"$conf"
+        printf 'listener %s 127.0.0.1\nallow_anonymous true\npersistence false\nlog_dest none\n%s' \
+            "$port" "$MOSQUITTO_EXTRA" >"$conf"
         cmd="$(printf '%q' "$MOSQUITTO") -c $(printf '%q' "$conf")"
     else
         cmd=${MODBRIDGE_CMD//PORT/$port}
@@ -227,6 +247,13 @@ for shape in "1→1|1|1|0" "1→1|1|1|1" "10→1|10|1|0" "1→10|1|10|0"; do
 done
 size_label() { if (($1 == 1024)); then echo "1 KiB"; else echo "$1 B"; fi; }
 
+cpu=$(awk -F': *' '/^model name/ { print $2; exit }' /proc/cpuinfo)
+cores=$(nproc)
+mosquitto_version=$("$MOSQUITTO" -h 2>&1 | awk '/^mosquitto version/ { print $3; exit }' || true)
+
+# ---------- the throughput, latency and memory rows (all but --only retained) ----------
+# (not indented, to keep this block's history readable)
+if [[ $ONLY != retained ]]; then
 start_time=$SECONDS
 start_broker modbridge
 start_broker mosquitto
@@ -357,9 +384,6 @@ elapsed=$((SECONDS - start_time))
 
 # ---------- report ----------
 
-cpu=$(awk -F': *' '/^model name/ { print $2; exit }' /proc/cpuinfo)
-cores=$(nproc)
-mosquitto_version=$("$MOSQUITTO" -h 2>&1 | awk '/^mosquitto version/ { print $3; exit }' || true)
 mib() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
 loss_cell() { # loss_cell KEYPREFIX: "lost/dup" for both brokers
     local out="" name extra
@@ -475,13 +499,81 @@ loss_cell() { # loss_cell KEYPREFIX: "lost/dup" for both brokers
     echo "counts as 1.11)."
     echo "<!-- broker-bench:end -->"
 } >"$TMP/section.md"
+fi # the throughput, latency and memory rows
+
+# ---------- the retained row ----------
+# Wildcard SUBSCRIBEs over RET_COUNT retained messages, one at a time, on a fresh broker each.
+# Mosquitto gets TCP_NODELAY here (modbridge and the load generator set it): with Nagle on, the
+# retained messages after its SUBACK wait for the client's delayed ACK (~40 ms), which would
+# measure TCP's timer instead of the broker.
+ret_start=$SECONDS
+MOSQUITTO_EXTRA=$'set_tcp_nodelay true\n'
+IFS=',' read -r -a RET_FILTER_LIST <<<"$RET_FILTERS"
+for name in "${BROKERS[@]}"; do
+    log "retained: $name, fresh, $RET_COUNT retained messages, $RET_SUBSCRIBES SUBSCRIBEs per filter ($RET_FILTERS)"
+    start_broker "$name"
+    run_load "$name" retained --retained "$RET_COUNT" --subscribes "$RET_SUBSCRIBES" --filters "$RET_FILTERS" --timeout 120
+    R[$name|ret|load_s]=$(kv load_s)
+    for ((f = 1; f <= ${#RET_FILTER_LIST[@]}; f++)); do
+        for key in matches p50_us p99_us suback_p50_us suback_p99_us; do
+            R[$name|ret$f|$key]=$(kv "f${f}_$key")
+        done
+        log "  $name ${RET_FILTER_LIST[f - 1]} (${R[$name|ret$f|matches]} matches): p50 ${R[$name|ret$f|p50_us]} µs," \
+            "p99 ${R[$name|ret$f|p99_us]} µs"
+    done
+    stop_broker "$name"
+done
+MOSQUITTO_EXTRA=""
+ret_elapsed=$((SECONDS - ret_start))
+ms() { awk -v us="$1" 'BEGIN { printf "%.3f", us / 1000 }'; }
+thousands() { sed ':a;s/\B[0-9]\{3\}\>/,&/;ta' <<<"$1"; }
+ret_count=$(thousands "$RET_COUNT")
+{
+    echo "<!-- broker-bench-retained:start -->"
+    echo "### Wildcard SUBSCRIBE over $ret_count retained messages"
+    echo
+    echo "Command: \`scripts/broker-bench.sh --only retained --load .build/mqtt-load --write BENCHMARKS.md\`"
+    echo "(also part of \`make bench-broker\`; ${ret_elapsed} s). Measured $(date +%Y-%m-%d) on ${cpu:-unknown CPU}, $cores cores,"
+    echo "$(uname -srm); Mosquitto ${mosquitto_version:-unknown}. Broker under test: \`$MODBRIDGE_CMD\`."
+    echo
+    echo "\`mqtt_load retained\` on a freshly started broker: one client publishes $ret_count retained QoS 0"
+    echo "messages (64 B) on \`plant/<0..$((RET_COUNT / 100 - 1))>/dev/<0..99>\`, then PINGREQ (its PINGRESP follows the last"
+    echo "PUBLISH handled), and a second client checks that the last topic's message is held. That client then"
+    echo "SUBSCRIBEs (QoS 0) to each filter in turn, $RET_SUBSCRIBES times each, one at a time, each followed by UNSUBSCRIBE"
+    echo "and its UNSUBACK; a SUBSCRIBE's time runs from its write to the arrival of its SUBACK and of the last"
+    echo "retained message it matched (every match is counted and checked against the filter). Median and"
+    echo "p99 (nearest rank) per filter. Mosquitto's configuration adds \`set_tcp_nodelay true\` for this row:"
+    echo "with its default (Nagle on) the messages after its SUBACK wait for the client's delayed ACK, about"
+    echo "40 ms, which would time TCP rather than the broker. Target: modbridge's median at or below Mosquitto's."
+    echo
+    echo "| filter (retained messages matched) | modbridge p50 (ms) | Mosquitto p50 (ms) | modbridge / Mosquitto p50 | target met | modbridge p99 (ms) | Mosquitto p99 (ms) | modbridge / Mosquitto p99 | SUBACK alone p50 modbridge; Mosquitto (ms) |"
+    echo "|---|---|---|---|---|---|---|---|---|"
+    for ((f = 1; f <= ${#RET_FILTER_LIST[@]}; f++)); do
+        m50=${R[modbridge|ret$f|p50_us]}
+        q50=${R[mosquitto|ret$f|p50_us]}
+        m99=${R[modbridge|ret$f|p99_us]}
+        q99=${R[mosquitto|ret$f|p99_us]}
+        r50=$(ratio "$m50" "$q50")
+        [[ ${R[modbridge|ret$f|matches]} == "${R[mosquitto|ret$f|matches]}" ]] ||
+            die "the brokers matched different counts for ${RET_FILTER_LIST[f - 1]}"
+        printf '| `%s` (%s) | %s | %s | %s | %s | %s | %s | %s | %s; %s |\n' \
+            "${RET_FILTER_LIST[f - 1]}" "${R[modbridge|ret$f|matches]}" "$(ms "$m50")" "$(ms "$q50")" "$r50" \
+            "$(met "$r50" lower)" "$(ms "$m99")" "$(ms "$q99")" "$(ratio "$m99" "$q99")" \
+            "$(ms "${R[modbridge|ret$f|suback_p50_us]}")" "$(ms "${R[mosquitto|ret$f|suback_p50_us]}")"
+    done
+    echo
+    echo "Publishing the $ret_count retained messages took ${R[modbridge|ret|load_s]} s (modbridge) and ${R[mosquitto|ret|load_s]} s (Mosquitto)."
+    echo "<!-- broker-bench-retained:end -->"
+} >"$TMP/section-retained.md"
 
 echo
-cat "$TMP/section.md"
+[[ $ONLY == retained ]] || { cat "$TMP/section.md"; echo; }
+cat "$TMP/section-retained.md"
 
-if [[ -n $WRITE ]]; then
-    start='<!-- broker-bench:start -->'
-    end='<!-- broker-bench:end -->'
+# write_section START END SECTION_FILE: replaces START..END in WRITE with SECTION_FILE (appended
+# at the end if WRITE has neither marker).
+write_section() {
+    local start=$1 end=$2 section=$3 nstart nend
     if [[ ! -e $WRITE ]]; then
         printf '# Benchmarks\n' >"$WRITE"
     fi
@@ -489,15 +581,20 @@ if [[ -n $WRITE ]]; then
     nend=$(grep -cxF "$end" "$WRITE" || true)
     if ((nstart == 1 && nend == 1)) &&
         (($(grep -nxF "$start" "$WRITE" | cut -d: -f1) < $(grep -nxF "$end" "$WRITE" | cut -d: -f1))); then
-        awk -v start="$start" -v end="$end" -v section="$TMP/section.md" '
+        awk -v start="$start" -v end="$end" -v section="$section" '
             $0 == start { while ((getline line < section) > 0) print line; skip = 1; next }
             $0 == end { skip = 0; next }
             !skip { print }' "$WRITE" >"$TMP/out.md"
     elif ((nstart == 0 && nend == 0)); then
-        { cat "$WRITE"; echo; cat "$TMP/section.md"; } >"$TMP/out.md"
+        { cat "$WRITE"; echo; cat "$section"; } >"$TMP/out.md"
     else
         die "$WRITE has $nstart '$start' and $nend '$end' lines; expected one of each, in that order (or none)"
     fi
     cat "$TMP/out.md" >"$WRITE"
-    log "wrote the broker-bench section of $WRITE"
+    log "wrote $start … $end in $WRITE"
+}
+
+if [[ -n $WRITE ]]; then
+    [[ $ONLY == retained ]] || write_section '<!-- broker-bench:start -->' '<!-- broker-bench:end -->' "$TMP/section.md"
+    write_section '<!-- broker-bench-retained:start -->' '<!-- broker-bench-retained:end -->' "$TMP/section-retained.md"
 fi

@@ -55,6 +55,7 @@ static const char usage_text[] =
     "  throughput   closed-loop publish/subscribe on one topic; messages/s delivered\n"
     "  latency      one publisher at a fixed rate, one subscriber; latency percentiles\n"
     "  idle         connect many clients and leave them idle; the broker's VmRSS\n"
+    "  retained     publish many retained messages, then time wildcard SUBSCRIBEs over them\n"
     "\n"
     "Common options:\n"
     "  --host ADDR        broker address (default 127.0.0.1)\n"
@@ -99,11 +100,22 @@ static const char usage_text[] =
     "  --concurrency N    connections being set up at once (default 64)\n"
     "  output: mode=idle ... rss_before_kb= rss_after_kb= per_conn_bytes=\n"
     "\n"
+    "retained options:\n"
+    "  --retained N       retained messages published first, on plant/<i/100>/dev/<i%100>\n"
+    "                     for i in 0..N-1 (default 50000); --payload BYTES each (as above)\n"
+    "  --subscribes N     SUBSCRIBEs timed per filter, one at a time, each followed by\n"
+    "                     UNSUBSCRIBE (default 100)\n"
+    "  --filters LIST     comma-separated filters (default plant/17/#,plant/+/dev/42)\n"
+    "  output: mode=retained ... and for each filter K (1, 2, ...): fK_filter= fK_matches=\n"
+    "  fK_p50_us= fK_p99_us= (SUBSCRIBE sent to SUBACK and the last matching retained\n"
+    "  message received) fK_suback_p50_us= fK_suback_p99_us= (SUBSCRIBE to SUBACK)\n"
+    "\n"
     "Examples:\n"
     "  mqtt_load throughput --port 1883 --publishers 10 --subscribers 1 --qos 0 --payload 64\n"
     "  mqtt_load latency --port 1883 --qos 1 --rate 1000 --count 5000\n"
     "  mqtt_load latency --port 1883 --port2 1884 --rate 1000 --count 5000\n"
-    "  mqtt_load idle --port 1883 --clients 10000 --pid 4242\n";
+    "  mqtt_load idle --port 1883 --clients 10000 --pid 4242\n"
+    "  mqtt_load retained --port 1883 --retained 50000 --subscribes 100\n";
 
 /* ---------- errors, time ---------- */
 
@@ -352,6 +364,8 @@ typedef struct {
     const char *samples, *samples2;
     long clients, pid, concurrency;
     double settle;
+    long retained, subscribes;
+    const char *filters;
 } opts_t;
 
 static struct {
@@ -1199,6 +1213,259 @@ static int cmd_idle(const opts_t *o)
     return 0;
 }
 
+/* ---------- retained: wildcard SUBSCRIBE time over many retained messages ---------- */
+
+/* MQTT 3.1.1 §4.7: `+` one level, `#` the level it follows and everything below (§4.7.1.2); a
+   filter starting with a wildcard does not match topics starting with `$` (§4.7.2). */
+static int topic_matches(const char *filter, const char *topic)
+{
+    if (topic[0] == '$' && (filter[0] == '+' || filter[0] == '#'))
+        return 0;
+    const char *f = filter, *t = topic;
+    for (;;) {
+        const char *fe = strchr(f, '/');
+        size_t fl = fe != NULL ? (size_t)(fe - f) : strlen(f);
+        if (fl == 1 && f[0] == '#')
+            return 1;
+        if (t == NULL)
+            return 0;
+        const char *te = strchr(t, '/');
+        size_t tl = te != NULL ? (size_t)(te - t) : strlen(t);
+        if (!(fl == 1 && f[0] == '+') && (fl != tl || memcmp(f, t, fl) != 0))
+            return 0;
+        t = te != NULL ? te + 1 : NULL;
+        if (fe == NULL)
+            return t == NULL;
+        f = fe + 1;
+    }
+}
+
+static void retained_topic(char *out, size_t size, long i)
+{
+    snprintf(out, size, "plant/%ld/dev/%ld", i / 100, i % 100);
+}
+
+static void write_all(int fd, buf_t *b)
+{
+    while (b->off < b->len) {
+        ssize_t n = send(fd, b->p + b->off, b->len - b->off, MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            die("send: %s", n < 0 ? strerror(errno) : "wrote nothing");
+        b->off += (size_t)n;
+    }
+    b->off = b->len = 0;
+}
+
+/* The next whole packet from a blocking socket (SO_RCVTIMEO set); body valid until the next call. */
+static uint8_t next_packet(int fd, buf_t *in, const uint8_t **body, size_t *len)
+{
+    for (;;) {
+        size_t avail = in->len - in->off;
+        const uint8_t *p = in->p + in->off;
+        size_t remaining = 0, mult = 1, i = 1;
+        int complete = 0;
+        while (i < avail && i < 5) {
+            uint8_t digit = p[i++];
+            remaining += (size_t)(digit & 0x7f) * mult;
+            mult *= 128;
+            if (!(digit & 0x80)) {
+                complete = 1;
+                break;
+            }
+        }
+        if (complete && avail >= i + remaining) {
+            in->off += i + remaining;
+            *body = p + i;
+            *len = remaining;
+            return p[0];
+        }
+        if (in->off == in->len)
+            in->off = in->len = 0;
+        buf_reserve(in, READ_CHUNK);
+        ssize_t n = recv(fd, in->p + in->len, in->cap - in->len, 0);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            die("timed out after %.0f s waiting for the broker", G.o->timeout);
+        if (n <= 0)
+            die("recv: %s", n < 0 ? strerror(errno) : "connection closed by the broker");
+        in->len += (size_t)n;
+    }
+}
+
+/* A blocking connection that has had its CONNACK. */
+static int retained_client(const char *client_id, buf_t *out, buf_t *in)
+{
+    int fd = socket(G.addr[0].ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        die_errno("socket");
+    int one = 1;
+    if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) != 0)
+        die_errno("setsockopt TCP_NODELAY");
+    struct timeval tv = { (time_t)G.o->timeout, (suseconds_t)((G.o->timeout - (double)(time_t)G.o->timeout) * 1e6) };
+    if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) != 0)
+        die_errno("setsockopt SO_RCVTIMEO");
+    if (connect(fd, (struct sockaddr *)&G.addr[0], G.addr_len[0]) != 0)
+        die_errno("connect");
+    mqtt_connect(out, client_id, (unsigned)G.o->keepalive);
+    write_all(fd, out);
+    const uint8_t *body;
+    size_t len;
+    if (next_packet(fd, in, &body, &len) != 0x20 || len != 2 || body[1] != 0)
+        die("%s: CONNECT not accepted", client_id);
+    return fd;
+}
+
+/* SUBSCRIBE `filter`; returns once the SUBACK and `expected` retained messages (RETAIN set, topic
+   matching) are in, with the SUBACK's arrival time in *suback_ns. */
+static void retained_subscribe(int fd, buf_t *out, buf_t *in, unsigned id, const char *filter, long expected,
+                               uint64_t *suback_ns)
+{
+    mqtt_subscribe(out, id, filter, strlen(filter), 0);
+    write_all(fd, out);
+    int acknowledged = 0;
+    long received = 0;
+    char topic[256];
+    while (!acknowledged || received < expected) {
+        const uint8_t *body;
+        size_t len;
+        uint8_t first = next_packet(fd, in, &body, &len);
+        if (first == 0x90 && len == 3 && get_u16(body) == id && body[2] == 0 && !acknowledged) {
+            *suback_ns = now_ns();
+            acknowledged = 1;
+        } else if ((first & 0xF1) == 0x31 && len >= 2 && 2 + get_u16(body) <= len && get_u16(body) < sizeof topic) {
+            size_t topic_len = get_u16(body);
+            memcpy(topic, body + 2, topic_len);
+            topic[topic_len] = '\0';
+            if (!topic_matches(filter, topic))
+                die("'%s' received for a SUBSCRIBE to '%s'", topic, filter);
+            received++;
+        } else {
+            die("unexpected packet 0x%02x (%zu bytes) after SUBSCRIBE to '%s'", first, len, filter);
+        }
+    }
+}
+
+/* UNSUBSCRIBE `filter` and wait for UNSUBACK; a PUBLISH before it means more retained messages
+   matched than expected. */
+static void retained_unsubscribe(int fd, buf_t *out, buf_t *in, unsigned id, const char *filter)
+{
+    size_t fl = strlen(filter);
+    uint8_t *w = put_header(out, 0xA2, 2 + 2 + fl);
+    w = put_u16(w, id);
+    w = put_u16(w, (unsigned)fl);
+    memcpy(w, filter, fl);
+    write_all(fd, out);
+    const uint8_t *body;
+    size_t len;
+    uint8_t first = next_packet(fd, in, &body, &len);
+    if (first != 0xB0 || len != 2 || get_u16(body) != id)
+        die("expected UNSUBACK %u for '%s', got packet 0x%02x (more retained messages than expected?)", id, filter, first);
+}
+
+static int cmd_retained(const opts_t *o)
+{
+    setup(o, 64);
+    pid_t self = getpid();
+    char id[32], topic[64];
+    buf_t out = { 0 }, in = { 0 };
+
+    /* Publish them all in large writes; PINGRESP comes after the broker handled every PUBLISH. */
+    snprintf(id, sizeof id, "mlr%d-pub", (int)self);
+    int pub = retained_client(id, &out, &in);
+    uint64_t start = now_ns();
+    for (long i = 0; i < o->retained; i++) {
+        retained_topic(topic, sizeof topic, i);
+        size_t at = out.len;
+        uint8_t *w = mqtt_publish(&out, topic, strlen(topic), 0, 0, (size_t)o->payload);
+        memset(w, 'r', (size_t)o->payload);
+        out.p[at] |= 0x01; /* RETAIN */
+        put_le64(w, (uint64_t)i);
+        if (out.len >= 256 * 1024)
+            write_all(pub, &out);
+    }
+    put_header(&out, 0xC0, 0); /* PINGREQ */
+    write_all(pub, &out);
+    const uint8_t *body;
+    size_t len;
+    if (next_packet(pub, &in, &body, &len) != 0xD0)
+        die("the publisher's PINGREQ was not answered with PINGRESP");
+    double load_s = (double)(now_ns() - start) / 1e9;
+
+    /* The broker holds them: the last topic's retained message comes back. */
+    snprintf(id, sizeof id, "mlr%d-sub", (int)self);
+    int sub = retained_client(id, &out, &in);
+    uint64_t ignored;
+    retained_topic(topic, sizeof topic, o->retained - 1);
+    retained_subscribe(sub, &out, &in, 1, topic, 1, &ignored);
+    retained_unsubscribe(sub, &out, &in, 2, topic);
+
+    /* The filters, their expected matches, and samples taken in rounds (filter 1, 2, ..., 1, 2, ...). */
+    char *list = strdup(o->filters);
+    if (list == NULL)
+        die("out of memory");
+    const char *filters[16];
+    long matches[16];
+    int nf = 0;
+    for (char *save = NULL, *f = strtok_r(list, ",", &save); f != NULL; f = strtok_r(NULL, ",", &save)) {
+        if (nf == 16)
+            die("--filters: at most 16");
+        filters[nf] = f;
+        matches[nf] = 0;
+        for (long i = 0; i < o->retained; i++) {
+            retained_topic(topic, sizeof topic, i);
+            matches[nf] += topic_matches(f, topic);
+        }
+        nf++;
+    }
+    if (nf == 0)
+        die("--filters: none given");
+    int64_t *done = calloc((size_t)(nf * o->subscribes), sizeof *done);
+    int64_t *acked = calloc((size_t)(nf * o->subscribes), sizeof *acked);
+    if (done == NULL || acked == NULL)
+        die("out of memory");
+    unsigned packet_id = 3;
+    for (long rep = 0; rep < o->subscribes; rep++) {
+        for (int f = 0; f < nf; f++) {
+            uint64_t suback_ns = 0, t0 = now_ns();
+            retained_subscribe(sub, &out, &in, packet_id, filters[f], matches[f], &suback_ns);
+            uint64_t t1 = now_ns();
+            done[f * o->subscribes + rep] = (int64_t)(t1 - t0);
+            acked[f * o->subscribes + rep] = (int64_t)(suback_ns - t0);
+            retained_unsubscribe(sub, &out, &in, packet_id + 1, filters[f]);
+            packet_id = packet_id >= 65000 ? 3 : packet_id + 2;
+        }
+    }
+    printf("mode=retained retained=%ld payload=%ld subscribes=%ld load_s=%.2f", o->retained, o->payload,
+           o->subscribes, load_s);
+    for (int f = 0; f < nf; f++) {
+        int64_t *d = done + f * o->subscribes, *a = acked + f * o->subscribes;
+        size_t n = (size_t)o->subscribes;
+        qsort(d, n, sizeof *d, cmp_i64);
+        qsort(a, n, sizeof *a, cmp_i64);
+        printf(" f%d_filter=%s f%d_matches=%ld f%d_p50_us=%.1f f%d_p99_us=%.1f f%d_suback_p50_us=%.1f f%d_suback_p99_us=%.1f",
+               f + 1, filters[f], f + 1, matches[f], f + 1, pct_us(d, n, 50), f + 1, pct_us(d, n, 99),
+               f + 1, pct_us(a, n, 50), f + 1, pct_us(a, n, 99));
+    }
+    printf("\n");
+    if (fflush(stdout) != 0)
+        die_errno("stdout");
+    mqtt_disconnect(&out);
+    write_all(sub, &out);
+    mqtt_disconnect(&out);
+    write_all(pub, &out);
+    close(sub);
+    close(pub);
+    free(done);
+    free(acked);
+    free(list);
+    buf_free(&out);
+    buf_free(&in);
+    return 0;
+}
+
 /* ---------- options ---------- */
 
 static void usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
@@ -1236,7 +1503,8 @@ static double parse_double(const char *name, const char *s, double min, double m
 
 enum {
     O_HOST = 256, O_PORT, O_KEEPALIVE, O_TIMEOUT, O_PUBLISHERS, O_SUBSCRIBERS, O_QOS, O_PAYLOAD, O_WINDOW, O_REFILL,
-    O_WARMUP, O_SECONDS, O_RATE, O_COUNT, O_WARMUP_COUNT, O_SAMPLES, O_PORT2, O_SAMPLES2, O_CLIENTS, O_PID, O_SETTLE, O_CONCURRENCY, O_HELP
+    O_WARMUP, O_SECONDS, O_RATE, O_COUNT, O_WARMUP_COUNT, O_SAMPLES, O_PORT2, O_SAMPLES2, O_CLIENTS, O_PID, O_SETTLE, O_CONCURRENCY,
+    O_RETAINED, O_SUBSCRIBES, O_FILTERS, O_HELP
 };
 
 static const struct option long_opts[] = {
@@ -1262,6 +1530,9 @@ static const struct option long_opts[] = {
     { "pid", required_argument, NULL, O_PID },
     { "settle", required_argument, NULL, O_SETTLE },
     { "concurrency", required_argument, NULL, O_CONCURRENCY },
+    { "retained", required_argument, NULL, O_RETAINED },
+    { "subscribes", required_argument, NULL, O_SUBSCRIBES },
+    { "filters", required_argument, NULL, O_FILTERS },
     { "help", no_argument, NULL, O_HELP },
     { NULL, 0, NULL, 0 },
 };
@@ -1280,6 +1551,7 @@ int main(int argc, char **argv)
         .publishers = 1, .subscribers = 1, .qos = 0, .payload = 64, .window = 1000,
         .warmup = 0.5, .seconds = 3, .rate = 1000, .count = 5000, .warmup_count = 500,
         .clients = 10000, .pid = 0, .settle = 2, .concurrency = 64,
+        .retained = 50000, .subscribes = 100, .filters = "plant/17/#,plant/+/dev/42",
     };
     /* Options follow the command: parse argv[1..] with the command in the program-name slot. */
     char **av = argv + 1;
@@ -1310,6 +1582,9 @@ int main(int argc, char **argv)
         case O_PID: o.pid = parse_long("pid", optarg, 1, 1L << 30); break;
         case O_SETTLE: o.settle = parse_double("settle", optarg, 0, 600); break;
         case O_CONCURRENCY: o.concurrency = parse_long("concurrency", optarg, 1, 100000); break;
+        case O_RETAINED: o.retained = parse_long("retained", optarg, 1, 10000000); break;
+        case O_SUBSCRIBES: o.subscribes = parse_long("subscribes", optarg, 1, 1000000); break;
+        case O_FILTERS: o.filters = optarg; break;
         case O_HELP: fputs(usage_text, stdout); return 0;
         case ':': usage_error("option %s needs a value", av[optind - 1]);
         default: usage_error("unknown option %s", av[optind - 1]);
@@ -1345,6 +1620,12 @@ int main(int argc, char **argv)
             o.timeout = 60;
         o.subscribers = 0;
         return cmd_idle(&o);
+    }
+    if (strcmp(cmd, "retained") == 0) {
+        if (o.timeout < 0)
+            o.timeout = 60;
+        o.subscribers = 0;
+        return cmd_retained(&o);
     }
     usage_error("unknown command '%s'", cmd);
 }

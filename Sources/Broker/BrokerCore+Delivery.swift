@@ -14,10 +14,10 @@ extension BrokerCore {
         if retain {
             // 3.3.1.3: an empty retained message clears the topic's retained message.
             if payload.isEmpty {
-                if retained.removeValue(forKey: topic) != nil { record(.clearRetained(topic: topic)) }
+                if retained.remove(topic) != nil { record(.clearRetained(topic: topic)) }
             } else {
                 let kept = BrokerMessage(topic: topic, payload: Array(payload), qos: qos, retain: retain)
-                retained[topic] = kept
+                retained.set(kept, for: topic)
                 record(.retain(StoredMessage(topic: topic, payload: kept.payload, qos: qos, retain: true)))
                 message = kept
             }
@@ -150,17 +150,21 @@ extension BrokerCore {
         }
     }
 
-    /// Sends the retained messages that match newly granted filters, RETAIN set.
-    func replayRetained(_ granted: [(String, QoS)], to session: Session) {
+    /// Sends the retained messages that match newly granted filters, RETAIN set; returns how many
+    /// were matched (the work the SUBSCRIBE cost, counted against its sender's turn). The store
+    /// walks only what each filter reaches. One SUBSCRIBE's replay is not split across turns (its
+    /// messages follow its SUBACK); a client whose unread output passes `maximumPendingBytes` is
+    /// being closed, so the walk stops there instead of encoding messages that will be dropped.
+    @discardableResult
+    func replayRetained(_ granted: [(String, QoS)], to session: Session) -> Int {
+        var matched = 0
         for (filter, qos) in granted {
-            if !filter.utf8.contains(where: { $0 == UInt8(ascii: "+") || $0 == UInt8(ascii: "#") }) {
-                if let message = retained[filter] { deliver(message, to: session, qos: min(message.qos, qos), retain: true) }
-                continue
-            }
-            for (topic, message) in retained where Topic.matches(filter: filter, topic: topic) {
+            matched += retained.forEachMatch(of: filter) { _, message in
                 deliver(message, to: session, qos: min(message.qos, qos), retain: true)
+                return !(session.connection?.closeScheduled ?? false)
             }
         }
+        return matched
     }
 
     /// Ends a session: its subscriptions and queued messages are gone.

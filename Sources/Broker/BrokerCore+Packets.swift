@@ -63,7 +63,7 @@ extension BrokerCore {
             bytes += codes.map(\.rawValue)
             send(bytes, to: connection)
             // Retained messages follow the SUBACK (3.3.1.3).
-            replayRetained(granted, to: session)
+            retainedMatchedByPacket = replayRetained(granted, to: session)
         case let .unsubscribe(unsubscribe):
             removeSubscriptions(unsubscribe.filters, from: session)
             sendAcknowledgement(0xB0, unsubscribe.packetIdentifier, to: connection)

@@ -53,7 +53,7 @@ extension BrokerCore {
         storage = log
         lastCompactedSize = log.fileSize
         for (topic, stored) in state.retained {
-            retained[topic] = BrokerMessage(topic: topic, payload: stored.payload, qos: stored.qos, retain: true)
+            retained.set(BrokerMessage(topic: topic, payload: stored.payload, qos: stored.qos, retain: true), for: topic)
         }
         for (clientID, stored) in state.sessions {
             let session = Session(clientID: clientID, persistent: true,
@@ -84,7 +84,7 @@ extension BrokerCore {
     /// The durable part of the broker's state, for compaction.
     func durableState() -> DurableState {
         var state = DurableState()
-        for (topic, message) in retained {
+        retained.forEach { topic, message in
             state.retained[topic] = StoredMessage(topic: topic, payload: message.payload, qos: message.qos, retain: true)
         }
         for (clientID, session) in sessions where session.persistent {

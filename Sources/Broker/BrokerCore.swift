@@ -23,6 +23,16 @@ final class BrokerCore: @unchecked Sendable {
     private var flushQueue: [Connection] = []
     private var closeQueue: [(Connection, String)] = []  // slow consumers, closed with a reset
     private var running = true
+    private var turn: UInt64 = 0
+    /// Connections with whole packets left in their framer after their turn's work ran out. Their
+    /// sockets may have nothing more to read, and epoll watches sockets (level-triggered), not
+    /// framers: while this is not empty the reactor polls without sleeping.
+    private var backlog: [Connection] = []
+    /// Packets plus retained messages matched that one connection may cost a turn, so 500
+    /// pipelined wildcard SUBSCRIBEs are spread over turns instead of stalling every other client.
+    static let workPerTurn = 1024
+    /// Retained messages matched by the packet being handled (set by SUBSCRIBE).
+    var retainedMatchedByPacket = 0
     /// Set while the listener is out of epoll because accept failed (EMFILE): a level-triggered
     /// listener that cannot accept would otherwise wake the reactor in a busy loop.
     private var listenerPausedUntil: ContinuousClock.Instant?
@@ -31,7 +41,8 @@ final class BrokerCore: @unchecked Sendable {
     let subscriptions = SubscriptionTree<Session>()
     /// Subscribers by topic, so repeated topics skip the tree walk; emptied on any subscription change.
     var matchCache: [String: [(Session, QoS)]] = [:]
-    var retained: [String: BrokerMessage] = [:]
+    /// Retained messages by topic level (3.3.1.3).
+    let retained = RetainedStore<BrokerMessage>()
     var storage: WriteAheadLog?
     var lastSync: ContinuousClock.Instant
     var unsyncedRecords = false
@@ -82,9 +93,11 @@ final class BrokerCore: @unchecked Sendable {
         let sweepInterval = Duration.milliseconds(250)
         var nextSweep = clock.now.advanced(by: sweepInterval)
         while running {
+            turn &+= 1
             let ready: Int
             do {
-                ready = try epoll.wait(timeout: max(.zero, clock.now.duration(to: nextSweep)))
+                let untilSweep = max(.zero, clock.now.duration(to: nextSweep))
+                ready = try epoll.wait(timeout: backlog.isEmpty ? untilSweep : .zero)
             } catch {
                 log("error", "reactor_failed", ["error": "\(error)"])
                 break
@@ -100,6 +113,7 @@ final class BrokerCore: @unchecked Sendable {
                     if event.isReadable || event.isBroken { read(from: connection) }
                 }
             }
+            serveBacklog()
             let now = clock.now
             if now >= nextSweep {
                 sweep(now: now)
@@ -172,6 +186,10 @@ final class BrokerCore: @unchecked Sendable {
     }
 
     private func read(from connection: Connection) {
+        connection.servedInTurn = turn
+        var work = 0
+        // Packets left from an earlier turn go first, in order; the socket waits until they are handled.
+        guard handleBuffered(connection, work: &work) else { return }
         // At most a few reads per turn, so one busy client cannot starve the others.
         for _ in 0..<4 {
             let socket = connection.socket
@@ -189,15 +207,50 @@ final class BrokerCore: @unchecked Sendable {
                 return
             }
             connection.lastReceived = clock.now
-            do {
-                while connection.isOpen, let packet = try connection.framer.nextInbound() {
-                    handle(packet, from: connection)
-                }
-            } catch {
-                refuseMalformed(connection, error)
-                return
-            }
+            guard handleBuffered(connection, work: &work) else { return }
             if !received.filledSpace { return }
+        }
+    }
+
+    /// Handles the whole packets in the connection's framer until `work` (packets plus the
+    /// retained messages their SUBSCRIBEs matched) reaches `workPerTurn`; what is left waits in
+    /// the framer and the connection goes on the backlog. True if the framer has no whole packet
+    /// left and the connection is open.
+    private func handleBuffered(_ connection: Connection, work: inout Int) -> Bool {
+        do {
+            while connection.isOpen {
+                guard work < Self.workPerTurn else {
+                    if !connection.backlogged {
+                        connection.backlogged = true
+                        backlog.append(connection)
+                    }
+                    return false
+                }
+                guard let packet = try connection.framer.nextInbound() else { break }
+                retainedMatchedByPacket = 0
+                handle(packet, from: connection)
+                work += 1 + retainedMatchedByPacket
+            }
+        } catch {
+            refuseMalformed(connection, error)
+            return false
+        }
+        return connection.isOpen
+    }
+
+    /// Serves the connections whose packets waited for a later turn, each once per turn (one
+    /// that was readable this turn has had its share already).
+    private func serveBacklog() {
+        guard !backlog.isEmpty else { return }
+        let waiting = backlog
+        backlog.removeAll(keepingCapacity: true)
+        for connection in waiting where connection.isOpen && connection.backlogged {
+            if connection.servedInTurn == turn {
+                backlog.append(connection)
+                continue
+            }
+            connection.backlogged = false
+            read(from: connection)
         }
     }
 

@@ -27,6 +27,10 @@ final class Connection {
     var flushScheduled = false
     /// Queued to be closed at the end of the reactor's turn.
     var closeScheduled = false
+    /// Whole packets wait in the framer for a later turn (the reactor's backlog holds it).
+    var backlogged = false
+    /// The reactor turn in which this connection's packets were last handled.
+    var servedInTurn: UInt64 = 0
     var session: Session?
     var will: Will?
     /// Seconds from CONNECT; 0 is off.
