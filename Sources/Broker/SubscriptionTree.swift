@@ -20,6 +20,15 @@ public final class SubscriptionTree<Subscriber: Hashable> {
 
     public init() {}
 
+    deinit {
+        // Dismantle from the top: letting ARC free a 65,536-level chain would recurse that deep.
+        var pending = [root]
+        while let node = pending.popLast() {
+            pending.append(contentsOf: node.children.values)
+            node.children.removeAll()
+        }
+    }
+
     /// Adds or replaces `subscriber`'s subscription to `filter` (valid); returns true if it is new.
     @discardableResult
     public func insert(_ subscriber: Subscriber, filter: String, qos: QoS) -> Bool {
@@ -61,30 +70,32 @@ public final class SubscriptionTree<Subscriber: Hashable> {
 
     /// Every subscriber whose filters match `topic`, each once, with the highest QoS among its
     /// matching subscriptions (3.3.5). Filters starting with a wildcard do not match `$` topics.
+    /// An explicit stack, not recursion: a topic may have 65,536 levels ("/" repeated), too deep
+    /// to recurse on the reactor thread's stack.
     public func subscribers(of topic: String) -> [Subscriber: QoS] {
         var found: [Subscriber: QoS] = [:]
         let levels = Self.levels(of: topic)
         let isSystemTopic = topic.utf8.first == UInt8(ascii: "$")
-        collect(root, levels: levels, depth: 0, isSystemTopic: isSystemTopic, into: &found)
+        // (node reached, number of topic levels consumed to reach it)
+        var pending: [(node: Node, depth: Int)] = [(root, 0)]
+        while let (node, depth) = pending.popLast() {
+            let wildcardsAllowed = !(depth == 0 && isSystemTopic)
+            if wildcardsAllowed, let rest = node.children["#"] {
+                // `#` matches this level and everything below it, and the parent level itself.
+                merge(rest.subscribers, into: &found)
+            }
+            guard depth < levels.count else {
+                merge(node.subscribers, into: &found)
+                continue
+            }
+            if wildcardsAllowed, let any = node.children["+"] {
+                pending.append((any, depth + 1))
+            }
+            if let exact = node.children[levels[depth]] {
+                pending.append((exact, depth + 1))
+            }
+        }
         return found
-    }
-
-    private func collect(_ node: Node, levels: [String], depth: Int, isSystemTopic: Bool, into found: inout [Subscriber: QoS]) {
-        let wildcardsAllowed = !(depth == 0 && isSystemTopic)
-        if wildcardsAllowed, let rest = node.children["#"] {
-            // `#` matches this level and everything below it, and the parent level itself.
-            merge(rest.subscribers, into: &found)
-        }
-        guard depth < levels.count else {
-            merge(node.subscribers, into: &found)
-            return
-        }
-        if wildcardsAllowed, let any = node.children["+"] {
-            collect(any, levels: levels, depth: depth + 1, isSystemTopic: isSystemTopic, into: &found)
-        }
-        if let exact = node.children[levels[depth]] {
-            collect(exact, levels: levels, depth: depth + 1, isSystemTopic: isSystemTopic, into: &found)
-        }
     }
 
     private func merge(_ subscribers: [Subscriber: QoS], into found: inout [Subscriber: QoS]) {

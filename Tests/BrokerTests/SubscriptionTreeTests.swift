@@ -27,6 +27,21 @@ struct SubscriptionTreeTests {
         #expect(tree.subscribers(of: "x/oven1/events") == [1: .atMostOnce, 2: .atMostOnce])
     }
 
+    @Test("Filters of 65,535 levels (the longest a filter can be): matched and freed without deep recursion")
+    func deepFilters() {
+        // 65,534 slashes + "#" is a 65,535-byte filter of 65,535 levels; a recursive walk or release
+        // that deep overflows a thread's stack (it crashed the broker's reactor).
+        let slashes = String(repeating: "/", count: 65_534)
+        var tree: SubscriptionTree<Int>? = SubscriptionTree<Int>()
+        tree?.insert(1, filter: slashes + "#", qos: .atLeastOnce)
+        tree?.insert(2, filter: slashes + "+", qos: .atMostOnce)
+        tree?.insert(3, filter: "#", qos: .atMostOnce)
+        #expect(tree?.subscribers(of: slashes + "x") == [1: .atLeastOnce, 2: .atMostOnce, 3: .atMostOnce])
+        #expect(tree?.subscribers(of: slashes + "x/y") == [1: .atLeastOnce, 3: .atMostOnce])
+        #expect(tree?.subscribers(of: "x") == [3: .atMostOnce])
+        tree = nil
+    }
+
     @Test("Remove prunes, and re-subscribing replaces the QoS")
     func removal() {
         let tree = SubscriptionTree<Int>()
