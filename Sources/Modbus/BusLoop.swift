@@ -17,6 +17,11 @@ final class BusLoop {
     private var needsResynchronizing = false
     /// When the driver wants to run next (nil: only when woken).
     private var driverDue: ContinuousClock.Instant?
+    /// Stray bytes after good answers not yet reported, and when the last report went out: a
+    /// device that always adds bytes would otherwise fill the log at its poll rate.
+    private var unreportedStrayBytes = 0
+    private var lastStrayReport: ContinuousClock.Instant?
+    private static let strayReportInterval = Duration.seconds(60)
 
     private enum Next {
         case job(Bus.Job)
@@ -138,9 +143,7 @@ final class BusLoop {
                 state.status.lastError = error
             }
         }
-        if strayBytes > 0 {
-            events(.strayBytes(count: strayBytes, target: target, unit: unit, request: request.summary))
-        }
+        if strayBytes > 0 { reportStrayBytes(strayBytes, unit: unit, request: request) }
         if case let .failure(error) = result {
             if error.isLinkFailure {
                 lose(error)
@@ -149,6 +152,16 @@ final class BusLoop {
             }
         }
         return result
+    }
+
+    /// The first stray bytes at once, then at most one event a minute with the bytes since the last.
+    private func reportStrayBytes(_ count: Int, unit: UInt8, request: ModbusRequest) {
+        unreportedStrayBytes += count
+        let now = clock.now
+        if let last = lastStrayReport, now < last.advanced(by: Self.strayReportInterval) { return }
+        events(.strayBytes(count: unreportedStrayBytes, target: target, unit: unit, request: request.summary))
+        unreportedStrayBytes = 0
+        lastStrayReport = now
     }
 
     private func lose(_ error: ModbusError) {

@@ -73,6 +73,14 @@ struct LineFaultTests {
         #expect(bench.bus.status.strayBytes == 2)
         #expect(bench.bus.status.failures == 0)
         #expect(events.withLock { $0 } == ["2 1 read holding registers 0+10"])
+        // A device that keeps adding bytes is counted every time but reported at most once a
+        // minute, so it cannot fill the log at its poll rate.
+        for _ in 0..<3 {
+            bench.simulator.inject(.trailingBytes([0x00]))
+            #expect(try await bench.bus.perform(Self.poll, unit: 1).registers == Self.registers)
+        }
+        #expect(bench.bus.status.strayBytes == 5)
+        #expect(events.withLock { $0 } == ["2 1 read holding registers 0+10"])
         await bench.shutdown()
     }
 
