@@ -4,7 +4,7 @@ import MQTT
 extension BrokerCore {
     func handle(_ inbound: InboundPacket, from connection: Connection) {
         switch connection.phase {
-        case .closed:
+        case .closing, .closed:
             return
         case .awaitingConnect:
             guard case let .other(.connect(connect)) = inbound else {
@@ -175,7 +175,6 @@ extension BrokerCore {
     private func refuse(_ connection: Connection, clientID: String, _ code: ConnectReturnCode) {
         log("info", "client_refused", ["client": clientID, "address": connection.remoteAddress, "return_code": "\(code.rawValue)"])
         connection.appendOutput(Self.connectAcknowledgement(sessionPresent: false, code))
-        _ = try? connection.writePending()
         close(connection, reason: "refused with CONNACK \(code.rawValue)", publishWill: false)
     }
 

@@ -22,6 +22,8 @@ final class BrokerCore: @unchecked Sendable {
     private var connections: [UInt64: Connection] = [:]
     private var flushQueue: [Connection] = []
     private var closeQueue: [(Connection, String)] = []  // slow consumers, closed with a reset
+    /// Connections ended this turn whose sockets close at its end, after the answers they are owed.
+    private var closingQueue: [Connection] = []
     private var running = true
     private var turn: UInt64 = 0
     /// Connections with whole packets left in their framer after their turn's work ran out. Their
@@ -125,7 +127,8 @@ final class BrokerCore: @unchecked Sendable {
     }
 
     /// End of a turn: scheduled closes, storage records written, then sockets flushed, so an
-    /// acknowledgement never reaches a client before the record behind it is in the file.
+    /// acknowledgement never reaches a client before the record behind it is in the file; the
+    /// connections ended in the turn are closed last, once what they are owed has been written.
     private func finishTurn(now: ContinuousClock.Instant) {
         while let (connection, reason) = closeQueue.popLast() {
             close(connection, reason: reason, publishWill: true, reset: true)
@@ -136,6 +139,7 @@ final class BrokerCore: @unchecked Sendable {
             flush(connection)
         }
         flushQueue.removeAll(keepingCapacity: true)
+        finishClosing()
         mailbox.publish(statistics: statistics, connections: connections.count, sessions: sessions.count,
                         subscriptions: subscriptions.count, retained: retained.count)
     }
@@ -152,6 +156,7 @@ final class BrokerCore: @unchecked Sendable {
             storage.close()
             self.storage = nil
         }
+        finishClosing()
         mailbox.markStopped()
     }
 
@@ -255,12 +260,11 @@ final class BrokerCore: @unchecked Sendable {
     }
 
     /// A packet that breaks the rules: CONNACK with a return code where the spec gives one
-    /// (3.1.4), then the connection is closed.
+    /// (3.1.4), then the connection is closed (after the answers to the packets before it).
     private func refuseMalformed(_ connection: Connection, _ error: MQTTError) {
         statistics.protocolErrors += 1
         if case .awaitingConnect = connection.phase, let code = error.connectReturnCode {
             connection.appendOutput(Self.connectAcknowledgement(sessionPresent: false, code))
-            _ = try? connection.writePending()
         }
         close(connection, reason: "protocol error: \(error)", publishWill: true)
     }
@@ -294,11 +298,19 @@ final class BrokerCore: @unchecked Sendable {
         }
     }
 
-    /// Closes the socket; ends a clean session; publishes the will unless told not to (DISCONNECT,
-    /// shutdown) or already cleared.
+    /// Ends the connection: nothing more of its input is handled; ends a clean session; publishes
+    /// the will unless told not to (DISCONNECT, shutdown) or already cleared. The socket closes at
+    /// the end of the turn, after the storage records and the answers already owed to the client
+    /// (a PUBACK for a PUBLISH delivered before a DISCONNECT, 3.3.4); `reset` closes it now and
+    /// drops what is unsent (a client that stopped reading).
     func close(_ connection: Connection, reason: String, publishWill: Bool, reset: Bool = false) {
         guard connection.isOpen else { return }
-        connection.close(reset: reset)
+        if reset {
+            connection.close(reset: true)
+        } else {
+            connection.phase = .closing
+            closingQueue.append(connection)
+        }
         connections[connection.token] = nil
         let will = publishWill ? connection.will : nil
         connection.will = nil
@@ -312,6 +324,16 @@ final class BrokerCore: @unchecked Sendable {
         if let will {
             publish(topic: will.topic, payload: will.payload[...], qos: will.qos, retain: will.retain)
         }
+    }
+
+    /// Closes the sockets of the connections ended in this turn, each after one non-blocking
+    /// attempt to write what it is owed: waiting for a client that does not read would let it hold
+    /// a descriptor after its end, and the few bytes of answers fit an empty socket buffer.
+    private func finishClosing() {
+        for connection in closingQueue {
+            connection.finishClosing()
+        }
+        closingQueue.removeAll(keepingCapacity: true)
     }
 
     /// Keep-alive (1.5 × the interval, 3.1.2.10) and CONNECT deadlines.

@@ -9,6 +9,9 @@ final class Connection {
         case awaitingConnect(deadline: ContinuousClock.Instant)
         /// CONNECT accepted.
         case connected
+        /// Ended for the protocol: nothing more is read or handled; the socket stays open until
+        /// the end of the reactor's turn, so that the answers already owed can still leave.
+        case closing
         /// Closed; nothing more is read or written.
         case closed
     }
@@ -46,9 +49,12 @@ final class Connection {
         self.lastReceived = now
     }
 
+    /// Still served: packets are read and handled, output is flushed.
     var isOpen: Bool {
-        if case .closed = phase { return false }
-        return true
+        switch phase {
+        case .awaitingConnect, .connected: true
+        case .closing, .closed: false
+        }
     }
 
     var isConnected: Bool {
@@ -105,5 +111,12 @@ final class Connection {
     func close(reset: Bool = false) {
         phase = .closed
         if reset { socket.abort() } else { socket.close() }
+    }
+
+    /// The end of a closing connection: one non-blocking attempt to write what is owed, then the
+    /// socket is closed.
+    func finishClosing() {
+        _ = try? writePending()
+        close()
     }
 }

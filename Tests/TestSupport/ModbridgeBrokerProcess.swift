@@ -1,0 +1,81 @@
+import Glibc
+import POSIX
+
+/// `modbridge broker` (the built binary) as a child process on 127.0.0.1, for probes that must
+/// see the real program: its memory, its descriptors, a `kill -9`. Stopped by the test.
+public final class ModbridgeBrokerProcess {
+    public let port: UInt16
+    public let process: ChildProcess
+
+    /// Starts `modbridge broker --quiet --port PORT` plus `arguments` and waits (blocking, up to
+    /// 10 s) until the port accepts connections.
+    public init(_ arguments: [String] = [], port: UInt16 = freePort()) throws {
+        self.port = port
+        process = try ChildProcess(modbridgeExecutable, ["broker", "--quiet", "--port", String(port)] + arguments)
+        for _ in 0..<1000 {
+            if acceptsConnections(port: port) { return }
+            guard process.isRunning else { break }
+            usleep(10_000)
+        }
+        process.stop()
+        throw ChildProcessError.spawnFailed("modbridge broker on port \(port)", ETIMEDOUT)
+    }
+
+    public var pid: pid_t { process.pid }
+    public var isRunning: Bool { process.isRunning }
+
+    /// VmRSS of the broker, in KiB.
+    public var residentKilobytes: Int? { processStatusField("VmRSS", of: pid) }
+
+    /// How many descriptors the broker has open now.
+    public var openDescriptors: Int? { openDescriptorCount(of: pid) }
+
+    public func stop() { process.stop() }
+    /// SIGKILL, as `kill -9` would end it.
+    public func kill() { process.kill() }
+}
+
+/// A number field of /proc/PID/status ("VmRSS:   1234 kB" gives 1234); nil if it is not there.
+public func processStatusField(_ name: String, of pid: pid_t) -> Int? {
+    guard let file = fopen("/proc/\(pid)/status", "r") else { return nil }
+    defer { fclose(file) }
+    var line: UnsafeMutablePointer<CChar>?
+    var capacity = 0
+    defer { free(line) }
+    while getline(&line, &capacity, file) > 0, let line {
+        let text = String(cString: line)
+        guard text.hasPrefix(name + ":") else { continue }
+        return Int(text.dropFirst(name.count + 1).split(whereSeparator: { $0 == " " || $0 == "\t" }).first ?? "")
+    }
+    return nil
+}
+
+/// The entries of /proc/PID/fd; nil if the process is not there.
+public func openDescriptorCount(of pid: pid_t) -> Int? {
+    guard let directory = opendir("/proc/\(pid)/fd") else { return nil }
+    defer { closedir(directory) }
+    var count = 0
+    while let entry = readdir(directory) {
+        let first = withUnsafeBytes(of: entry.pointee.d_name) { $0.first }
+        if first != UInt8(ascii: ".") { count += 1 }
+    }
+    return count
+}
+
+/// Runs blocking `body` on a thread of its own and returns its result, so that long blocking
+/// loops (sockets, child processes) leave the Swift concurrency pool to the suites running in
+/// parallel.
+public func onDedicatedThread<Result: Sendable>(_ name: String, _ body: @escaping @Sendable () -> Result) async -> Result {
+    let box = ConditionLock<DedicatedThread?>(nil)
+    let result: Result = await withCheckedContinuation { continuation in
+        do {
+            let thread = try DedicatedThread(name: name) { continuation.resume(returning: body()) }
+            box.withLock { $0 = thread }
+        } catch {
+            // No thread to be had: run it here rather than not at all.
+            continuation.resume(returning: body())
+        }
+    }
+    box.withLock { $0 }?.join()
+    return result
+}
