@@ -146,6 +146,35 @@ import TestSupport
         #expect(DurationText.format(.seconds(90)) == "90s")
     }
 
+    @Test func enumAndFlagKeysAreCanonicalDecimals() {
+        let text = #"""
+        { "model": "m", "vendor": "v", "points": [
+          { "name": "a", "table": "holding", "address": 0, "type": "enum", "labels": { "1": "one", "01": "also one", "65536": "x", "+2": "two" } },
+          { "name": "b", "table": "holding", "address": 1, "type": "flags", "flags": { "3": "three", "03": "again", "99999999999999999999": "far" } } ] }
+        """#
+        do {
+            _ = try DeviceProfile.parse(Data(text.utf8), file: "p.json")
+            Issue.record("\"01\" was taken as a raw value")
+        } catch {
+            #expect(error.problems.map { "\($0.path ?? ""): \($0.message)" } == [
+                #"$.points[0].labels["+2"]: the key "+2" is not a raw value; expected a decimal 0...65535 without leading zeros"#,
+                #"$.points[0].labels.01: the key "01" is not a raw value; expected a decimal 0...65535 without leading zeros"#,
+                #"$.points[0].labels.65536: the key "65536" is not a raw value; expected a decimal 0...65535 without leading zeros"#,
+                #"$.points[1].flags.03: the key "03" is not a bit number; expected a decimal 0...15 without leading zeros"#,
+                #"$.points[1].flags.99999999999999999999: the key "99999999999999999999" is not a bit number; expected a decimal 0...15 without leading zeros"#,
+            ])
+        }
+    }
+
+    @Test func registerTextPastSixtyFourBitsIsOutOfRange() {
+        #expect(throws: MappingError("18446744073709551616 is out of range for uint64")) { try RegisterCodec.encode("18446744073709551616", as: .uint64) }
+        #expect(throws: MappingError("-9223372036854775809 is out of range for int64")) { try RegisterCodec.encode("-9223372036854775809", as: .int64) }
+        #expect(throws: MappingError("-1 is out of range for uint16")) { try RegisterCodec.encode("-1", as: .uint16) }
+        #expect(throws: MappingError("'1e3' is not an unsigned integer")) { try RegisterCodec.encode("1e3", as: .uint16) }
+        #expect(throws: MappingError("'-' is not an integer")) { try RegisterCodec.encode("-", as: .int16) }
+        #expect(throws: MappingError("'1e39' is not a finite number")) { try RegisterCodec.encode("1e39", as: .float32) }
+    }
+
     @Test func numbersBeyondADoubleAreASyntaxErrorAtTheirPlace() {
         do {
             _ = try DeviceProfile.parse(Data(Self.profile(point: ", \"scale\": 1e400").utf8), file: "p.json")

@@ -186,7 +186,7 @@ struct ProfileParser {
             var seen: Set<String> = []
             for (key, value, path) in labels {
                 guard let raw = UInt16(key), String(raw) == key else {
-                    log.report(path, "the key \"\(key)\" is not a raw value; expected a decimal 0...65535")
+                    log.report(path, "the key \"\(key)\" is not a raw value; expected a decimal 0...65535 without leading zeros")
                     continue
                 }
                 guard case let .string(label) = value, !label.isEmpty else {
@@ -207,7 +207,7 @@ struct ProfileParser {
             var seen: Set<String> = []
             for (key, value, path) in flags {
                 guard let bit = Int(key), String(bit) == key, (0..<(16 * width)).contains(bit) else {
-                    log.report(path, "the key \"\(key)\" is not a bit number; expected 0...\(16 * width - 1)")
+                    log.report(path, "the key \"\(key)\" is not a bit number; expected a decimal 0...\(16 * width - 1) without leading zeros")
                     continue
                 }
                 guard case let .string(flag) = value, Naming.isPointName(flag) else {
