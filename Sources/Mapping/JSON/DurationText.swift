@@ -22,6 +22,7 @@ public enum DurationText {
         }
     }
 
+    /// `"250ms"`, `"1.5s"`, `"2m"`, `"1h"` as a duration; nil for any other text or past 1e9 ms.
     public static func parse(_ text: String) -> Duration? {
         let units: [(String, Double)] = [("ms", 1), ("s", 1000), ("m", 60_000), ("h", 3_600_000)]
         for (suffix, milliseconds) in units where text.hasSuffix(suffix) {
