@@ -26,9 +26,13 @@ public enum RegisterCodec {
     public static func encode(_ text: String, as type: RegisterValueType, order: RegisterOrder = .bigEndian) throws(MappingError) -> [UInt16] {
         let raw: UInt64
         func outOfRange() -> MappingError { MappingError("\(text) is out of range for \(type.rawValue)") }
+        // Digits that do not fit 64 bits are out of range, not "not an integer".
+        let isWhole = !text.isEmpty && text.utf8.enumerated().allSatisfy { index, byte in
+            (byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9")) || (index == 0 && byte == UInt8(ascii: "-") && text.utf8.count > 1)
+        }
         switch type {
         case .int16, .int32, .int64:
-            guard let value = Int64(text) else { throw MappingError("'\(text)' is not an integer") }
+            guard let value = Int64(text) else { throw isWhole ? outOfRange() : MappingError("'\(text)' is not an integer") }
             let bits = type.registerCount * 16
             if bits < 64 {
                 let limit = Int64(1) << (bits - 1)
@@ -37,7 +41,7 @@ public enum RegisterCodec {
             raw = UInt64(bitPattern: value)
         case .uint16, .uint32, .uint64:
             guard let value = UInt64(text) else {
-                throw Int64(text) != nil ? outOfRange() : MappingError("'\(text)' is not an unsigned integer")
+                throw isWhole ? outOfRange() : MappingError("'\(text)' is not an unsigned integer")
             }
             let bits = type.registerCount * 16
             guard bits == 64 || value < UInt64(1) << bits else { throw outOfRange() }

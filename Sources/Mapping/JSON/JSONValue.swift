@@ -5,20 +5,18 @@ import FoundationEssentials
 public enum JSONValue: Sendable, Equatable {
     case null
     case bool(Bool)
-    /// A number written without a fraction or exponent that fits 64 bits.
+    /// A whole number that fits 64 bits: written `5`, or `5.0` / `5e0` (exact within ±2^53), as
+    /// JSON Schema's "integer".
     case integer(Int64)
     case number(Double)
     case string(String)
     case array([JSONValue])
     case object([String: JSONValue])
 
-    /// Parses `data`; a syntax error names `file` and what the parser said.
+    /// Parses `data` strictly (RFC 8259, see `JSONParser`); a syntax error names `file`, the line
+    /// and column and what was expected there; every duplicate key is an error.
     public static func parse(_ data: Data, file: String?) throws(MappingError) -> JSONValue {
-        do {
-            return try JSONDecoder().decode(JSONValue.self, from: data)
-        } catch {
-            throw MappingError(file: file, "not valid JSON: \(JSONValue.describe(error))")
-        }
+        try JSONParser.parse(Array(data), file: file)
     }
 
     /// How a value is shown in "found …": short, never the whole document.
@@ -41,19 +39,6 @@ public enum JSONValue: Sendable, Equatable {
         case let .number(value): value
         default: nil
         }
-    }
-
-    private static func describe(_ error: any Error) -> String {
-        if let decoding = error as? DecodingError {
-            switch decoding {
-            case let .dataCorrupted(context):
-                let underlying = context.underlyingError.map { " (\($0))" } ?? ""
-                return context.debugDescription + underlying
-            default:
-                return "\(decoding)"
-            }
-        }
-        return "\(error)"
     }
 }
 

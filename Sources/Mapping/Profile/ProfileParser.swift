@@ -91,8 +91,11 @@ struct ProfileParser {
         let isNumber = type?.isNumber ?? false
 
         var scaling = PointScaling.identity
-        let scale = reader.number("scale", expected: "a non-zero number", valid: { $0 != 0 })
-        let offset = reader.number("offset")
+        // Scales and offsets are bounded so that raw × scale + offset stays finite for every raw
+        // value (a uint64 too) and the published rounding (at most 12 decimals) still applies.
+        let scale = reader.number("scale", expected: "a non-zero number from ±1e-12 to ±1e12",
+                                  valid: { $0 != 0 && abs($0) >= 1e-12 && abs($0) <= 1e12 })
+        let offset = reader.number("offset", expected: "a number from -1e12 to 1e12", valid: { abs($0) <= 1e12 })
         let decimalsFrom = reader.string("decimalsFrom", expected: "the name of an integer point of this profile", valid: Naming.isPointName)
         if (scale != nil || offset != nil || decimalsFrom != nil) && type != nil && !isNumber {
             log.report(path, "scale, offset and decimalsFrom apply to numbers only, not to \(type?.name ?? "")")
@@ -182,8 +185,8 @@ struct ProfileParser {
             var result: [UInt16: String] = [:]
             var seen: Set<String> = []
             for (key, value, path) in labels {
-                guard let raw = UInt16(key) else {
-                    log.report(path, "the key \"\(key)\" is not a raw value; expected a decimal 0...65535")
+                guard let raw = UInt16(key), String(raw) == key else {
+                    log.report(path, "the key \"\(key)\" is not a raw value; expected a decimal 0...65535 without leading zeros")
                     continue
                 }
                 guard case let .string(label) = value, !label.isEmpty else {
@@ -203,8 +206,8 @@ struct ProfileParser {
             var names: [Int: String] = [:]
             var seen: Set<String> = []
             for (key, value, path) in flags {
-                guard let bit = Int(key), (0..<(16 * width)).contains(bit) else {
-                    log.report(path, "the key \"\(key)\" is not a bit number; expected 0...\(16 * width - 1)")
+                guard let bit = Int(key), String(bit) == key, (0..<(16 * width)).contains(bit) else {
+                    log.report(path, "the key \"\(key)\" is not a bit number; expected a decimal 0...\(16 * width - 1) without leading zeros")
                     continue
                 }
                 guard case let .string(flag) = value, Naming.isPointName(flag) else {
