@@ -110,6 +110,9 @@ struct GatewayRunTests {
             ("commands/set_point", #"{"value": "hot"}"#, "set_point takes a number; found \"hot\""),
             ("commands/mode", "\"warm\"", "mode has no label \"warm\"; expected one of off, heat, cool"),
             ("commands", #"{"set_point": 20, "mode": "warm"}"#, "mode has no label \"warm\"; expected one of off, heat, cool"),
+            // Meant as JSON, broken: refused with where and why, not written as the text.
+            ("commands/set_point", #"{"value": 20,}"#, "not valid JSON: line 1 column 14: expected a key in double quotes after ',', found '}' (JSON allows no comma before '}')"),
+            ("commands", #"{"set_point": 20, "set_point": 30}"#, "not valid JSON: $.set_point: duplicate key (line 1 column 19), first at line 1 column 2"),
         ]
         for (index, (subtopic, payload, reason)) in cases.enumerated() {
             try await client.publish(topic: "$devices/oven-1/\(subtopic)", payload: Array(payload.utf8), qos: .atLeastOnce)

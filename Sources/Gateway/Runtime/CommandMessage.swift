@@ -74,13 +74,24 @@ struct CommandMessage {
     }
 
     /// JSON; a payload that is not JSON is taken as a string (so `mosquitto_pub -m heat` works),
-    /// unless it is empty or not UTF-8.
+    /// unless it is empty or not UTF-8, or meant as JSON: one that starts like an object, an array
+    /// or a string is refused with what is wrong in it (a trailing comma, a duplicate key), not
+    /// written as text.
     private static func parseJSON(_ payload: [UInt8]) -> Result<JSONValue, CommandRefusal> {
-        if let value = try? JSONValue.parse(Data(payload), file: nil) { return .success(value) }
+        let syntaxError: MappingError
+        do {
+            return .success(try JSONValue.parse(Data(payload), file: nil))
+        } catch {
+            syntaxError = error
+        }
         guard let text = String(validating: payload, as: UTF8.self), !text.allSatisfy(\.isWhitespace) else {
             return .failure(CommandRefusal(id: .null, "the payload is empty or not UTF-8 text"))
         }
-        return .success(.string(text.trimmingWhitespace()))
+        let trimmed = text.trimmingWhitespace()
+        if let first = trimmed.first, "{[\"".contains(first) {
+            return .failure(CommandRefusal(id: .null, "not valid JSON: \(syntaxError)"))
+        }
+        return .success(.string(trimmed))
     }
 }
 
