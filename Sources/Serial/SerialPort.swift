@@ -146,27 +146,8 @@ public final class SerialPort {
         var dropped = 0
         var buffer = [UInt8](repeating: 0, count: 256)
         while clock.now < deadline {
-            var waiting = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
-            let remaining = clock.now.duration(to: deadline)
-            let timeout = Int32(max(1, min(quiet, remaining).milliseconds))
-            let ready: Int32
-            do {
-                ready = try checkedSyscall { poll(&waiting, 1, timeout) }
-            } catch {
-                throw .ioFailed(path: path, operation: "poll", error)
-            }
-            if ready == 0 { return dropped }
-            if waiting.revents & Int16(POLLHUP | POLLERR | POLLNVAL) != 0 && waiting.revents & Int16(POLLIN) == 0 {
-                throw .ioFailed(path: path, operation: "poll", Errno(rawValue: EIO))
-            }
-            let count: Int
-            do {
-                count = try checkedSyscall { Glibc.read(descriptor, &buffer, buffer.count) }
-            } catch {
-                if error.rawValue == EAGAIN { continue }
-                throw .ioFailed(path: path, operation: "read", error)
-            }
-            if count == 0 { throw .ioFailed(path: path, operation: "read", Errno(rawValue: EIO)) }
+            let count = try read(into: &buffer, waitingAtMost: max(.milliseconds(1), min(quiet, clock.now.duration(to: deadline))))
+            if count == 0 { return dropped }
             dropped += count
         }
         return dropped
