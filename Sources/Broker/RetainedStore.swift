@@ -10,56 +10,28 @@ import MQTT
 /// any churn. Walks use an explicit stack: a topic may have 65,536 levels ("/" repeated), too
 /// deep to recurse on a thread's stack.
 public final class RetainedStore<Message> {
-    private final class Node {
-        var children: [String: Node] = [:]
-        /// The message kept on the topic that ends at this node, with that topic's name.
-        var entry: (topic: String, message: Message)?
-
-        var isEmpty: Bool { entry == nil && children.isEmpty }
-    }
-
-    private let root = Node()
+    /// At each node: the message kept on the topic that ends there, with that topic's name.
+    private typealias Entry = (topic: String, message: Message)
+    private typealias Node = TopicLevelNode<Entry?>
+    private let tree = TopicLevels<Entry?>(empty: nil, holdsNothing: { $0 == nil })
     /// Number of topics holding a message.
     public private(set) var count = 0
 
     public init() {}
 
-    deinit {
-        // Dismantle from the top: letting ARC free a 65,536-level chain would recurse that deep.
-        var pending = [root]
-        while let node = pending.popLast() {
-            pending.append(contentsOf: node.children.values)
-            node.children.removeAll()
-        }
-    }
-
     /// The message kept on `topic` (a topic name, not a filter), if any.
     public subscript(topic: String) -> Message? {
-        var node = root
-        for level in Self.levels(of: topic) {
-            guard let child = node.children[level] else { return nil }
-            node = child
-        }
-        return node.entry?.message
+        tree.node(of: topic)?.payload?.message
     }
 
     /// Keeps `message` on `topic` (a valid topic name), replacing what was there; returns the
     /// message replaced.
     @discardableResult
     public func set(_ message: Message, for topic: String) -> Message? {
-        var node = root
-        for level in Self.levels(of: topic) {
-            if let child = node.children[level] {
-                node = child
-            } else {
-                let child = Node()
-                node.children[level] = child
-                node = child
-            }
-        }
-        let previous = node.entry?.message
+        let node = tree.node(making: topic)
+        let previous = node.payload?.message
         if previous == nil { count += 1 }
-        node.entry = (topic, message)
+        node.payload = (topic, message)
         return previous
     }
 
@@ -67,22 +39,10 @@ public final class RetainedStore<Message> {
     /// returns the message removed.
     @discardableResult
     public func remove(_ topic: String) -> Message? {
-        var path: [(parent: Node, level: String)] = []
-        var node = root
-        for level in Self.levels(of: topic) {
-            guard let child = node.children[level] else { return nil }
-            path.append((node, level))
-            node = child
-        }
-        guard let removed = node.entry?.message else { return nil }
-        node.entry = nil
+        guard let (node, path) = tree.branch(to: topic), let removed = node.payload?.message else { return nil }
+        node.payload = nil
         count -= 1
-        // Bottom-up, so each release frees one node whose children are already gone.
-        var current = node
-        while current.isEmpty, let (parent, level) = path.popLast() {
-            parent.children.removeValue(forKey: level)
-            current = parent
-        }
+        tree.prune(node, path: path)
         return removed
     }
 
@@ -93,13 +53,13 @@ public final class RetainedStore<Message> {
     /// number of messages visited.
     @discardableResult
     public func forEachMatch(of filter: String, _ visit: (_ topic: String, _ message: Message) -> Bool) -> Int {
-        let levels = Self.levels(of: filter)
+        let levels = TopicLevels<Entry?>.levels(of: filter)
         var visited = 0
         // (node reached, index of the filter level that applies below it)
-        var pending: [(node: Node, depth: Int)] = [(root, 0)]
+        var pending: [(node: Node, depth: Int)] = [(tree.root, 0)]
         while let (node, depth) = pending.popLast() {
             guard depth < levels.count else {
-                if let entry = node.entry {
+                if let entry = node.payload {
                     visited += 1
                     if !visit(entry.topic, entry.message) { return visited }
                 }
@@ -109,13 +69,13 @@ public final class RetainedStore<Message> {
             let hidesSystemTopics = depth == 0
             if level == "#" {
                 // "a/#" matches "a" itself (the root holds no message, so "#" adds nothing here).
-                if let entry = node.entry {
+                if let entry = node.payload {
                     visited += 1
                     if !visit(entry.topic, entry.message) { return visited }
                 }
                 var subtree = Array(Self.children(of: node, hidingSystemTopics: hidesSystemTopics))
                 while let next = subtree.popLast() {
-                    if let entry = next.entry {
+                    if let entry = next.payload {
                         visited += 1
                         if !visit(entry.topic, entry.message) { return visited }
                     }
@@ -144,29 +104,17 @@ public final class RetainedStore<Message> {
 
     /// Calls `body` with every kept message, `$` topics included (for persistence and compaction).
     public func forEach(_ body: (_ topic: String, _ message: Message) -> Void) {
-        var pending = [root]
+        var pending = [tree.root]
         while let node = pending.popLast() {
-            if let entry = node.entry { body(entry.topic, entry.message) }
+            if let entry = node.payload { body(entry.topic, entry.message) }
             pending.append(contentsOf: node.children.values)
         }
     }
 
     /// Number of level nodes below the root: zero when nothing is kept (shows that pruning works).
-    public var nodeCount: Int {
-        var total = 0
-        var pending = [root]
-        while let node = pending.popLast() {
-            total += node.children.count
-            pending.append(contentsOf: node.children.values)
-        }
-        return total
-    }
+    public var nodeCount: Int { tree.nodeCount }
 
     private static func children(of node: Node, hidingSystemTopics: Bool) -> some Sequence<Node> {
         node.children.lazy.filter { !hidingSystemTopics || $0.key.utf8.first != UInt8(ascii: "$") }.map(\.value)
-    }
-
-    private static func levels(of text: String) -> [String] {
-        text.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
     }
 }
