@@ -32,11 +32,10 @@ let package = Package(
         .target(name: "Mapping"),
         .target(name: "MQTT", dependencies: ["POSIX"]),
         .target(name: "Broker", dependencies: ["POSIX", "MQTT", "CSystem"]),
-        .executableTarget(
-            name: "modbridge",
-            dependencies: ["POSIX", "Serial", "Modbus", "Mapping", "Broker"],
-            path: "Sources/Gateway"
-        ),
+        // The gateway as a library (CLI commands, runtime, bus poller), so tests and later tools
+        // reach it in process; the executable is only its main.swift.
+        .target(name: "GatewayCore", dependencies: ["POSIX", "Serial", "Modbus", "Mapping", "Broker"]),
+        .executableTarget(name: "modbridge", dependencies: ["GatewayCore"], path: "Sources/Gateway"),
 
         // Benchmarks (`make bench`), not shipped.
         .target(name: "BenchSupport", path: "Benchmarks/BenchSupport"),
@@ -59,7 +58,7 @@ let package = Package(
         .testTarget(name: "MappingTests", dependencies: ["Mapping", "TestSupport"]),
         .testTarget(name: "MQTTTests", dependencies: ["POSIX", "MQTT", "TestSupport"]),
         .testTarget(name: "BrokerTests", dependencies: ["POSIX", "Broker", "MQTT", "TestSupport"]),
-        .testTarget(name: "GatewayTests", dependencies: ["modbridge", "POSIX", "Modbus", "Mapping", "Serial", "MQTT", "TestSupport"]),
+        .testTarget(name: "GatewayTests", dependencies: ["GatewayCore", "POSIX", "Modbus", "Mapping", "Serial", "Broker", "MQTT", "TestSupport"]),
         .testTarget(name: "InteropTests", dependencies: ["POSIX", "Modbus", "Serial", "Broker", "MQTT", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]

@@ -1,7 +1,7 @@
 import FoundationEssentials
 import Mapping
 import Modbus
-@testable import modbridge
+import GatewayCore
 import Testing
 
 @Suite("Poll and write plans of a device")

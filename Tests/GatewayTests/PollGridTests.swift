@@ -1,6 +1,6 @@
 import Glibc
 import Testing
-@testable import modbridge
+import GatewayCore
 
 @Suite("Poll cycles on the interval grid of the wall clock")
 struct PollGridTests {

@@ -4,7 +4,7 @@ import MQTT
 
 /// A device's MQTT side: its in-process client of the embedded broker, publishing on the device's
 /// topics and subscribed to its command topics.
-final class DeviceLink: Sendable {
+package final class DeviceLink: Sendable {
     let deviceID: String
     let client: LocalClient
     private let prefix: String
@@ -19,7 +19,7 @@ final class DeviceLink: Sendable {
     }
 
     /// Connects as `deviceID` and subscribes to its commands, its config and its registry's commands.
-    static func connect(to broker: Broker, deviceID: String, registryID: String) async throws(BrokerError) -> DeviceLink {
+    package static func connect(to broker: Broker, deviceID: String, registryID: String) async throws(BrokerError) -> DeviceLink {
         let client = try await broker.connectLocal(ClientIdentity(clientID: deviceID, username: deviceID, remoteAddress: "in-process"))
         let link = DeviceLink(deviceID: deviceID, client: client)
         let filters = CommandMessage.filters(device: deviceID, registry: registryID)

@@ -1,10 +1,10 @@
 import Broker
 
 /// `modbridge broker`: runs the embedded MQTT broker alone until interrupted.
-struct BrokerCommand: Command {
-    static let name = "broker"
-    static let summary = "run the embedded MQTT 3.1.1 broker alone"
-    static let help = """
+package struct BrokerCommand: Command {
+    package static let name = "broker"
+    package static let summary = "run the embedded MQTT 3.1.1 broker alone"
+    package static let help = """
     Usage: modbridge broker [--host ADDRESS] [--port PORT] [--storage DIR] [limits]
 
     Serves MQTT 3.1.1 (QoS 0, 1 and 2, retained messages, wills, clean and persistent sessions)
@@ -26,10 +26,10 @@ struct BrokerCommand: Command {
       --quiet                  log only warnings and errors
     """
 
-    let configuration: BrokerConfiguration
-    let quiet: Bool
+    package let configuration: BrokerConfiguration
+    package let quiet: Bool
 
-    init(parsing arguments: inout ArgumentReader) throws(UsageError) {
+    package init(parsing arguments: inout ArgumentReader) throws(UsageError) {
         var configuration = BrokerConfiguration()
         if let host = try arguments.value("host") { configuration.host = host }
         if let port = try arguments.integer("port", in: UInt16.min...UInt16.max) { configuration.port = port }
@@ -43,7 +43,7 @@ struct BrokerCommand: Command {
         self.configuration = configuration
     }
 
-    func validate() throws(UsageError) {
+    package func validate() throws(UsageError) {
         do {
             try configuration.validate()
         } catch {
@@ -51,7 +51,7 @@ struct BrokerCommand: Command {
         }
     }
 
-    func run() async -> Int32 {
+    package func run() async -> Int32 {
         Signals.install()
         let quiet = quiet
         let broker: Broker

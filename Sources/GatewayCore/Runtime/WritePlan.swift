@@ -2,24 +2,29 @@ import Mapping
 import Modbus
 
 /// One step of carrying out validated writes on a device.
-enum WriteStep: Equatable {
+package enum WriteStep: Equatable {
     case request(ModbusRequest)
     /// Read the holding register, change one bit, write it back (no FC22 on most controllers).
     case setBit(address: UInt16, bit: Int, value: Bool)
 }
 
 /// A validated write and the point (or command point) it is for.
-struct NamedWrite: Equatable {
-    let name: String
-    let write: RegisterWrite
+package struct NamedWrite: Equatable {
+    package let name: String
+    package let write: RegisterWrite
+
+    package init(name: String, write: RegisterWrite) {
+        self.name = name
+        self.write = write
+    }
 }
 
 /// Validated writes → the fewest requests the device allows: adjacent registers (or coils) joined
 /// into one FC16 (FC15) up to the device's write limit when it takes them, FC06 (FC05) otherwise.
-enum WritePlan {
+package enum WritePlan {
     /// The steps, each with the names of the writes it completes (a name whose registers span
     /// several FC06 steps is listed with the last of them).
-    static func steps(for writes: [NamedWrite], limits: DeviceLimits) -> [(step: WriteStep, names: [String])] {
+    package static func steps(for writes: [NamedWrite], limits: DeviceLimits) -> [(step: WriteStep, names: [String])] {
         var registers: [(address: Int, values: [UInt16], names: [String])] = []
         var coils: [(address: Int, values: [Bool], names: [String])] = []
         var bits: [(step: WriteStep, names: [String])] = []

@@ -4,7 +4,7 @@ import Glibc
 /// whole second, a 100 ms group at .000, .100, …), as Telegraf's `round_interval` does. Devices
 /// with the same interval are read together, so their timestamps line up across a plant and their
 /// documents reach the broker in one burst instead of one wake-up each.
-enum PollGrid {
+package enum PollGrid {
     /// The ContinuousClock instant at which the wall clock read 1970-01-01T00:00:00Z, taken once:
     /// the grid is exact on the continuous clock, and stays where it is if the wall clock is
     /// stepped later (NTP on a box without a real-time clock): cycles keep their cadence, their
@@ -18,7 +18,7 @@ enum PollGrid {
     /// The cycle after one that was due at `due` and ended at `end`: the first grid instant of
     /// `interval` after `end` (a late cycle skips the ones it missed, no burst), and at least half an
     /// interval after `due` (the first cycle, off the grid, is not followed by another straight away).
-    static func nextCycle(due: ContinuousClock.Instant, end: ContinuousClock.Instant, interval: Duration) -> ContinuousClock.Instant {
+    package static func nextCycle(due: ContinuousClock.Instant, end: ContinuousClock.Instant, interval: Duration) -> ContinuousClock.Instant {
         let step = nanoseconds(interval)
         guard step > 0 else { return end }
         let earliest = max(end, due + interval / 2)

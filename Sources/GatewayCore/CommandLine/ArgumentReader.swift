@@ -1,17 +1,17 @@
 /// A command-line mistake: which argument, and what is wrong with it. Exit status 64.
-struct UsageError: Error, CustomStringConvertible {
-    let command: String
-    let argument: String
-    let message: String
+package struct UsageError: Error, CustomStringConvertible {
+    package let command: String
+    package let argument: String
+    package let message: String
 
-    var description: String { "modbridge \(command): \(argument): \(message)" }
+    package var description: String { "modbridge \(command): \(argument): \(message)" }
 }
 
 /// Takes options and positional arguments off a command line, each once.
 ///
 /// Options are `--name value` or `--name=value`; flags are `--name`. Whatever is left when the
 /// command has read everything it knows is an error naming that argument.
-struct ArgumentReader {
+package struct ArgumentReader {
     let command: String
     private var remaining: [String]
 

@@ -1,10 +1,10 @@
 import Modbus
 
 /// `modbridge simulate`: runs simulated temperature controllers until interrupted.
-struct SimulateCommand: Command {
-    static let name = "simulate"
-    static let summary = "run simulated temperature controllers on a new pty or a TCP port"
-    static let help = """
+package struct SimulateCommand: Command {
+    package static let name = "simulate"
+    package static let summary = "run simulated temperature controllers on a new pty or a TCP port"
+    package static let help = """
     Usage: modbridge simulate [--unit N[,N...]] [--link PATH] [--tcp PORT]
 
     Serves Modbus RTU on a new pseudo-terminal (or Modbus TCP on 127.0.0.1) from simulated
@@ -24,11 +24,11 @@ struct SimulateCommand: Command {
       discrete 0 heating, discrete 1 high alarm; all other addresses below 10000 are free storage.
     """
 
-    let units: [UInt8]
-    let linkPath: String?
-    let tcpPort: UInt16?
+    package let units: [UInt8]
+    package let linkPath: String?
+    package let tcpPort: UInt16?
 
-    init(parsing arguments: inout ArgumentReader) throws(UsageError) {
+    package init(parsing arguments: inout ArgumentReader) throws(UsageError) {
         if let text = try arguments.value("unit") {
             var units: [UInt8] = []
             for part in text.split(separator: ",", omittingEmptySubsequences: false) {
@@ -46,7 +46,7 @@ struct SimulateCommand: Command {
         tcpPort = try arguments.integer("tcp", in: UInt16.min...UInt16.max)
     }
 
-    func validate() throws(UsageError) {
+    package func validate() throws(UsageError) {
         if tcpPort != nil && linkPath != nil {
             throw UsageError(command: Self.name, argument: "--link", message: "names a pty; it does not go with --tcp")
         }
@@ -55,7 +55,7 @@ struct SimulateCommand: Command {
         }
     }
 
-    func run() async -> Int32 {
+    package func run() async -> Int32 {
         Signals.install()
         let controllers = units.map { SimulatedController(unit: $0) }
         let simulator: ModbusSimulator

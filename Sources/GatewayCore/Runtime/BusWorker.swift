@@ -7,21 +7,21 @@ import Synchronization
 /// One bus of the gateway: its `Bus` (the line and its thread) and the `BusPoller` that thread
 /// runs, polling the bus's devices and carrying out their commands. What other threads ask of
 /// it (devices to add or remove, commands, stop) goes through the poller's inbox and a wake-up.
-final class BusWorker: Sendable {
+package final class BusWorker: Sendable {
     private let bus: Bus
     private let poller: BusPoller
     /// Per device, the task handing its command messages to the poller.
     private let commandPumps = Mutex<[String: Task<Void, Never>]>([:])
 
     /// Starts the bus's thread on the line `configuration` describes; it polls once devices come.
-    init(settings: BusSettings, configuration: BusConfiguration) throws(ModbusError) {
+    package init(settings: BusSettings, configuration: BusConfiguration) throws(ModbusError) {
         let poller = BusPoller(busID: settings.id)
         self.poller = poller
         bus = try Bus(configuration, threadName: "bus:" + settings.id, driver: poller) { event in Output.log(event, bus: settings.id) }
     }
 
     /// Adds a device: its first poll is due at once.
-    func add(_ device: ResolvedDevice, link: DeviceLink) {
+    package func add(_ device: ResolvedDevice, link: DeviceLink) {
         let (poller, bus) = (poller, bus)
         poller.post(.add(device, link))
         let deviceID = device.settings.id
@@ -45,7 +45,7 @@ final class BusWorker: Sendable {
     }
 
     /// Stops polling, says so in every device's `state`, and closes the line.
-    func stop(reason: String) async {
+    package func stop(reason: String) async {
         await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
             poller.post(.stop(reason: reason, done: { done.resume() }))
             bus.wakeDriver()

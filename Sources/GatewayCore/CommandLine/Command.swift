@@ -1,5 +1,5 @@
 /// A subcommand as a value: parsed from arguments, validated, then run.
-protocol Command: Sendable {
+package protocol Command: Sendable {
     static var name: String { get }
     /// One line for the command list.
     static var summary: String { get }
@@ -15,23 +15,23 @@ protocol Command: Sendable {
 }
 
 extension Command {
-    func validate() throws(UsageError) {}
+    package func validate() throws(UsageError) {}
 }
 
 /// Exit statuses, after sysexits.h.
-enum ExitStatus {
-    static let success: Int32 = 0
+package enum ExitStatus {
+    package static let success: Int32 = 0
     /// The command ran and failed (a Modbus error, a line that would not open).
-    static let failure: Int32 = 1
+    package static let failure: Int32 = 1
     /// The command line was wrong.
-    static let usage: Int32 = 64
+    package static let usage: Int32 = 64
 }
 
 /// The `modbridge` command: picks a subcommand and runs it.
-enum Modbridge {
-    static let commands: [any Command.Type] = [RunCommand.self, CheckCommand.self, ReadCommand.self, WriteCommand.self, SimulateCommand.self, BrokerCommand.self]
+public enum Modbridge {
+    package static let commands: [any Command.Type] = [RunCommand.self, CheckCommand.self, ReadCommand.self, WriteCommand.self, SimulateCommand.self, BrokerCommand.self]
 
-    static var overview: String {
+    package static var overview: String {
         var text = """
         modbridge — a Modbus RTU/TCP gateway to MQTT
 
@@ -47,32 +47,27 @@ enum Modbridge {
         return text
     }
 
-    static func main(_ arguments: [String]) async -> Int32 {
-        guard let name = arguments.first else {
+    /// Runs the command line `arguments` (without the program name); returns the exit status.
+    public static func main(_ arguments: [String]) async -> Int32 {
+        let invocation: Invocation
+        do {
+            invocation = try parse(arguments)
+        } catch {
+            Output.error("\(error)\nRun 'modbridge \(error.command) --help' for usage.\n")
+            return ExitStatus.usage
+        }
+        switch invocation {
+        case .missingCommand:
             Output.error(overview)
             return ExitStatus.usage
-        }
-        if name == "--help" || name == "-h" || name == "help" {
-            Output.print(overview)
+        case let .help(text):
+            Output.print(text)
             return ExitStatus.success
-        }
-        guard let command = commands.first(where: { $0.name == name }) else {
+        case let .unknownCommand(name):
             Output.error("modbridge: \(name): unknown command\n\n" + overview)
             return ExitStatus.usage
-        }
-        var reader = ArgumentReader(command: name, arguments: Array(arguments.dropFirst()))
-        if reader.wantsHelp {
-            Output.print(command.help)
-            return ExitStatus.success
-        }
-        do {
-            let parsed = try command.init(parsing: &reader)
-            try reader.finish()
-            try parsed.validate()
-            return await parsed.run()
-        } catch {
-            Output.error("\(error)\nRun 'modbridge \(name) --help' for usage.\n")
-            return ExitStatus.usage
+        case let .command(command):
+            return await command.run()
         }
     }
 }

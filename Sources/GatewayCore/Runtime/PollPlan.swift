@@ -2,14 +2,14 @@ import Mapping
 import Modbus
 
 /// One read request of a poll group and the points it answers.
-struct PlannedRead {
-    let table: PointTable
-    let read: ReadPlanner.Read
+package struct PlannedRead {
+    package let table: PointTable
+    package let read: ReadPlanner.Read
     /// Indices into the profile's points.
-    let points: [Int]
+    package let points: [Int]
 
     /// The request that reads it from a device with `limits` (some read coils with FC02).
-    func request(limits: DeviceLimits) -> ModbusRequest {
+    package func request(limits: DeviceLimits) -> ModbusRequest {
         let address = UInt16(read.address)
         switch table {
         case .holding: return .readHoldingRegisters(address: address, count: read.count)
@@ -23,24 +23,24 @@ struct PlannedRead {
 }
 
 /// The points of one device read together: same table, same interval.
-struct PollGroup {
-    let table: PointTable
-    let interval: Duration
-    var points: [Int]
-    var reads: [PlannedRead] = []
-    var nextDue: ContinuousClock.Instant
+package struct PollGroup {
+    package let table: PointTable
+    package let interval: Duration
+    package var points: [Int]
+    package var reads: [PlannedRead] = []
+    package var nextDue: ContinuousClock.Instant
 }
 
 /// A device's poll groups and their requests, planned for the fewest requests per cycle. A merged
 /// read that the device refuses with exception 02 (illegal data address) teaches the plan a
 /// boundary, and the group is planned again without crossing it.
-struct PollPlan {
-    let profile: DeviceProfile
-    private(set) var groups: [PollGroup]
+package struct PollPlan {
+    package let profile: DeviceProfile
+    package private(set) var groups: [PollGroup]
     /// Addresses no read may span, per table, learned from exception 02.
     private(set) var boundaries: [PointTable: Set<Int>] = [:]
 
-    init(profile: DeviceProfile, start: ContinuousClock.Instant) {
+    package init(profile: DeviceProfile, start: ContinuousClock.Instant) {
         self.profile = profile
         var groups: [PollGroup] = []
         for (index, point) in profile.points.enumerated() where point.access.isReadable {
@@ -63,7 +63,7 @@ struct PollPlan {
     }
 
     /// Requests per cycle of every group, as if all were due at once (for `check` and logs).
-    var requestsPerCycle: Int { groups.reduce(0) { $0 + $1.reads.count } }
+    package var requestsPerCycle: Int { groups.reduce(0) { $0 + $1.reads.count } }
 
     mutating func setNextDue(_ group: Int, _ instant: ContinuousClock.Instant) {
         groups[group].nextDue = instant
@@ -85,7 +85,7 @@ struct PollPlan {
     /// registers, learns boundaries that split it (at every gap, or else between its points) and
     /// returns true: the group is replanned and the points read again. False for a single point
     /// whose own address is refused: that is the profile's (or device's) error to report.
-    mutating func learnIllegalAddress(in read: PlannedRead) -> Bool {
+    package mutating func learnIllegalAddress(in read: PlannedRead) -> Bool {
         let ranges = ReadPlanner.union(read.points.map { profile.points[$0].addresses })
         var cuts = Set<Int>()
         if ranges.count > 1 {

@@ -4,7 +4,7 @@ import Serial
 import POSIX
 
 /// The options every command that talks to a line shares: the target and how to reach it.
-struct LineOptions: Sendable {
+package struct LineOptions: Sendable {
     static let help = """
       <target>                 a tty path (/dev/ttyUSB0) or tcp://host[:port] (port 502 by default)
       --baud B                 1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200, 230400 (default 9600)
@@ -16,7 +16,7 @@ struct LineOptions: Sendable {
       --byte-timeout MS        timeout between two bytes of an answer (default 100)
     """
 
-    var configuration: BusConfiguration
+    package var configuration: BusConfiguration
 
     init(parsing arguments: inout ArgumentReader) throws(UsageError) {
         var serial = SerialSettings()

@@ -2,10 +2,10 @@ import Mapping
 import Modbus
 
 /// `modbridge read`: reads coils, inputs or registers and prints them like modpoll.
-struct ReadCommand: Command {
-    static let name = "read"
-    static let summary = "read coils, discrete inputs, input or holding registers"
-    static let help = """
+package struct ReadCommand: Command {
+    package static let name = "read"
+    package static let summary = "read coils, discrete inputs, input or holding registers"
+    package static let help = """
     Usage: modbridge read <target> --unit N --table coils|discrete|input|holding --address A
                           [--count N] [--type T] [--order O] [line options] [--repeat SECONDS [--polls N]]
 
@@ -27,17 +27,17 @@ struct ReadCommand: Command {
     Exit status: 0 read, 1 Modbus or line error, 64 bad arguments.
     """
 
-    let line: LineOptions
-    let unit: UInt8
-    let table: RegisterTable
-    let address: UInt16
-    let count: Int
-    let type: RegisterValueType?
-    let order: RegisterOrder
-    let interval: Duration?
-    let polls: Int?
+    package let line: LineOptions
+    package let unit: UInt8
+    package let table: RegisterTable
+    package let address: UInt16
+    package let count: Int
+    package let type: RegisterValueType?
+    package let order: RegisterOrder
+    package let interval: Duration?
+    package let polls: Int?
 
-    init(parsing arguments: inout ArgumentReader) throws(UsageError) {
+    package init(parsing arguments: inout ArgumentReader) throws(UsageError) {
         unit = try arguments.requiredInteger("unit", in: UInt8(1)...ModbusRequest.Limits.highestUnit, "1-247")
         table = try arguments.requiredChoice("table", of: RegisterTable.self, "coils, discrete, input, holding")
         address = try arguments.requiredInteger("address", in: UInt16.min...UInt16.max, "0-65535")
@@ -58,7 +58,7 @@ struct ReadCommand: Command {
 
     private var registersPerValue: Int { (type ?? .uint16).registerCount }
 
-    func validate() throws(UsageError) {
+    package func validate() throws(UsageError) {
         if table.holdsBits {
             if type != nil { throw UsageError(command: Self.name, argument: "--type", message: "applies to input and holding registers, not \(table.rawValue)") }
         } else {
@@ -87,7 +87,7 @@ struct ReadCommand: Command {
         }
     }
 
-    func run() async -> Int32 {
+    package func run() async -> Int32 {
         let bus: Bus
         do {
             bus = try line.openBus(continuous: interval != nil)

@@ -2,10 +2,10 @@ import Mapping
 import Modbus
 
 /// `modbridge write`: writes coils or holding registers.
-struct WriteCommand: Command {
-    static let name = "write"
-    static let summary = "write coils or holding registers"
-    static let help = """
+package struct WriteCommand: Command {
+    package static let name = "write"
+    package static let summary = "write coils or holding registers"
+    package static let help = """
     Usage: modbridge write <target> --unit N --table coils|holding --address A --value V[,V...]
                            [--type T] [--order O] [--multiple] [line options]
 
@@ -24,16 +24,16 @@ struct WriteCommand: Command {
     Exit status: 0 written, 1 Modbus or line error, 64 bad arguments.
     """
 
-    let line: LineOptions
-    let unit: UInt8
-    let table: RegisterTable
-    let address: UInt16
-    let valueTexts: [String]
-    let type: RegisterValueType?
-    let order: RegisterOrder
-    let multiple: Bool
+    package let line: LineOptions
+    package let unit: UInt8
+    package let table: RegisterTable
+    package let address: UInt16
+    package let valueTexts: [String]
+    package let type: RegisterValueType?
+    package let order: RegisterOrder
+    package let multiple: Bool
 
-    init(parsing arguments: inout ArgumentReader) throws(UsageError) {
+    package init(parsing arguments: inout ArgumentReader) throws(UsageError) {
         unit = try arguments.requiredInteger("unit", in: UInt8(0)...ModbusRequest.Limits.highestUnit, "1-247, or 0 to broadcast")
         table = try arguments.requiredChoice("table", of: RegisterTable.self, "coils, holding")
         address = try arguments.requiredInteger("address", in: UInt16.min...UInt16.max, "0-65535")
@@ -45,12 +45,12 @@ struct WriteCommand: Command {
         line = try LineOptions(parsing: &arguments)
     }
 
-    func validate() throws(UsageError) {
+    package func validate() throws(UsageError) {
         _ = try request()
     }
 
     /// The request the arguments describe, or the usage error that says why there is none.
-    func request() throws(UsageError) -> ModbusRequest {
+    package func request() throws(UsageError) -> ModbusRequest {
         func bad(_ argument: String, _ message: String) -> UsageError {
             UsageError(command: Self.name, argument: argument, message: message)
         }
@@ -97,7 +97,7 @@ struct WriteCommand: Command {
         return .writeMultipleRegisters(address: address, values: registers)
     }
 
-    func run() async -> Int32 {
+    package func run() async -> Int32 {
         let request: ModbusRequest
         do {
             request = try self.request()

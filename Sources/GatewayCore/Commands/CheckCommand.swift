@@ -1,10 +1,10 @@
 import Mapping
 
 /// `modbridge check`: validates a gateway config and every profile it uses, opening nothing.
-struct CheckCommand: Command {
-    static let name = "check"
-    static let summary = "validate a gateway config and its device profiles"
-    static let help = """
+package struct CheckCommand: Command {
+    package static let name = "check"
+    package static let summary = "validate a gateway config and its device profiles"
+    package static let help = """
     Usage: modbridge check [--plan] CONFIG
 
     Reads the gateway config (modbridge.json) and every device profile it names, and checks them
@@ -16,15 +16,15 @@ struct CheckCommand: Command {
       --plan                   also list each device's read requests: interval, request, points
     """
 
-    let configFile: String
-    let listsPlan: Bool
+    package let configFile: String
+    package let listsPlan: Bool
 
-    init(parsing arguments: inout ArgumentReader) throws(UsageError) {
+    package init(parsing arguments: inout ArgumentReader) throws(UsageError) {
         listsPlan = arguments.flag("plan")
         configFile = try arguments.positional("CONFIG")
     }
 
-    func run() async -> Int32 {
+    package func run() async -> Int32 {
         let loaded: LoadedConfiguration
         do {
             loaded = try ConfigurationLoader.load(configFile: configFile)

@@ -1,10 +1,10 @@
 import Mapping
 
 /// `modbridge run`: the gateway — polls the configured controllers and serves them as devices.
-struct RunCommand: Command {
-    static let name = "run"
-    static let summary = "run the gateway on a config file (buses, devices, embedded broker)"
-    static let help = """
+package struct RunCommand: Command {
+    package static let name = "run"
+    package static let summary = "run the gateway on a config file (buses, devices, embedded broker)"
+    package static let help = """
     Usage: modbridge run --config CONFIG
            modbridge run CONFIG
 
@@ -24,9 +24,9 @@ struct RunCommand: Command {
     SIGTERM stop cleanly. Logs go to standard error, one line per event, key=value.
     """
 
-    let configFile: String
+    package let configFile: String
 
-    init(parsing arguments: inout ArgumentReader) throws(UsageError) {
+    package init(parsing arguments: inout ArgumentReader) throws(UsageError) {
         if let file = try arguments.value("config") {
             configFile = file
         } else {
@@ -34,7 +34,7 @@ struct RunCommand: Command {
         }
     }
 
-    func run() async -> Int32 {
+    package func run() async -> Int32 {
         Signals.install()
         let hangups = Signals.hangups()
         let loaded: LoadedConfiguration
