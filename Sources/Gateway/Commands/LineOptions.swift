@@ -7,7 +7,7 @@ import POSIX
 struct LineOptions: Sendable {
     static let help = """
       <target>                 a tty path (/dev/ttyUSB0) or tcp://host[:port] (port 502 by default)
-      --baud B                 1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200, 230400 (default 9600)
+      --baud B                 \(BaudRate.supportedList) (default \(SerialSettings().baudRate))
       --parity P               none, even, odd (default none)
       --data-bits N            7 or 8 (default 8)
       --stop-bits N            1 or 2 (default 1)
@@ -22,7 +22,7 @@ struct LineOptions: Sendable {
         var serial = SerialSettings()
         if let baud = try arguments.integer("baud", in: 1...Int.max) {
             guard let rate = BaudRate(rawValue: baud) else {
-                throw arguments.error("--baud", "\(baud) is not one of \(BaudRate.supported.map(String.init).joined(separator: ", "))")
+                throw arguments.error("--baud", "\(baud) is not one of \(BaudRate.supportedList)")
             }
             serial.baudRate = rate
         }
