@@ -95,7 +95,7 @@ struct ConfigParser {
         var kind: BusSettings.Kind?
         switch type {
         case "rtu":
-            let device = reader.string("device", required: true, expected: "a tty path such as /dev/ttyUSB0", valid: { $0.hasPrefix("/") })
+            let device = reader.string("device", required: true, expected: "a tty path such as /dev/ttyUSB0", valid: { !$0.isEmpty })
             let line = serialLine(&reader)
             if let device { kind = .rtu(device: device, line: line) }
         case "tcp":

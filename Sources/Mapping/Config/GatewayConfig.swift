@@ -51,6 +51,7 @@ public enum BrokerSettings: Sendable, Equatable {
 /// One serial line, Modbus TCP endpoint, or simulated line.
 public struct BusSettings: Sendable, Equatable {
     public enum Kind: Sendable, Equatable {
+        /// `device` as written, or resolved against the config file's folder when relative (by `ConfigurationLoader`).
         case rtu(device: String, line: SerialLine)
         case tcp(host: String, port: UInt16)
         /// Simulated controllers answering as `units` on a pty created at start.
