@@ -120,6 +120,8 @@ final class BusPoller: BusDriver, @unchecked Sendable {
             if agent.isOffline { break }
             poll(agent, group: index, line: line, into: &reported)
         }
+        // Back from offline every group was due: its values are fresh now, and `state` may go.
+        if !agent.isOffline { agent.stateAwaitsFreshPoll = false }
         publish(reported, of: agent)
     }
 
@@ -195,7 +197,10 @@ final class BusPoller: BusDriver, @unchecked Sendable {
         agent.resetReports()
         // Back from offline, everything is read again at once. A device heard for the first time
         // is in its first poll, with every group already due from the start.
-        if wasOffline { agent.plan.makeAllDue(at: .now) }
+        if wasOffline {
+            agent.plan.makeAllDue(at: .now)
+            agent.stateAwaitsFreshPoll = !agent.plan.groups.isEmpty
+        }
         Output.log("info", wasOffline ? "device_online" : "device_found", ["device": agent.id, "bus": busID, "unit": String(agent.unit)])
         agent.stateIsUrgent = true
         runSetup(agent, line: line)
@@ -212,6 +217,7 @@ final class BusPoller: BusDriver, @unchecked Sendable {
         agent.lastError = error.description
         guard !agent.isOffline, agent.consecutiveFailures >= DeviceAgent.failuresBeforeOffline || error.isLinkFailure else { return }
         agent.availability = .offline(nextProbe: .now + DeviceAgent.firstProbeDelay, backoff: DeviceAgent.firstProbeDelay)
+        agent.stateAwaitsFreshPoll = false
         Output.log("warning", "device_offline", ["device": agent.id, "bus": busID, "unit": String(agent.unit), "error": error.reason])
         agent.link.publishState(agent.stateFields())
         agent.lastStatePublished = .now
@@ -239,7 +245,7 @@ final class BusPoller: BusDriver, @unchecked Sendable {
 
     private func publishStaleStates() {
         let now = ContinuousClock.now
-        for agent in agents where agent.stateIsStale || agent.stateIsUrgent {
+        for agent in agents where (agent.stateIsStale || agent.stateIsUrgent) && !agent.stateAwaitsFreshPoll {
             if !agent.stateIsUrgent, let last = agent.lastStatePublished, last.duration(to: now) < Self.stateInterval { continue }
             agent.stateIsStale = false
             agent.stateIsUrgent = false
