@@ -57,14 +57,14 @@ final class BusPoller: BusDriver, @unchecked Sendable {
             if stopped { dismiss(request) } else { take(request, line: line) }
         }
         guard !stopped else { return nil }
-        if let next = nextAction(), next.due <= now {
+        if let next = nextAction(now: now), next.due <= now {
             switch next.action {
             case .poll: pollDueGroups(of: next.agent, dueBy: now, line: line)
             case .probe: probe(next.agent, line: line)
             }
             publishStaleStates()
         }
-        return nextAction()?.due
+        return nextAction(now: .now)?.due
     }
 
     private func take(_ request: BusPollerRequest, line: BusLine) {
@@ -98,15 +98,17 @@ final class BusPoller: BusDriver, @unchecked Sendable {
         agent.link.disconnect()
     }
 
-    /// The poll group or probe due earliest, of every device.
-    private func nextAction() -> (agent: DeviceAgent, action: Action, due: ContinuousClock.Instant)? {
-        var next: (agent: DeviceAgent, action: Action, due: ContinuousClock.Instant)?
+    /// The poll group or probe to do next, of every device, and when (`PollGrid.next` decides).
+    private func nextAction(now: ContinuousClock.Instant) -> (agent: DeviceAgent, action: Action, due: ContinuousClock.Instant)? {
+        var candidates: [(agent: DeviceAgent, action: Action)] = []
+        var needs: [PollGrid.Need] = []
         for agent in agents {
-            if let candidate = agent.nextAction(), next.map({ candidate.due < $0.due }) ?? true {
-                next = (agent, candidate.action, candidate.due)
-            }
+            guard let candidate = agent.nextAction() else { continue }
+            candidates.append((agent, candidate.action))
+            needs.append(PollGrid.Need(kind: candidate.action == .probe ? .probe(longestWait: .zero) : .poll, due: candidate.due))
         }
-        return next
+        guard let (index, start) = PollGrid.next(of: needs, now: now, probeLength: .zero) else { return nil }
+        return (candidates[index].agent, candidates[index].action, start)
     }
 
     // MARK: - Polling

@@ -25,6 +25,28 @@ enum PollGrid {
         return epoch + .nanoseconds((nanoseconds(epoch.duration(to: earliest)) / step + 1) * step)
     }
 
+    /// What one device next needs of its bus, and from when.
+    struct Need: Equatable {
+        enum Kind: Equatable {
+            case poll
+            /// A probe of an offline unit, which waits for a gap in the polls at most `longestWait`.
+            case probe(longestWait: Duration)
+        }
+
+        var kind: Kind
+        var due: ContinuousClock.Instant
+    }
+
+    /// Which of `needs` (one per device) the bus serves next, and the instant it may start: the
+    /// one due earliest. `probeLength`: how long a probe of a dead unit holds the bus.
+    static func next(of needs: [Need], now: ContinuousClock.Instant, probeLength: Duration) -> (index: Int, start: ContinuousClock.Instant)? {
+        var best: (index: Int, start: ContinuousClock.Instant)?
+        for (index, need) in needs.enumerated() where best.map({ need.due < $0.start }) ?? true {
+            best = (index, need.due)
+        }
+        return best
+    }
+
     private static func nanoseconds(_ duration: Duration) -> Int64 {
         let (seconds, attoseconds) = duration.components
         return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
