@@ -22,13 +22,16 @@ final class BusPoller: BusDriver, @unchecked Sendable {
     static let stateInterval = Duration.seconds(5)
 
     let busID: String
+    /// How long a probe of a dead unit holds the bus: the silence before it and its response timeout.
+    let probeLength: Duration
     private let inbox = Mutex(Inbox())
     // Confined to the bus thread (which makes the unchecked Sendable sound).
     var agents: [DeviceAgent] = []
     private var stopped = false
 
-    init(busID: String) {
+    init(busID: String, probeLength: Duration) {
         self.busID = busID
+        self.probeLength = probeLength
     }
 
     /// Hands a request to the bus thread (the caller then wakes the bus). After a stop, removals
@@ -105,9 +108,11 @@ final class BusPoller: BusDriver, @unchecked Sendable {
         for agent in agents {
             guard let candidate = agent.nextAction() else { continue }
             candidates.append((agent, candidate.action))
-            needs.append(PollGrid.Need(kind: candidate.action == .probe ? .probe(longestWait: .zero) : .poll, due: candidate.due))
+            var kind = PollGrid.Need.Kind.poll
+            if case let .offline(_, backoff) = agent.availability { kind = .probe(longestWait: backoff) }
+            needs.append(PollGrid.Need(kind: kind, due: candidate.due))
         }
-        guard let (index, start) = PollGrid.next(of: needs, now: now, probeLength: .zero) else { return nil }
+        guard let (index, start) = PollGrid.next(of: needs, now: now, probeLength: probeLength) else { return nil }
         return (candidates[index].agent, candidates[index].action, start)
     }
 
