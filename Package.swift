@@ -29,7 +29,7 @@ let package = Package(
         .target(name: "POSIX", dependencies: ["CSystem"]),
         .target(name: "Serial", dependencies: ["POSIX"]),
         .target(name: "Modbus", dependencies: ["POSIX", "Serial", "CModbus"]),
-        .target(name: "Mapping"),
+        .target(name: "Mapping", dependencies: ["Serial"]),
         .target(name: "MQTT", dependencies: ["POSIX"]),
         .target(name: "Broker", dependencies: ["POSIX", "MQTT", "CSystem"]),
         // The gateway as a library (CLI commands, runtime, bus poller), so tests and later tools
@@ -55,7 +55,7 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["POSIX", "MQTT"], path: "Tests/TestSupport"),
         .testTarget(name: "SerialTests", dependencies: ["POSIX", "Serial", "TestSupport"]),
         .testTarget(name: "ModbusTests", dependencies: ["POSIX", "Modbus", "Serial", "TestSupport"]),
-        .testTarget(name: "MappingTests", dependencies: ["Mapping", "TestSupport"]),
+        .testTarget(name: "MappingTests", dependencies: ["Mapping", "Serial", "TestSupport"]),
         .testTarget(name: "MQTTTests", dependencies: ["POSIX", "MQTT", "TestSupport"]),
         .testTarget(name: "BrokerTests", dependencies: ["POSIX", "Broker", "MQTT", "TestSupport"]),
         .testTarget(name: "GatewayTests", dependencies: ["GatewayCore", "POSIX", "Modbus", "Mapping", "Serial", "Broker", "MQTT", "TestSupport"]),

@@ -1,20 +1,15 @@
-/// A baud rate the termios layer supports, from 1200 to 230400.
-public struct BaudRate: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
-    public let rawValue: Int
+/// A baud rate modbridge configures: the one list of them. The config parser, the command line,
+/// the termios layer and (checked by a test) `schemas/config.schema.json` all take it from here;
+/// any other value is refused where it enters, never replaced by a default.
+public enum BaudRate: Int, CaseIterable, Sendable, CustomStringConvertible {
+    case b1200 = 1200, b2400 = 2400, b4800 = 4800, b9600 = 9600, b19200 = 19200
+    case b38400 = 38400, b57600 = 57600, b115200 = 115200, b230400 = 230400
 
-    /// The rates modbridge configures; others are refused when parsing a setting.
-    public static let supported: [Int] = [1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200, 230400]
+    /// The rates, in increasing order; others are refused when parsing a setting.
+    public static let supported: [Int] = allCases.map(\.rawValue)
 
-    public init?(rawValue: Int) {
-        guard BaudRate.supported.contains(rawValue) else { return nil }
-        self.rawValue = rawValue
-    }
-
-    public static let b9600 = BaudRate(uncheckedRawValue: 9600)
-    public static let b19200 = BaudRate(uncheckedRawValue: 19200)
-    public static let b115200 = BaudRate(uncheckedRawValue: 115200)
-
-    private init(uncheckedRawValue: Int) { self.rawValue = uncheckedRawValue }
+    /// `1200, 2400, …, 230400`, for messages that list what is accepted.
+    public static var supportedList: String { supported.map(String.init).joined(separator: ", ") }
 
     public var description: String { String(rawValue) }
 }

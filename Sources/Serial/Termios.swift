@@ -19,19 +19,25 @@ public struct TermiosReadback: Equatable, Sendable {
 
 /// Conversions between `SerialSettings` and the termios structure.
 enum Termios {
-    private static let speeds: [(baud: Int, constant: Int32)] = [
-        (1200, B1200), (2400, B2400), (4800, B4800), (9600, B9600), (19200, B19200),
-        (38400, B38400), (57600, B57600), (115200, B115200), (230400, B230400),
-    ]
-
+    /// The termios constant of each rate: a switch, so that a rate added to `BaudRate` without
+    /// its constant does not compile.
     static func speed(for baudRate: BaudRate) -> speed_t {
-        // BaudRate only holds supported rates, all of which are in the table.
-        let constant = speeds.first { $0.baud == baudRate.rawValue }?.constant ?? B9600
+        let constant: Int32 = switch baudRate {
+        case .b1200: B1200
+        case .b2400: B2400
+        case .b4800: B4800
+        case .b9600: B9600
+        case .b19200: B19200
+        case .b38400: B38400
+        case .b57600: B57600
+        case .b115200: B115200
+        case .b230400: B230400
+        }
         return speed_t(constant)
     }
 
     static func baudRate(for speed: speed_t) -> Int? {
-        speeds.first { speed_t($0.constant) == speed }?.baud
+        BaudRate.allCases.first { Self.speed(for: $0) == speed }?.rawValue
     }
 
     /// termios flag constants come into Swift with mixed integer types.

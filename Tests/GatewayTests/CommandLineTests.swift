@@ -13,11 +13,13 @@ struct ModbridgeProcess {
         let error: String
     }
 
-    /// Runs to completion; killed after 30 s so that a hang fails instead of blocking the suite.
-    static func run(_ arguments: [String]) throws -> Result {
+    /// Runs to completion (in `workingFolder`, if given); killed after 30 s so that a hang fails
+    /// instead of blocking the suite.
+    static func run(_ arguments: [String], in workingFolder: String? = nil) throws -> Result {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
+        if let workingFolder { process.currentDirectoryURL = URL(fileURLWithPath: workingFolder) }
         let output = Pipe(), error = Pipe()
         process.standardOutput = output
         process.standardError = error

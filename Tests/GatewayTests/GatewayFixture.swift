@@ -33,11 +33,18 @@ final class GatewayFixture {
       ] }
     """
 
+    /// The bus's `device` in the config: the simulator's pty, or a relative link to it.
+    private let device: String
+
     /// Starts simulated controllers for `units` and the gateway with one device per unit
-    /// (`oven-<unit>` in registry `plant`), and waits until its broker listens.
-    init(units: [UInt8] = [1], start: Bool = true) throws {
+    /// (`oven-<unit>` in registry `plant`), and waits until its broker listens. With `linkName`,
+    /// the pty is reached through a link of that name beside the config, which names it relatively.
+    init(units: [UInt8] = [1], start: Bool = true, linkName: String? = nil) throws {
         let controllers = units.map { SimulatedController(unit: $0, temperatureModel: false) }
-        simulator = try ModbusSimulator.startRTU(controllers: controllers)
+        var linkPath: String?
+        if let linkName { linkPath = folder.path + "/" + linkName }
+        simulator = try ModbusSimulator.startRTU(controllers: controllers, linkPath: linkPath)
+        device = linkName ?? simulator.address
         try Self.profile.write(toFile: folder.path + "/test-oven.json", atomically: true, encoding: .utf8)
         configFile = folder.path + "/modbridge.json"
         try writeConfig(units: units)
@@ -59,7 +66,7 @@ final class GatewayFixture {
         try """
         { "broker": { "listeners": [{ "host": "127.0.0.1", "port": \(port) }] },
           "profiles": ["\(folder.path)/test-oven.json"],
-          "buses": [{ "id": "line", "type": "rtu", "device": "\(simulator.address)", "rs485": "off",
+          "buses": [{ "id": "line", "type": "rtu", "device": "\(device)", "rs485": "off",
                       "responseTimeout": "150ms" }],
           "registries": [{ "id": "plant", "devices": [\(devices.joined(separator: ", "))] }] }
         """.write(toFile: configFile, atomically: true, encoding: .utf8)

@@ -1,5 +1,6 @@
 import Glibc
 import Mapping
+import Serial
 import Testing
 import TestSupport
 
@@ -43,7 +44,7 @@ import TestSupport
         let loaded = try ConfigurationLoader.load(configFile: file)
         #expect(loaded.storagePath == folder.path + "/gw/state")
         #expect(loaded.config.broker == .embedded(listeners: [.init(host: "127.0.0.1", port: 0)], maximumMessageSize: 262_144))
-        #expect(loaded.config.buses[0].kind == .rtu(device: "/dev/ttyUSB0", line: .init(baud: 19200, parity: "even", dataBits: 8, stopBits: 1, rs485: "auto")))
+        #expect(loaded.config.buses[0].kind == .rtu(device: "/dev/ttyUSB0", line: .init(baud: .b19200, parity: "even", dataBits: 8, stopBits: 1, rs485: "auto")))
         #expect(loaded.config.buses[0].responseTimeout == .milliseconds(300))
         #expect(loaded.config.buses[1].kind == .tcp(host: "192.0.2.10", port: 502))
         #expect(loaded.devices.map(\.settings.id) == ["oven-1", "Oven_2"])

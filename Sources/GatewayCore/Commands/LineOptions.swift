@@ -1,3 +1,4 @@
+import Glibc
 import Mapping
 import Modbus
 import Serial
@@ -6,8 +7,9 @@ import POSIX
 /// The options every command that talks to a line shares: the target and how to reach it.
 package struct LineOptions: Sendable {
     static let help = """
-      <target>                 a tty path (/dev/ttyUSB0) or tcp://host[:port] (port 502 by default)
-      --baud B                 1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200, 230400 (default 9600)
+      <target>                 a tty path (/dev/ttyUSB0, or ./ttyX in the working folder) or
+                               tcp://host[:port] (port 502 by default)
+      --baud B                 \(BaudRate.supportedList) (default \(SerialSettings().baudRate))
       --parity P               none, even, odd (default none)
       --data-bits N            7 or 8 (default 8)
       --stop-bits N            1 or 2 (default 1)
@@ -22,7 +24,7 @@ package struct LineOptions: Sendable {
         var serial = SerialSettings()
         if let baud = try arguments.integer("baud", in: 1...Int.max) {
             guard let rate = BaudRate(rawValue: baud) else {
-                throw arguments.error("--baud", "\(baud) is not one of \(BaudRate.supported.map(String.init).joined(separator: ", "))")
+                throw arguments.error("--baud", "\(baud) is not one of \(BaudRate.supportedList)")
             }
             serial.baudRate = rate
         }
@@ -34,12 +36,31 @@ package struct LineOptions: Sendable {
         let byteTimeout = try arguments.milliseconds("byte-timeout", in: 1...10_000) ?? .milliseconds(100)
 
         let text = try arguments.positional("<target>")
-        switch ModbusTarget.parse(text, serial: serial) {
+        switch ModbusTarget.parse(try Self.absoluteTarget(text, arguments: arguments), serial: serial) {
         case let .success(target):
             configuration = BusConfiguration(target: target, responseTimeout: responseTimeout, byteTimeout: byteTimeout)
         case let .failure(error):
             throw arguments.error(text, error.reason)
         }
+    }
+
+    /// `text` with a relative tty path taken from the working folder, as a shell user means it
+    /// (a `ModbusTarget` holds absolute paths only). A relative name that is nothing there is
+    /// refused as a bad argument: `ttyUSB0` most likely meant `/dev/ttyUSB0`, `plc:502` `tcp://plc:502`.
+    static func absoluteTarget(_ text: String, arguments: ArgumentReader) throws(UsageError) -> String {
+        guard !text.isEmpty, !text.hasPrefix("/"), !text.contains("://") else { return text }
+        var relative = Substring(text)
+        while relative.hasPrefix("./") { relative = relative.dropFirst(2) }
+        guard let buffer = getcwd(nil, 0) else { throw arguments.error(text, "the working folder cannot be read: \(Errno.current)") }
+        let folder = String(cString: buffer)
+        free(buffer)
+        let path = (folder.hasSuffix("/") ? folder : folder + "/") + relative
+        guard access(path, F_OK) == 0 else {
+            var message = "\(path): no such file; expected a tty path (/dev/ttyUSB0, ./ttyX) or tcp://host:port"
+            if access("/dev/" + text, F_OK) == 0 { message += " (did you mean /dev/\(text)?)" }
+            throw arguments.error(text, message)
+        }
+        return path
     }
 
     /// A bus whose line events go to the log. A one-shot command (`continuous: false`) logs

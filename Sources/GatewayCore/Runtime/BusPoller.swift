@@ -22,13 +22,16 @@ final class BusPoller: BusDriver, @unchecked Sendable {
     static let stateInterval = Duration.seconds(5)
 
     let busID: String
+    /// How long a probe of a dead unit holds the bus: the silence before it and its response timeout.
+    let probeLength: Duration
     private let inbox = Mutex(Inbox())
     // Confined to the bus thread (which makes the unchecked Sendable sound).
     var agents: [DeviceAgent] = []
     private var stopped = false
 
-    init(busID: String) {
+    init(busID: String, probeLength: Duration) {
         self.busID = busID
+        self.probeLength = probeLength
     }
 
     /// Hands a request to the bus thread (the caller then wakes the bus). After a stop, removals
@@ -57,14 +60,14 @@ final class BusPoller: BusDriver, @unchecked Sendable {
             if stopped { dismiss(request) } else { take(request, line: line) }
         }
         guard !stopped else { return nil }
-        if let next = nextAction(), next.due <= now {
+        if let next = nextAction(now: now), next.due <= now {
             switch next.action {
             case .poll: pollDueGroups(of: next.agent, dueBy: now, line: line)
             case .probe: probe(next.agent, line: line)
             }
             publishStaleStates()
         }
-        return nextAction()?.due
+        return nextAction(now: .now)?.due
     }
 
     private func take(_ request: BusPollerRequest, line: BusLine) {
@@ -98,15 +101,19 @@ final class BusPoller: BusDriver, @unchecked Sendable {
         agent.link.disconnect()
     }
 
-    /// The poll group or probe due earliest, of every device.
-    private func nextAction() -> (agent: DeviceAgent, action: Action, due: ContinuousClock.Instant)? {
-        var next: (agent: DeviceAgent, action: Action, due: ContinuousClock.Instant)?
+    /// The poll group or probe to do next, of every device, and when (`PollGrid.next` decides).
+    private func nextAction(now: ContinuousClock.Instant) -> (agent: DeviceAgent, action: Action, due: ContinuousClock.Instant)? {
+        var candidates: [(agent: DeviceAgent, action: Action)] = []
+        var needs: [PollGrid.Need] = []
         for agent in agents {
-            if let candidate = agent.nextAction(), next.map({ candidate.due < $0.due }) ?? true {
-                next = (agent, candidate.action, candidate.due)
-            }
+            guard let candidate = agent.nextAction() else { continue }
+            candidates.append((agent, candidate.action))
+            var kind = PollGrid.Need.Kind.poll
+            if case let .offline(_, backoff) = agent.availability { kind = .probe(longestWait: backoff) }
+            needs.append(PollGrid.Need(kind: kind, due: candidate.due))
         }
-        return next
+        guard let (index, start) = PollGrid.next(of: needs, now: now, probeLength: probeLength) else { return nil }
+        return (candidates[index].agent, candidates[index].action, start)
     }
 
     // MARK: - Polling
@@ -120,6 +127,8 @@ final class BusPoller: BusDriver, @unchecked Sendable {
             if agent.isOffline { break }
             poll(agent, group: index, line: line, into: &reported)
         }
+        // Back from offline every group was due: its values are fresh now, and `state` may go.
+        if !agent.isOffline { agent.stateAwaitsFreshPoll = false }
         publish(reported, of: agent)
     }
 
@@ -195,7 +204,10 @@ final class BusPoller: BusDriver, @unchecked Sendable {
         agent.resetReports()
         // Back from offline, everything is read again at once. A device heard for the first time
         // is in its first poll, with every group already due from the start.
-        if wasOffline { agent.plan.makeAllDue(at: .now) }
+        if wasOffline {
+            agent.plan.makeAllDue(at: .now)
+            agent.stateAwaitsFreshPoll = !agent.plan.groups.isEmpty
+        }
         Output.log("info", wasOffline ? "device_online" : "device_found", ["device": agent.id, "bus": busID, "unit": String(agent.unit)])
         agent.stateIsUrgent = true
         runSetup(agent, line: line)
@@ -212,6 +224,7 @@ final class BusPoller: BusDriver, @unchecked Sendable {
         agent.lastError = error.description
         guard !agent.isOffline, agent.consecutiveFailures >= DeviceAgent.failuresBeforeOffline || error.isLinkFailure else { return }
         agent.availability = .offline(nextProbe: .now + DeviceAgent.firstProbeDelay, backoff: DeviceAgent.firstProbeDelay)
+        agent.stateAwaitsFreshPoll = false
         Output.log("warning", "device_offline", ["device": agent.id, "bus": busID, "unit": String(agent.unit), "error": error.reason])
         agent.link.publishState(agent.stateFields())
         agent.lastStatePublished = .now
@@ -239,7 +252,7 @@ final class BusPoller: BusDriver, @unchecked Sendable {
 
     private func publishStaleStates() {
         let now = ContinuousClock.now
-        for agent in agents where agent.stateIsStale || agent.stateIsUrgent {
+        for agent in agents where (agent.stateIsStale || agent.stateIsUrgent) && !agent.stateAwaitsFreshPoll {
             if !agent.stateIsUrgent, let last = agent.lastStatePublished, last.duration(to: now) < Self.stateInterval { continue }
             agent.stateIsStale = false
             agent.stateIsUrgent = false

@@ -15,7 +15,7 @@ package final class BusWorker: Sendable {
 
     /// Starts the bus's thread on the line `configuration` describes; it polls once devices come.
     package init(settings: BusSettings, configuration: BusConfiguration) throws(ModbusError) {
-        let poller = BusPoller(busID: settings.id)
+        let poller = BusPoller(busID: settings.id, probeLength: configuration.interFrameSilence + configuration.responseTimeout)
         self.poller = poller
         bus = try Bus(configuration, threadName: "bus:" + settings.id, driver: poller) { event in Output.log(event, bus: settings.id) }
     }

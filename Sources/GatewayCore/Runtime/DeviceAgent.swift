@@ -37,6 +37,9 @@ final class DeviceAgent {
     /// came online, or a point was read for the first time.
     var stateIsUrgent = false
     var lastStatePublished: ContinuousClock.Instant?
+    /// Back online after an outage: `state` waits for the first poll of every group, so that it
+    /// never says online with the values from before the device went away.
+    var stateAwaitsFreshPoll = false
 
     /// `"name":` of each point, by index: its member's start in an `events` document, escaped once.
     private let eventMembers: [[UInt8]]

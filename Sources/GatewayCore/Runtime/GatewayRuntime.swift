@@ -166,7 +166,7 @@ actor GatewayRuntime {
     }
 
     private static func serialSettings(_ line: BusSettings.SerialLine) -> SerialSettings {
-        SerialSettings(baudRate: BaudRate(rawValue: line.baud) ?? .b9600,
+        SerialSettings(baudRate: line.baud,
                        dataBits: DataBits(rawValue: line.dataBits) ?? .eight,
                        parity: Parity(rawValue: line.parity) ?? .none,
                        stopBits: StopBits(rawValue: line.stopBits) ?? .one,

@@ -1,3 +1,5 @@
+import Serial
+
 /// Walks a config tree, reporting every problem to `log`.
 struct ConfigParser {
     let log: ProblemLog
@@ -93,7 +95,7 @@ struct ConfigParser {
         var kind: BusSettings.Kind?
         switch type {
         case "rtu":
-            let device = reader.string("device", required: true, expected: "a tty path such as /dev/ttyUSB0", valid: { $0.hasPrefix("/") })
+            let device = reader.string("device", required: true, expected: "a tty path such as /dev/ttyUSB0", valid: { !$0.isEmpty })
             let line = serialLine(&reader)
             if let device { kind = .rtu(device: device, line: line) }
         case "tcp":
@@ -124,12 +126,13 @@ struct ConfigParser {
 
     private func serialLine(_ reader: inout ObjectReader) -> BusSettings.SerialLine {
         var line = BusSettings.SerialLine()
-        let bauds: Set<Int64> = [1200, 2400, 4800, 9600, 19200, 38400, 57600, 115_200, 230_400]
-        if let baud = reader.integer("baud", in: 1200...230_400, expected: "one of 1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200, 230400") {
-            if bauds.contains(baud) {
-                line.baud = Int(baud)
+        // The rates are Serial's `BaudRate`, the one list; an unknown rate is an error, never a default.
+        let expected = "one of \(BaudRate.supportedList)"
+        if let baud = reader.integer("baud", in: Int64.min...Int64.max, expected: expected) {
+            if let rate = BaudRate(rawValue: Int(baud)) {
+                line.baud = rate
             } else {
-                log.report(reader.childPath("baud"), "found \(baud), expected one of 1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200, 230400")
+                log.report(reader.childPath("baud"), "found \(baud), expected \(expected)")
             }
         }
         if let parity = reader.choice("parity", ["none", "even", "odd"]) { line.parity = parity }

@@ -29,8 +29,14 @@ public enum ConfigurationLoader {
         let log = ProblemLog(file: configFile)
         let data = try read(configFile)
         let tree = try JSONValue.parse(data, file: configFile)
-        guard let config = ConfigParser(log: log).config(tree) else { try log.check(); throw MappingError(file: configFile, "not a config") }
+        guard var config = ConfigParser(log: log).config(tree) else { try log.check(); throw MappingError(file: configFile, "not a config") }
         let base = folder(of: configFile)
+        // A serial line's device, like profiles and storage, is relative to the config's folder.
+        for index in config.buses.indices {
+            if case let .rtu(device, line) = config.buses[index].kind {
+                config.buses[index].kind = .rtu(device: resolve(device, against: base), line: line)
+            }
+        }
         var problems: [MappingError.Problem] = []
         var profiles: [String: (DeviceProfile, JSONValue, String)] = [:]
         for (index, entry) in config.profiles.enumerated() {

@@ -1,3 +1,5 @@
+import Serial
+
 /// The gateway config (`modbridge.json`), validated; profiles are resolved by `ConfigurationLoader`.
 public struct GatewayConfig: Sendable, Equatable {
     public var broker: BrokerSettings
@@ -49,6 +51,7 @@ public enum BrokerSettings: Sendable, Equatable {
 /// One serial line, Modbus TCP endpoint, or simulated line.
 public struct BusSettings: Sendable, Equatable {
     public enum Kind: Sendable, Equatable {
+        /// `device` as written, or resolved against the config file's folder when relative (by `ConfigurationLoader`).
         case rtu(device: String, line: SerialLine)
         case tcp(host: String, port: UInt16)
         /// Simulated controllers answering as `units` on a pty created at start.
@@ -57,7 +60,7 @@ public struct BusSettings: Sendable, Equatable {
 
     /// Serial framing, as the gateway passes it to the line.
     public struct SerialLine: Sendable, Equatable {
-        public var baud = 9600
+        public var baud = BaudRate.b9600
         /// "none", "even" or "odd".
         public var parity = "none"
         public var dataBits = 8
@@ -65,7 +68,7 @@ public struct BusSettings: Sendable, Equatable {
         /// "off", "on" or "auto".
         public var rs485 = "auto"
 
-        public init(baud: Int = 9600, parity: String = "none", dataBits: Int = 8, stopBits: Int = 1, rs485: String = "auto") {
+        public init(baud: BaudRate = .b9600, parity: String = "none", dataBits: Int = 8, stopBits: Int = 1, rs485: String = "auto") {
             self.baud = baud
             self.parity = parity
             self.dataBits = dataBits
