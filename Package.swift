@@ -32,6 +32,9 @@ let package = Package(
         .target(name: "Mapping"),
         .target(name: "MQTT", dependencies: ["POSIX"]),
         .target(name: "Broker", dependencies: ["POSIX", "MQTT", "CSystem"]),
+        // TLS contexts and connections over memory BIOs, certificate fingerprints, password
+        // hashes: the only module that imports COpenSSL.
+        .target(name: "TLS", dependencies: ["POSIX", "COpenSSL"]),
         .executableTarget(
             name: "modbridge",
             dependencies: ["POSIX", "Serial", "Modbus", "Mapping", "Broker"],
@@ -58,6 +61,7 @@ let package = Package(
         .testTarget(name: "ModbusTests", dependencies: ["POSIX", "Modbus", "Serial", "TestSupport"]),
         .testTarget(name: "MappingTests", dependencies: ["Mapping", "TestSupport"]),
         .testTarget(name: "MQTTTests", dependencies: ["POSIX", "MQTT", "TestSupport"]),
+        .testTarget(name: "TLSTests", dependencies: ["TLS", "TestSupport"]),
         .testTarget(name: "BrokerTests", dependencies: ["POSIX", "Broker", "MQTT", "TestSupport"]),
         .testTarget(name: "GatewayTests", dependencies: ["modbridge", "POSIX", "Modbus", "Mapping", "Serial", "MQTT", "TestSupport"]),
         .testTarget(name: "InteropTests", dependencies: ["POSIX", "Modbus", "Serial", "Broker", "MQTT", "TestSupport"]),
