@@ -1,17 +1,17 @@
 /// An X.509 certificate as its DER bytes, with what configuration and logs say about it.
-public struct Certificate: Equatable, Sendable {
+package struct Certificate: Equatable, Sendable {
     /// The DER encoding; the fingerprints are digests of exactly these bytes.
-    public let der: [UInt8]
+    package let der: [UInt8]
     /// SHA-256 of the DER, 64 lowercase hex digits (`openssl x509 -fingerprint -sha256` without
     /// the colons).
-    public let sha256Fingerprint: String
+    package let sha256Fingerprint: String
     /// SHA-1 of the DER, 40 lowercase hex digits, for records that still hold SHA-1 fingerprints.
-    public let sha1Fingerprint: String
+    package let sha1Fingerprint: String
     /// The subject in RFC 2253 form ("CN=client-1,O=Plant"), for logs.
-    public let subject: String
+    package let subject: String
 
     /// The first certificate in `source`, which holds PEM or DER.
-    public static func load(_ source: PEMSource) throws(TLSError) -> Certificate {
+    package static func load(_ source: PEMSource) throws(TLSError) -> Certificate {
         try Certificate(der: OpenSSL.certificateDER(in: try source.bytes(), source: source.description), source: source.description)
     }
 
@@ -24,7 +24,7 @@ public struct Certificate: Equatable, Sendable {
 
     /// `fingerprint` in the form this type gives: colons and spaces dropped, lowercase
     /// (so "AB:CD:..." as OpenSSL prints it compares equal).
-    public static func normalizedFingerprint(_ fingerprint: String) -> String {
+    package static func normalizedFingerprint(_ fingerprint: String) -> String {
         String(fingerprint.lowercased().filter { $0 != ":" && $0 != " " })
     }
 

@@ -165,16 +165,18 @@ final class OpenSSLConnection {
         }
     }
 
-    func feed(_ bytes: UnsafeRawBufferPointer) {
-        guard let base = bytes.baseAddress, !bytes.isEmpty else { return }
+    /// Appends received ciphertext to the input; false only if memory ran out.
+    func feed(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        guard let base = bytes.baseAddress, !bytes.isEmpty else { return true }
         var offset = 0
         // A memory BIO grows as needed; BIO_write takes an Int32 count, hence the chunks.
         while offset < bytes.count {
             let chunk = min(bytes.count - offset, 1 << 20)
             let written = BIO_write(input, base + offset, Int32(chunk))
-            if written <= 0 { return }
+            if written <= 0 { return false }
             offset += Int(written)
         }
+        return true
     }
 
     var pendingOutput: Int { Int(BIO_ctrl_pending(output)) }

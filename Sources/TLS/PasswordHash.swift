@@ -5,24 +5,24 @@
 ///
 /// salt (16 random bytes from RAND_bytes) and hash (32 bytes) in base64 without padding. The
 /// iteration count travels with the hash, so raising the default later leaves old hashes valid.
-public struct PasswordHash: Equatable, Sendable {
+package struct PasswordHash: Equatable, Sendable {
     /// OWASP's 2023 recommendation for PBKDF2-HMAC-SHA256.
-    public static let defaultIterations = 600_000
+    package static let defaultIterations = 600_000
     /// Above this a stored hash is refused: verifying it would hold a thread for many seconds.
-    public static let maximumIterations = 10_000_000
+    package static let maximumIterations = 10_000_000
     static let identifier = "pbkdf2-sha256"
     static let saltLength = 16
     static let hashLength = 32
 
     /// The PBKDF2 iteration count.
-    public let iterations: Int
+    package let iterations: Int
     /// The random salt.
-    public let salt: [UInt8]
+    package let salt: [UInt8]
     /// The derived key.
-    public let hash: [UInt8]
+    package let hash: [UInt8]
 
     /// Hashes `password` with a fresh random salt.
-    public static func make(password: String, iterations: Int = defaultIterations) throws(TLSError) -> PasswordHash {
+    package static func make(password: String, iterations: Int = defaultIterations) throws(TLSError) -> PasswordHash {
         guard (1...maximumIterations).contains(iterations) else {
             throw .cryptoFailed(operation: "password hash", detail: "iterations must be 1...\(maximumIterations), not \(iterations)")
         }
@@ -32,7 +32,7 @@ public struct PasswordHash: Equatable, Sendable {
     }
 
     /// Reads a hash in the format above.
-    public init(parsing encoded: String) throws(TLSError) {
+    package init(parsing encoded: String) throws(TLSError) {
         let fields = encoded.split(separator: "$", omittingEmptySubsequences: false)
         guard fields.count == 5, fields[0].isEmpty else {
             throw .malformedPasswordHash(detail: "expected $\(Self.identifier)$i=N$salt$hash")
@@ -59,23 +59,23 @@ public struct PasswordHash: Equatable, Sendable {
     }
 
     /// The string to store.
-    public var encoded: String {
+    package var encoded: String {
         "$\(Self.identifier)$i=\(iterations)$\(Base64.encode(salt))$\(Base64.encode(hash))"
     }
 
     /// Whether `password` is the one hashed, compared in constant time (CRYPTO_memcmp).
-    public func verify(_ password: String) throws(TLSError) -> Bool {
+    package func verify(_ password: String) throws(TLSError) -> Bool {
         let candidate = try Self.pbkdf2SHA256(password: Array(password.utf8), salt: salt, iterations: iterations, length: hash.count)
         return OpenSSL.constantTimeEqual(candidate, hash)
     }
 
     /// Whether `password` matches the stored `encoded` hash, with the parameters read from it.
-    public static func verify(_ password: String, against encoded: String) throws(TLSError) -> Bool {
+    package static func verify(_ password: String, against encoded: String) throws(TLSError) -> Bool {
         try PasswordHash(parsing: encoded).verify(password)
     }
 
     /// Raw PBKDF2-HMAC-SHA256 (RFC 8018 §5.2), `length` bytes.
-    public static func pbkdf2SHA256(password: [UInt8], salt: [UInt8], iterations: Int, length: Int) throws(TLSError) -> [UInt8] {
+    package static func pbkdf2SHA256(password: [UInt8], salt: [UInt8], iterations: Int, length: Int) throws(TLSError) -> [UInt8] {
         guard iterations >= 1, length >= 1, length <= 1024 else {
             throw .cryptoFailed(operation: "PBKDF2-HMAC-SHA256", detail: "iterations \(iterations) and length \(length) must both be positive, length at most 1024")
         }

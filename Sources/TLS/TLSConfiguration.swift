@@ -1,23 +1,23 @@
 /// Which end of the handshake a context serves.
-public enum TLSRole: String, Equatable, Sendable, CustomStringConvertible {
+package enum TLSRole: String, Equatable, Sendable, CustomStringConvertible {
     case server
     case client
 
-    public var description: String { rawValue }
+    package var description: String { rawValue }
 }
 
 /// A TLS protocol version this module speaks: nothing older than 1.2.
-public enum TLSVersion: String, Comparable, Sendable, CustomStringConvertible {
+package enum TLSVersion: String, Comparable, Sendable, CustomStringConvertible {
     case v1_2 = "TLSv1.2"
     case v1_3 = "TLSv1.3"
 
-    public var description: String { rawValue }
+    package var description: String { rawValue }
 
-    public static func < (left: TLSVersion, right: TLSVersion) -> Bool { left == .v1_2 && right == .v1_3 }
+    package static func < (left: TLSVersion, right: TLSVersion) -> Bool { left == .v1_2 && right == .v1_3 }
 }
 
 /// Whether a server asks its clients for a certificate.
-public enum ClientCertificatePolicy: Equatable, Sendable {
+package enum ClientCertificatePolicy: Equatable, Sendable {
     /// No certificate is asked for.
     case none
     /// A certificate is asked for and verified if sent; a client without one is let in.
@@ -27,12 +27,12 @@ public enum ClientCertificatePolicy: Equatable, Sendable {
 }
 
 /// Where PEM text comes from: a file, or bytes already in memory (named for error messages).
-public enum PEMSource: Equatable, Sendable, CustomStringConvertible {
+package enum PEMSource: Equatable, Sendable, CustomStringConvertible {
     case file(String)
     case bytes([UInt8], name: String)
 
     /// The path, or the name given to the bytes.
-    public var description: String {
+    package var description: String {
         switch self {
         case let .file(path): path
         case let .bytes(_, name): name
@@ -41,31 +41,31 @@ public enum PEMSource: Equatable, Sendable, CustomStringConvertible {
 }
 
 /// Everything a `TLSContext` is built from.
-public struct TLSConfiguration: Equatable, Sendable {
+package struct TLSConfiguration: Equatable, Sendable {
     /// OpenSSL cipher list for TLS 1.2: forward secrecy (ECDHE) with AEAD ciphers only.
-    public static let defaultTLS12Ciphers = "ECDHE+AESGCM:ECDHE+CHACHA20"
+    package static let defaultTLS12Ciphers = "ECDHE+AESGCM:ECDHE+CHACHA20"
 
     /// This end's certificate followed by its intermediates (a server needs one; a client only
     /// for client-certificate authentication).
-    public var certificateChain: PEMSource?
+    package var certificateChain: PEMSource?
     /// The private key of the chain's first certificate.
-    public var privateKey: PEMSource?
+    package var privateKey: PEMSource?
     /// CA certificates that peers' certificates must chain to. A client without any uses the
     /// system's trust store; a server needs them to verify client certificates.
-    public var trustedCertificates: PEMSource?
+    package var trustedCertificates: PEMSource?
     /// Server role: whether to ask clients for a certificate.
-    public var clientCertificates: ClientCertificatePolicy
+    package var clientCertificates: ClientCertificatePolicy
     /// The oldest version accepted (never below 1.2).
-    public var minimumVersion: TLSVersion
+    package var minimumVersion: TLSVersion
     /// The newest version offered.
-    public var maximumVersion: TLSVersion
+    package var maximumVersion: TLSVersion
     /// The cipher list for TLS 1.2 in OpenSSL's syntax.
-    public var tls12Ciphers: String
+    package var tls12Ciphers: String
     /// The TLS 1.3 cipher suites in OpenSSL's syntax; nil keeps OpenSSL's default suites.
-    public var tls13CipherSuites: String?
+    package var tls13CipherSuites: String?
 
     /// A configuration with TLS 1.2 and 1.3, the default ciphers and no client certificates.
-    public init(certificateChain: PEMSource? = nil, privateKey: PEMSource? = nil, trustedCertificates: PEMSource? = nil,
+    package init(certificateChain: PEMSource? = nil, privateKey: PEMSource? = nil, trustedCertificates: PEMSource? = nil,
                 clientCertificates: ClientCertificatePolicy = .none, minimumVersion: TLSVersion = .v1_2,
                 maximumVersion: TLSVersion = .v1_3, tls12Ciphers: String = TLSConfiguration.defaultTLS12Ciphers,
                 tls13CipherSuites: String? = nil) {

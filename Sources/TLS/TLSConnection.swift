@@ -5,9 +5,9 @@
 ///
 /// After every call, the owner sends `takeOutput()` if `hasOutput`: handshake messages, alerts
 /// (also after a failure, so the peer learns why) and close_notify all come out there.
-public final class TLSConnection {
+package final class TLSConnection {
     /// Where the connection is in its life.
-    public enum State: Equatable, Sendable {
+    package enum State: Equatable, Sendable {
         case handshaking
         case established
         /// close_notify was sent or received; nothing more can be written.
@@ -16,7 +16,7 @@ public final class TLSConnection {
     }
 
     /// How far a `handshake()` call got.
-    public enum HandshakeProgress: Equatable, Sendable {
+    package enum HandshakeProgress: Equatable, Sendable {
         /// More ciphertext from the peer is needed (send the output first).
         case needsInput
         /// The handshake is complete; application data can flow.
@@ -24,7 +24,7 @@ public final class TLSConnection {
     }
 
     /// What a `read()` call found.
-    public enum ReadResult: Equatable, Sendable {
+    package enum ReadResult: Equatable, Sendable {
         /// Plaintext the peer sent (never empty).
         case data([UInt8])
         /// Nothing decryptable yet: more ciphertext is needed.
@@ -34,9 +34,9 @@ public final class TLSConnection {
     }
 
     /// Which end of the handshake this connection is.
-    public let role: TLSRole
+    package let role: TLSRole
     /// The connection's state after the last call.
-    public private(set) var state: State = .handshaking
+    package private(set) var state: State = .handshaking
     private let openSSL: OpenSSLConnection
     // Keeps the SSL_CTX alive at least as long as the SSL made from it.
     private let context: TLSContext
@@ -48,19 +48,23 @@ public final class TLSConnection {
     }
 
     /// Ciphertext received from the peer, to be processed by the next call.
-    public func receive(_ ciphertext: some Collection<UInt8>) {
-        if ciphertext.withContiguousStorageIfAvailable({ openSSL.feed(UnsafeRawBufferPointer($0)) }) != nil { return }
-        Array(ciphertext).withUnsafeBytes { openSSL.feed($0) }
+    package func receive(_ ciphertext: some Collection<UInt8>) {
+        let fed = ciphertext.withContiguousStorageIfAvailable { openSSL.feed(UnsafeRawBufferPointer($0)) }
+            ?? Array(ciphertext).withUnsafeBytes { openSSL.feed($0) }
+        // Bytes lost here would leave the stream undecryptable: the connection is over.
+        guard !fed else { return }
+        let reason = "out of memory buffering input"
+        state = .failed(state == .handshaking ? .handshakeFailed(role: role, reason: reason) : .connectionFailed(operation: "receive", reason: reason))
     }
 
     /// Whether there is ciphertext to send to the peer.
-    public var hasOutput: Bool { openSSL.pendingOutput > 0 }
+    package var hasOutput: Bool { openSSL.pendingOutput > 0 }
 
     /// The ciphertext to send to the peer, removed from the connection.
-    public func takeOutput() -> [UInt8] { openSSL.takeOutput() }
+    package func takeOutput() -> [UInt8] { openSSL.takeOutput() }
 
     /// Moves the handshake on with what has been received.
-    public func handshake() throws(TLSError) -> HandshakeProgress {
+    package func handshake() throws(TLSError) -> HandshakeProgress {
         switch state {
         case .established, .closed: return .done
         case let .failed(error): throw error
@@ -80,7 +84,7 @@ public final class TLSConnection {
     }
 
     /// All the plaintext that the ciphertext received so far decrypts to.
-    public func read() throws(TLSError) -> ReadResult {
+    package func read() throws(TLSError) -> ReadResult {
         switch state {
         case .handshaking: throw TLSError.notEstablished(operation: "read")
         case let .failed(error): throw error
@@ -107,7 +111,7 @@ public final class TLSConnection {
     }
 
     /// Encrypts `plaintext`; the records are in the output.
-    public func write(_ plaintext: some Collection<UInt8>) throws(TLSError) {
+    package func write(_ plaintext: some Collection<UInt8>) throws(TLSError) {
         switch state {
         case .handshaking, .closed: throw TLSError.notEstablished(operation: "write")
         case let .failed(error): throw error
@@ -123,20 +127,20 @@ public final class TLSConnection {
     }
 
     /// Ends the connection cleanly: close_notify goes into the output (RFC 8446 §6.1).
-    public func close() {
+    package func close() {
         guard state == .established || state == .closed else { return }
         openSSL.shutdown()
         state = .closed
     }
 
     /// The version agreed on, once established.
-    public var negotiatedVersion: TLSVersion? { state == .handshaking ? nil : openSSL.version }
+    package var negotiatedVersion: TLSVersion? { state == .handshaking ? nil : openSSL.version }
 
     /// The cipher agreed on (OpenSSL's name, e.g. "TLS_AES_256_GCM_SHA384"), once established.
-    public var cipher: String? { state == .handshaking ? nil : openSSL.cipher }
+    package var cipher: String? { state == .handshaking ? nil : openSSL.cipher }
 
     /// The certificate the peer presented (a server's always; a client's if asked for and sent).
-    public var peerCertificate: Certificate? {
+    package var peerCertificate: Certificate? {
         guard state != .handshaking, let der = openSSL.peerCertificateDER else { return nil }
         return try? Certificate(der: der, source: "the peer")
     }

@@ -2,7 +2,7 @@ import POSIX
 
 /// What went wrong in the TLS module, and where: which file, which step, with OpenSSL's own
 /// error text (its error queue, drained) where OpenSSL said something.
-public enum TLSError: Error, Equatable, Sendable, CustomStringConvertible {
+package enum TLSError: Error, Equatable, Sendable, CustomStringConvertible {
     /// A certificate or key file could not be read at all.
     case fileUnreadable(path: String, Errno)
     /// A source held no usable PEM (or DER) of the expected kind (`what`: "certificate", ...).
@@ -23,7 +23,7 @@ public enum TLSError: Error, Equatable, Sendable, CustomStringConvertible {
     /// A crypto primitive (random bytes, PBKDF2, a digest) failed inside OpenSSL.
     case cryptoFailed(operation: String, detail: String)
 
-    public var description: String {
+    package var description: String {
         switch self {
         case let .fileUnreadable(path, error):
             "cannot read \(path): \(error)"
