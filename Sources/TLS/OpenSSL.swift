@@ -131,9 +131,13 @@ final class OpenSSLConnection {
 
     init(context: OpenSSLContext, serverName: String?) throws(TLSError) {
         connection = try context.makeConnection()
-        guard let input = BIO_new(BIO_s_mem()), let output = BIO_new(BIO_s_mem()) else {
+        let madeInput = BIO_new(BIO_s_mem()), madeOutput = BIO_new(BIO_s_mem())
+        guard let input = madeInput, let output = madeOutput else {
+            let detail = OpenSSL.drainErrors()
+            BIO_free(madeInput)
+            BIO_free(madeOutput)
             SSL_free(connection)
-            throw .configuration(step: "create memory buffers", detail: OpenSSL.drainErrors())
+            throw .configuration(step: "create memory buffers", detail: detail)
         }
         modbridge_BIO_set_mem_eof_return(input, -1)
         modbridge_BIO_set_mem_eof_return(output, -1)

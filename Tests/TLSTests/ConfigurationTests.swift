@@ -1,3 +1,4 @@
+import FoundationEssentials
 import Glibc
 import TLS
 import TestSupport
@@ -22,9 +23,30 @@ import Testing
     }
 
     @Test func fingerprintOfPEMBytesInMemory() throws {
-        let bytes = try TLSConfigurationFile.read(certificates.path("client.pem"))
+        let bytes = try #require(FileManager.default.contents(atPath: certificates.path("client.pem")).map(Array.init))
         let certificate = try Certificate.load(.bytes(bytes, name: "client bytes"))
         #expect(certificate.sha256Fingerprint == Certificate.normalizedFingerprint(try certificates.fingerprintByCLI("client", digest: "sha256")))
+    }
+
+    @Test func aServerFromPEMBytesSendsItsIntermediateToAClientThatTrustsOnlyTheRoot() throws {
+        try certificates.makeIntermediateChain("leaf")
+        let chain = try #require(FileManager.default.contents(atPath: certificates.path("leaf-chain.pem")).map(Array.init))
+        let key = try #require(FileManager.default.contents(atPath: certificates.path("leaf.key")).map(Array.init))
+        let server = try TLSContext.server(TLSConfiguration(certificateChain: .bytes(chain, name: "chain bytes"),
+                                                            privateKey: .bytes(key, name: "key bytes"))).makeServerConnection()
+        let client = try TLSContext.client(certificates.client(withCertificate: false)).makeClientConnection(serverName: "server.test")
+        let outcome = handshake(client, server)
+        #expect(outcome.bothDone, "\(outcome)")
+        #expect(client.peerCertificate?.sha256Fingerprint == Certificate.normalizedFingerprint(try certificates.fingerprintByCLI("leaf", digest: "sha256")))
+
+        // The leaf alone does not chain to the root the client trusts.
+        let leafOnly = try TLSContext.server(TLSConfiguration(certificateChain: certificates.pem("leaf"), privateKey: certificates.key("leaf")))
+        let refusingClient = try TLSContext.client(certificates.client(withCertificate: false)).makeClientConnection(serverName: "server.test")
+        guard case let .failure(.handshakeFailed(_, reason)) = handshake(refusingClient, try leafOnly.makeServerConnection()).client else {
+            Issue.record("a client accepted a leaf without its intermediate")
+            return
+        }
+        #expect(reason.contains("unable to get local issuer certificate"), "\(reason)")
     }
 
     @Test func aKeyOfAnotherCertificateIsRefusedNamingBothFiles() throws {
@@ -97,20 +119,5 @@ import Testing
             return
         }
         #expect(reason.contains("unsupported protocol"), "\(reason)")
-    }
-}
-
-/// Reads a whole file for tests that hand PEM bytes to the module.
-enum TLSConfigurationFile {
-    static func read(_ path: String) throws -> [UInt8] {
-        guard let file = fopen(path, "rb") else { throw TestCertificateError.commandFailed("cannot open \(path)") }
-        defer { fclose(file) }
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 4096)
-        while true {
-            let count = fread(&chunk, 1, chunk.count, file)
-            if count == 0 { return bytes }
-            bytes += chunk[0..<count]
-        }
     }
 }

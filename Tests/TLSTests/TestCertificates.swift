@@ -1,4 +1,4 @@
-import Glibc
+import FoundationEssentials
 import TLS
 import TestSupport
 
@@ -76,10 +76,21 @@ final class TestCertificates {
         return line
     }
 
+    /// Writes `text` to a file in the folder.
     func write(_ name: String, _ text: String) throws {
-        guard let file = fopen(path(name), "w") else { throw TestCertificateError.commandFailed("cannot write \(name)") }
-        fputs(text, file)
-        fclose(file)
+        guard FileManager.default.createFile(atPath: path(name), contents: Data(text.utf8)) else {
+            throw TestCertificateError.commandFailed("cannot write \(name)")
+        }
+    }
+
+    /// An intermediate CA signed by the Test CA, and `name` (for server.test) signed by it;
+    /// `name-chain.pem` holds the leaf then the intermediate.
+    func makeIntermediateChain(_ name: String) throws {
+        try makeLeaf("intermediate", subject: "/CN=Test Intermediate", extensions: "ca", days: "30")
+        try makeLeaf(name, subject: "/CN=server.test", extensions: "server", days: "30", issuer: "intermediate")
+        let leaf = try String(contentsOfFile: path(name + ".pem"), encoding: .utf8)
+        let intermediate = try String(contentsOfFile: path("intermediate.pem"), encoding: .utf8)
+        try write(name + "-chain.pem", leaf + intermediate)
     }
 
     private func makeAuthority(_ name: String, subject: String) throws {
@@ -88,10 +99,10 @@ final class TestCertificates {
                  "-subj", subject, "-days", "30"])
     }
 
-    private func makeLeaf(_ name: String, subject: String, extensions: String, days: String) throws {
+    private func makeLeaf(_ name: String, subject: String, extensions: String, days: String, issuer: String = "ca") throws {
         try run(["req", "-new", "-config", path("openssl.cnf"), "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
                  "-nodes", "-keyout", path(name + ".key"), "-out", path(name + ".csr"), "-subj", subject])
-        try run(["x509", "-req", "-in", path(name + ".csr"), "-CA", path("ca.pem"), "-CAkey", path("ca.key"),
+        try run(["x509", "-req", "-in", path(name + ".csr"), "-CA", path(issuer + ".pem"), "-CAkey", path(issuer + ".key"),
                  "-days", days, "-extfile", path("openssl.cnf"), "-extensions", extensions, "-out", path(name + ".pem")])
     }
 }
