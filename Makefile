@@ -5,8 +5,9 @@ SHELL := /bin/bash
 SWIFT ?= swift
 PYTHON ?= python3
 # Debian packages: C libraries (libmodbus, OpenSSL), pkg-config for SwiftPM, socat for the
-# RTU interop pty pair, a C compiler for the benchmark baseline, Mosquitto as an MQTT peer.
-APT_PACKAGES := libmodbus-dev libssl-dev pkg-config socat gcc mosquitto mosquitto-clients
+# RTU interop pty pair, a C compiler for the benchmark baseline, Mosquitto as an MQTT peer,
+# the openssl CLI that makes the TLS tests' certificates.
+APT_PACKAGES := libmodbus-dev libssl-dev pkg-config socat gcc mosquitto mosquitto-clients openssl
 # Python test peers, pinned.
 PIP_PACKAGES := pymodbus==3.8.6 pyserial==3.5 paho-mqtt==2.1.0 jsonschema==4.26.0
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)

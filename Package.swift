@@ -32,6 +32,9 @@ let package = Package(
         .target(name: "Mapping", dependencies: ["Serial"]),
         .target(name: "MQTT", dependencies: ["POSIX"]),
         .target(name: "Broker", dependencies: ["POSIX", "MQTT", "CSystem"]),
+        // TLS contexts and connections over memory BIOs, certificate fingerprints, password
+        // hashes: the only module that imports COpenSSL.
+        .target(name: "TLS", dependencies: ["POSIX", "COpenSSL"]),
         // The gateway as a library (CLI commands, runtime, bus poller), so tests and later tools
         // reach it in process; the executable is only its main.swift.
         .target(name: "GatewayCore", dependencies: ["POSIX", "Serial", "Modbus", "Mapping", "Broker"]),
@@ -57,6 +60,7 @@ let package = Package(
         .testTarget(name: "ModbusTests", dependencies: ["POSIX", "Modbus", "Serial", "TestSupport"]),
         .testTarget(name: "MappingTests", dependencies: ["Mapping", "Serial", "TestSupport"]),
         .testTarget(name: "MQTTTests", dependencies: ["POSIX", "MQTT", "TestSupport"]),
+        .testTarget(name: "TLSTests", dependencies: ["TLS", "TestSupport"]),
         .testTarget(name: "BrokerTests", dependencies: ["POSIX", "Broker", "MQTT", "TestSupport"]),
         .testTarget(name: "GatewayTests", dependencies: ["GatewayCore", "POSIX", "Modbus", "Mapping", "Serial", "Broker", "MQTT", "TestSupport"]),
         .testTarget(name: "InteropTests", dependencies: ["POSIX", "Modbus", "Serial", "Broker", "MQTT", "TestSupport"]),

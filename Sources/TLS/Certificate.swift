@@ -1,0 +1,41 @@
+/// An X.509 certificate as its DER bytes, with what configuration and logs say about it.
+package struct Certificate: Equatable, Sendable {
+    /// The DER encoding; the fingerprints are digests of exactly these bytes.
+    package let der: [UInt8]
+    /// SHA-256 of the DER, 64 lowercase hex digits (`openssl x509 -fingerprint -sha256` without
+    /// the colons).
+    package let sha256Fingerprint: String
+    /// SHA-1 of the DER, 40 lowercase hex digits, for records that still hold SHA-1 fingerprints.
+    package let sha1Fingerprint: String
+    /// The subject in RFC 2253 form ("CN=client-1,O=Plant"), for logs.
+    package let subject: String
+
+    /// The first certificate in `source`, which holds PEM or DER.
+    package static func load(_ source: PEMSource) throws(TLSError) -> Certificate {
+        try Certificate(der: OpenSSL.certificateDER(in: try source.bytes(), source: source.description), source: source.description)
+    }
+
+    init(der: [UInt8], source: String) throws(TLSError) {
+        self.der = der
+        sha256Fingerprint = Self.hex(try OpenSSL.digest(.sha256, of: der))
+        sha1Fingerprint = Self.hex(try OpenSSL.digest(.sha1, of: der))
+        subject = OpenSSL.subject(ofDER: der)
+    }
+
+    /// `fingerprint` in the form this type gives: colons and spaces dropped, lowercase
+    /// (so "AB:CD:..." as OpenSSL prints it compares equal).
+    package static func normalizedFingerprint(_ fingerprint: String) -> String {
+        String(fingerprint.lowercased().filter { $0 != ":" && $0 != " " })
+    }
+
+    private static func hex(_ bytes: [UInt8]) -> String {
+        let digits = Array("0123456789abcdef".utf8)
+        var text: [UInt8] = []
+        text.reserveCapacity(bytes.count * 2)
+        for byte in bytes {
+            text.append(digits[Int(byte >> 4)])
+            text.append(digits[Int(byte & 0x0F)])
+        }
+        return String(decoding: text, as: UTF8.self)
+    }
+}
