@@ -30,7 +30,10 @@ let package = Package(
         .target(name: "Serial", dependencies: ["POSIX"]),
         .target(name: "Modbus", dependencies: ["POSIX", "Serial", "CModbus"]),
         .target(name: "Mapping"),
-        .target(name: "MQTT", dependencies: ["POSIX"]),
+        // The MQTT 3.1.1 codec depends on nothing: the client, which owns a socket and a thread, is
+        // its own module.
+        .target(name: "MQTT"),
+        .target(name: "MQTTClient", dependencies: ["MQTT", "POSIX"]),
         .target(name: "Broker", dependencies: ["POSIX", "MQTT", "CSystem"]),
         .executableTarget(
             name: "modbridge",
@@ -53,13 +56,13 @@ let package = Package(
 
         // Helpers the test targets (and the gateway benchmark) share: temporary folders, child
         // processes, free ports, MQTT test clients, Mosquitto.
-        .target(name: "TestSupport", dependencies: ["POSIX", "MQTT"], path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["POSIX", "MQTT", "MQTTClient"], path: "Tests/TestSupport"),
         .testTarget(name: "SerialTests", dependencies: ["POSIX", "Serial", "TestSupport"]),
         .testTarget(name: "ModbusTests", dependencies: ["POSIX", "Modbus", "Serial", "TestSupport"]),
         .testTarget(name: "MappingTests", dependencies: ["Mapping", "TestSupport"]),
-        .testTarget(name: "MQTTTests", dependencies: ["POSIX", "MQTT", "TestSupport"]),
+        .testTarget(name: "MQTTTests", dependencies: ["POSIX", "MQTT", "MQTTClient", "TestSupport"]),
         .testTarget(name: "BrokerTests", dependencies: ["POSIX", "Broker", "MQTT", "TestSupport"]),
-        .testTarget(name: "GatewayTests", dependencies: ["modbridge", "POSIX", "Modbus", "Mapping", "Serial", "MQTT", "TestSupport"]),
+        .testTarget(name: "GatewayTests", dependencies: ["modbridge", "POSIX", "Modbus", "Mapping", "Serial", "MQTT", "MQTTClient", "TestSupport"]),
         .testTarget(name: "InteropTests", dependencies: ["POSIX", "Modbus", "Serial", "Broker", "MQTT", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
