@@ -15,7 +15,7 @@ let package = Package(
             pkgConfig: "libmodbus",
             providers: [.apt(["libmodbus-dev"])]
         ),
-        // Linux calls Swift's Glibc module does not export (epoll).
+        // Linux calls Swift's Glibc module does not export (epoll, eventfd); only POSIX imports it.
         .systemLibrary(name: "CSystem", path: "Sources/CSystem"),
         .systemLibrary(
             name: "COpenSSL",
@@ -25,7 +25,8 @@ let package = Package(
         ),
 
         // Our modules; see DESIGN.md for the direction of dependencies. POSIX is the base they
-        // share: errno, the one checked-syscall helper, dedicated threads.
+        // share: errno, the one checked-syscall helper, dedicated threads, the epoll reactor and
+        // its eventfd wake-up (Reactor/).
         .target(name: "POSIX", dependencies: ["CSystem"]),
         .target(name: "Serial", dependencies: ["POSIX"]),
         .target(name: "Modbus", dependencies: ["POSIX", "Serial", "CModbus"]),
@@ -34,7 +35,7 @@ let package = Package(
         // its own module.
         .target(name: "MQTT"),
         .target(name: "MQTTClient", dependencies: ["MQTT", "POSIX"]),
-        .target(name: "Broker", dependencies: ["POSIX", "MQTT", "CSystem"]),
+        .target(name: "Broker", dependencies: ["POSIX", "MQTT"]),
         .executableTarget(
             name: "modbridge",
             dependencies: ["POSIX", "Serial", "Modbus", "Mapping", "Broker"],
@@ -57,6 +58,7 @@ let package = Package(
         // Helpers the test targets (and the gateway benchmark) share: temporary folders, child
         // processes, free ports, MQTT test clients, Mosquitto.
         .target(name: "TestSupport", dependencies: ["POSIX", "MQTT", "MQTTClient"], path: "Tests/TestSupport"),
+        .testTarget(name: "POSIXTests", dependencies: ["POSIX"]),
         .testTarget(name: "SerialTests", dependencies: ["POSIX", "Serial", "TestSupport"]),
         .testTarget(name: "ModbusTests", dependencies: ["POSIX", "Modbus", "Serial", "TestSupport"]),
         .testTarget(name: "MappingTests", dependencies: ["Mapping", "TestSupport"]),
