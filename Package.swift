@@ -35,7 +35,10 @@ let package = Package(
         // its own module.
         .target(name: "MQTT"),
         .target(name: "MQTTClient", dependencies: ["MQTT", "POSIX"]),
-        .target(name: "Broker", dependencies: ["POSIX", "MQTT"]),
+        // Record logs with CRC framing, torn-tail replay and atomic compaction (the broker's state,
+        // the coming upstream queue).
+        .target(name: "Storage", dependencies: ["POSIX"]),
+        .target(name: "Broker", dependencies: ["POSIX", "MQTT", "Storage"]),
         .executableTarget(
             name: "modbridge",
             dependencies: ["POSIX", "Serial", "Modbus", "Mapping", "Broker"],
@@ -59,11 +62,12 @@ let package = Package(
         // processes, free ports, MQTT test clients, Mosquitto.
         .target(name: "TestSupport", dependencies: ["POSIX", "MQTT", "MQTTClient"], path: "Tests/TestSupport"),
         .testTarget(name: "POSIXTests", dependencies: ["POSIX"]),
+        .testTarget(name: "StorageTests", dependencies: ["POSIX", "Storage", "TestSupport"]),
         .testTarget(name: "SerialTests", dependencies: ["POSIX", "Serial", "TestSupport"]),
         .testTarget(name: "ModbusTests", dependencies: ["POSIX", "Modbus", "Serial", "TestSupport"]),
         .testTarget(name: "MappingTests", dependencies: ["Mapping", "TestSupport"]),
         .testTarget(name: "MQTTTests", dependencies: ["POSIX", "MQTT", "MQTTClient", "TestSupport"]),
-        .testTarget(name: "BrokerTests", dependencies: ["POSIX", "Broker", "MQTT", "TestSupport"]),
+        .testTarget(name: "BrokerTests", dependencies: ["POSIX", "Broker", "MQTT", "Storage", "TestSupport"]),
         .testTarget(name: "GatewayTests", dependencies: ["modbridge", "POSIX", "Modbus", "Mapping", "Serial", "MQTT", "MQTTClient", "TestSupport"]),
         .testTarget(name: "InteropTests", dependencies: ["POSIX", "Modbus", "Serial", "Broker", "MQTT", "TestSupport"]),
     ],
