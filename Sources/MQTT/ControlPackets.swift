@@ -1,6 +1,6 @@
 /// A packet that is a fixed header, remaining length 2 and a packet identifier, nothing else;
 /// the raw value is its first byte (packet type and the fixed flags 2.2.2 requires).
-public enum IdentifierAcknowledgement: UInt8, Sendable, CaseIterable {
+public enum IdentifierAcknowledgement: UInt8, Sendable {
     /// PUBACK (3.4): answers a QoS 1 PUBLISH.
     case publishAcknowledgement = 0x40
     /// PUBREC (3.5): first answer to a QoS 2 PUBLISH.
