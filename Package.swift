@@ -67,7 +67,7 @@ let package = Package(
         .testTarget(name: "ModbusTests", dependencies: ["POSIX", "Modbus", "Serial", "TestSupport"]),
         .testTarget(name: "MappingTests", dependencies: ["Mapping", "TestSupport"]),
         .testTarget(name: "MQTTTests", dependencies: ["POSIX", "MQTT", "MQTTClient", "TestSupport"]),
-        .testTarget(name: "BrokerTests", dependencies: ["POSIX", "Broker", "MQTT", "Storage", "TestSupport"]),
+        .testTarget(name: "BrokerTests", dependencies: ["POSIX", "Broker", "MQTT", "TestSupport"]),
         .testTarget(name: "GatewayTests", dependencies: ["modbridge", "POSIX", "Modbus", "Mapping", "Serial", "MQTT", "MQTTClient", "TestSupport"]),
         .testTarget(name: "InteropTests", dependencies: ["POSIX", "Modbus", "Serial", "Broker", "MQTT", "TestSupport"]),
     ],
