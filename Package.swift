@@ -15,7 +15,7 @@ let package = Package(
             pkgConfig: "libmodbus",
             providers: [.apt(["libmodbus-dev"])]
         ),
-        // Linux calls Swift's Glibc module does not export (epoll).
+        // Linux calls Swift's Glibc module does not export (epoll, eventfd); only POSIX imports it.
         .systemLibrary(name: "CSystem", path: "Sources/CSystem"),
         .systemLibrary(
             name: "COpenSSL",
@@ -25,13 +25,20 @@ let package = Package(
         ),
 
         // Our modules; see DESIGN.md for the direction of dependencies. POSIX is the base they
-        // share: errno, the one checked-syscall helper, dedicated threads.
+        // share: errno, the one checked-syscall helper, dedicated threads, the epoll reactor and
+        // its eventfd wake-up (Reactor/).
         .target(name: "POSIX", dependencies: ["CSystem"]),
         .target(name: "Serial", dependencies: ["POSIX"]),
         .target(name: "Modbus", dependencies: ["POSIX", "Serial", "CModbus"]),
         .target(name: "Mapping", dependencies: ["Serial"]),
-        .target(name: "MQTT", dependencies: ["POSIX"]),
-        .target(name: "Broker", dependencies: ["POSIX", "MQTT", "CSystem"]),
+        // The MQTT 3.1.1 codec depends on nothing: the client, which owns a socket and a thread, is
+        // its own module.
+        .target(name: "MQTT"),
+        .target(name: "MQTTClient", dependencies: ["MQTT", "POSIX"]),
+        // Record logs with CRC framing, torn-tail replay and atomic compaction (the broker's state,
+        // the coming upstream queue).
+        .target(name: "Storage", dependencies: ["POSIX"]),
+        .target(name: "Broker", dependencies: ["POSIX", "MQTT", "Storage"]),
         // TLS contexts and connections over memory BIOs, certificate fingerprints, password
         // hashes: the only module that imports COpenSSL.
         .target(name: "TLS", dependencies: ["POSIX", "COpenSSL"]),
@@ -55,14 +62,16 @@ let package = Package(
 
         // Helpers the test targets (and the gateway benchmark) share: temporary folders, child
         // processes, free ports, MQTT test clients, Mosquitto.
-        .target(name: "TestSupport", dependencies: ["POSIX", "MQTT"], path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["POSIX", "MQTT", "MQTTClient"], path: "Tests/TestSupport"),
+        .testTarget(name: "POSIXTests", dependencies: ["POSIX"]),
+        .testTarget(name: "StorageTests", dependencies: ["POSIX", "Storage", "TestSupport"]),
         .testTarget(name: "SerialTests", dependencies: ["POSIX", "Serial", "TestSupport"]),
         .testTarget(name: "ModbusTests", dependencies: ["POSIX", "Modbus", "Serial", "TestSupport"]),
         .testTarget(name: "MappingTests", dependencies: ["Mapping", "Serial", "TestSupport"]),
-        .testTarget(name: "MQTTTests", dependencies: ["POSIX", "MQTT", "TestSupport"]),
+        .testTarget(name: "MQTTTests", dependencies: ["POSIX", "MQTT", "MQTTClient", "TestSupport"]),
         .testTarget(name: "TLSTests", dependencies: ["TLS", "TestSupport"]),
         .testTarget(name: "BrokerTests", dependencies: ["POSIX", "Broker", "MQTT", "TestSupport"]),
-        .testTarget(name: "GatewayTests", dependencies: ["GatewayCore", "POSIX", "Modbus", "Mapping", "Serial", "Broker", "MQTT", "TestSupport"]),
+        .testTarget(name: "GatewayTests", dependencies: ["GatewayCore", "POSIX", "Modbus", "Mapping", "Serial", "Broker", "MQTT", "MQTTClient", "TestSupport"]),
         .testTarget(name: "InteropTests", dependencies: ["POSIX", "Modbus", "Serial", "Broker", "MQTT", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]

@@ -42,7 +42,7 @@ extension BrokerCore {
         case let .publishReceived(identifier):
             if session.outgoing.release(identifier) {
                 record(.release(clientID: session.clientID, packetIdentifier: identifier), for: session)
-                sendAcknowledgement(0x62, identifier, to: connection)
+                sendAcknowledgement(.publishRelease, identifier, to: connection)
             }
         case let .publishComplete(identifier):
             if session.outgoing.complete(identifier, expecting: .exactlyOnce) != nil {
@@ -54,21 +54,20 @@ extension BrokerCore {
                 record(.released(clientID: session.clientID, packetIdentifier: identifier), for: session)
             }
             // PUBCOMP even for an identifier not known (any more): the client must be able to finish.
-            sendAcknowledgement(0x70, identifier, to: connection)
+            sendAcknowledgement(.publishComplete, identifier, to: connection)
         case let .subscribe(subscribe):
             let (codes, granted) = addSubscriptions(subscribe.subscriptions, to: session)
-            var bytes: [UInt8] = [0x90]
-            bytes.appendCheckedRemainingLength(2 + codes.count)
-            bytes += [UInt8(subscribe.packetIdentifier >> 8), UInt8(subscribe.packetIdentifier & 0xFF)]
-            bytes += codes.map(\.rawValue)
-            send(bytes, to: connection)
+            // One code per filter of a decoded SUBSCRIBE: the SUBACK is smaller than the packet it answers.
+            connection.appendOutput { $0.appendSubscribeAcknowledgement(packetIdentifier: subscribe.packetIdentifier, returnCodes: codes) }
+            scheduleFlush(connection)
             // Retained messages follow the SUBACK (3.3.1.3).
             retainedMatchedByPacket = replayRetained(granted, to: session)
         case let .unsubscribe(unsubscribe):
             removeSubscriptions(unsubscribe.filters, from: session)
-            sendAcknowledgement(0xB0, unsubscribe.packetIdentifier, to: connection)
+            sendAcknowledgement(.unsubscribeAcknowledgement, unsubscribe.packetIdentifier, to: connection)
         case .pingRequest:
-            send([0xD0, 0x00], to: connection)
+            connection.appendOutput { $0.appendPingResponse() }
+            scheduleFlush(connection)
         case .disconnect:
             close(connection, reason: "DISCONNECT", publishWill: false)
         case .connect:
@@ -80,20 +79,9 @@ extension BrokerCore {
         }
     }
 
-    /// PUBACK (0x40), PUBREC (0x50), PUBREL (0x62), PUBCOMP (0x70) or UNSUBACK (0xB0): a first
-    /// byte, remaining length 2, the packet identifier; written in place (no array per packet).
-    func sendAcknowledgement(_ firstByte: UInt8, _ identifier: UInt16, to connection: Connection) {
-        connection.appendOutput { output in
-            output.append(firstByte)
-            output.append(0x02)
-            output.append(UInt8(identifier >> 8))
-            output.append(UInt8(identifier & 0xFF))
-        }
-        scheduleFlush(connection)
-    }
-
-    func send(_ bytes: [UInt8], to connection: Connection) {
-        connection.appendOutput(bytes)
+    /// PUBACK, PUBREC, PUBREL, PUBCOMP or UNSUBACK, written in place (no array per packet).
+    func sendAcknowledgement(_ kind: IdentifierAcknowledgement, _ identifier: UInt16, to connection: Connection) {
+        connection.appendOutput { $0.appendAcknowledgement(kind, packetIdentifier: identifier) }
         scheduleFlush(connection)
     }
 
@@ -154,7 +142,8 @@ extension BrokerCore {
         connection.session = session
         connection.phase = .connected
         connection.keepAlive = connect.keepAlive
-        send(Self.connectAcknowledgement(sessionPresent: sessionPresent, .accepted), to: connection)
+        connection.appendOutput { $0.appendConnectAcknowledgement(sessionPresent: sessionPresent, returnCode: .accepted) }
+        scheduleFlush(connection)
         log("info", "client_connected", ["client": clientID, "address": connection.remoteAddress,
                                          "clean_session": connect.cleanSession ? "1" : "0",
                                          "session_present": sessionPresent ? "1" : "0"])
@@ -162,7 +151,7 @@ extension BrokerCore {
             // 4.4: unacknowledged PUBLISH (DUP set) and PUBREL packets are sent again, in order.
             for (identifier, entry) in session.outgoing.inflightForResend() {
                 if entry.stage == .released {
-                    sendAcknowledgement(0x62, identifier, to: connection)
+                    sendAcknowledgement(.publishRelease, identifier, to: connection)
                 } else {
                     connection.appendOutput { entry.message.append(to: &$0, qos: entry.qos, retain: entry.retain,
                                                                    duplicate: true, packetIdentifier: identifier) }
@@ -174,7 +163,7 @@ extension BrokerCore {
 
     private func refuse(_ connection: Connection, clientID: String, _ code: ConnectReturnCode) {
         log("info", "client_refused", ["client": clientID, "address": connection.remoteAddress, "return_code": "\(code.rawValue)"])
-        connection.appendOutput(Self.connectAcknowledgement(sessionPresent: false, code))
+        connection.appendOutput { $0.appendConnectAcknowledgement(sessionPresent: false, returnCode: code) }
         close(connection, reason: "refused with CONNACK \(code.rawValue)", publishWill: false)
     }
 
@@ -197,14 +186,14 @@ extension BrokerCore {
             self.publish(topic: topic, payload: publish.payload, qos: .atMostOnce, retain: publish.retain)
         case .atLeastOnce:
             self.publish(topic: topic, payload: publish.payload, qos: .atLeastOnce, retain: publish.retain)
-            sendAcknowledgement(0x40, identifier, to: connection)
+            sendAcknowledgement(.publishAcknowledgement, identifier, to: connection)
         case .exactlyOnce:
             // Delivered on first receipt; a resent PUBLISH before PUBREL is not delivered again.
             if session.awaitingRelease.insert(identifier).inserted {
                 self.publish(topic: topic, payload: publish.payload, qos: .exactlyOnce, retain: publish.retain)
                 record(.awaitRelease(clientID: session.clientID, packetIdentifier: identifier), for: session)
             }
-            sendAcknowledgement(0x50, identifier, to: connection)
+            sendAcknowledgement(.publishReceived, identifier, to: connection)
         }
     }
 }

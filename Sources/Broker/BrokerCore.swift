@@ -264,7 +264,7 @@ final class BrokerCore: @unchecked Sendable {
     private func refuseMalformed(_ connection: Connection, _ error: MQTTError) {
         statistics.protocolErrors += 1
         if case .awaitingConnect = connection.phase, let code = error.connectReturnCode {
-            connection.appendOutput(Self.connectAcknowledgement(sessionPresent: false, code))
+            connection.appendOutput { $0.appendConnectAcknowledgement(sessionPresent: false, returnCode: code) }
         }
         close(connection, reason: "protocol error: \(error)", publishWill: true)
     }
@@ -387,9 +387,5 @@ final class BrokerCore: @unchecked Sendable {
 
     func log(_ level: String, _ event: String, _ fields: KeyValuePairs<String, String>) {
         logger?(level, event, fields.map { ($0.key, $0.value) })
-    }
-
-    static func connectAcknowledgement(sessionPresent: Bool, _ code: ConnectReturnCode) -> [UInt8] {
-        [0x20, 0x02, sessionPresent ? 1 : 0, code.rawValue]
     }
 }

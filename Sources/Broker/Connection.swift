@@ -71,10 +71,6 @@ final class Connection {
         body(&output)
     }
 
-    func appendOutput(_ bytes: [UInt8]) {
-        output.append(contentsOf: bytes)
-    }
-
     /// Writes what the socket takes; true when everything is written.
     func writePending() throws(Errno) -> Bool {
         while outputStart < output.count {

@@ -7,7 +7,9 @@ extension MQTTPacket {
         case let .connect(connect):
             try Self.encode(connect, into: &body)
         case let .connectAcknowledgement(acknowledgement):
-            body = [acknowledgement.sessionPresent ? 1 : 0, acknowledgement.returnCode.rawValue]
+            var packet: [UInt8] = []
+            packet.appendConnectAcknowledgement(sessionPresent: acknowledgement.sessionPresent, returnCode: acknowledgement.returnCode)
+            return packet
         case let .publish(publish):
             try Topic.validateName(publish.topic)
             if publish.qos == .atMostOnce && publish.duplicate { throw .duplicateWithQoS0 }
@@ -18,12 +20,16 @@ extension MQTTPacket {
                 body.appendUInt16(identifier)
             }
             body.append(contentsOf: publish.payload)
-        case let .publishAcknowledgement(identifier), let .publishReceived(identifier),
-             let .publishComplete(identifier), let .unsubscribeAcknowledgement(identifier):
-            try Self.appendIdentifier(identifier, packet: MQTTPacket.name(ofType: packetType), into: &body)
+        case let .publishAcknowledgement(identifier):
+            return try Self.acknowledgement(.publishAcknowledgement, identifier)
+        case let .publishReceived(identifier):
+            return try Self.acknowledgement(.publishReceived, identifier)
         case let .publishRelease(identifier):
-            flags = 0x02
-            try Self.appendIdentifier(identifier, packet: "PUBREL", into: &body)
+            return try Self.acknowledgement(.publishRelease, identifier)
+        case let .publishComplete(identifier):
+            return try Self.acknowledgement(.publishComplete, identifier)
+        case let .unsubscribeAcknowledgement(identifier):
+            return try Self.acknowledgement(.unsubscribeAcknowledgement, identifier)
         case let .subscribe(subscribe):
             flags = 0x02
             guard !subscribe.subscriptions.isEmpty else { throw .noTopicFilters(packet: "SUBSCRIBE") }
@@ -34,8 +40,15 @@ extension MQTTPacket {
                 body.append(subscription.qos.rawValue)
             }
         case let .subscribeAcknowledgement(acknowledgement):
-            try Self.appendIdentifier(acknowledgement.packetIdentifier, packet: "SUBACK", into: &body)
-            body.append(contentsOf: acknowledgement.returnCodes.map(\.rawValue))
+            if acknowledgement.packetIdentifier == 0 { throw .zeroPacketIdentifier(packet: "SUBACK") }
+            let remainingLength = 2 + acknowledgement.returnCodes.count
+            guard remainingLength <= MQTTFramer.largestRemainingLength else {
+                throw .packetTooLarge(size: remainingLength, limit: MQTTFramer.largestRemainingLength)
+            }
+            var packet: [UInt8] = []
+            packet.appendSubscribeAcknowledgement(packetIdentifier: acknowledgement.packetIdentifier,
+                                                  returnCodes: acknowledgement.returnCodes)
+            return packet
         case let .unsubscribe(unsubscribe):
             flags = 0x02
             guard !unsubscribe.filters.isEmpty else { throw .noTopicFilters(packet: "UNSUBSCRIBE") }
@@ -44,13 +57,25 @@ extension MQTTPacket {
                 try Topic.validateFilter(filter)
                 try body.appendString(filter, field: "topic filter")
             }
-        case .pingRequest, .pingResponse, .disconnect:
+        case .pingResponse:
+            var packet: [UInt8] = []
+            packet.appendPingResponse()
+            return packet
+        case .pingRequest, .disconnect:
             break
         }
         var packet: [UInt8] = [packetType << 4 | flags]
         packet.reserveCapacity(body.count + 5)
         try packet.appendRemainingLength(body.count)
         packet.append(contentsOf: body)
+        return packet
+    }
+
+    /// A packet of identifier only, through the same code the broker uses on its hot path.
+    private static func acknowledgement(_ kind: IdentifierAcknowledgement, _ identifier: UInt16) throws(MQTTError) -> [UInt8] {
+        if identifier == 0 { throw .zeroPacketIdentifier(packet: MQTTPacket.name(ofType: kind.rawValue >> 4)) }
+        var packet: [UInt8] = []
+        packet.appendAcknowledgement(kind, packetIdentifier: identifier)
         return packet
     }
 

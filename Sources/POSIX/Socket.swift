@@ -1,4 +1,3 @@
-import CSystem
 import Glibc
 
 /// A non-blocking TCP socket; the one owner of its descriptor.
@@ -172,32 +171,5 @@ public final class Socket {
         guard descriptor >= 0 else { return }
         _ = Glibc.close(descriptor)
         descriptor = -1
-    }
-}
-
-/// An eventfd that wakes a thread waiting in poll or epoll: another thread calls `signal()`.
-/// One descriptor with an 8-byte counter: cheaper to signal than a pipe, and one read empties it.
-public final class Wakeup: Sendable {
-    /// Poll this for POLLIN (readable while signalled and not yet drained).
-    public let descriptor: Int32
-
-    public init() throws(Errno) {
-        descriptor = try checkedSyscall { modbridge_eventfd() }
-    }
-
-    deinit {
-        Glibc.close(descriptor)
-    }
-
-    /// Wakes the poller (the counter only grows; it cannot fill up in practice).
-    public func signal() {
-        var one: UInt64 = 1
-        _ = Glibc.write(descriptor, &one, MemoryLayout<UInt64>.size)
-    }
-
-    /// Resets the counter after waking: a single read takes every signal since the last one.
-    public func drain() {
-        var count: UInt64 = 0
-        _ = Glibc.read(descriptor, &count, MemoryLayout<UInt64>.size)
     }
 }

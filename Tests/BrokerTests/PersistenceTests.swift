@@ -9,13 +9,6 @@ import Testing
 struct PersistenceTests {
     // MARK: - Codec
 
-    @Test("CRC-32 gives the standard check values")
-    func crcCheckValues() {
-        #expect(CRC32.checksum(Array("123456789".utf8)) == 0xCBF4_3926)
-        #expect(CRC32.checksum(Array("The quick brown fox jumps over the lazy dog".utf8)) == 0x414F_A339)
-        #expect(CRC32.checksum([UInt8]()) == 0)
-    }
-
     @Test("Every record type round-trips; every prefix and any extra byte is refused")
     func recordsRoundTrip() {
         for record in Self.everyKind {
@@ -505,20 +498,10 @@ struct PersistenceTests {
 
     /// The file's bytes, nil if it cannot be opened.
     private static func read(_ path: String) -> [UInt8]? {
-        guard let file = fopen(path, "rb") else { return nil }
-        defer { fclose(file) }
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 65_536)
-        while true {
-            let count = fread(&chunk, 1, chunk.count, file)
-            if count == 0 { return bytes }
-            bytes += chunk[..<count]
-        }
+        readFileBytes(path)
     }
 
     private static func write(_ bytes: [UInt8], to path: String) {
-        guard let file = fopen(path, "wb") else { Issue.record("cannot create \(path)"); return }
-        defer { fclose(file) }
-        #expect(fwrite(bytes, 1, bytes.count, file) == bytes.count)
+        #expect(writeFileBytes(bytes, to: path), "cannot write \(path)")
     }
 }

@@ -2,6 +2,7 @@ import Foundation
 import Glibc
 import Modbus
 import MQTT
+import MQTTClient
 import Testing
 import TestSupport
 

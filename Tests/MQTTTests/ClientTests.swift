@@ -1,4 +1,5 @@
 import MQTT
+import MQTTClient
 import Synchronization
 import TestSupport
 import Testing

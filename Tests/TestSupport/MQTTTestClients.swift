@@ -1,5 +1,6 @@
 import Glibc
 import MQTT
+import MQTTClient
 import POSIX
 import Synchronization
 

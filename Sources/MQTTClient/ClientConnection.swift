@@ -1,4 +1,5 @@
 import Glibc
+import MQTT
 import POSIX
 import Synchronization
 
