@@ -2,39 +2,64 @@ import MQTT
 import POSIX
 import Synchronization
 
-/// The embedded MQTT 3.1.1 broker: a listener, sessions, retained messages and storage, served
+/// The embedded MQTT 3.1.1 broker: listeners, sessions, retained messages and storage, served
 /// by one reactor thread on epoll. Thread-safe: every method may be called from any thread.
 public final class Broker: Sendable {
-    /// The port it listens on (useful after asking for port 0).
-    public let port: UInt16
+    /// The port of the first listener (useful after asking for port 0).
+    public var port: UInt16 { ports[0] }
+    /// The port of each listener, in the configuration's order.
+    public let ports: [UInt16]
     public let configuration: BrokerConfiguration
     private let mailbox: Mailbox
     private let thread: DedicatedThread
 
-    /// Opens the listener and the storage, then starts serving on the reactor thread.
+    /// Binds every listener, then starts the reactor thread, which loads the storage before it
+    /// serves; returns once it serves (a storage that cannot be loaded is thrown here).
     public static func start(_ configuration: BrokerConfiguration, policy: any BrokerPolicy = OpenPolicy(),
                              logger: BrokerLogger? = nil) throws(BrokerError) -> Broker {
         let core = try BrokerCore(configuration: configuration, policy: policy, logger: logger)
+        let started = ConditionLock<Result<Void, BrokerError>?>(nil)
         let thread: DedicatedThread
         do {
-            thread = try DedicatedThread(name: "mqtt-broker") { core.run() }
+            thread = try DedicatedThread(name: "mqtt-broker") {
+                core.run { result in started.withLockAndSignal { $0 = result } }
+            }
         } catch {
             throw .reactorFailed("pthread_create", error)
         }
-        return Broker(port: core.port, configuration: configuration, mailbox: core.mailbox, thread: thread)
+        // The replay used to run here, on the caller's thread; waiting for it keeps `start`'s
+        // promise that a broker it returns has its retained messages and sessions.
+        let result = started.wait(until: nil) { $0 } ?? .failure(.notRunning)
+        if case let .failure(error) = result {
+            thread.join()
+            throw error
+        }
+        return Broker(ports: core.ports, configuration: configuration, mailbox: core.mailbox, thread: thread)
     }
 
-    private init(port: UInt16, configuration: BrokerConfiguration, mailbox: Mailbox, thread: DedicatedThread) {
-        self.port = port
+    private init(ports: [UInt16], configuration: BrokerConfiguration, mailbox: Mailbox, thread: DedicatedThread) {
+        self.ports = ports
         self.configuration = configuration
         self.mailbox = mailbox
         self.thread = thread
     }
 
     /// Closes every connection (without publishing wills), writes and syncs the storage, and
-    /// waits for the reactor thread to end. Later calls return at once.
+    /// waits for the reactor thread to end, blocking the calling thread (for synchronous code;
+    /// async code awaits `stop() async`). Later calls return at once.
     public func stop() {
         _ = mailbox.send(.stop)
+        thread.join()
+    }
+
+    /// Closes every connection (without publishing wills), writes and syncs the storage, and
+    /// returns once the reactor has done so, suspending rather than holding a pool thread.
+    /// Later calls return at once.
+    public func stop() async {
+        _ = mailbox.send(.stop)
+        await mailbox.stopped()
+        // The reactor resumed us as its last step; the join only reaps the thread that is
+        // returning, so that no finished thread is left unjoined.
         thread.join()
     }
 

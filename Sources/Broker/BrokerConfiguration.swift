@@ -1,9 +1,7 @@
 /// Where the broker listens, where it keeps its state, and its limits.
 public struct BrokerConfiguration: Sendable {
-    /// Address to listen on (IPv4).
-    public var host: String
-    /// Port to listen on; 0 picks a free one (see `Broker.port`).
-    public var port: UInt16
+    /// The addresses to listen on, each with its own port; at least one.
+    public var listeners: [ListenerConfiguration]
     /// Folder for retained messages and persistent sessions; nil keeps them in memory only.
     public var storageDirectory: String?
     /// Largest PUBLISH payload accepted, in bytes; a larger PUBLISH disconnects its sender.
@@ -24,8 +22,18 @@ public struct BrokerConfiguration: Sendable {
                 maximumMessageSize: Int = 256 * 1024, maximumInflightMessages: Int = 20,
                 maximumQueuedMessages: Int = 1000, maximumPendingBytes: Int = 16 * 1024 * 1024,
                 connectTimeout: Duration = .seconds(10), syncInterval: Duration = .seconds(1)) {
-        self.host = host
-        self.port = port
+        self.init(listeners: [ListenerConfiguration(host: host, port: port)], storageDirectory: storageDirectory,
+                  maximumMessageSize: maximumMessageSize, maximumInflightMessages: maximumInflightMessages,
+                  maximumQueuedMessages: maximumQueuedMessages, maximumPendingBytes: maximumPendingBytes,
+                  connectTimeout: connectTimeout, syncInterval: syncInterval)
+    }
+
+    /// Settings with several listeners.
+    public init(listeners: [ListenerConfiguration], storageDirectory: String? = nil,
+                maximumMessageSize: Int = 256 * 1024, maximumInflightMessages: Int = 20,
+                maximumQueuedMessages: Int = 1000, maximumPendingBytes: Int = 16 * 1024 * 1024,
+                connectTimeout: Duration = .seconds(10), syncInterval: Duration = .seconds(1)) {
+        self.listeners = listeners
         self.storageDirectory = storageDirectory
         self.maximumMessageSize = maximumMessageSize
         self.maximumInflightMessages = maximumInflightMessages
@@ -35,8 +43,28 @@ public struct BrokerConfiguration: Sendable {
         self.syncInterval = syncInterval
     }
 
-    /// Checks the limits against each other and against what MQTT allows.
+    /// The first listener's address (the one `Broker.port` reports); setting it replaces that
+    /// listener's address, or adds a listener if there is none.
+    public var host: String {
+        get { listeners.first?.host ?? "127.0.0.1" }
+        set {
+            if listeners.isEmpty { listeners = [ListenerConfiguration(host: newValue, port: 1883)] } else { listeners[0].host = newValue }
+        }
+    }
+
+    /// The first listener's port; setting it works as for `host`.
+    public var port: UInt16 {
+        get { listeners.first?.port ?? 1883 }
+        set {
+            if listeners.isEmpty { listeners = [ListenerConfiguration(host: "127.0.0.1", port: newValue)] } else { listeners[0].port = newValue }
+        }
+    }
+
+    /// Checks the listeners and the limits against each other and against what MQTT allows.
     public func validate() throws(BrokerError) {
+        if listeners.isEmpty {
+            throw .invalidLimit(name: "listeners", value: 0, expected: "at least one listener")
+        }
         // A PUBLISH's remaining length holds the topic (up to 65537 bytes) and a packet id too.
         if maximumMessageSize < 1 || maximumMessageSize > 268_435_455 - 65_539 {
             throw .invalidLimit(name: "maximumMessageSize", value: maximumMessageSize, expected: "1...268369916 bytes")

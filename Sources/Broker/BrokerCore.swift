@@ -14,12 +14,12 @@ final class BrokerCore: @unchecked Sendable {
     let mailbox: Mailbox
     let clock = ContinuousClock()
 
-    private let epoll: Epoll
-    private let listener: Socket
-    private static let listenerToken: UInt64 = 0
-    private static let wakeupToken: UInt64 = 1
-    private var nextToken: UInt64 = 2
-    private var connections: [UInt64: Connection] = [:]
+    let epoll: Epoll
+    /// The listening sockets, in the configuration's order; listener `i` has epoll token `i + 1`.
+    let listeners: [Listener]
+    private static let wakeupToken: UInt64 = 0
+    var nextToken: UInt64
+    var connections: [UInt64: Connection] = [:]
     private var flushQueue: [Connection] = []
     private var closeQueue: [(Connection, String)] = []  // slow consumers, closed with a reset
     /// Connections ended this turn whose sockets close at its end, after the answers they are owed.
@@ -35,9 +35,6 @@ final class BrokerCore: @unchecked Sendable {
     static let workPerTurn = 1024
     /// Retained messages matched by the packet being handled (set by SUBSCRIBE).
     var retainedMatchedByPacket = 0
-    /// Set while the listener is out of epoll because accept failed (EMFILE): a level-triggered
-    /// listener that cannot accept would otherwise wake the reactor in a busy loop.
-    private var listenerPausedUntil: ContinuousClock.Instant?
 
     var sessions: [String: Session] = [:]
     let subscriptions = SubscriptionTree<Session>()
@@ -52,8 +49,8 @@ final class BrokerCore: @unchecked Sendable {
     var statistics = BrokerStatistics()
     var nextAutomaticClientID = 0
 
-    /// The port the listener got (the configured one, or the one picked for port 0).
-    let port: UInt16
+    /// The port each listener got (the configured one, or the one picked for port 0).
+    var ports: [UInt16] { listeners.map(\.port) }
 
     init(configuration: BrokerConfiguration, policy: any BrokerPolicy, logger: BrokerLogger?) throws(BrokerError) {
         try configuration.validate()
@@ -71,27 +68,37 @@ final class BrokerCore: @unchecked Sendable {
             throw .reactorFailed("epoll_create1", error)
         }
         do {
-            listener = try Socket.listen(host: configuration.host, port: configuration.port)
-        } catch {
-            throw .listenFailed(host: configuration.host, port: configuration.port, error)
-        }
-        port = listener.localPort
-        lastSync = clock.now
-        do {
-            try epoll.add(listener.descriptor, token: Self.listenerToken, interest: .readable)
             try epoll.add(mailbox.wakeup.descriptor, token: Self.wakeupToken, interest: .readable)
         } catch {
             throw .reactorFailed("epoll_ctl", error)
         }
-        if let directory = configuration.storageDirectory {
-            try restore(from: directory)
+        var listeners: [Listener] = []
+        for (index, settings) in configuration.listeners.enumerated() {
+            // Each binds before the reactor starts, so a port in use fails `Broker.start` (and the
+            // listeners bound before it close as `listeners` goes).
+            listeners.append(try Listener(settings, token: UInt64(index) + 1, epoll: epoll))
         }
+        self.listeners = listeners
+        nextToken = UInt64(listeners.count) + 1
+        lastSync = clock.now
     }
 
     // MARK: - The loop
 
-    /// Runs until a `stop` command; then closes every connection and the storage.
-    func run() {
+    /// On the reactor thread: loads the storage, tells `started` how that went, then serves until
+    /// a `stop` command; then closes every connection and the storage. Clients that connect
+    /// during the replay wait in the listeners' backlogs.
+    func run(started: (Result<Void, BrokerError>) -> Void) {
+        if let directory = configuration.storageDirectory {
+            do {
+                try restore(from: directory)
+            } catch {
+                shutDown()
+                started(.failure(error))
+                return
+            }
+        }
+        started(.success(()))
         let sweepInterval = Duration.milliseconds(250)
         var nextSweep = clock.now.advanced(by: sweepInterval)
         while running {
@@ -107,8 +114,8 @@ final class BrokerCore: @unchecked Sendable {
             for index in 0..<ready {
                 let event = epoll.event(at: index)
                 switch event.token {
-                case Self.listenerToken: acceptAll()
                 case Self.wakeupToken: runCommands()
+                case 1...UInt64(listeners.count): acceptAll(from: listeners[Int(event.token) - 1])
                 default:
                     guard let connection = connections[event.token] else { continue }
                     if event.isWritable { flush(connection) }
@@ -151,7 +158,7 @@ final class BrokerCore: @unchecked Sendable {
         for session in sessions.values {
             if case let .local(sink)? = session.endpoint { sink.finish() }
         }
-        listener.close()
+        for listener in listeners { listener.socket.close() }
         if let storage {
             storage.close()
             self.storage = nil
@@ -161,34 +168,6 @@ final class BrokerCore: @unchecked Sendable {
     }
 
     // MARK: - Sockets
-
-    private func acceptAll() {
-        while true {
-            let accepted: (Socket, String)?
-            do {
-                accepted = try listener.accept()
-            } catch {
-                // EMFILE and friends: new clients wait in the backlog while the listener rests.
-                log("warning", "accept_failed", ["error": "\(error)", "connections": "\(connections.count)"])
-                epoll.remove(listener.descriptor)
-                listenerPausedUntil = clock.now.advanced(by: .milliseconds(250))
-                return
-            }
-            guard let (socket, address) = accepted else { return }
-            let token = nextToken
-            nextToken += 1
-            let connection = Connection(token: token, socket: socket, remoteAddress: address,
-                                        maximumPacketSize: configuration.maximumPacketSize,
-                                        now: clock.now, connectTimeout: configuration.connectTimeout)
-            do {
-                try epoll.add(socket.descriptor, token: token, interest: .readable)
-            } catch {
-                log("warning", "accept_failed", ["error": "\(error)"])
-                continue
-            }
-            connections[token] = connection
-        }
-    }
 
     private func read(from connection: Connection) {
         connection.servedInTurn = turn
@@ -338,14 +317,7 @@ final class BrokerCore: @unchecked Sendable {
 
     /// Keep-alive (1.5 × the interval, 3.1.2.10) and CONNECT deadlines.
     private func sweep(now: ContinuousClock.Instant) {
-        if let pausedUntil = listenerPausedUntil, now >= pausedUntil {
-            listenerPausedUntil = nil
-            do {
-                try epoll.add(listener.descriptor, token: Self.listenerToken, interest: .readable)
-            } catch {
-                log("error", "listener_failed", ["error": "\(error)"])
-            }
-        }
+        resumePausedListeners(now: now)
         for connection in Array(connections.values) {
             switch connection.phase {
             case let .awaitingConnect(deadline) where now >= deadline:

@@ -2,7 +2,7 @@ import POSIX
 
 /// What went wrong in the broker, and where: the listener, a client, a topic, the storage file.
 public enum BrokerError: Error, Equatable, Sendable, CustomStringConvertible {
-    /// The listening socket could not be opened on `host`:`port`.
+    /// The listener on `host`:`port` could not be opened (bound, or registered with the reactor).
     case listenFailed(host: String, port: UInt16, Errno)
     /// The reactor (epoll, wake-up eventfd, its thread) could not be set up.
     case reactorFailed(String, Errno)
@@ -25,7 +25,7 @@ public enum BrokerError: Error, Equatable, Sendable, CustomStringConvertible {
 
     public var description: String {
         switch self {
-        case let .listenFailed(host, port, error): "cannot listen on \(host):\(port): \(error)"
+        case let .listenFailed(host, port, error): "cannot listen on \(ListenerConfiguration.describe(host: host, port: port)): \(error)"
         case let .reactorFailed(what, error): "broker reactor: \(what): \(error)"
         case let .storageFailed(path, operation, error): "storage \(path): \(operation): \(error)"
         case let .storageCorrupt(path, offset, reason): "storage \(path) at byte \(offset): \(reason)"

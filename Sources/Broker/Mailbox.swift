@@ -44,6 +44,8 @@ final class Mailbox: Sendable {
         var commands: [BrokerCommand] = []
         var stopped = false
         var statistics = BrokerStatistics()
+        /// Callers of `Broker.stop() async`, resumed by the reactor thread as it ends.
+        var stopWaiters: [CheckedContinuation<Void, Never>] = []
     }
 
     let wakeup: Wakeup
@@ -83,13 +85,29 @@ final class Mailbox: Sendable {
         }
     }
 
-    /// Called by the reactor as it ends: later sends fail, and queued commands are answered.
-    func markStopped() {
-        let orphans = state.withLock { state -> [BrokerCommand] in
-            state.stopped = true
-            defer { state.commands.removeAll() }
-            return state.commands
+    /// Returns once the reactor has ended (at once if it has), without holding a thread.
+    func stopped() async {
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            let hasStopped = state.withLock { state in
+                if !state.stopped { state.stopWaiters.append(done) }
+                return state.stopped
+            }
+            if hasStopped { done.resume() }
         }
+    }
+
+    /// Called by the reactor as it ends, after it closed every connection: later sends fail,
+    /// queued commands are answered, and those awaiting `stopped()` resume.
+    func markStopped() {
+        let (orphans, waiters) = state.withLock { state -> ([BrokerCommand], [CheckedContinuation<Void, Never>]) in
+            state.stopped = true
+            defer {
+                state.commands.removeAll()
+                state.stopWaiters.removeAll()
+            }
+            return (state.commands, state.stopWaiters)
+        }
+        defer { for waiter in waiters { waiter.resume() } }
         for command in orphans {
             switch command {
             case .stop, .detachLocal: break

@@ -45,33 +45,64 @@ public final class Socket {
         throw lastError
     }
 
-    /// A listening socket on `host`:`port` (port 0 picks a free one; see `localPort`).
+    /// A listening socket on `host`:`port` (a numeric IPv4 or IPv6 address, e.g. "127.0.0.1",
+    /// "::1", "::"; port 0 picks a free one, see `localPort`).
     public static func listen(host: String, port: UInt16, backlog: Int32 = 1024) throws(Errno) -> Socket {
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = port.bigEndian
-        guard inet_pton(AF_INET, host, &address.sin_addr) == 1 else { throw Errno(rawValue: EINVAL) }
+        var storage = sockaddr_storage()
+        let length: socklen_t
+        let family: Int32
+        if withUnsafeMutablePointer(to: &storage, { $0.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { inet_pton(AF_INET, host, &$0.pointee.sin_addr) } }) == 1 {
+            family = AF_INET
+            length = socklen_t(MemoryLayout<sockaddr_in>.size)
+            withUnsafeMutablePointer(to: &storage) {
+                $0.withMemoryRebound(to: sockaddr_in.self, capacity: 1) {
+                    $0.pointee.sin_family = sa_family_t(AF_INET)
+                    $0.pointee.sin_port = port.bigEndian
+                }
+            }
+        } else if withUnsafeMutablePointer(to: &storage, { $0.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { inet_pton(AF_INET6, host, &$0.pointee.sin6_addr) } }) == 1 {
+            family = AF_INET6
+            length = socklen_t(MemoryLayout<sockaddr_in6>.size)
+            withUnsafeMutablePointer(to: &storage) {
+                $0.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) {
+                    $0.pointee.sin6_family = sa_family_t(AF_INET6)
+                    $0.pointee.sin6_port = port.bigEndian
+                }
+            }
+        } else {
+            throw Errno(rawValue: EINVAL)
+        }
         let socket = Socket(adopting: try checkedSyscall {
-            Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
+            Glibc.socket(family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
         })
         var one: Int32 = 1
         _ = setsockopt(socket.descriptor, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(socket.descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        if family == AF_INET6 {
+            // "::" serves IPv6 only, so that "0.0.0.0" can be a listener of its own on the same
+            // port (Linux would otherwise take IPv4 on it too and the second bind would fail).
+            _ = setsockopt(socket.descriptor, Int32(IPPROTO_IPV6), IPV6_V6ONLY, &one, socklen_t(MemoryLayout<Int32>.size))
+        }
+        let bound = withUnsafePointer(to: &storage) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(socket.descriptor, $0, length) }
         }
         if bound == -1 { throw Errno.current }
         _ = try checkedSyscall { Glibc.listen(socket.descriptor, backlog) }
         return socket
     }
 
-    /// The local port (after `listen` on port 0).
+    /// The local port (after `listen` on port 0), IPv4 or IPv6.
     public var localPort: UInt16 {
-        var address = sockaddr_in()
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        var address = sockaddr_storage()
+        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
         _ = withUnsafeMutablePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(descriptor, $0, &length) }
         }
-        return UInt16(bigEndian: address.sin_port)
+        return withUnsafePointer(to: &address) { pointer in
+            switch Int32(pointer.pointee.ss_family) {
+            case AF_INET6: pointer.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { UInt16(bigEndian: $0.pointee.sin6_port) }
+            default: pointer.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { UInt16(bigEndian: $0.pointee.sin_port) }
+            }
+        }
     }
 
     /// The next pending connection, non-blocking, or nil if none is waiting.

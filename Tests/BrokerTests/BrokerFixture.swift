@@ -4,10 +4,10 @@ import TestSupport
 
 /// A broker on 127.0.0.1 and a port it picked, stopped by `defer { broker.stop() }`.
 func startBroker(_ configure: (inout BrokerConfiguration) -> Void = { _ in },
-                 policy: any BrokerPolicy = OpenPolicy()) throws -> Broker {
+                 policy: any BrokerPolicy = OpenPolicy(), logger: BrokerLogger? = nil) throws -> Broker {
     var configuration = BrokerConfiguration(host: "127.0.0.1", port: 0)
     configure(&configuration)
-    return try Broker.start(configuration, policy: policy)
+    return try Broker.start(configuration, policy: policy, logger: logger)
 }
 
 /// A raw client that has connected (and had its CONNACK checked).

@@ -120,7 +120,7 @@ struct PolicyTests {
         let impostor = try RawMQTTClient(port: broker.port)
         #expect(try impostor.connect(Connect(clientIdentifier: "oven1", username: "oven1", password: Array("secret-oven1"))).returnCode == .identifierRejected)
         device.disconnect()
-        broker.stop()
+        await broker.stop()
         await #expect(throws: BrokerError.notRunning) { try await device.publish(topic: "$me/events", payload: [1]) }
     }
 
@@ -144,7 +144,7 @@ struct PolicyTests {
         }
         #expect(received == (1...20).map { UInt8($0) })
         #expect(await eventually { refusals.withLock { $0 } == [.notAuthorized(clientID: "oven1", topic: "devices/oven2/events")] })
-        broker.stop()
+        await broker.stop()
         device.post(topic: "$me/events", payload: [1]) { error in refusals.withLock { $0.append(error) } }
         #expect(refusals.withLock { $0.last } == .notRunning)
     }

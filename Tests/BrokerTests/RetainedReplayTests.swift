@@ -141,7 +141,7 @@ struct RetainedReplayTests {
         try publisher.send(bytes: bytes)
         #expect(try publisher.next(timeout: .seconds(60)) == .publishAcknowledgement(packetIdentifier: 7))
         publisher.close()
-        first.stop()
+        await first.stop()
         var info = stat()
         #expect(stat(folder.path + "/" + WriteAheadLog.fileName, &info) == 0)
         #expect(info.st_size < bytes.count, "no compaction: the log holds every record sent")

@@ -52,8 +52,8 @@ public final class RawMQTTClient {
     private var framer = MQTTFramer()
     private var buffer = [UInt8](repeating: 0, count: 65_536)
 
-    public init(port: UInt16) throws {
-        socket = try Socket.connect(host: "127.0.0.1", port: port, timeout: .seconds(10))
+    public init(host: String = "127.0.0.1", port: UInt16) throws {
+        socket = try Socket.connect(host: host, port: port, timeout: .seconds(10))
     }
 
     /// Shrinks the kernel's receive buffer, so that a client that does not read fills up soon.

@@ -52,6 +52,29 @@ package struct ArgumentReader {
         return found
     }
 
+    /// Every value of a repeatable `--name`, in the order given.
+    mutating func values(_ name: String) throws(UsageError) -> [String] {
+        let option = "--" + name
+        var found: [String] = []
+        var index = 0
+        while index < remaining.count {
+            let argument = remaining[index]
+            if argument == option {
+                guard index + 1 < remaining.count, !remaining[index + 1].hasPrefix("--") else {
+                    throw error(option, "needs a value")
+                }
+                found.append(remaining[index + 1])
+                remaining.removeSubrange(index...index + 1)
+            } else if argument.hasPrefix(option + "=") {
+                found.append(String(argument.dropFirst(option.count + 1)))
+                remaining.remove(at: index)
+            } else {
+                index += 1
+            }
+        }
+        return found
+    }
+
     /// The value of `--name`, which must be given.
     mutating func required(_ name: String) throws(UsageError) -> String {
         guard let text = try value(name) else { throw error("--" + name, "is required") }

@@ -5,14 +5,17 @@ package struct BrokerCommand: Command {
     package static let name = "broker"
     package static let summary = "run the embedded MQTT 3.1.1 broker alone"
     package static let help = """
-    Usage: modbridge broker [--host ADDRESS] [--port PORT] [--storage DIR] [limits]
+    Usage: modbridge broker [--listen HOST:PORT]... | [--host ADDRESS] [--port PORT]
+                            [--storage DIR] [limits]
 
     Serves MQTT 3.1.1 (QoS 0, 1 and 2, retained messages, wills, clean and persistent sessions)
     to any client, without authentication, until SIGINT or SIGTERM. Logs one line per event to
-    standard error; the first is event=broker_listening with the port.
+    standard error; the first are event=broker_listening lines, one per listener with its port.
 
-      --host ADDRESS           IPv4 address to listen on (default 127.0.0.1)
-      --port PORT              TCP port (default 1883; 0 picks a free one)
+      --listen HOST:PORT       listen on HOST (IPv4, or IPv6 in brackets: [::1]:1883, [::]:1883)
+                               and PORT (0 picks a free one); repeat for more listeners
+      --host ADDRESS           address of the one listener, without --listen (default 127.0.0.1)
+      --port PORT              its TCP port (default 1883; 0 picks a free one)
       --storage DIR            keep retained messages and persistent sessions in DIR, across
                                restarts and crashes (default: in memory only)
       --max-message-size N     largest PUBLISH payload in bytes (default 262144); larger
@@ -31,8 +34,23 @@ package struct BrokerCommand: Command {
 
     package init(parsing arguments: inout ArgumentReader) throws(UsageError) {
         var configuration = BrokerConfiguration()
-        if let host = try arguments.value("host") { configuration.host = host }
-        if let port = try arguments.integer("port", in: UInt16.min...UInt16.max) { configuration.port = port }
+        let listens = try arguments.values("listen")
+        let host = try arguments.value("host")
+        let port = try arguments.integer("port", in: UInt16.min...UInt16.max)
+        if listens.isEmpty {
+            if let host { configuration.host = host }
+            if let port { configuration.port = port }
+        } else {
+            guard host == nil && port == nil else {
+                throw arguments.error(host == nil ? "--port" : "--host", "cannot be combined with --listen")
+            }
+            configuration.listeners = try listens.map { text throws(UsageError) in
+                guard let listener = ListenerConfiguration(parsing: text) else {
+                    throw arguments.error("--listen", "found \"\(text)\", expected HOST:PORT ([IPV6]:PORT for IPv6, port 0...65535)")
+                }
+                return listener
+            }
+        }
         configuration.storageDirectory = try arguments.value("storage")
         if let size = try arguments.integer("max-message-size", in: 1...268_000_000) { configuration.maximumMessageSize = size }
         if let count = try arguments.integer("max-inflight", in: 1...65_535) { configuration.maximumInflightMessages = count }
@@ -64,10 +82,12 @@ package struct BrokerCommand: Command {
             Output.error("modbridge broker: \(error)")
             return ExitStatus.failure
         }
-        Output.log("info", "broker_listening", ["host": configuration.host, "port": String(broker.port),
-                                                "storage": configuration.storageDirectory ?? "none"])
+        for (listener, port) in zip(configuration.listeners, broker.ports) {
+            Output.log("info", "broker_listening", ["host": listener.host, "port": String(port),
+                                                    "storage": configuration.storageDirectory ?? "none"])
+        }
         await Signals.shared.termination()
-        broker.stop()
+        await broker.stop()
         let statistics = broker.statistics
         Output.log("info", "broker_stopped", ["received": String(statistics.messagesReceived),
                                               "delivered": String(statistics.messagesDelivered),

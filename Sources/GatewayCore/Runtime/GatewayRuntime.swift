@@ -36,11 +36,9 @@ actor GatewayRuntime {
         guard case let .embedded(listeners, maximumMessageSize) = loaded.config.broker else {
             throw .unsupported("\(loaded.file): $.broker.mode: upstream mode is not available in this version; use \"embedded\"")
         }
-        guard let listener = listeners.first else { throw .unsupported("\(loaded.file): $.broker.listeners: no listener") }
-        if listeners.count > 1 {
-            throw .unsupported("\(loaded.file): $.broker.listeners: this version listens on one address; found \(listeners.count)")
-        }
-        let configuration = BrokerConfiguration(host: listener.host, port: listener.port, storageDirectory: loaded.storagePath,
+        guard !listeners.isEmpty else { throw .unsupported("\(loaded.file): $.broker.listeners: no listener") }
+        let configuration = BrokerConfiguration(listeners: listeners.map { ListenerConfiguration(host: $0.host, port: $0.port) },
+                                                storageDirectory: loaded.storagePath,
                                                 maximumMessageSize: maximumMessageSize)
         do {
             return try Broker.start(configuration) { level, event, fields in Output.log(level, event, fields) }
@@ -52,7 +50,7 @@ actor GatewayRuntime {
     /// Stops every bus (each device's `state` says why) and then the broker.
     func stop(reason: String) async {
         for id in workers.keys.sorted() { await stopBus(id, reason: reason) }
-        broker.stop()
+        await broker.stop()
     }
 
     // MARK: - Reload
