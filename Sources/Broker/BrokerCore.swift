@@ -141,14 +141,16 @@ final class BrokerCore: @unchecked Sendable {
             close(connection, reason: reason, publishWill: true, reset: true)
         }
         flushStorage(now: now)
+        // Before the answers leave, so a client that has seen its answer reads statistics that
+        // include what it asked for (what flushing changes shows at the next turn's end).
+        mailbox.publish(statistics: statistics, connections: connections.count, sessions: sessions.count,
+                        subscriptions: subscriptions.count, retained: retained.count)
         for connection in flushQueue {
             connection.flushScheduled = false
             flush(connection)
         }
         flushQueue.removeAll(keepingCapacity: true)
         finishClosing()
-        mailbox.publish(statistics: statistics, connections: connections.count, sessions: sessions.count,
-                        subscriptions: subscriptions.count, retained: retained.count)
     }
 
     private func shutDown() {
