@@ -11,7 +11,7 @@ package struct ClientConnectionStateMachine<Clock: _Concurrency.Clock>: Sendable
     /// An outbound flow waiting for the server's answer, by packet identifier.
     private enum Flight: Sendable {
         case publishAtLeastOnce(ClientCommandID)
-        /// QoS 2 before PUBREC (4.3.3): the PUBLISH is ours to resend.
+        /// QoS 2 before PUBREC (4.3.3).
         case publishAwaitingReceived(ClientCommandID)
         /// QoS 2 after PUBREC, PUBREL sent: waiting for PUBCOMP.
         case publishAwaitingComplete(ClientCommandID)
