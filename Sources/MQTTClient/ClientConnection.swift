@@ -3,14 +3,16 @@ import MQTT
 import POSIX
 import Synchronization
 
-/// The state of one client connection, shared between the callers and the connection thread.
+/// The socket side of one client connection: its thread connects, reads, writes and keeps
+/// time, and feeds all of it to a `ClientConnectionStateMachine`, which holds the protocol.
+/// Callers hand it commands through a queue and wait for their completion.
 final class ClientConnection: Sendable {
-    typealias Acknowledgement = Result<MQTTPacket?, MQTTError>
+    private typealias Machine = ClientConnectionStateMachine<ContinuousClock>
 
     private struct State {
-        var outbox: [UInt8] = []
-        var waiters: [UInt16: CheckedContinuation<Acknowledgement, Never>] = [:]
-        var nextIdentifier: UInt16 = 1
+        var queued: [(ClientCommandID, ClientCommand)] = []
+        var waiters: [ClientCommandID: CheckedContinuation<ClientCommandResult, Never>] = [:]
+        var nextCommand: ClientCommandID = 0
         var stopping: Bool?  // nil: running; true: graceful; false: abrupt
         var ended: MQTTError?
         var whenEnded: [CheckedContinuation<Void, Never>] = []
@@ -42,33 +44,24 @@ final class ClientConnection: Sendable {
         }
     }
 
-    /// Queues a packet; with `awaitingAcknowledgement`, waits for the packet that completes its flow.
-    func send(awaitingAcknowledgement: Bool, _ make: (UInt16) -> MQTTPacket) async throws(MQTTError) -> MQTTPacket? {
-        let identifier = state.withLock { state -> UInt16 in
-            // Skip identifiers still waiting for their acknowledgement.
-            while state.waiters[state.nextIdentifier] != nil || state.nextIdentifier == 0 {
-                state.nextIdentifier &+= 1
-            }
-            defer { state.nextIdentifier &+= 1 }
-            return state.nextIdentifier
-        }
-        let bytes = try make(identifier).encoded()
-        let result = await withCheckedContinuation { (continuation: CheckedContinuation<Acknowledgement, Never>) in
+    /// Queues a command for the connection thread and waits until the machine completes it.
+    func perform(_ command: ClientCommand) async -> ClientCommandResult {
+        await withCheckedContinuation { (continuation: CheckedContinuation<ClientCommandResult, Never>) in
             let failure = state.withLock { state -> MQTTError? in
                 if let ended = state.ended { return ended }
                 if state.stopping != nil { return .connectionClosed("the client is disconnecting") }
-                state.outbox.append(contentsOf: bytes)
-                if awaitingAcknowledgement { state.waiters[identifier] = continuation }
+                let id = state.nextCommand
+                state.nextCommand += 1
+                state.queued.append((id, command))
+                state.waiters[id] = continuation
                 return nil
             }
             if let failure {
-                continuation.resume(returning: .failure(failure))
+                continuation.resume(returning: .failed(failure))
             } else {
                 wakeup.signal()
-                if !awaitingAcknowledgement { continuation.resume(returning: .success(nil)) }
             }
         }
-        return try result.get()
     }
 
     /// Ends the connection (after sending DISCONNECT if graceful) and waits for the thread.
@@ -76,10 +69,7 @@ final class ClientConnection: Sendable {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             let alreadyEnded = state.withLock { state -> Bool in
                 if state.ended != nil { return true }
-                if state.stopping == nil {
-                    state.stopping = graceful
-                    if graceful, let bytes = try? MQTTPacket.disconnect.encoded() { state.outbox.append(contentsOf: bytes) }
-                }
+                if state.stopping == nil { state.stopping = graceful }
                 state.whenEnded.append(continuation)
                 return false
             }
@@ -102,38 +92,57 @@ final class ClientConnection: Sendable {
             connected(.failure(failure))
             return
         }
-        var framer = MQTTFramer()
-        var awaitingConnectAcknowledgement = true
-        let connectDeadline = clock.now.advanced(by: configuration.connectTimeout)
-        let keepAlive = Duration.seconds(Int64(configuration.connect.keepAlive))
-        var lastSent = clock.now
-        var pingSentAt: ContinuousClock.Instant?
-        var receivedQoS2: Set<UInt16> = []
+        var machine = Machine(connect: configuration.connect, connectTimeout: configuration.connectTimeout, peer: target)
         var pending: [UInt8] = []
+        var tickAt: ContinuousClock.Instant?
         var connectedReported = false
-        do {
-            pending = try MQTTPacket.connect(configuration.connect).encoded()
-        } catch {
-            finish(error)
-            connected(.failure(error))
-            return
+        var closing: (reason: MQTTError, flushingWrites: Bool)?
+        var readBuffer = [UInt8](repeating: 0, count: 65_536)
+
+        func carryOut(_ actions: [Machine.Action]) {
+            for action in actions {
+                switch action {
+                case let .write(bytes):
+                    pending += bytes
+                case let .connectionAccepted(sessionPresent):
+                    connectedReported = true
+                    connected(.success(sessionPresent))
+                case let .deliver(publish):
+                    sink.yield(publish)
+                case let .complete(id, result):
+                    state.withLock { $0.waiters.removeValue(forKey: id) }?.resume(returning: result)
+                case let .scheduleTick(instant):
+                    tickAt = instant
+                case let .closeTransport(reason, flushingWrites):
+                    closing = (reason, flushingWrites)
+                }
+            }
+        }
+        /// The transport failed under the machine: it fails what is in flight and gives the reason.
+        func lost(_ detail: String) -> MQTTError {
+            carryOut(machine.transportClosed(detail, at: clock.now))
+            return machine.ended ?? .connectionClosed(detail)
         }
 
-        func fail(_ error: MQTTError) -> MQTTError {
-            if !connectedReported { connected(.failure(error)); connectedReported = true }
-            return error
-        }
-
+        carryOut(machine.transportConnected(at: clock.now))
         var ending: MQTTError
         loop: while true {
-            // Take what callers queued.
-            let (queued, stopping) = state.withLock { state -> ([UInt8], Bool?) in
-                defer { state.outbox.removeAll(keepingCapacity: true) }
-                return (state.outbox, state.stopping)
+            if closing == nil {
+                // Take what callers queued.
+                let (queued, stopping) = state.withLock { state -> ([(ClientCommandID, ClientCommand)], Bool?) in
+                    defer { state.queued.removeAll(keepingCapacity: true) }
+                    return (state.queued, state.stopping)
+                }
+                for (id, command) in queued { carryOut(machine.command(id, command, at: clock.now)) }
+                if stopping == true { carryOut(machine.disconnect(at: clock.now)) }
+                if stopping == false { carryOut(machine.abort(at: clock.now)) }
             }
-            pending += queued
-            if stopping == false {
-                ending = fail(.connectionClosed("closed by the client"))
+            if closing == nil, let due = tickAt, clock.now >= due {
+                tickAt = nil
+                carryOut(machine.tick(at: clock.now))
+            }
+            if let closing, !closing.flushingWrites {
+                ending = closing.reason
                 break loop
             }
 
@@ -143,32 +152,14 @@ final class ClientConnection: Sendable {
                 do {
                     written = try pending.withUnsafeBytes { buffer throws(Errno) in try socket.write(buffer) }
                 } catch {
-                    ending = fail(.connectionClosed("write to \(target) failed: \(error)"))
+                    ending = closing?.reason ?? lost("write to \(target) failed: \(error)")
                     break loop
                 }
                 if written == 0 { break }
                 pending.removeFirst(written)
-                lastSent = clock.now
             }
-            if stopping == true && pending.isEmpty {
-                ending = fail(.connectionClosed("disconnected by the client"))
-                break loop
-            }
-
-            // Keep-alive (3.1.2.10): a PINGREQ when idle, and the answer within the interval.
-            if !awaitingConnectAcknowledgement && keepAlive > .zero {
-                if let pingSentAt, pingSentAt.duration(to: clock.now) > keepAlive {
-                    ending = fail(.timedOut("no PINGRESP from \(target) within the keep-alive"))
-                    break loop
-                }
-                if pingSentAt == nil && lastSent.duration(to: clock.now) >= keepAlive {
-                    pending += (try? MQTTPacket.pingRequest.encoded()) ?? []
-                    pingSentAt = clock.now
-                    continue
-                }
-            }
-            if awaitingConnectAcknowledgement && clock.now >= connectDeadline {
-                ending = fail(.timedOut("no CONNACK from \(target)"))
+            if let closing, pending.isEmpty {
+                ending = closing.reason
                 break loop
             }
 
@@ -176,78 +167,28 @@ final class ClientConnection: Sendable {
                 pollfd(fd: socket.descriptor, events: Int16(POLLIN) | (pending.isEmpty ? 0 : Int16(POLLOUT)), revents: 0),
                 pollfd(fd: wakeup.descriptor, events: Int16(POLLIN), revents: 0),
             ]
-            let timeout = awaitingConnectAcknowledgement ? clock.now.duration(to: connectDeadline)
-                : keepAlive > .zero ? min(keepAlive, .seconds(1)) : .seconds(1)
-            _ = poll(&waiting, 2, Int32(clamping: max(1, timeout.milliseconds)))
+            let timeout = tickAt.map { clock.now.duration(to: $0) } ?? .seconds(1)
+            _ = poll(&waiting, 2, Int32(clamping: max(1, min(timeout, .seconds(1)).milliseconds)))
             if waiting[1].revents != 0 { wakeup.drain() }
             guard waiting[0].revents != 0 else { continue }
 
-            let received: (count: Int, filledSpace: Bool)?
+            let received: Int?
             do {
-                received = try framer.read { space throws(Errno) in try socket.read(into: space) }
+                received = try readBuffer.withUnsafeMutableBytes { buffer throws(Errno) in try socket.read(into: buffer) }
             } catch {
-                ending = fail(.connectionClosed("read from \(target) failed: \(error)"))
+                ending = closing?.reason ?? lost("read from \(target) failed: \(error)")
                 break loop
             }
             guard let received else { continue }
-            if received.count == 0 {
-                ending = fail(.connectionClosed("\(target) closed the connection"))
+            if received == 0 {
+                ending = closing?.reason ?? lost("\(target) closed the connection")
                 break loop
             }
-            do {
-                while let packet = try framer.next() {
-                    switch packet {
-                    case let .connectAcknowledgement(acknowledgement) where awaitingConnectAcknowledgement:
-                        guard acknowledgement.returnCode == .accepted else {
-                            ending = fail(.connectionRefused(acknowledgement.returnCode))
-                            break loop
-                        }
-                        awaitingConnectAcknowledgement = false
-                        connectedReported = true
-                        connected(.success(acknowledgement.sessionPresent))
-                    case _ where awaitingConnectAcknowledgement:
-                        ending = fail(.protocolViolation("\(MQTTPacket.name(ofType: packet.packetType)) before CONNACK"))
-                        break loop
-                    case let .publish(publish):
-                        switch publish.qos {
-                        case .atMostOnce:
-                            sink.yield(publish)
-                        case .atLeastOnce:
-                            sink.yield(publish)
-                            pending += try MQTTPacket.publishAcknowledgement(packetIdentifier: publish.packetIdentifier ?? 0).encoded()
-                        case .exactlyOnce:
-                            let identifier = publish.packetIdentifier ?? 0
-                            if receivedQoS2.insert(identifier).inserted { sink.yield(publish) }
-                            pending += try MQTTPacket.publishReceived(packetIdentifier: identifier).encoded()
-                        }
-                    case let .publishRelease(identifier):
-                        receivedQoS2.remove(identifier)
-                        pending += try MQTTPacket.publishComplete(packetIdentifier: identifier).encoded()
-                    case let .publishReceived(identifier):
-                        pending += try MQTTPacket.publishRelease(packetIdentifier: identifier).encoded()
-                    case let .publishAcknowledgement(identifier), let .publishComplete(identifier),
-                         let .unsubscribeAcknowledgement(identifier):
-                        complete(identifier, with: packet)
-                    case let .subscribeAcknowledgement(acknowledgement):
-                        complete(acknowledgement.packetIdentifier, with: packet)
-                    case .pingResponse:
-                        pingSentAt = nil
-                    default:
-                        ending = fail(.protocolViolation("a server does not send \(MQTTPacket.name(ofType: packet.packetType))"))
-                        break loop
-                    }
-                }
-            } catch {
-                ending = fail(error)
-                break loop
-            }
+            if closing == nil { carryOut(machine.received(readBuffer[..<received], at: clock.now)) }
         }
         socket.close()
+        if !connectedReported { connected(.failure(ending)) }
         finish(ending)
-    }
-
-    private func complete(_ identifier: UInt16, with packet: MQTTPacket) {
-        state.withLock { $0.waiters.removeValue(forKey: identifier) }?.resume(returning: .success(packet))
     }
 
     /// Marks the connection ended and releases everyone waiting on it.
@@ -256,11 +197,12 @@ final class ClientConnection: Sendable {
             state.ended = error
             defer {
                 state.waiters = [:]
+                state.queued = []
                 state.whenEnded = []
             }
             return (Array(state.waiters.values), state.whenEnded)
         }
-        for waiter in waiters { waiter.resume(returning: .failure(error)) }
+        for waiter in waiters { waiter.resume(returning: .failed(error)) }
         sink.finish()
         for continuation in whenEnded { continuation.resume() }
     }

@@ -20,8 +20,8 @@ public struct MQTTClientConfiguration: Sendable {
 
 /// An MQTT 3.1.1 client connection: publish at QoS 0, 1 and 2, subscribe, receive, keep-alive.
 ///
-/// One dedicated thread owns the socket; the async methods hand it encoded packets and wait for
-/// the acknowledgement. Incoming messages arrive on `messages` (QoS 1 and 2 are acknowledged
+/// One dedicated thread owns the socket and drives a `ClientConnectionStateMachine`, which holds
+/// the protocol; the async methods hand the thread commands and wait for their completion. Incoming messages arrive on `messages` (QoS 1 and 2 are acknowledged
 /// by the client; a QoS 2 message is delivered once even if the server sends it again before
 /// PUBREL). One connection per object: after it ends, connect a new one.
 public final class MQTTClient: Sendable {
@@ -51,28 +51,21 @@ public final class MQTTClient: Sendable {
     /// Publishes; returns when the message is written (QoS 0), acknowledged (QoS 1, PUBACK) or
     /// complete (QoS 2, PUBCOMP).
     public func publish(topic: String, payload: [UInt8], qos: QoS = .atMostOnce, retain: Bool = false) async throws(MQTTError) {
-        _ = try await connection.send(awaitingAcknowledgement: qos != .atMostOnce) { identifier in
-            .publish(Publish(topic: topic, payload: payload, qos: qos, retain: retain, packetIdentifier: qos == .atMostOnce ? nil : identifier))
-        }
+        let result = await connection.perform(.publish(topic: topic, payload: payload, qos: qos, retain: retain))
+        guard case .published = result else { throw Self.failure(result) }
     }
 
     /// Subscribes; returns the SUBACK return codes, one per subscription.
     public func subscribe(_ subscriptions: [Subscription]) async throws(MQTTError) -> [SubscribeReturnCode] {
-        let answer = try await connection.send(awaitingAcknowledgement: true) { identifier in
-            .subscribe(Subscribe(packetIdentifier: identifier, subscriptions: subscriptions))
-        }
-        guard case let .subscribeAcknowledgement(acknowledgement)? = answer,
-              acknowledgement.returnCodes.count == subscriptions.count else {
-            throw .protocolViolation("SUBACK does not answer the SUBSCRIBE")
-        }
-        return acknowledgement.returnCodes
+        let result = await connection.perform(.subscribe(subscriptions))
+        guard case let .subscribed(returnCodes) = result else { throw Self.failure(result) }
+        return returnCodes
     }
 
     /// Unsubscribes; returns on UNSUBACK.
     public func unsubscribe(_ filters: [String]) async throws(MQTTError) {
-        _ = try await connection.send(awaitingAcknowledgement: true) { identifier in
-            .unsubscribe(Unsubscribe(packetIdentifier: identifier, filters: filters))
-        }
+        let result = await connection.perform(.unsubscribe(filters))
+        guard case .unsubscribed = result else { throw Self.failure(result) }
     }
 
     /// Sends DISCONNECT and closes: the server discards the will.
@@ -84,5 +77,11 @@ public final class MQTTClient: Sendable {
     /// publishes the will.
     public func close() async {
         await connection.stop(graceful: false)
+    }
+
+    /// The error a command ended with; a success of the wrong kind would be the machine's fault.
+    private static func failure(_ result: ClientCommandResult) -> MQTTError {
+        if case let .failed(error) = result { return error }
+        return .protocolViolation("unexpected completion \(result)")
     }
 }

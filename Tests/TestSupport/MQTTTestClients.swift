@@ -56,6 +56,11 @@ public final class RawMQTTClient {
         socket = try Socket.connect(host: host, port: port, timeout: .seconds(10))
     }
 
+    /// The server's end of a connection a test accepted, for a server scripted packet by packet.
+    public init(accepted socket: Socket) {
+        self.socket = socket
+    }
+
     /// Shrinks the kernel's receive buffer, so that a client that does not read fills up soon.
     public func shrinkReceiveBuffer(to bytes: Int32) {
         var size = bytes

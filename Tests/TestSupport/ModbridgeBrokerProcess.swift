@@ -54,9 +54,12 @@ public func processStatusField(_ name: String, of pid: pid_t) -> Int? {
 public func openDescriptorCount(of pid: pid_t) -> Int? {
     guard let directory = opendir("/proc/\(pid)/fd") else { return nil }
     defer { closedir(directory) }
+    guard let nameOffset = MemoryLayout<dirent>.offset(of: \dirent.d_name) else { return nil }
     var count = 0
     while let entry = readdir(directory) {
-        let first = withUnsafeBytes(of: entry.pointee.d_name) { $0.first }
+        // Only the name's first byte: an entry is d_reclen bytes, often fewer than a whole
+        // `dirent`, so copying `entry.pointee` can read past the end of readdir's buffer.
+        let first = UnsafeRawPointer(entry).load(fromByteOffset: nameOffset, as: UInt8.self)
         if first != UInt8(ascii: ".") { count += 1 }
     }
     return count

@@ -1,0 +1,46 @@
+import Glibc
+import MQTT
+import MQTTClient
+import POSIX
+import TestSupport
+import Testing
+
+/// The socket client against a server scripted packet by packet: answers a real broker never
+/// gives, to see the client's rules hold end to end.
+@Suite("The modbridge MQTT client against a scripted server")
+struct ClientScriptedServerTests {
+    @Test("PUBCOMP before PUBREC: the QoS 2 publish fails with a protocol violation and the client closes")
+    func completeBeforeReceived() async throws {
+        let listener = try Socket.listen(host: "127.0.0.1", port: 0)
+        defer { listener.close() }
+        let port = listener.localPort
+        // The server thread gets its own descriptor: Socket is not Sendable.
+        let serverDescriptor = dup(listener.descriptor)
+        try #require(serverDescriptor >= 0)
+        async let script = onDedicatedThread("scripted-server") { () -> String? in
+            let listening = Socket(adopting: serverDescriptor)
+            guard (try? listening.wait(for: Int16(POLLIN), timeout: .seconds(30))) == true,
+                  let (socket, _) = try? listening.accept() else { return "the client did not connect" }
+            let server = RawMQTTClient(accepted: socket)
+            guard case .connect? = try? server.next() else { return "no CONNECT" }
+            do {
+                try server.send(.connectAcknowledgement(ConnectAcknowledgement(sessionPresent: false, returnCode: .accepted)))
+                guard case let .publish(publish) = try server.next(), publish.qos == .exactlyOnce,
+                      let identifier = publish.packetIdentifier else { return "no QoS 2 PUBLISH" }
+                try server.send(.publishComplete(packetIdentifier: identifier))
+            } catch {
+                return "script failed: \(error)"
+            }
+            return server.waitUntilClosed(timeout: .seconds(30)) ? nil : "the client kept the connection open"
+        }
+        let client = try await connect(port, "scripted")
+        do {
+            try await client.publish(topic: "t", payload: [1], qos: .exactlyOnce)
+            Issue.record("the QoS 2 publish completed without PUBREC and PUBREL")
+        } catch {
+            #expect(error == .protocolViolation("PUBCOMP for packet 1, which waits for another answer"))
+        }
+        #expect(await script == nil)
+        await client.close()
+    }
+}
