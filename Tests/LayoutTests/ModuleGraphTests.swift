@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import Testing
+import TestSupport
 
 /// The module graph of docs/architecture.md is the rule: every `import` of a project or C module
 /// under Sources/ must be one its row allows, every module folder has a row, and each C library
@@ -50,16 +51,17 @@ struct ModuleGraphTests {
         return allowed
     }
 
+    static func isDirectory(_ path: String) -> Bool {
+        var info = stat()
+        return stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
+    }
+
     /// Every .swift file below `folder`, relative to the repository.
     static func swiftFiles(in folder: String) -> [String] {
-        guard let directory = opendir(repository + "/" + folder) else { return [] }
-        defer { closedir(directory) }
         var files: [String] = []
-        while let entry = readdir(directory) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-            if name.hasPrefix(".") { continue }
+        for name in directoryEntries(repository + "/" + folder) ?? [] where !name.hasPrefix(".") {
             let path = folder + "/" + name
-            if entry.pointee.d_type == UInt8(DT_DIR) { files += swiftFiles(in: path) } else if name.hasSuffix(".swift") { files.append(path) }
+            if isDirectory(repository + "/" + path) { files += swiftFiles(in: path) } else if name.hasSuffix(".swift") { files.append(path) }
         }
         return files.sorted()
     }
@@ -75,14 +77,7 @@ struct ModuleGraphTests {
     }
 
     static func moduleFolders() -> [String] {
-        guard let directory = opendir(repository + "/Sources") else { return [] }
-        defer { closedir(directory) }
-        var folders: [String] = []
-        while let entry = readdir(directory) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-            if !name.hasPrefix("."), entry.pointee.d_type == UInt8(DT_DIR) { folders.append(name) }
-        }
-        return folders.sorted()
+        (directoryEntries(repository + "/Sources") ?? []).filter { !$0.hasPrefix(".") && isDirectory(repository + "/Sources/" + $0) }.sorted()
     }
 
     @Test("The doc's graph names every module folder, and nothing more")

@@ -17,15 +17,21 @@ struct ClientScriptedServerTests {
         // The server thread gets its own descriptor: Socket is not Sendable.
         let serverDescriptor = dup(listener.descriptor)
         try #require(serverDescriptor >= 0)
-        async let script = onDedicatedThread("scripted-server") { () -> String? in
+        // The server runs on a thread started here, before the client connects: a child task
+        // would wait for a pool thread, and under a full parallel run both can be busy for longer
+        // than the client waits for its CONNACK. For the same reason the script waits up to a
+        // minute for each packet of the client (whose task resumes when the pool lets it).
+        let outcome = ConditionLock<String??>(nil)
+        let scriptThread = try DedicatedThread(name: "scripted-server") { outcome.withLock { $0 = .some(runScript()) } }
+        @Sendable func runScript() -> String? {
             let listening = Socket(adopting: serverDescriptor)
             guard (try? listening.wait(for: Int16(POLLIN), timeout: .seconds(30))) == true,
                   let (socket, _) = try? listening.accept() else { return "the client did not connect" }
             let server = RawMQTTClient(accepted: socket)
-            guard case .connect? = try? server.next() else { return "no CONNECT" }
+            guard case .connect? = try? server.next(timeout: .seconds(60)) else { return "no CONNECT" }
             do {
                 try server.send(.connectAcknowledgement(ConnectAcknowledgement(sessionPresent: false, returnCode: .accepted)))
-                guard case let .publish(publish) = try server.next(), publish.qos == .exactlyOnce,
+                guard case let .publish(publish) = try server.next(timeout: .seconds(60)), publish.qos == .exactlyOnce,
                       let identifier = publish.packetIdentifier else { return "no QoS 2 PUBLISH" }
                 try server.send(.publishComplete(packetIdentifier: identifier))
             } catch {
@@ -40,7 +46,8 @@ struct ClientScriptedServerTests {
         } catch {
             #expect(error == .protocolViolation("PUBCOMP for packet 1, which waits for another answer"))
         }
-        #expect(await script == nil)
         await client.close()
+        scriptThread.join()
+        #expect(outcome.withLock { $0 } == .some(nil))
     }
 }

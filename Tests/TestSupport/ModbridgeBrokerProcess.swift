@@ -52,17 +52,7 @@ public func processStatusField(_ name: String, of pid: pid_t) -> Int? {
 
 /// The entries of /proc/PID/fd; nil if the process is not there.
 public func openDescriptorCount(of pid: pid_t) -> Int? {
-    guard let directory = opendir("/proc/\(pid)/fd") else { return nil }
-    defer { closedir(directory) }
-    guard let nameOffset = MemoryLayout<dirent>.offset(of: \dirent.d_name) else { return nil }
-    var count = 0
-    while let entry = readdir(directory) {
-        // Only the name's first byte: an entry is d_reclen bytes, often fewer than a whole
-        // `dirent`, so copying `entry.pointee` can read past the end of readdir's buffer.
-        let first = UnsafeRawPointer(entry).load(fromByteOffset: nameOffset, as: UInt8.self)
-        if first != UInt8(ascii: ".") { count += 1 }
-    }
-    return count
+    directoryEntries("/proc/\(pid)/fd")?.count
 }
 
 /// Runs blocking `body` on a thread of its own and returns its result, so that long blocking

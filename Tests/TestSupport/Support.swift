@@ -13,17 +13,29 @@ public final class TemporaryFolder {
     deinit { remove(path) }
 
     private func remove(_ folder: String) {
-        guard let directory = opendir(folder) else { return }
-        while let entry = readdir(directory) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-            if name == "." || name == ".." { continue }
+        for name in directoryEntries(folder) ?? [] {
             let child = folder + "/" + name
             var info = stat()
             if lstat(child, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR { remove(child) } else { unlink(child) }
         }
-        closedir(directory)
         rmdir(folder)
     }
+}
+
+/// The names in a folder, without "." and ".."; nil if it cannot be opened. Each name is read
+/// up to its NUL through a pointer: an entry readdir returns is d_reclen bytes, often fewer than
+/// a whole `dirent`, so copying `d_name` (256 bytes) can read past the end of readdir's buffer
+/// (it crashed the abuse probe once).
+public func directoryEntries(_ folder: String) -> [String]? {
+    guard let directory = opendir(folder) else { return nil }
+    defer { closedir(directory) }
+    guard let nameOffset = MemoryLayout<dirent>.offset(of: \dirent.d_name) else { return nil }
+    var names: [String] = []
+    while let entry = readdir(directory) {
+        let name = String(cString: UnsafeRawPointer(entry).advanced(by: nameOffset).assumingMemoryBound(to: CChar.self))
+        if name != "." && name != ".." { names.append(name) }
+    }
+    return names
 }
 
 /// Waits (polling, bounded: 5 s) until `condition` holds; false if it never did.
