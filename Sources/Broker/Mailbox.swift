@@ -113,19 +113,30 @@ final class Mailbox: Sendable {
     var statistics: BrokerStatistics { state.withLock { $0.statistics } }
 }
 
-/// Where an in-process client's messages go: a bounded stream its owner reads.
+/// Where an in-process client's messages go: a bounded stream its owner reads, or a handler the
+/// reactor thread calls (which must not block).
 final class LocalSink: Sendable {
-    let continuation: AsyncStream<Publish>.Continuation
+    private let deliverMessage: @Sendable (Publish) -> Bool
+    private let finishDelivery: @Sendable () -> Void
 
     init(continuation: AsyncStream<Publish>.Continuation) {
-        self.continuation = continuation
+        deliverMessage = { publish in
+            if case .dropped = continuation.yield(publish) { return false }
+            return true
+        }
+        finishDelivery = { continuation.finish() }
+    }
+
+    init(handler: @escaping @Sendable (Publish) -> Void) {
+        deliverMessage = { publish in
+            handler(publish)
+            return true
+        }
+        finishDelivery = {}
     }
 
     /// False if the reader's buffer was full and the message was dropped.
-    func deliver(_ publish: Publish) -> Bool {
-        if case .dropped = continuation.yield(publish) { return false }
-        return true
-    }
+    func deliver(_ publish: Publish) -> Bool { deliverMessage(publish) }
 
-    func finish() { continuation.finish() }
+    func finish() { finishDelivery() }
 }

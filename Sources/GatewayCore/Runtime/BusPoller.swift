@@ -72,8 +72,8 @@ final class BusPoller: BusDriver, @unchecked Sendable {
 
     private func take(_ request: BusPollerRequest, line: BusLine) {
         switch request {
-        case let .add(device, link):
-            agents.append(DeviceAgent(device: device, link: link, now: .now))
+        case let .add(device, channel):
+            agents.append(DeviceAgent(device: device, channel: channel, now: .now))
         case let .remove(deviceID, reason, done):
             if let index = agents.firstIndex(where: { $0.id == deviceID }) { retire(agents.remove(at: index), reason: reason) }
             done()
@@ -97,8 +97,8 @@ final class BusPoller: BusDriver, @unchecked Sendable {
     private func retire(_ agent: DeviceAgent, reason: String) {
         agent.availability = .unknown
         agent.lastError = reason
-        agent.link.publishState(agent.stateFields())
-        agent.link.disconnect()
+        agent.channel.publishState(agent.stateFields())
+        agent.channel.close()
     }
 
     /// The poll group or probe to do next, of every device, and when (`PollGrid.next` decides).
@@ -226,7 +226,7 @@ final class BusPoller: BusDriver, @unchecked Sendable {
         agent.availability = .offline(nextProbe: .now + DeviceAgent.firstProbeDelay, backoff: DeviceAgent.firstProbeDelay)
         agent.stateAwaitsFreshPoll = false
         Output.log("warning", "device_offline", ["device": agent.id, "bus": busID, "unit": String(agent.unit), "error": error.reason])
-        agent.link.publishState(agent.stateFields())
+        agent.channel.publishState(agent.stateFields())
         agent.lastStatePublished = .now
     }
 
@@ -247,7 +247,7 @@ final class BusPoller: BusDriver, @unchecked Sendable {
 
     private func publish(_ reported: [DeviceAgent.Reported], of agent: DeviceAgent) {
         guard !reported.isEmpty else { return }
-        agent.link.publishEvents(agent.eventsDocument(reported), subtopics: agent.eventSubtopics(reported))
+        agent.channel.publishEvents(agent.eventsDocument(reported), subtopics: agent.eventSubtopics(reported))
     }
 
     private func publishStaleStates() {
@@ -257,7 +257,7 @@ final class BusPoller: BusDriver, @unchecked Sendable {
             agent.stateIsStale = false
             agent.stateIsUrgent = false
             agent.lastStatePublished = now
-            agent.link.publishState(agent.stateFields())
+            agent.channel.publishState(agent.stateFields())
         }
     }
 }
