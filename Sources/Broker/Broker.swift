@@ -53,8 +53,9 @@ public final class Broker: Sendable {
 
     /// Connects an in-process client whose messages go to `deliver`, called on the broker's
     /// reactor thread in the order the broker routes them: it must only hand the message on,
-    /// never block. Its `messages` stream is empty.
-    public func connectLocal(_ identity: ClientIdentity, deliver: @escaping @Sendable (Publish) -> Void) async throws(BrokerError) -> LocalClient {
+    /// never block, and return false if it dropped it (counted as dropped). Its `messages`
+    /// stream is empty.
+    public func connectLocal(_ identity: ClientIdentity, deliver: @escaping @Sendable (Publish) -> Bool) async throws(BrokerError) -> LocalClient {
         try await mailbox.ask { reply in .attachLocal(identity, LocalSink(handler: deliver), reply: reply) }.get()
         let (messages, continuation) = AsyncStream<Publish>.makeStream()
         continuation.finish()

@@ -127,15 +127,12 @@ final class LocalSink: Sendable {
         finishDelivery = { continuation.finish() }
     }
 
-    init(handler: @escaping @Sendable (Publish) -> Void) {
-        deliverMessage = { publish in
-            handler(publish)
-            return true
-        }
+    init(handler: @escaping @Sendable (Publish) -> Bool) {
+        deliverMessage = handler
         finishDelivery = {}
     }
 
-    /// False if the reader's buffer was full and the message was dropped.
+    /// False if the reader's buffer was full (or its handler dropped it).
     func deliver(_ publish: Publish) -> Bool { deliverMessage(publish) }
 
     func finish() { finishDelivery() }

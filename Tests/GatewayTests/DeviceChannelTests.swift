@@ -22,15 +22,18 @@ struct DeviceChannelTests {
         let channel = RecordingDeviceChannel()
         let worker: BusWorker
 
-        init() throws {
+        /// With `profile`, the device uses that profile instead of the fixture's.
+        init(profile: String? = nil, responseTimeout: Duration = .milliseconds(150),
+             commandBacklogLimit: Int = BusWorker.defaultCommandBacklogLimit) throws {
             gateway = try GatewayFixture(start: false)
             controller = try gateway.controller()
+            if let profile { try profile.write(toFile: gateway.folder.path + "/test-oven.json", atomically: true, encoding: .utf8) }
             let loaded = try ConfigurationLoader.load(configFile: gateway.configFile)
             device = try #require(loaded.devices.first)
             var serial = SerialSettings()
             serial.rs485.mode = .off  // a pty has no RS-485 driver
-            let line = BusConfiguration(target: .rtu(path: gateway.simulator.address, settings: serial), responseTimeout: .milliseconds(150))
-            worker = try BusWorker(settings: device.bus, configuration: line)
+            let line = BusConfiguration(target: .rtu(path: gateway.simulator.address, settings: serial), responseTimeout: responseTimeout)
+            worker = try BusWorker(settings: device.bus, configuration: line, commandBacklogLimit: commandBacklogLimit)
         }
 
         func start() { worker.add(device, channel: channel) }
@@ -160,6 +163,32 @@ struct DeviceChannelTests {
         #expect(reapplied?["ok"] as? Bool == true)
         #expect(rig.controller.registers(.holdingRegisters, address: 0, count: 2) == [800, 1])
         await rig.worker.stop(reason: "test over")
+    }
+
+    @Test("While the bus is busy, commands beyond the device's backlog limit are dropped; the rest are written in order")
+    func commandBacklogBounded() async throws {
+        // A device with nothing to read: the only requests on the line are the commands' writes.
+        let rig = try Rig(profile: """
+            { "model": "test-oven", "vendor": "modbridge tests", "points": [
+                { "name": "set_point", "table": "holding", "address": 0, "type": "uint16", "access": "write" } ] }
+            """, responseTimeout: .seconds(30), commandBacklogLimit: 3)
+        rig.start()
+        // The first write is held by the controller, so the bus thread stays in it.
+        rig.gateway.simulator.inject(.heldAnswer, unit: 1)
+        #expect(rig.channel.inject(.devicePoint(device: "oven-1", point: "set_point"), #"{"value": 100, "id": 0}"#))
+        #expect(await eventually { rig.gateway.simulator.requests.count == 1 })
+
+        let accepted = (1...5).map { rig.channel.inject(.devicePoint(device: "oven-1", point: "set_point"), #"{"value": \#(100 + $0), "id": \#($0)}"#) }
+        #expect(accepted == [true, true, true, false, false])
+        rig.gateway.simulator.releaseHeldAnswers()
+        #expect(await rig.channel.first(.ack) { $0["id"] as? Int == 3 } != nil)
+        // Stopping comes after every command that was taken: the acks are final.
+        await rig.worker.stop(reason: "test over")
+        let acks = rig.channel.published.filter { $0.kind == .ack }.compactMap { GatewayFixture.json($0.payload) }
+        #expect(acks.compactMap { $0["id"] as? Int } == [0, 1, 2, 3])
+        #expect(acks.allSatisfy { $0["ok"] as? Bool == true })
+        #expect(rig.gateway.writes.count == 4)
+        #expect(rig.controller.registers(.holdingRegisters, address: 0, count: 1) == [103])
     }
 
     @Test("Through the embedded broker, a burst of commands reaches the device in the order it was sent")

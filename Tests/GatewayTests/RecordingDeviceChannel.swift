@@ -25,8 +25,10 @@ final class RecordingDeviceChannel: DeviceChannel {
     var published: [Record] { records.withLock { $0 } }
     var isClosed: Bool { closed.load(ordering: .acquiring) }
 
-    /// Delivers a message as the broker would (kept until the runtime starts receiving).
-    func inject(_ topic: CommandTopic, _ payload: String) {
+    /// Delivers a message as the broker would (kept until the runtime starts receiving); false
+    /// if the runtime dropped it.
+    @discardableResult
+    func inject(_ topic: CommandTopic, _ payload: String) -> Bool {
         relay.pass(DeviceInput(topic: topic, payload: Array(payload.utf8)))
     }
 
@@ -63,7 +65,7 @@ final class RecordingDeviceChannel: DeviceChannel {
         records.withLock { $0.append(Record(kind: .ack, payload: document)) }
     }
 
-    func receive(_ handler: @escaping @Sendable (DeviceInput) -> Void) {
+    func receive(_ handler: @escaping @Sendable (DeviceInput) -> Bool) {
         relay.receive(handler)
     }
 

@@ -29,14 +29,15 @@ package final class BrokerDeviceChannel: DeviceChannel {
                                 layout: TopicLayout = .standard) async throws(BrokerError) -> BrokerDeviceChannel {
         let relay = InputRelay()
         let identity = ClientIdentity(clientID: deviceID, username: deviceID, remoteAddress: "in-process")
-        // Runs on the broker's reactor thread: parse the topic and enqueue, nothing more.
+        // Runs on the broker's reactor thread: parse the topic and enqueue, nothing more. A
+        // message the poller drops (its backlog is full) counts as dropped in the broker's statistics.
         let client = try await broker.connectLocal(identity) { message in
             guard let topic = layout.parse(message.topic) else {
                 // Only the filters below are subscribed, so every message parses.
                 Output.log("warning", "command_topic_unknown", ["device": deviceID, "topic": message.topic])
-                return
+                return false
             }
-            relay.pass(DeviceInput(topic: topic, payload: message.payload))
+            return relay.pass(DeviceInput(topic: topic, payload: message.payload))
         }
         let channel = BrokerDeviceChannel(deviceID: deviceID, layout: layout, client: client, relay: relay)
         let filters = layout.commandFilters(device: deviceID, registry: registryID)
@@ -59,7 +60,7 @@ package final class BrokerDeviceChannel: DeviceChannel {
         publish(topic: ackTopic, document)
     }
 
-    package func receive(_ handler: @escaping @Sendable (DeviceInput) -> Void) {
+    package func receive(_ handler: @escaping @Sendable (DeviceInput) -> Bool) {
         relay.receive(handler)
     }
 

@@ -15,6 +15,8 @@ final class BusPoller: BusDriver, @unchecked Sendable {
 
     private struct Inbox {
         var requests: [BusPollerRequest] = []
+        /// Commands among `requests`, by device.
+        var commands: [String: Int] = [:]
         var stopped = false
     }
 
@@ -24,25 +26,49 @@ final class BusPoller: BusDriver, @unchecked Sendable {
     let busID: String
     /// How long a probe of a dead unit holds the bus: the silence before it and its response timeout.
     let probeLength: Duration
+    /// Commands of one device that may wait in the inbox; more are dropped (as a local client's
+    /// bounded stream dropped them before commands came by callback).
+    let commandBacklogLimit: Int
     private let inbox = Mutex(Inbox())
     // Confined to the bus thread (which makes the unchecked Sendable sound).
     var agents: [DeviceAgent] = []
     private var stopped = false
 
-    init(busID: String, probeLength: Duration) {
+    init(busID: String, probeLength: Duration, commandBacklogLimit: Int) {
         self.busID = busID
         self.probeLength = probeLength
+        self.commandBacklogLimit = commandBacklogLimit
     }
 
     /// Hands a request to the bus thread (the caller then wakes the bus). After a stop, removals
     /// and stops are answered at once and the rest dropped: no device is served any more.
-    func post(_ request: BusPollerRequest) {
-        let accepted = inbox.withLock { inbox -> Bool in
-            guard !inbox.stopped else { return false }
+    /// False if it was a command dropped because `commandBacklogLimit` of its device wait already.
+    @discardableResult
+    func post(_ request: BusPollerRequest) -> Bool {
+        enum Outcome { case queued, afterStop, backlogFull }
+        let limit = commandBacklogLimit
+        let outcome = inbox.withLock { inbox -> Outcome in
+            guard !inbox.stopped else { return .afterStop }
+            if case let .command(deviceID, _) = request {
+                guard inbox.commands[deviceID, default: 0] < limit else { return .backlogFull }
+                inbox.commands[deviceID, default: 0] += 1
+            }
             inbox.requests.append(request)
-            return true
+            return .queued
         }
-        if !accepted { dismiss(request) }
+        if outcome == .afterStop { dismiss(request) }
+        return outcome != .backlogFull
+    }
+
+    /// Everything posted so far, leaving the inbox empty.
+    private func takeRequests() -> [BusPollerRequest] {
+        inbox.withLock { inbox in
+            defer {
+                inbox.requests = []
+                inbox.commands = [:]
+            }
+            return inbox.requests
+        }
     }
 
     /// Answers a request that comes after the stop: a removal or stop is done already.
@@ -56,7 +82,7 @@ final class BusPoller: BusDriver, @unchecked Sendable {
     // MARK: - One turn on the bus thread
 
     func run(on line: BusLine, now: ContinuousClock.Instant) -> ContinuousClock.Instant? {
-        for request in inbox.withLock({ inbox in defer { inbox.requests = [] }; return inbox.requests }) {
+        for request in takeRequests() {
             if stopped { dismiss(request) } else { take(request, line: line) }
         }
         guard !stopped else { return nil }
@@ -81,11 +107,8 @@ final class BusPoller: BusDriver, @unchecked Sendable {
             if let agent = agents.first(where: { $0.id == deviceID }) { handle(message, for: agent, line: line) }
         case let .stop(reason, done):
             stopped = true
-            let left = inbox.withLock { inbox in
-                inbox.stopped = true
-                defer { inbox.requests = [] }
-                return inbox.requests
-            }
+            inbox.withLock { $0.stopped = true }
+            let left = takeRequests()
             for agent in agents { retire(agent, reason: reason) }
             agents = []
             // Requests that came in after this one are answered too.

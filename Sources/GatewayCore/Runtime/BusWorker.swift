@@ -8,9 +8,16 @@ package final class BusWorker: Sendable {
     private let bus: Bus
     private let poller: BusPoller
 
+    /// Commands of one device that may wait for the bus thread by default: what the broker's
+    /// per-client stream held before commands came by callback.
+    package static let defaultCommandBacklogLimit = 10_000
+
     /// Starts the bus's thread on the line `configuration` describes; it polls once devices come.
-    package init(settings: BusSettings, configuration: BusConfiguration) throws(ModbusError) {
-        let poller = BusPoller(busID: settings.id, probeLength: configuration.interFrameSilence + configuration.responseTimeout)
+    /// While the bus is busy, up to `commandBacklogLimit` commands per device wait; more are dropped.
+    package init(settings: BusSettings, configuration: BusConfiguration,
+                 commandBacklogLimit: Int = defaultCommandBacklogLimit) throws(ModbusError) {
+        let poller = BusPoller(busID: settings.id, probeLength: configuration.interFrameSilence + configuration.responseTimeout,
+                               commandBacklogLimit: commandBacklogLimit)
         self.poller = poller
         bus = try Bus(configuration, threadName: "bus:" + settings.id, driver: poller) { event in Output.log(event, bus: settings.id) }
     }
@@ -22,8 +29,9 @@ package final class BusWorker: Sendable {
         poller.post(.add(device, channel))
         let deviceID = device.settings.id
         channel.receive { input in
-            poller.post(.command(deviceID: deviceID, input))
+            let accepted = poller.post(.command(deviceID: deviceID, input))
             bus.wakeDriver()
+            return accepted
         }
         bus.wakeDriver()
     }

@@ -23,8 +23,9 @@ package protocol DeviceChannel: AnyObject, Sendable {
     func publishAck(_ document: [UInt8])
     /// From now on, hands every command and config message to `handler`, in the order they
     /// came (those that came before are handed first). The handler runs on the channel's
-    /// delivery thread (the broker's reactor) and must only enqueue.
-    func receive(_ handler: @escaping @Sendable (DeviceInput) -> Void)
+    /// delivery thread (the broker's reactor) and must only enqueue; it returns false if it
+    /// dropped the message (its device's backlog is full).
+    func receive(_ handler: @escaping @Sendable (DeviceInput) -> Bool)
     /// Ends the channel: nothing more is received; what was published before still goes out.
     func close()
 }

@@ -5,7 +5,7 @@ import Synchronization
 package final class InputRelay: Sendable {
     private enum State {
         case waiting([DeviceInput])
-        case handing(@Sendable (DeviceInput) -> Void)
+        case handing(@Sendable (DeviceInput) -> Bool)
         case closed
     }
 
@@ -13,8 +13,10 @@ package final class InputRelay: Sendable {
 
     package init() {}
 
-    /// Hands `input` to the handler, or keeps it until one is set.
-    package func pass(_ input: DeviceInput) {
+    /// Hands `input` to the handler, or keeps it until one is set. False if the handler
+    /// dropped it; after `close`, messages are let go without counting as dropped.
+    @discardableResult
+    package func pass(_ input: DeviceInput) -> Bool {
         // The handler runs under the lock so that a message cannot overtake the ones kept before
         // it; it only enqueues, so the lock is held briefly and nothing it calls comes back here.
         state.withLock { state in
@@ -22,18 +24,19 @@ package final class InputRelay: Sendable {
             case var .waiting(kept):
                 kept.append(input)
                 state = .waiting(kept)
+                return true
             case let .handing(handler):
-                handler(input)
+                return handler(input)
             case .closed:
-                break
+                return true
             }
         }
     }
 
     /// Sets the handler and hands it what was kept, in order.
-    package func receive(_ handler: @escaping @Sendable (DeviceInput) -> Void) {
+    package func receive(_ handler: @escaping @Sendable (DeviceInput) -> Bool) {
         state.withLock { state in
-            if case let .waiting(kept) = state { kept.forEach(handler) }
+            if case let .waiting(kept) = state { for input in kept { _ = handler(input) } }
             if case .closed = state { return }
             state = .handing(handler)
         }
