@@ -38,6 +38,21 @@ struct DeviceChannelTests {
 
         func start() { worker.add(device, channel: channel) }
 
+        /// A device with nothing to read: the only requests on its line are the commands' writes.
+        static let writeOnlyProfile = """
+            { "model": "test-oven", "vendor": "modbridge tests", "points": [
+                { "name": "set_point", "table": "holding", "address": 0, "type": "uint16", "access": "write" } ] }
+            """
+
+        /// Each point's first value in the `events` documents published so far (without `ts`).
+        func firstReported() -> [String: Any] {
+            var first: [String: Any] = [:]
+            for record in channel.published where record.kind == .events {
+                for (name, value) in GatewayFixture.json(record.payload) ?? [:] where name != "ts" && first[name] == nil { first[name] = value }
+            }
+            return first
+        }
+
         /// The first state that is online with every readable point read.
         func firstFullState() async -> [String: Any]? {
             await channel.first(.state) { $0["online"] as? Bool == true && ($0["values"] as? [String: Any])?.count == 5 }
@@ -53,14 +68,16 @@ struct DeviceChannelTests {
         rig.controller.setBits(.discreteInputs, address: 1, [true])
         rig.start()
 
-        // The first cycle reports every readable point (nothing was reported before).
-        let events = try #require(await rig.channel.first(.events) { $0.count == 6 })
-        #expect(Set(events.keys) == ["set_point", "mode", "temperature", "flow", "alarm", "ts"])
+        // Every readable point is reported at its first read (in the first cycle, unless a read
+        // of it failed): each point's first reported value is its register decoded.
+        #expect(await eventually { Set(rig.firstReported().keys) == ["set_point", "mode", "temperature", "flow", "alarm"] })
+        let events = rig.firstReported()
         #expect(events["set_point"] as? Double == 72.5)
         #expect(events["mode"] as? String == "heat")
         #expect(events["temperature"] as? Double == 65.3)
         #expect(events["flow"] as? Double == 123.456)
         #expect(events["alarm"] as? Bool == true)
+        #expect(rig.channel.published.filter { $0.kind == .events }.allSatisfy { GatewayFixture.json($0.payload)?["ts"] is String })
         let state = try #require(await rig.firstFullState())
         #expect(state["bus"] as? String == "line")
         #expect((state["values"] as? [String: Any])?["temperature"] as? Double == 65.3)
@@ -129,8 +146,11 @@ struct DeviceChannelTests {
 
         // Three requests unanswered make it offline; the simulator answers again by itself after
         // them, so the return does not wait on this test's task being scheduled in time.
+        // Records from here on come after the fault (a state from before may say offline too, if
+        // a first poll timed out on a loaded machine).
+        let start = rig.channel.published.count
         rig.gateway.simulator.inject(.noAnswer, unit: 1, times: 3)  // DeviceAgent.failuresBeforeOffline
-        let offline = await rig.channel.find(.state) { $0["online"] as? Bool == false }
+        let offline = await rig.channel.find(.state, after: start) { $0["online"] as? Bool == false }
         #expect((offline?.object["error"] as? String)?.contains("timeout") == true)
         let online = await rig.channel.first(.state, after: (offline?.position ?? 0) + 1) { $0["online"] as? Bool == true }
         #expect(online != nil)
@@ -156,8 +176,10 @@ struct DeviceChannelTests {
         // the simulator answers again by itself after three requests (enough to be offline).
         rig.controller.restartWithDefaults()
         #expect(rig.controller.registers(.holdingRegisters, address: 0, count: 2) == [0, 0])
+        // Any config ack from here on comes from a write made after the restart.
+        let start = rig.channel.published.count
         rig.gateway.simulator.inject(.noAnswer, unit: 1, times: 3)  // DeviceAgent.failuresBeforeOffline
-        let offline = await rig.channel.find(.state) { $0["online"] as? Bool == false }
+        let offline = await rig.channel.find(.state, after: start) { $0["online"] as? Bool == false }
         #expect(offline != nil)
         let reapplied = await rig.channel.first(.ack, after: (offline?.position ?? 0) + 1) { $0["config"] as? Bool == true }
         #expect(reapplied?["ok"] as? Bool == true)
@@ -167,11 +189,7 @@ struct DeviceChannelTests {
 
     @Test("While the bus is busy, commands beyond the device's backlog limit are dropped; the rest are written in order")
     func commandBacklogBounded() async throws {
-        // A device with nothing to read: the only requests on the line are the commands' writes.
-        let rig = try Rig(profile: """
-            { "model": "test-oven", "vendor": "modbridge tests", "points": [
-                { "name": "set_point", "table": "holding", "address": 0, "type": "uint16", "access": "write" } ] }
-            """, responseTimeout: .seconds(30), commandBacklogLimit: 3)
+        let rig = try Rig(profile: Rig.writeOnlyProfile, responseTimeout: .seconds(30), commandBacklogLimit: 3)
         rig.start()
         // The first write is held by the controller, so the bus thread stays in it.
         rig.gateway.simulator.inject(.heldAnswer, unit: 1)
@@ -211,6 +229,37 @@ struct DeviceChannelTests {
         #expect(ids == Array(0..<values.count))
         #expect(rig.controller.registers(.holdingRegisters, address: 0, count: 1) == [UInt16(values[values.count - 1])])
         await rig.worker.stop(reason: "test over")
+        consumer.disconnect()
+    }
+
+    @Test("Through the embedded broker, commands a full backlog drops are counted as dropped by the broker")
+    func brokerCountsDroppedCommands() async throws {
+        let rig = try Rig(profile: Rig.writeOnlyProfile, responseTimeout: .seconds(30), commandBacklogLimit: 1)
+        let broker = try Broker.start(BrokerConfiguration(host: "127.0.0.1", port: 0))
+        defer { broker.stop() }
+        let consumer = try await broker.connectLocal(ClientIdentity(clientID: "test-consumer", remoteAddress: "in-process"))
+        _ = try await consumer.subscribe([Subscription(filter: "$devices/oven-1/events/ack", qos: .atLeastOnce)])
+        let received = InProcessPollerTests.Received(consumer)
+        rig.worker.add(rig.device, channel: try await BrokerDeviceChannel.connect(to: broker, deviceID: "oven-1", registryID: "plant"))
+        func command(_ id: Int) async throws {
+            // Returns once the broker routed it, i.e. handed it to the device's channel.
+            try await consumer.publish(topic: "$devices/oven-1/commands/set_point", payload: Array(#"{"value": \#(200 + id), "id": \#(id)}"#.utf8),
+                                       qos: .atLeastOnce)
+        }
+
+        // The first write is held by the controller, so the bus thread stays in it.
+        rig.gateway.simulator.inject(.heldAnswer, unit: 1)
+        try await command(0)
+        #expect(await eventually { rig.gateway.simulator.requests.count == 1 })
+        #expect(await eventually { broker.statistics.messagesDropped == 0 && broker.statistics.messagesReceived >= 1 })
+        for id in 1...3 { try await command(id) }
+        #expect(await eventually { broker.statistics.messagesDropped == 2 })
+
+        rig.gateway.simulator.releaseHeldAnswers()
+        #expect(await received.first(on: "$devices/oven-1/events/ack") { $0["id"] as? Int == 1 } != nil)
+        await rig.worker.stop(reason: "test over")
+        #expect(received.all(on: "$devices/oven-1/events/ack").compactMap { $0["id"] as? Int } == [0, 1])
+        #expect(rig.controller.registers(.holdingRegisters, address: 0, count: 1) == [201])
         consumer.disconnect()
     }
 }
