@@ -75,6 +75,17 @@ public final class Broker: Sendable {
         try await mailbox.ask { reply in .attachLocal(identity, sink, reply: reply) }.get()
         return LocalClient(clientID: identity.clientID, messages: messages, mailbox: mailbox)
     }
+
+    /// Connects an in-process client whose messages go to `deliver`, called on the broker's
+    /// reactor thread in the order the broker routes them: it must only hand the message on,
+    /// never block, and return false if it dropped it (counted as dropped). Its `messages`
+    /// stream is empty.
+    public func connectLocal(_ identity: ClientIdentity, deliver: @escaping @Sendable (Publish) -> Bool) async throws(BrokerError) -> LocalClient {
+        try await mailbox.ask { reply in .attachLocal(identity, LocalSink(handler: deliver), reply: reply) }.get()
+        let (messages, continuation) = AsyncStream<Publish>.makeStream()
+        continuation.finish()
+        return LocalClient(clientID: identity.clientID, messages: messages, mailbox: mailbox)
+    }
 }
 
 /// A client inside the gateway's process: publishes and subscribes through the broker's

@@ -131,19 +131,27 @@ final class Mailbox: Sendable {
     var statistics: BrokerStatistics { state.withLock { $0.statistics } }
 }
 
-/// Where an in-process client's messages go: a bounded stream its owner reads.
+/// Where an in-process client's messages go: a bounded stream its owner reads, or a handler the
+/// reactor thread calls (which must not block).
 final class LocalSink: Sendable {
-    let continuation: AsyncStream<Publish>.Continuation
+    private let deliverMessage: @Sendable (Publish) -> Bool
+    private let finishDelivery: @Sendable () -> Void
 
     init(continuation: AsyncStream<Publish>.Continuation) {
-        self.continuation = continuation
+        deliverMessage = { publish in
+            if case .dropped = continuation.yield(publish) { return false }
+            return true
+        }
+        finishDelivery = { continuation.finish() }
     }
 
-    /// False if the reader's buffer was full and the message was dropped.
-    func deliver(_ publish: Publish) -> Bool {
-        if case .dropped = continuation.yield(publish) { return false }
-        return true
+    init(handler: @escaping @Sendable (Publish) -> Bool) {
+        deliverMessage = handler
+        finishDelivery = {}
     }
 
-    func finish() { continuation.finish() }
+    /// False if the reader's buffer was full (or its handler dropped it).
+    func deliver(_ publish: Publish) -> Bool { deliverMessage(publish) }
+
+    func finish() { finishDelivery() }
 }

@@ -12,7 +12,7 @@ import TestSupport
 /// The gateway's polling in process, without the `modbridge` binary: a `BusWorker` (the bus
 /// thread and its `BusPoller`) on the simulator's pty, the embedded broker, and an in-process
 /// client of that broker reading what the device publishes. The device reaches the broker
-/// through a `DeviceLink`, the broker-only path a `DeviceChannel` will later generalise.
+/// through a `BrokerDeviceChannel` (DeviceChannelTests run the same with a recording channel).
 @Suite("Bus poller in process: simulator, embedded broker, local client")
 struct InProcessPollerTests {
     /// What an in-process client received, collected off its stream so that a test can wait
@@ -42,6 +42,11 @@ struct InProcessPollerTests {
             }
             return nil
         }
+
+        /// Every JSON object received on `topic` so far, in order.
+        func all(on topic: String) -> [[String: Any]] {
+            messages.list.withLock { $0 }.filter { $0.topic == topic }.compactMap { GatewayFixture.json($0.payload) }
+        }
     }
 
     @Test("A device added to a BusWorker publishes its registers as events and state, takes a command, and says when it is no longer served")
@@ -66,7 +71,7 @@ struct InProcessPollerTests {
         serial.rs485.mode = .off  // a pty has no RS-485 driver
         let line = BusConfiguration(target: .rtu(path: gateway.simulator.address, settings: serial), responseTimeout: .milliseconds(150))
         let worker = try BusWorker(settings: device.bus, configuration: line)
-        worker.add(device, link: try await DeviceLink.connect(to: broker, deviceID: device.settings.id, registryID: device.registry))
+        worker.add(device, channel: try await BrokerDeviceChannel.connect(to: broker, deviceID: device.settings.id, registryID: device.registry))
 
         // Telemetry: the simulator's registers, decoded by the profile.
         let state = await received.first(on: "$devices/oven-1/state") {

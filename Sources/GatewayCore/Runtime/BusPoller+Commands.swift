@@ -1,13 +1,12 @@
 import Mapping
 import Modbus
-import MQTT
 
 /// Commands, config and the writes they make, on the bus thread.
 extension BusPoller {
-    func handle(_ message: Publish, for agent: DeviceAgent, line: BusLine) {
-        switch CommandMessage.parse(topic: message.topic, payload: message.payload) {
+    func handle(_ input: DeviceInput, for agent: DeviceAgent, line: BusLine) {
+        switch CommandMessage.parse(topic: input.topic, payload: input.payload) {
         case let .failure(refusal):
-            refuse(refusal, agent: agent, config: message.topic.hasSuffix("/config"))
+            refuse(refusal, agent: agent, config: input.topic.isConfig)
         case let .success(command):
             apply(command, to: agent, reapplied: false, line: line)
         }
@@ -60,12 +59,12 @@ extension BusPoller {
         Output.log(ack.ok ? "info" : "warning", isConfig ? "config_applied" : "command_written",
                    ["device": agent.id, "id": Self.logText(message.id), "written": ack.written.map(\.0).joined(separator: ","),
                     "error": ack.error ?? ""])
-        agent.link.publishAck(ack)
+        agent.channel.publishAck(ack)
     }
 
     private func refuse(_ refusal: CommandRefusal, agent: DeviceAgent, config: Bool) {
         Output.log("warning", config ? "config_refused" : "command_refused", ["device": agent.id, "id": Self.logText(refusal.id), "error": refusal.message])
-        agent.link.publishAck(CommandAck(id: refusal.id, ok: false, error: refusal.message, config: config))
+        agent.channel.publishAck(CommandAck(id: refusal.id, ok: false, error: refusal.message, config: config))
     }
 
     /// A request id as a log field: a string as it is, anything else as JSON.

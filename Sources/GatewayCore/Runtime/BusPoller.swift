@@ -15,6 +15,8 @@ final class BusPoller: BusDriver, @unchecked Sendable {
 
     private struct Inbox {
         var requests: [BusPollerRequest] = []
+        /// Commands among `requests`, by device.
+        var commands: [String: Int] = [:]
         var stopped = false
     }
 
@@ -24,25 +26,49 @@ final class BusPoller: BusDriver, @unchecked Sendable {
     let busID: String
     /// How long a probe of a dead unit holds the bus: the silence before it and its response timeout.
     let probeLength: Duration
+    /// Commands of one device that may wait in the inbox; more are dropped (as a local client's
+    /// bounded stream dropped them before commands came by callback).
+    let commandBacklogLimit: Int
     private let inbox = Mutex(Inbox())
     // Confined to the bus thread (which makes the unchecked Sendable sound).
     var agents: [DeviceAgent] = []
     private var stopped = false
 
-    init(busID: String, probeLength: Duration) {
+    init(busID: String, probeLength: Duration, commandBacklogLimit: Int) {
         self.busID = busID
         self.probeLength = probeLength
+        self.commandBacklogLimit = commandBacklogLimit
     }
 
     /// Hands a request to the bus thread (the caller then wakes the bus). After a stop, removals
     /// and stops are answered at once and the rest dropped: no device is served any more.
-    func post(_ request: BusPollerRequest) {
-        let accepted = inbox.withLock { inbox -> Bool in
-            guard !inbox.stopped else { return false }
+    /// False if it was a command dropped because `commandBacklogLimit` of its device wait already.
+    @discardableResult
+    func post(_ request: BusPollerRequest) -> Bool {
+        enum Outcome { case queued, afterStop, backlogFull }
+        let limit = commandBacklogLimit
+        let outcome = inbox.withLock { inbox -> Outcome in
+            guard !inbox.stopped else { return .afterStop }
+            if case let .command(deviceID, _) = request {
+                guard inbox.commands[deviceID, default: 0] < limit else { return .backlogFull }
+                inbox.commands[deviceID, default: 0] += 1
+            }
             inbox.requests.append(request)
-            return true
+            return .queued
         }
-        if !accepted { dismiss(request) }
+        if outcome == .afterStop { dismiss(request) }
+        return outcome != .backlogFull
+    }
+
+    /// Everything posted so far, leaving the inbox empty.
+    private func takeRequests() -> [BusPollerRequest] {
+        inbox.withLock { inbox in
+            defer {
+                inbox.requests = []
+                inbox.commands = [:]
+            }
+            return inbox.requests
+        }
     }
 
     /// Answers a request that comes after the stop: a removal or stop is done already.
@@ -56,7 +82,7 @@ final class BusPoller: BusDriver, @unchecked Sendable {
     // MARK: - One turn on the bus thread
 
     func run(on line: BusLine, now: ContinuousClock.Instant) -> ContinuousClock.Instant? {
-        for request in inbox.withLock({ inbox in defer { inbox.requests = [] }; return inbox.requests }) {
+        for request in takeRequests() {
             if stopped { dismiss(request) } else { take(request, line: line) }
         }
         guard !stopped else { return nil }
@@ -72,8 +98,8 @@ final class BusPoller: BusDriver, @unchecked Sendable {
 
     private func take(_ request: BusPollerRequest, line: BusLine) {
         switch request {
-        case let .add(device, link):
-            agents.append(DeviceAgent(device: device, link: link, now: .now))
+        case let .add(device, channel):
+            agents.append(DeviceAgent(device: device, channel: channel, now: .now))
         case let .remove(deviceID, reason, done):
             if let index = agents.firstIndex(where: { $0.id == deviceID }) { retire(agents.remove(at: index), reason: reason) }
             done()
@@ -81,11 +107,8 @@ final class BusPoller: BusDriver, @unchecked Sendable {
             if let agent = agents.first(where: { $0.id == deviceID }) { handle(message, for: agent, line: line) }
         case let .stop(reason, done):
             stopped = true
-            let left = inbox.withLock { inbox in
-                inbox.stopped = true
-                defer { inbox.requests = [] }
-                return inbox.requests
-            }
+            inbox.withLock { $0.stopped = true }
+            let left = takeRequests()
             for agent in agents { retire(agent, reason: reason) }
             agents = []
             // Requests that came in after this one are answered too.
@@ -97,8 +120,8 @@ final class BusPoller: BusDriver, @unchecked Sendable {
     private func retire(_ agent: DeviceAgent, reason: String) {
         agent.availability = .unknown
         agent.lastError = reason
-        agent.link.publishState(agent.stateFields())
-        agent.link.disconnect()
+        agent.channel.publishState(agent.stateFields())
+        agent.channel.close()
     }
 
     /// The poll group or probe to do next, of every device, and when (`PollGrid.next` decides).
@@ -226,7 +249,7 @@ final class BusPoller: BusDriver, @unchecked Sendable {
         agent.availability = .offline(nextProbe: .now + DeviceAgent.firstProbeDelay, backoff: DeviceAgent.firstProbeDelay)
         agent.stateAwaitsFreshPoll = false
         Output.log("warning", "device_offline", ["device": agent.id, "bus": busID, "unit": String(agent.unit), "error": error.reason])
-        agent.link.publishState(agent.stateFields())
+        agent.channel.publishState(agent.stateFields())
         agent.lastStatePublished = .now
     }
 
@@ -247,7 +270,7 @@ final class BusPoller: BusDriver, @unchecked Sendable {
 
     private func publish(_ reported: [DeviceAgent.Reported], of agent: DeviceAgent) {
         guard !reported.isEmpty else { return }
-        agent.link.publishEvents(agent.eventsDocument(reported), subtopics: agent.eventSubtopics(reported))
+        agent.channel.publishEvents(agent.eventsDocument(reported), subtopics: agent.eventSubtopics(reported))
     }
 
     private func publishStaleStates() {
@@ -257,7 +280,7 @@ final class BusPoller: BusDriver, @unchecked Sendable {
             agent.stateIsStale = false
             agent.stateIsUrgent = false
             agent.lastStatePublished = now
-            agent.link.publishState(agent.stateFields())
+            agent.channel.publishState(agent.stateFields())
         }
     }
 }

@@ -17,26 +17,16 @@ struct CommandMessage {
     /// Point (or command point) names with their values, in the order given.
     var values: [(name: String, value: JSONValue)] = []
 
-    /// The topics a device subscribes to, for `device` of `registry`.
-    static func filters(device: String, registry: String) -> [String] {
-        ["$devices/\(device)/commands", "$devices/\(device)/commands/+", "$devices/\(device)/config",
-         "$registries/\(registry)/commands", "$registries/\(registry)/commands/+"]
-    }
-
-    /// Parses a message on `topic`; the error carries the request id when one could be read.
-    static func parse(topic: String, payload: [UInt8]) -> Result<CommandMessage, CommandRefusal> {
-        let levels = topic.split(separator: "/", omittingEmptySubsequences: false)
-        guard levels.count >= 3 else { return .failure(CommandRefusal(id: .null, "not a command topic: \(topic)")) }
+    /// Parses the payload of a message on `topic`; the error carries the request id when one could be read.
+    static func parse(topic: CommandTopic, payload: [UInt8]) -> Result<CommandMessage, CommandRefusal> {
         let document = parseJSON(payload)
-        switch (levels[2], levels.count) {
-        case ("commands", 4):
-            return single(point: String(levels[3]), document: document)
-        case ("commands", 3):
+        switch topic {
+        case let .devicePoint(_, point), let .registryPoint(_, point):
+            return single(point: point, document: document)
+        case .deviceBatch, .registryBatch:
             return batch(kind: .command, document: document)
-        case ("config", 3):
+        case .config:
             return batch(kind: .config, document: document)
-        default:
-            return .failure(CommandRefusal(id: .null, "not a command topic: \(topic)"))
         }
     }
 
@@ -92,6 +82,30 @@ struct CommandMessage {
             return .failure(CommandRefusal(id: .null, "not valid JSON: \(syntaxError)"))
         }
         return .success(.string(trimmed))
+    }
+}
+
+/// The answer to a command on `events/ack`: `{"id", "ok", "written", "error", "exception"}`.
+struct CommandAck {
+    var id: JSONValue
+    var ok: Bool
+    /// Points written, with the values asked for.
+    var written: [(String, JSONValue)] = []
+    var error: String?
+    /// The Modbus exception the device answered with.
+    var exception: (code: UInt8, name: String)?
+    /// True for an answer to a `config` message.
+    var config = false
+
+    var jsonText: String {
+        var fields: [(String, JSONValue)] = [("id", id), ("ok", .bool(ok))]
+        if config { fields.append(("config", .bool(true))) }
+        if !written.isEmpty || ok { fields.append(("written", .object(Dictionary(written, uniquingKeysWith: { $1 })))) }
+        if let error { fields.append(("error", .string(error))) }
+        if let exception {
+            fields.append(("exception", .object(["code": .integer(Int64(exception.code)), "name": .string(exception.name)])))
+        }
+        return JSONValue.objectText(fields)
     }
 }
 

@@ -19,7 +19,7 @@ final class DeviceAgent {
     static let longestProbeDelay = Duration.seconds(30)
 
     let device: ResolvedDevice
-    let link: DeviceLink
+    let channel: any DeviceChannel
     var plan: PollPlan
     var readings: DeviceReadings
     /// Report filters, by point index.
@@ -50,9 +50,9 @@ final class DeviceAgent {
     var unit: UInt8 { device.settings.unit }
     var profile: DeviceProfile { device.profile }
 
-    init(device: ResolvedDevice, link: DeviceLink, now: ContinuousClock.Instant) {
+    init(device: ResolvedDevice, channel: any DeviceChannel, now: ContinuousClock.Instant) {
         self.device = device
-        self.link = link
+        self.channel = channel
         self.plan = PollPlan(profile: device.profile, start: now)
         self.readings = DeviceReadings(profile: device.profile)
         self.filters = device.profile.points.map { ReportFilter(rule: $0.report) }

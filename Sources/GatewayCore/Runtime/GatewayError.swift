@@ -3,7 +3,7 @@ import Mapping
 import Modbus
 
 /// Why the gateway could not start (or reload): which file, bus or listener, and what went wrong.
-enum GatewayError: Error, CustomStringConvertible {
+package enum GatewayError: Error, CustomStringConvertible {
     /// The config or a profile has errors (every one of them).
     case configuration(MappingError)
     /// The embedded broker could not start.
@@ -12,13 +12,16 @@ enum GatewayError: Error, CustomStringConvertible {
     case bus(id: String, ModbusError)
     /// The config asks for something this version does not do yet.
     case unsupported(String)
+    /// A topic template that cannot lay out a device's or registry's topics.
+    case topicTemplate(String, reason: String)
 
-    var description: String {
+    package var description: String {
         switch self {
         case let .configuration(error): error.description
         case let .broker(error): "embedded broker: \(error)"
         case let .bus(id, error): "bus \(id): \(error)"
         case let .unsupported(what): what
+        case let .topicTemplate(template, reason): "topic template \"\(template)\": \(reason)"
         }
     }
 }

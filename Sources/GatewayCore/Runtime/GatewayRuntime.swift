@@ -4,7 +4,7 @@ import Modbus
 import Serial
 
 /// The running gateway: the embedded broker, one `BusWorker` per bus (with a simulator behind
-/// buses of type simulator), and a `DeviceLink` per device. Reloading a config restarts only what
+/// buses of type simulator), and a `BrokerDeviceChannel` per device. Reloading a config restarts only what
 /// changed: a bus whose settings changed, a device whose settings or profile changed.
 actor GatewayRuntime {
     private(set) var loaded: LoadedConfiguration
@@ -125,8 +125,8 @@ actor GatewayRuntime {
 
     private func addDevice(_ device: ResolvedDevice, to worker: BusWorker) async throws(GatewayError) {
         do {
-            let link = try await DeviceLink.connect(to: broker, deviceID: device.settings.id, registryID: device.registry)
-            worker.add(device, link: link)
+            let channel = try await BrokerDeviceChannel.connect(to: broker, deviceID: device.settings.id, registryID: device.registry)
+            worker.add(device, channel: channel)
         } catch {
             throw .broker(error)
         }

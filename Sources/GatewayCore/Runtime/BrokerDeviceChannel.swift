@@ -1,0 +1,80 @@
+import Broker
+import MQTT
+
+/// A device's channel through the embedded broker: its in-process client, publishing on the
+/// device's topics and subscribed to its command topics, whose messages the broker's reactor
+/// hands straight to the receiver (no task per device).
+package final class BrokerDeviceChannel: DeviceChannel {
+    let deviceID: String
+    private let layout: TopicLayout
+    private let client: LocalClient
+    private let relay: InputRelay
+    /// `events`, the topic of every poll cycle's document, joined once.
+    private let eventsTopic: String
+    private let stateTopic: String
+    private let ackTopic: String
+
+    private init(deviceID: String, layout: TopicLayout, client: LocalClient, relay: InputRelay) {
+        self.deviceID = deviceID
+        self.layout = layout
+        self.client = client
+        self.relay = relay
+        eventsTopic = layout.events(device: deviceID)
+        stateTopic = layout.state(device: deviceID)
+        ackTopic = layout.ack(device: deviceID)
+    }
+
+    /// Connects as `deviceID` and subscribes to its commands, its config and its registry's commands.
+    package static func connect(to broker: Broker, deviceID: String, registryID: String,
+                                layout: TopicLayout = .standard) async throws(BrokerError) -> BrokerDeviceChannel {
+        let relay = InputRelay()
+        let identity = ClientIdentity(clientID: deviceID, username: deviceID, remoteAddress: "in-process")
+        // Runs on the broker's reactor thread: parse the topic and enqueue, nothing more. A
+        // message the poller drops (its backlog is full) counts as dropped in the broker's statistics.
+        let client = try await broker.connectLocal(identity) { message in
+            guard let topic = layout.parse(message.topic) else {
+                // Only the filters below are subscribed, so every message parses.
+                Output.log("warning", "command_topic_unknown", ["device": deviceID, "topic": message.topic])
+                return false
+            }
+            return relay.pass(DeviceInput(topic: topic, payload: message.payload))
+        }
+        let channel = BrokerDeviceChannel(deviceID: deviceID, layout: layout, client: client, relay: relay)
+        let filters = layout.commandFilters(device: deviceID, registry: registryID)
+        _ = try await client.subscribe(filters.map { Subscription(filter: $0, qos: .atLeastOnce) })
+        return channel
+    }
+
+    package func publishEvents(_ document: [UInt8], subtopics: [(point: String, value: [UInt8])]) {
+        publish(topic: eventsTopic, document)
+        for (point, value) in subtopics {
+            publish(topic: layout.events(device: deviceID, point: point), value)
+        }
+    }
+
+    package func publishState(_ document: [UInt8]) {
+        publish(topic: stateTopic, document, retain: true)
+    }
+
+    package func publishAck(_ document: [UInt8]) {
+        publish(topic: ackTopic, document)
+    }
+
+    package func receive(_ handler: @escaping @Sendable (DeviceInput) -> Bool) {
+        relay.receive(handler)
+    }
+
+    package func close() {
+        relay.close()
+        client.disconnect()
+    }
+
+    /// Hands the message to the broker without waiting (the caller is a bus thread); messages of
+    /// one device reach the broker in the order they were posted.
+    private func publish(topic: String, _ payload: [UInt8], retain: Bool = false) {
+        let deviceID = deviceID
+        client.post(topic: topic, payload: payload, qos: .atLeastOnce, retain: retain) { error in
+            Output.log("error", "publish_failed", ["device": deviceID, "topic": topic, "error": "\(error)"])
+        }
+    }
+}
