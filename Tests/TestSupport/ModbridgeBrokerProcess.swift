@@ -3,13 +3,13 @@ import POSIX
 
 /// `modbridge broker` (the built binary) as a child process on 127.0.0.1, for probes that must
 /// see the real program: its memory, its descriptors, a `kill -9`. Stopped by the test.
-public final class ModbridgeBrokerProcess {
-    public let port: UInt16
-    public let process: ChildProcess
+package final class ModbridgeBrokerProcess {
+    package let port: UInt16
+    package let process: ChildProcess
 
     /// Starts `modbridge broker --quiet --port PORT` plus `arguments` and waits (blocking, up to
     /// 10 s) until the port accepts connections.
-    public init(_ arguments: [String] = [], port: UInt16 = freePort()) throws {
+    package init(_ arguments: [String] = [], port: UInt16 = freePort()) throws {
         self.port = port
         process = try ChildProcess(modbridgeExecutable, ["broker", "--quiet", "--port", String(port)] + arguments)
         for _ in 0..<1000 {
@@ -21,22 +21,24 @@ public final class ModbridgeBrokerProcess {
         throw ChildProcessError.spawnFailed("modbridge broker on port \(port)", ETIMEDOUT)
     }
 
-    public var pid: pid_t { process.pid }
-    public var isRunning: Bool { process.isRunning }
+    package var pid: pid_t { process.pid }
+    package var isRunning: Bool { process.isRunning }
 
     /// VmRSS of the broker, in KiB.
-    public var residentKilobytes: Int? { processStatusField("VmRSS", of: pid) }
+    package var residentKilobytes: Int? { processStatusField("VmRSS", of: pid) }
 
-    /// How many descriptors the broker has open now.
-    public var openDescriptors: Int? { openDescriptorCount(of: pid) }
+    /// How many sockets the broker has open now (the listener and its connections). The runtime opens
+    /// descriptors of its own (Dispatch's epoll, eventfd and timers), sometimes only after the
+    /// broker has started serving, so a count of connections must leave those out.
+    package var openSockets: Int? { openSocketCount(of: pid) }
 
-    public func stop() { process.stop() }
+    package func stop() { process.stop() }
     /// SIGKILL, as `kill -9` would end it.
-    public func kill() { process.kill() }
+    package func kill() { process.kill() }
 }
 
 /// A number field of /proc/PID/status ("VmRSS:   1234 kB" gives 1234); nil if it is not there.
-public func processStatusField(_ name: String, of pid: pid_t) -> Int? {
+package func processStatusField(_ name: String, of pid: pid_t) -> Int? {
     guard let file = fopen("/proc/\(pid)/status", "r") else { return nil }
     defer { fclose(file) }
     var line: UnsafeMutablePointer<CChar>?
@@ -50,15 +52,20 @@ public func processStatusField(_ name: String, of pid: pid_t) -> Int? {
     return nil
 }
 
-/// The entries of /proc/PID/fd; nil if the process is not there.
-public func openDescriptorCount(of pid: pid_t) -> Int? {
-    directoryEntries("/proc/\(pid)/fd")?.count
+/// The entries of /proc/PID/fd that are sockets; nil if the process is not there.
+package func openSocketCount(of pid: pid_t) -> Int? {
+    guard let names = directoryEntries("/proc/\(pid)/fd") else { return nil }
+    var target = [CChar](repeating: 0, count: 64)
+    return names.filter { name in
+        let length = readlink("/proc/\(pid)/fd/" + name, &target, target.count - 1)
+        return length > 7 && target[0..<7].map { UInt8(bitPattern: $0) } == Array("socket:".utf8)
+    }.count
 }
 
 /// Runs blocking `body` on a thread of its own and returns its result, so that long blocking
 /// loops (sockets, child processes) leave the Swift concurrency pool to the suites running in
 /// parallel.
-public func onDedicatedThread<Result: Sendable>(_ name: String, _ body: @escaping @Sendable () -> Result) async -> Result {
+package func onDedicatedThread<Result: Sendable>(_ name: String, _ body: @escaping @Sendable () -> Result) async -> Result {
     let box = ConditionLock<DedicatedThread?>(nil)
     let result: Result = await withCheckedContinuation { continuation in
         do {
