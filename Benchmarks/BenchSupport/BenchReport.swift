@@ -3,7 +3,7 @@
 import Foundation  // benchmarks are not shipped: Foundation's conveniences are fine here
 
 /// The CPU model, core count, kernel and architecture, for the "Measured on" line.
-public func machineDescription() -> String {
+package func machineDescription() -> String {
     var name = utsname()
     uname(&name)
     let release = withUnsafeBytes(of: name.release) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
@@ -16,7 +16,7 @@ public func machineDescription() -> String {
 }
 
 /// Today in UTC, as 2026-11-21.
-public func utcDay() -> String {
+package func utcDay() -> String {
     var now = time(nil)
     var parts = tm()
     gmtime_r(&now, &parts)
@@ -24,7 +24,7 @@ public func utcDay() -> String {
 }
 
 /// The nearest-rank percentile `p` (0...100) of `samples`; 0 for none.
-public func percentile<Value: Comparable & AdditiveArithmetic>(_ p: Double, of samples: [Value]) -> Value {
+package func percentile<Value: Comparable & AdditiveArithmetic>(_ p: Double, of samples: [Value]) -> Value {
     guard !samples.isEmpty else { return .zero }
     let sorted = samples.sorted()
     let rank = Int((p / 100 * Double(sorted.count)).rounded(.up))
@@ -32,12 +32,12 @@ public func percentile<Value: Comparable & AdditiveArithmetic>(_ p: Double, of s
 }
 
 /// `value` with `decimals` digits after the point.
-public func formatted(_ value: Double, decimals: Int = 1) -> String {
+package func formatted(_ value: Double, decimals: Int = 1) -> String {
     String(format: "%.\(decimals)f", value)
 }
 
 /// Prints `message` to stderr prefixed with the program's name, and exits with status 1.
-public func benchFailure(_ message: String) -> Never {
+package func benchFailure(_ message: String) -> Never {
     let program = (CommandLine.arguments.first ?? "bench").split(separator: "/").last.map(String.init) ?? "bench"
     FileHandle.standardError.write(Data("\(program): \(message)\n".utf8))
     exit(1)
@@ -45,7 +45,7 @@ public func benchFailure(_ message: String) -> Never {
 
 /// Replaces the text between `<!-- NAME:start -->` and `<!-- NAME:end -->` in the markdown file
 /// at `path` with `body` (markers kept), or appends a marked section if there is none yet.
-public func writeSection(_ name: String, body: String, to path: String) throws {
+package func writeSection(_ name: String, body: String, to path: String) throws {
     let start = "<!-- \(name):start -->", end = "<!-- \(name):end -->"
     let section = start + "\n" + body + (body.hasSuffix("\n") ? "" : "\n") + end
     let existing = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""

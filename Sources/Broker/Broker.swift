@@ -4,18 +4,18 @@ import Synchronization
 
 /// The embedded MQTT 3.1.1 broker: listeners, sessions, retained messages and storage, served
 /// by one reactor thread on epoll. Thread-safe: every method may be called from any thread.
-public final class Broker: Sendable {
+package final class Broker: Sendable {
     /// The port of the first listener (useful after asking for port 0).
-    public var port: UInt16 { ports[0] }
+    package var port: UInt16 { ports[0] }
     /// The port of each listener, in the configuration's order.
-    public let ports: [UInt16]
-    public let configuration: BrokerConfiguration
+    package let ports: [UInt16]
+    package let configuration: BrokerConfiguration
     private let mailbox: Mailbox
     private let thread: DedicatedThread
 
     /// Binds every listener, then starts the reactor thread, which loads the storage before it
     /// serves; returns once it serves (a storage that cannot be loaded is thrown here).
-    public static func start(_ configuration: BrokerConfiguration, policy: any BrokerPolicy = OpenPolicy(),
+    package static func start(_ configuration: BrokerConfiguration, policy: any BrokerPolicy = OpenPolicy(),
                              logger: BrokerLogger? = nil) throws(BrokerError) -> Broker {
         let core = try BrokerCore(configuration: configuration, policy: policy, logger: logger)
         let started = ConditionLock<Result<Void, BrokerError>?>(nil)
@@ -47,7 +47,7 @@ public final class Broker: Sendable {
     /// Closes every connection (without publishing wills), writes and syncs the storage, and
     /// waits for the reactor thread to end, blocking the calling thread (for synchronous code;
     /// async code awaits `stop() async`). Later calls return at once.
-    public func stop() {
+    package func stop() {
         _ = mailbox.send(.stop)
         thread.join()
     }
@@ -55,7 +55,7 @@ public final class Broker: Sendable {
     /// Closes every connection (without publishing wills), writes and syncs the storage, and
     /// returns once the reactor has done so, suspending rather than holding a pool thread.
     /// Later calls return at once.
-    public func stop() async {
+    package func stop() async {
         _ = mailbox.send(.stop)
         await mailbox.stopped()
         // The reactor resumed us as its last step; the join only reaps the thread that is
@@ -64,12 +64,12 @@ public final class Broker: Sendable {
     }
 
     /// Counters, as of the reactor's last turn.
-    public var statistics: BrokerStatistics { mailbox.statistics }
+    package var statistics: BrokerStatistics { mailbox.statistics }
 
     /// Connects an in-process client: a clean session under `identity`, with the policy's
     /// checks, and no socket. Messages for its subscriptions arrive on its `messages` stream;
     /// at most `bufferLimit` wait there unread (more are dropped and counted).
-    public func connectLocal(_ identity: ClientIdentity, bufferLimit: Int = 10_000) async throws(BrokerError) -> LocalClient {
+    package func connectLocal(_ identity: ClientIdentity, bufferLimit: Int = 10_000) async throws(BrokerError) -> LocalClient {
         let (messages, continuation) = AsyncStream<Publish>.makeStream(bufferingPolicy: .bufferingOldest(bufferLimit))
         let sink = LocalSink(continuation: continuation)
         try await mailbox.ask { reply in .attachLocal(identity, sink, reply: reply) }.get()
@@ -80,7 +80,7 @@ public final class Broker: Sendable {
     /// reactor thread in the order the broker routes them: it must only hand the message on,
     /// never block, and return false if it dropped it (counted as dropped). Its `messages`
     /// stream is empty.
-    public func connectLocal(_ identity: ClientIdentity, deliver: @escaping @Sendable (Publish) -> Bool) async throws(BrokerError) -> LocalClient {
+    package func connectLocal(_ identity: ClientIdentity, deliver: @escaping @Sendable (Publish) -> Bool) async throws(BrokerError) -> LocalClient {
         try await mailbox.ask { reply in .attachLocal(identity, LocalSink(handler: deliver), reply: reply) }.get()
         let (messages, continuation) = AsyncStream<Publish>.makeStream()
         continuation.finish()
@@ -90,10 +90,10 @@ public final class Broker: Sendable {
 
 /// A client inside the gateway's process: publishes and subscribes through the broker's
 /// reactor without a socket. Its session is clean and ends with `disconnect()`.
-public final class LocalClient: Sendable {
-    public let clientID: String
+package final class LocalClient: Sendable {
+    package let clientID: String
     /// Messages from its subscriptions, in the order the broker routed them.
-    public let messages: AsyncStream<Publish>
+    package let messages: AsyncStream<Publish>
     private let mailbox: Mailbox
 
     init(clientID: String, messages: AsyncStream<Publish>, mailbox: Mailbox) {
@@ -104,14 +104,14 @@ public final class LocalClient: Sendable {
 
     /// Publishes as this client; returns once the broker has routed the message (and, if the
     /// message is retained, queued its storage record).
-    public func publish(topic: String, payload: [UInt8], qos: QoS = .atMostOnce, retain: Bool = false) async throws(BrokerError) {
+    package func publish(topic: String, payload: [UInt8], qos: QoS = .atMostOnce, retain: Bool = false) async throws(BrokerError) {
         let publish = Publish(topic: topic, payload: payload, qos: qos, retain: retain)
         try await mailbox.ask { reply in .publish(clientID: clientID, publish, reply: reply) }.get()
     }
 
     /// Publishes as this client without waiting for the broker (for a thread that must not
     /// block); `refused` runs, on the broker's thread, if the broker does not route it.
-    public func post(topic: String, payload: [UInt8], qos: QoS = .atMostOnce, retain: Bool = false,
+    package func post(topic: String, payload: [UInt8], qos: QoS = .atMostOnce, retain: Bool = false,
                      refused: @escaping @Sendable (BrokerError) -> Void) {
         let publish = Publish(topic: topic, payload: payload, qos: qos, retain: retain)
         let sent = mailbox.send(.publish(clientID: clientID, publish) { result in
@@ -121,16 +121,16 @@ public final class LocalClient: Sendable {
     }
 
     /// Subscribes; returns the granted QoS (or failure) for each filter, as a SUBACK would.
-    public func subscribe(_ subscriptions: [Subscription]) async throws(BrokerError) -> [SubscribeReturnCode] {
+    package func subscribe(_ subscriptions: [Subscription]) async throws(BrokerError) -> [SubscribeReturnCode] {
         try await mailbox.ask { reply in .subscribe(clientID: clientID, subscriptions, reply: reply) }.get()
     }
 
-    public func unsubscribe(_ filters: [String]) async throws(BrokerError) {
+    package func unsubscribe(_ filters: [String]) async throws(BrokerError) {
         try await mailbox.ask { reply in .unsubscribe(clientID: clientID, filters, reply: reply) }.get()
     }
 
     /// Ends the session; `messages` finishes.
-    public func disconnect() {
+    package func disconnect() {
         _ = mailbox.send(.detachLocal(clientID: clientID))
     }
 }

@@ -1,24 +1,24 @@
 /// Where the broker listens, where it keeps its state, and its limits.
-public struct BrokerConfiguration: Sendable {
+package struct BrokerConfiguration: Sendable {
     /// The addresses to listen on, each with its own port; at least one.
-    public var listeners: [ListenerConfiguration]
+    package var listeners: [ListenerConfiguration]
     /// Folder for retained messages and persistent sessions; nil keeps them in memory only.
-    public var storageDirectory: String?
+    package var storageDirectory: String?
     /// Largest PUBLISH payload accepted, in bytes; a larger PUBLISH disconnects its sender.
-    public var maximumMessageSize: Int
+    package var maximumMessageSize: Int
     /// QoS 1 and 2 messages sent to a client and not yet acknowledged, per session.
-    public var maximumInflightMessages: Int
+    package var maximumInflightMessages: Int
     /// QoS 1 and 2 messages waiting for a session beyond the inflight window; more are dropped.
-    public var maximumQueuedMessages: Int
+    package var maximumQueuedMessages: Int
     /// Bytes written to a client's connection that it has not read yet; above this the client
     /// is a slow consumer and is disconnected (its persistent session keeps its QoS 1/2 messages).
-    public var maximumPendingBytes: Int
+    package var maximumPendingBytes: Int
     /// Time a new connection has to send CONNECT.
-    public var connectTimeout: Duration
+    package var connectTimeout: Duration
     /// How often flushed storage records are fsynced (a power loss loses at most this much).
-    public var syncInterval: Duration
+    package var syncInterval: Duration
 
-    public init(host: String = "127.0.0.1", port: UInt16 = 1883, storageDirectory: String? = nil,
+    package init(host: String = "127.0.0.1", port: UInt16 = 1883, storageDirectory: String? = nil,
                 maximumMessageSize: Int = 256 * 1024, maximumInflightMessages: Int = 20,
                 maximumQueuedMessages: Int = 1000, maximumPendingBytes: Int = 16 * 1024 * 1024,
                 connectTimeout: Duration = .seconds(10), syncInterval: Duration = .seconds(1)) {
@@ -29,7 +29,7 @@ public struct BrokerConfiguration: Sendable {
     }
 
     /// Settings with several listeners.
-    public init(listeners: [ListenerConfiguration], storageDirectory: String? = nil,
+    package init(listeners: [ListenerConfiguration], storageDirectory: String? = nil,
                 maximumMessageSize: Int = 256 * 1024, maximumInflightMessages: Int = 20,
                 maximumQueuedMessages: Int = 1000, maximumPendingBytes: Int = 16 * 1024 * 1024,
                 connectTimeout: Duration = .seconds(10), syncInterval: Duration = .seconds(1)) {
@@ -45,7 +45,7 @@ public struct BrokerConfiguration: Sendable {
 
     /// The first listener's address (the one `Broker.port` reports); setting it replaces that
     /// listener's address, or adds a listener if there is none.
-    public var host: String {
+    package var host: String {
         get { listeners.first?.host ?? "127.0.0.1" }
         set {
             if listeners.isEmpty { listeners = [ListenerConfiguration(host: newValue, port: 1883)] } else { listeners[0].host = newValue }
@@ -53,7 +53,7 @@ public struct BrokerConfiguration: Sendable {
     }
 
     /// The first listener's port; setting it works as for `host`.
-    public var port: UInt16 {
+    package var port: UInt16 {
         get { listeners.first?.port ?? 1883 }
         set {
             if listeners.isEmpty { listeners = [ListenerConfiguration(host: "127.0.0.1", port: newValue)] } else { listeners[0].port = newValue }
@@ -61,7 +61,7 @@ public struct BrokerConfiguration: Sendable {
     }
 
     /// Checks the listeners and the limits against each other and against what MQTT allows.
-    public func validate() throws(BrokerError) {
+    package func validate() throws(BrokerError) {
         if listeners.isEmpty {
             throw .invalidLimit(name: "listeners", value: 0, expected: "at least one listener")
         }

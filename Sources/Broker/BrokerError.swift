@@ -1,7 +1,7 @@
 import POSIX
 
 /// What went wrong in the broker, and where: the listener, a client, a topic, the storage file.
-public enum BrokerError: Error, Equatable, Sendable, CustomStringConvertible {
+package enum BrokerError: Error, Equatable, Sendable, CustomStringConvertible {
     /// The listener on `host`:`port` could not be opened (bound, or registered with the reactor).
     case listenFailed(host: String, port: UInt16, Errno)
     /// The reactor (epoll, wake-up eventfd, its thread) could not be set up.
@@ -23,7 +23,7 @@ public enum BrokerError: Error, Equatable, Sendable, CustomStringConvertible {
     /// An in-process client asked for a client id that a connected client holds.
     case clientIDInUse(String)
 
-    public var description: String {
+    package var description: String {
         switch self {
         case let .listenFailed(host, port, error): "cannot listen on \(ListenerConfiguration.describe(host: host, port: port)): \(error)"
         case let .reactorFailed(what, error): "broker reactor: \(what): \(error)"

@@ -1,15 +1,15 @@
 import MQTT
 
 /// Who a connected client is, as the policy decided at CONNECT.
-public struct ClientIdentity: Sendable, Hashable {
+package struct ClientIdentity: Sendable, Hashable {
     /// The MQTT client id.
-    public var clientID: String
+    package var clientID: String
     /// The authenticated user (a device or registry id later), if any.
-    public var username: String?
+    package var username: String?
     /// Where the client connected from ("in-process" for the in-process API).
-    public var remoteAddress: String
+    package var remoteAddress: String
 
-    public init(clientID: String, username: String? = nil, remoteAddress: String) {
+    package init(clientID: String, username: String? = nil, remoteAddress: String) {
         self.clientID = clientID
         self.username = username
         self.remoteAddress = remoteAddress
@@ -17,17 +17,17 @@ public struct ClientIdentity: Sendable, Hashable {
 }
 
 /// What a CONNECT carries that the authentication hook needs.
-public struct ConnectRequest: Sendable {
-    public var clientID: String
-    public var username: String?
-    public var password: [UInt8]?
-    public var remoteAddress: String
-    public var cleanSession: Bool
-    public var will: Will?
+package struct ConnectRequest: Sendable {
+    package var clientID: String
+    package var username: String?
+    package var password: [UInt8]?
+    package var remoteAddress: String
+    package var cleanSession: Bool
+    package var will: Will?
 }
 
 /// The authentication hook's answer.
-public enum Authentication: Sendable, Equatable {
+package enum Authentication: Sendable, Equatable {
     /// Accepted, as this identity.
     case accepted(ClientIdentity)
     /// Refused with this CONNACK return code (4 bad user name or password, 5 not authorised).
@@ -35,19 +35,19 @@ public enum Authentication: Sendable, Equatable {
 }
 
 /// How a topic filter is stored and how matching topics are shown to the subscriber.
-public struct FilterRewrite: Sendable, Equatable {
+package struct FilterRewrite: Sendable, Equatable {
     /// The filter to match against published topics.
-    public var filter: String
+    package var filter: String
     /// Topics that start with `presentedPrefix.canonical` are delivered with that prefix
     /// replaced by `presentedPrefix.presented` (an alias); nil delivers topics as they are.
-    public var presentedPrefix: (canonical: String, presented: String)?
+    package var presentedPrefix: (canonical: String, presented: String)?
 
-    public init(filter: String, presentedPrefix: (canonical: String, presented: String)? = nil) {
+    package init(filter: String, presentedPrefix: (canonical: String, presented: String)? = nil) {
         self.filter = filter
         self.presentedPrefix = presentedPrefix
     }
 
-    public static func == (lhs: FilterRewrite, rhs: FilterRewrite) -> Bool {
+    package static func == (lhs: FilterRewrite, rhs: FilterRewrite) -> Bool {
         lhs.filter == rhs.filter && lhs.presentedPrefix?.canonical == rhs.presentedPrefix?.canonical
             && lhs.presentedPrefix?.presented == rhs.presentedPrefix?.presented
     }
@@ -56,7 +56,7 @@ public struct FilterRewrite: Sendable, Equatable {
 /// The hooks through which a registry policy (IOT-CORE.md) plugs into the broker. Every method
 /// runs on the broker's reactor thread, for socket clients and in-process clients alike: keep
 /// them quick and non-blocking.
-public protocol BrokerPolicy: Sendable {
+package protocol BrokerPolicy: Sendable {
     /// At CONNECT: the identity to give the client, or the CONNACK code that refuses it.
     func authenticate(_ request: ConnectRequest) -> Authentication
     /// Maps a published topic (an alias, `$me/...`) to the topic it stands for.
@@ -70,16 +70,16 @@ public protocol BrokerPolicy: Sendable {
 }
 
 extension BrokerPolicy {
-    public func authenticate(_ request: ConnectRequest) -> Authentication {
+    package func authenticate(_ request: ConnectRequest) -> Authentication {
         .accepted(ClientIdentity(clientID: request.clientID, username: request.username, remoteAddress: request.remoteAddress))
     }
-    public func rewriteTopic(_ topic: String, from client: ClientIdentity) -> String { topic }
-    public func rewriteFilter(_ filter: String, for client: ClientIdentity) -> FilterRewrite { FilterRewrite(filter: filter) }
-    public func mayPublish(_ topic: String, client: ClientIdentity) -> Bool { true }
-    public func grantSubscription(_ filter: String, qos: QoS, client: ClientIdentity) -> QoS? { qos }
+    package func rewriteTopic(_ topic: String, from client: ClientIdentity) -> String { topic }
+    package func rewriteFilter(_ filter: String, for client: ClientIdentity) -> FilterRewrite { FilterRewrite(filter: filter) }
+    package func mayPublish(_ topic: String, client: ClientIdentity) -> Bool { true }
+    package func grantSubscription(_ filter: String, qos: QoS, client: ClientIdentity) -> QoS? { qos }
 }
 
 /// Plain MQTT: anyone may connect, publish and subscribe.
-public struct OpenPolicy: BrokerPolicy {
-    public init() {}
+package struct OpenPolicy: BrokerPolicy {
+    package init() {}
 }

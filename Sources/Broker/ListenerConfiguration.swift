@@ -1,29 +1,29 @@
 /// One address the broker accepts MQTT connections on.
-public struct ListenerConfiguration: Sendable, Equatable, CustomStringConvertible {
+package struct ListenerConfiguration: Sendable, Equatable, CustomStringConvertible {
     /// Numeric IPv4 or IPv6 address ("127.0.0.1", "0.0.0.0", "::1", "::"), without brackets.
-    public var host: String
+    package var host: String
     /// Port to listen on; 0 picks a free one (see `Broker.ports`).
-    public var port: UInt16
+    package var port: UInt16
     /// How connections on this listener are secured.
-    public var security: ListenerSecurity
+    package var security: ListenerSecurity
 
     /// A listener on `host`:`port`.
-    public init(host: String, port: UInt16, security: ListenerSecurity = .plain) {
+    package init(host: String, port: UInt16, security: ListenerSecurity = .plain) {
         self.host = host
         self.port = port
         self.security = security
     }
 
     /// "host:port", with an IPv6 address in brackets ("[::1]:1883"), as errors and logs name it.
-    public var description: String { Self.describe(host: host, port: port) }
+    package var description: String { Self.describe(host: host, port: port) }
 
     /// "host:port" for any address, bracketing IPv6 (RFC 3986 section 3.2.2).
-    public static func describe(host: String, port: UInt16) -> String {
+    package static func describe(host: String, port: UInt16) -> String {
         host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
     }
 
     /// Parses "HOST:PORT", "[IPV6]:PORT"; nil if it is neither.
-    public init?(parsing text: String) {
+    package init?(parsing text: String) {
         let host: Substring
         let portText: Substring
         if text.hasPrefix("[") {
@@ -41,7 +41,7 @@ public struct ListenerConfiguration: Sendable, Equatable, CustomStringConvertibl
 }
 
 /// How a listener's connections are secured; TLS is to come as a case of its own.
-public enum ListenerSecurity: Sendable, Equatable {
+package enum ListenerSecurity: Sendable, Equatable {
     /// Plain TCP (MQTT 3.1.1 section 4.2).
     case plain
 }

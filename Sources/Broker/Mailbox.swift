@@ -3,29 +3,29 @@ import POSIX
 import Synchronization
 
 /// A log sink: level, event name, key=value fields in order.
-public typealias BrokerLogger = @Sendable (_ level: String, _ event: String, _ fields: [(String, String)]) -> Void
+package typealias BrokerLogger = @Sendable (_ level: String, _ event: String, _ fields: [(String, String)]) -> Void
 
 /// Counters of the broker's activity, read at any time through `Broker.statistics`.
-public struct BrokerStatistics: Sendable, Equatable {
-    public var connections = 0
-    public var sessions = 0
-    public var subscriptions = 0
-    public var retainedMessages = 0
+package struct BrokerStatistics: Sendable, Equatable {
+    package var connections = 0
+    package var sessions = 0
+    package var subscriptions = 0
+    package var retainedMessages = 0
     /// PUBLISH packets accepted (from sockets, in-process clients and wills).
-    public var messagesReceived = 0
+    package var messagesReceived = 0
     /// Messages handed to a connection or an in-process client.
-    public var messagesDelivered = 0
+    package var messagesDelivered = 0
     /// QoS 1/2 messages dropped because a session's queue was full, and QoS 0 messages for an
     /// offline session or a full in-process buffer.
-    public var messagesDropped = 0
+    package var messagesDropped = 0
     /// Clients disconnected for not reading what was sent to them.
-    public var slowConsumersDisconnected = 0
+    package var slowConsumersDisconnected = 0
     /// Connections closed for breaking the MQTT rules.
-    public var protocolErrors = 0
+    package var protocolErrors = 0
     /// Storage writes that failed (the broker keeps serving from memory).
-    public var storageErrors = 0
+    package var storageErrors = 0
 
-    public init() {}
+    package init() {}
 }
 
 /// What other threads ask of the reactor.

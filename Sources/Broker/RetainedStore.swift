@@ -9,25 +9,25 @@ import MQTT
 /// hold no message and lead to none are removed at once, so memory follows what is held under
 /// any churn. Walks use an explicit stack: a topic may have 65,536 levels ("/" repeated), too
 /// deep to recurse on a thread's stack.
-public final class RetainedStore<Message> {
+package final class RetainedStore<Message> {
     /// At each node: the message kept on the topic that ends there, with that topic's name.
     private typealias Entry = (topic: String, message: Message)
     private typealias Node = TopicLevelNode<Entry?>
     private let tree = TopicLevels<Entry?>(empty: nil, holdsNothing: { $0 == nil })
     /// Number of topics holding a message.
-    public private(set) var count = 0
+    package private(set) var count = 0
 
-    public init() {}
+    package init() {}
 
     /// The message kept on `topic` (a topic name, not a filter), if any.
-    public subscript(topic: String) -> Message? {
+    package subscript(topic: String) -> Message? {
         tree.node(of: topic)?.payload?.message
     }
 
     /// Keeps `message` on `topic` (a valid topic name), replacing what was there; returns the
     /// message replaced.
     @discardableResult
-    public func set(_ message: Message, for topic: String) -> Message? {
+    package func set(_ message: Message, for topic: String) -> Message? {
         let node = tree.node(making: topic)
         let previous = node.payload?.message
         if previous == nil { count += 1 }
@@ -38,7 +38,7 @@ public final class RetainedStore<Message> {
     /// Removes the message kept on `topic` and prunes the nodes that no longer lead to one;
     /// returns the message removed.
     @discardableResult
-    public func remove(_ topic: String) -> Message? {
+    package func remove(_ topic: String) -> Message? {
         guard let (node, path) = tree.branch(to: topic), let removed = node.payload?.message else { return nil }
         node.payload = nil
         count -= 1
@@ -52,7 +52,7 @@ public final class RetainedStore<Message> {
     /// starts with a wildcard does not match topics starting with `$` (§4.7.2). Returns the
     /// number of messages visited.
     @discardableResult
-    public func forEachMatch(of filter: String, _ visit: (_ topic: String, _ message: Message) -> Bool) -> Int {
+    package func forEachMatch(of filter: String, _ visit: (_ topic: String, _ message: Message) -> Bool) -> Int {
         let levels = TopicLevels<Entry?>.levels(of: filter)
         var visited = 0
         // (node reached, index of the filter level that applies below it)
@@ -93,7 +93,7 @@ public final class RetainedStore<Message> {
     }
 
     /// Every kept message whose topic `filter` matches, as (topic, message) pairs.
-    public func matches(of filter: String) -> [(topic: String, message: Message)] {
+    package func matches(of filter: String) -> [(topic: String, message: Message)] {
         var found: [(topic: String, message: Message)] = []
         forEachMatch(of: filter) { topic, message in
             found.append((topic, message))
@@ -103,7 +103,7 @@ public final class RetainedStore<Message> {
     }
 
     /// Calls `body` with every kept message, `$` topics included (for persistence and compaction).
-    public func forEach(_ body: (_ topic: String, _ message: Message) -> Void) {
+    package func forEach(_ body: (_ topic: String, _ message: Message) -> Void) {
         var pending = [tree.root]
         while let node = pending.popLast() {
             if let entry = node.payload { body(entry.topic, entry.message) }
@@ -112,7 +112,7 @@ public final class RetainedStore<Message> {
     }
 
     /// Number of level nodes below the root: zero when nothing is kept (shows that pruning works).
-    public var nodeCount: Int { tree.nodeCount }
+    package var nodeCount: Int { tree.nodeCount }
 
     private static func children(of node: Node, hidingSystemTopics: Bool) -> some Sequence<Node> {
         node.children.lazy.filter { !hidingSystemTopics || $0.key.utf8.first != UInt8(ascii: "$") }.map(\.value)

@@ -5,18 +5,18 @@ import MQTT
 ///
 /// `+` and `#` are stored as ordinary level keys: topic names cannot contain them (3.3.2.1), so a
 /// key "+" can only come from a filter.
-public final class SubscriptionTree<Subscriber: Hashable> {
+package final class SubscriptionTree<Subscriber: Hashable> {
     /// At each node: the subscribers whose filter ends there, with their QoS.
     private typealias Node = TopicLevelNode<[Subscriber: QoS]>
     private let tree = TopicLevels<[Subscriber: QoS]>(empty: [:], holdsNothing: \.isEmpty)
     /// Number of (subscriber, filter) pairs.
-    public private(set) var count = 0
+    package private(set) var count = 0
 
-    public init() {}
+    package init() {}
 
     /// Adds or replaces `subscriber`'s subscription to `filter` (valid); returns true if it is new.
     @discardableResult
-    public func insert(_ subscriber: Subscriber, filter: String, qos: QoS) -> Bool {
+    package func insert(_ subscriber: Subscriber, filter: String, qos: QoS) -> Bool {
         let isNew = tree.node(making: filter).payload.updateValue(qos, forKey: subscriber) == nil
         if isNew { count += 1 }
         return isNew
@@ -24,7 +24,7 @@ public final class SubscriptionTree<Subscriber: Hashable> {
 
     /// Removes `subscriber`'s subscription to `filter`; returns true if there was one.
     @discardableResult
-    public func remove(_ subscriber: Subscriber, filter: String) -> Bool {
+    package func remove(_ subscriber: Subscriber, filter: String) -> Bool {
         guard let (node, path) = tree.branch(to: filter),
               node.payload.removeValue(forKey: subscriber) != nil else { return false }
         count -= 1
@@ -36,7 +36,7 @@ public final class SubscriptionTree<Subscriber: Hashable> {
     /// matching subscriptions (3.3.5). Filters starting with a wildcard do not match `$` topics.
     /// An explicit stack, not recursion: a topic may have 65,536 levels ("/" repeated), too deep
     /// to recurse on the reactor thread's stack.
-    public func subscribers(of topic: String) -> [Subscriber: QoS] {
+    package func subscribers(of topic: String) -> [Subscriber: QoS] {
         var found: [Subscriber: QoS] = [:]
         let levels = TopicLevels<[Subscriber: QoS]>.levels(of: topic)
         let isSystemTopic = topic.utf8.first == UInt8(ascii: "$")

@@ -111,7 +111,7 @@ extension Array where Element == UInt8 {
     /// the protocol's limits (a broker forwarding what it accepted), encoded in place.
     /// `packetIdentifier` is written only for QoS 1 and 2. (No reserveCapacity here: it grows
     /// the array to exactly the size asked, which makes a burst of appends quadratic.)
-    public mutating func appendCheckedPublish(topic: String, payload: ArraySlice<UInt8>, qos: QoS, retain: Bool,
+    package mutating func appendCheckedPublish(topic: String, payload: ArraySlice<UInt8>, qos: QoS, retain: Bool,
                                               duplicate: Bool = false, packetIdentifier: UInt16 = 0) {
         let topicLength = topic.utf8.count
         let remainingLength = 2 + topicLength + (qos == .atMostOnce ? 0 : 2) + payload.count
@@ -125,7 +125,7 @@ extension Array where Element == UInt8 {
 
     /// The remaining-length bytes of `length`, which the caller has kept within
     /// `MQTTFramer.largestRemainingLength` (the broker, whose packets are bounded by its limits).
-    public mutating func appendCheckedRemainingLength(_ length: Int) {
+    package mutating func appendCheckedRemainingLength(_ length: Int) {
         var value = length
         repeat {
             var digit = UInt8(value % 128)

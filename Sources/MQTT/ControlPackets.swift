@@ -1,6 +1,6 @@
 /// A packet that is a fixed header, remaining length 2 and a packet identifier, nothing else;
 /// the raw value is its first byte (packet type and the fixed flags 2.2.2 requires).
-public enum IdentifierAcknowledgement: UInt8, Sendable {
+package enum IdentifierAcknowledgement: UInt8, Sendable {
     /// PUBACK (3.4): answers a QoS 1 PUBLISH.
     case publishAcknowledgement = 0x40
     /// PUBREC (3.5): first answer to a QoS 2 PUBLISH.
@@ -19,7 +19,7 @@ public enum IdentifierAcknowledgement: UInt8, Sendable {
 // list of return codes that fits a packet (one per topic filter of a SUBSCRIBE it decoded).
 extension Array where Element == UInt8 {
     /// CONNACK (3.2): 0x20, remaining length 2, session-present flag (3.2.2.2), return code (3.2.2.3).
-    public mutating func appendConnectAcknowledgement(sessionPresent: Bool, returnCode: ConnectReturnCode) {
+    package mutating func appendConnectAcknowledgement(sessionPresent: Bool, returnCode: ConnectReturnCode) {
         append(0x20)
         append(0x02)
         append(sessionPresent ? 1 : 0)
@@ -27,14 +27,14 @@ extension Array where Element == UInt8 {
     }
 
     /// PUBACK, PUBREC, PUBREL, PUBCOMP or UNSUBACK: first byte, remaining length 2, the packet identifier.
-    public mutating func appendAcknowledgement(_ kind: IdentifierAcknowledgement, packetIdentifier: UInt16) {
+    package mutating func appendAcknowledgement(_ kind: IdentifierAcknowledgement, packetIdentifier: UInt16) {
         append(kind.rawValue)
         append(0x02)
         appendUInt16(packetIdentifier)
     }
 
     /// SUBACK (3.9): 0x90, remaining length, packet identifier, one return code per filter (3.9.3).
-    public mutating func appendSubscribeAcknowledgement(packetIdentifier: UInt16, returnCodes: [SubscribeReturnCode]) {
+    package mutating func appendSubscribeAcknowledgement(packetIdentifier: UInt16, returnCodes: [SubscribeReturnCode]) {
         append(0x90)
         appendCheckedRemainingLength(2 + returnCodes.count)
         appendUInt16(packetIdentifier)
@@ -42,7 +42,7 @@ extension Array where Element == UInt8 {
     }
 
     /// PINGRESP (3.13): 0xD0, remaining length 0.
-    public mutating func appendPingResponse() {
+    package mutating func appendPingResponse() {
         append(0xD0)
         append(0x00)
     }

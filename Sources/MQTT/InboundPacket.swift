@@ -1,12 +1,12 @@
 /// A packet as a framer hands it to a server: a PUBLISH with its payload still in the receive
 /// buffer (a broker that forwards it copies it once, straight to where it goes), every other
 /// packet decoded in full.
-public enum InboundPacket: Sendable, Equatable {
+package enum InboundPacket: Sendable, Equatable {
     case publish(InboundPublish)
     case other(MQTTPacket)
 
     /// The packet with everything copied out of the receive buffer.
-    public var packet: MQTTPacket {
+    package var packet: MQTTPacket {
         switch self {
         case let .publish(publish): .publish(publish.publish)
         case let .other(packet): packet
@@ -26,17 +26,17 @@ public enum InboundPacket: Sendable, Equatable {
 
 /// PUBLISH (3.3) as received: checked like every packet, the payload a slice of the bytes it
 /// came in.
-public struct InboundPublish: Sendable, Equatable {
-    public var topic: String
-    public var payload: ArraySlice<UInt8>
-    public var qos: QoS
-    public var retain: Bool
-    public var duplicate: Bool
+package struct InboundPublish: Sendable, Equatable {
+    package var topic: String
+    package var payload: ArraySlice<UInt8>
+    package var qos: QoS
+    package var retain: Bool
+    package var duplicate: Bool
     /// Present exactly when `qos` is 1 or 2.
-    public var packetIdentifier: UInt16?
+    package var packetIdentifier: UInt16?
 
     /// A PUBLISH built in memory (a packet that did not come through a framer).
-    public init(_ publish: Publish) {
+    package init(_ publish: Publish) {
         topic = publish.topic
         payload = publish.payload[...]
         qos = publish.qos
@@ -59,7 +59,7 @@ public struct InboundPublish: Sendable, Equatable {
     }
 
     /// The message with its payload copied out.
-    public var publish: Publish {
+    package var publish: Publish {
         Publish(topic: topic, payload: Array(payload), qos: qos, retain: retain, duplicate: duplicate, packetIdentifier: packetIdentifier)
     }
 }

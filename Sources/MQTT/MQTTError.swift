@@ -1,6 +1,6 @@
 /// A violation of the MQTT 3.1.1 rules, or a packet that cannot be encoded. Each rule has its own
 /// case; `connectReturnCode` says which ones a server answers with a CONNACK before closing.
-public enum MQTTError: Error, Equatable, Sendable, CustomStringConvertible {
+package enum MQTTError: Error, Equatable, Sendable, CustomStringConvertible {
     /// Packet type 0 or 15 (2.2.1).
     case reservedPacketType(UInt8)
     /// Fixed-header flag bits that the packet type does not allow (2.2.2).
@@ -68,7 +68,7 @@ public enum MQTTError: Error, Equatable, Sendable, CustomStringConvertible {
 
     /// The CONNACK a server sends before closing the connection for this error, where the
     /// specification asks for one; nil means close without answering.
-    public var connectReturnCode: ConnectReturnCode? {
+    package var connectReturnCode: ConnectReturnCode? {
         switch self {
         case .unacceptableProtocolLevel: .unacceptableProtocolVersion
         case .emptyClientIdentifierWithPersistentSession: .identifierRejected
@@ -76,7 +76,7 @@ public enum MQTTError: Error, Equatable, Sendable, CustomStringConvertible {
         }
     }
 
-    public var description: String {
+    package var description: String {
         switch self {
         case let .reservedPacketType(type): "reserved packet type \(type)"
         case let .invalidFlags(packet, flags): "\(packet): fixed-header flags 0x\(String(flags, radix: 16)) not allowed"

@@ -3,9 +3,9 @@
 /// One framer per connection. A packet over `maximumPacketSize` is refused as soon as its
 /// remaining length is known, before its body arrives. Bytes come either through `read`, which
 /// lets the socket write straight into the framer's buffer, or through `append`.
-public struct MQTTFramer: Sendable {
+package struct MQTTFramer: Sendable {
     /// The largest remaining length 4 bytes can express (2.2.3).
-    public static let largestRemainingLength = 268_435_455
+    package static let largestRemainingLength = 268_435_455
     /// The buffer's size when a read starts one: enough for the small packets most clients send.
     static let initialBufferSize = 1024
     /// Reads that fill the buffer double it up to this size, so a busy connection needs few
@@ -13,7 +13,7 @@ public struct MQTTFramer: Sendable {
     static let largestReadSize = 65_536
 
     /// Largest packet accepted, fixed header included.
-    public let maximumPacketSize: Int
+    package let maximumPacketSize: Int
     /// `buffer[start..<end]` holds bytes received and not yet taken as packets; `buffer[end...]`
     /// is free space for the next read.
     private var buffer: [UInt8] = []
@@ -23,17 +23,17 @@ public struct MQTTFramer: Sendable {
     /// bytes equal to a topic already validated need no new check and no new String.
     private var lastTopic = ""
 
-    public init(maximumPacketSize: Int = largestRemainingLength + 5) {
+    package init(maximumPacketSize: Int = largestRemainingLength + 5) {
         self.maximumPacketSize = maximumPacketSize
     }
 
     /// Bytes received and not yet taken as packets.
-    public var bufferedByteCount: Int { end - start }
+    package var bufferedByteCount: Int { end - start }
 
     /// The size of the buffer held now (0 after `releaseMemoryIfEmpty`).
-    public var bufferSize: Int { buffer.count }
+    package var bufferSize: Int { buffer.count }
 
-    public mutating func append(_ bytes: some Collection<UInt8>) {
+    package mutating func append(_ bytes: some Collection<UInt8>) {
         makeFreeSpace(atLeast: bytes.count)
         let start = end
         buffer.withUnsafeMutableBufferPointer { whole in
@@ -45,7 +45,7 @@ public struct MQTTFramer: Sendable {
     /// Lets `read` write into the free space at the end of the buffer and keeps what it wrote.
     /// `read` returns the count written, or nil when nothing was there to read. The result is
     /// that count and whether it filled the space offered (more may be waiting).
-    public mutating func read<Failure: Error>(
+    package mutating func read<Failure: Error>(
         _ read: (UnsafeMutableRawBufferPointer) throws(Failure) -> Int?
     ) throws(Failure) -> (count: Int, filledSpace: Bool)? {
         makeFreeSpace(atLeast: 1)
@@ -63,14 +63,14 @@ public struct MQTTFramer: Sendable {
 
     /// The next whole packet, or nil until more bytes arrive. After an error the connection
     /// must be closed: the stream cannot be resynchronised.
-    public mutating func next() throws(MQTTError) -> MQTTPacket? {
+    package mutating func next() throws(MQTTError) -> MQTTPacket? {
         try nextInbound()?.packet
     }
 
     /// As `next`, but a PUBLISH comes as an `InboundPublish` whose payload is a slice of the
     /// framer's buffer: a server that forwards it needs no copy. Drop the packet before the
     /// next `read` or `append`, or they copy the buffer.
-    public mutating func nextInbound() throws(MQTTError) -> InboundPacket? {
+    package mutating func nextInbound() throws(MQTTError) -> InboundPacket? {
         guard let (headerLength, remainingLength) = try peekHeader() else { return nil }
         let total = headerLength + remainingLength
         guard end - start >= total else { return nil }
@@ -110,7 +110,7 @@ public struct MQTTFramer: Sendable {
 
     /// Gives the buffer's memory back when nothing is buffered (for an idle connection; a busy
     /// one keeps its buffer between reads).
-    public mutating func releaseMemoryIfEmpty() {
+    package mutating func releaseMemoryIfEmpty() {
         guard start == end else { return }
         buffer = []
         start = 0

@@ -1,6 +1,6 @@
 extension MQTTPacket {
     /// The packet's bytes on the wire. Throws for a packet the rules forbid sending.
-    public func encoded() throws(MQTTError) -> [UInt8] {
+    package func encoded() throws(MQTTError) -> [UInt8] {
         var body: [UInt8] = []
         var flags: UInt8 = 0
         switch self {

@@ -1,12 +1,12 @@
 /// Quality of service of a message.
-public enum QoS: UInt8, Sendable, Comparable, CaseIterable {
+package enum QoS: UInt8, Sendable, Comparable, CaseIterable {
     case atMostOnce = 0, atLeastOnce = 1, exactlyOnce = 2
 
-    public static func < (lhs: QoS, rhs: QoS) -> Bool { lhs.rawValue < rhs.rawValue }
+    package static func < (lhs: QoS, rhs: QoS) -> Bool { lhs.rawValue < rhs.rawValue }
 }
 
 /// The CONNACK return codes (3.2.2.3).
-public enum ConnectReturnCode: UInt8, Sendable, Equatable {
+package enum ConnectReturnCode: UInt8, Sendable, Equatable {
     case accepted = 0
     case unacceptableProtocolVersion = 1
     case identifierRejected = 2
@@ -16,13 +16,13 @@ public enum ConnectReturnCode: UInt8, Sendable, Equatable {
 }
 
 /// The message a server publishes for a client that goes away without DISCONNECT.
-public struct Will: Sendable, Equatable {
-    public var topic: String
-    public var payload: [UInt8]
-    public var qos: QoS
-    public var retain: Bool
+package struct Will: Sendable, Equatable {
+    package var topic: String
+    package var payload: [UInt8]
+    package var qos: QoS
+    package var retain: Bool
 
-    public init(topic: String, payload: [UInt8], qos: QoS = .atMostOnce, retain: Bool = false) {
+    package init(topic: String, payload: [UInt8], qos: QoS = .atMostOnce, retain: Bool = false) {
         self.topic = topic
         self.payload = payload
         self.qos = qos
@@ -31,16 +31,16 @@ public struct Will: Sendable, Equatable {
 }
 
 /// CONNECT (3.1), protocol level 4.
-public struct Connect: Sendable, Equatable {
-    public var clientIdentifier: String
-    public var cleanSession: Bool
+package struct Connect: Sendable, Equatable {
+    package var clientIdentifier: String
+    package var cleanSession: Bool
     /// Seconds; 0 turns keep-alive off.
-    public var keepAlive: UInt16
-    public var will: Will?
-    public var username: String?
-    public var password: [UInt8]?
+    package var keepAlive: UInt16
+    package var will: Will?
+    package var username: String?
+    package var password: [UInt8]?
 
-    public init(clientIdentifier: String, cleanSession: Bool = true, keepAlive: UInt16 = 60,
+    package init(clientIdentifier: String, cleanSession: Bool = true, keepAlive: UInt16 = 60,
                 will: Will? = nil, username: String? = nil, password: [UInt8]? = nil) {
         self.clientIdentifier = clientIdentifier
         self.cleanSession = cleanSession
@@ -52,27 +52,27 @@ public struct Connect: Sendable, Equatable {
 }
 
 /// CONNACK (3.2).
-public struct ConnectAcknowledgement: Sendable, Equatable {
-    public var sessionPresent: Bool
-    public var returnCode: ConnectReturnCode
+package struct ConnectAcknowledgement: Sendable, Equatable {
+    package var sessionPresent: Bool
+    package var returnCode: ConnectReturnCode
 
-    public init(sessionPresent: Bool, returnCode: ConnectReturnCode) {
+    package init(sessionPresent: Bool, returnCode: ConnectReturnCode) {
         self.sessionPresent = sessionPresent
         self.returnCode = returnCode
     }
 }
 
 /// PUBLISH (3.3).
-public struct Publish: Sendable, Equatable {
-    public var topic: String
-    public var payload: [UInt8]
-    public var qos: QoS
-    public var retain: Bool
-    public var duplicate: Bool
+package struct Publish: Sendable, Equatable {
+    package var topic: String
+    package var payload: [UInt8]
+    package var qos: QoS
+    package var retain: Bool
+    package var duplicate: Bool
     /// Present exactly when `qos` is 1 or 2.
-    public var packetIdentifier: UInt16?
+    package var packetIdentifier: UInt16?
 
-    public init(topic: String, payload: [UInt8], qos: QoS = .atMostOnce, retain: Bool = false,
+    package init(topic: String, payload: [UInt8], qos: QoS = .atMostOnce, retain: Bool = false,
                 duplicate: Bool = false, packetIdentifier: UInt16? = nil) {
         self.topic = topic
         self.payload = payload
@@ -84,33 +84,33 @@ public struct Publish: Sendable, Equatable {
 }
 
 /// One topic filter of a SUBSCRIBE, with the QoS asked for.
-public struct Subscription: Sendable, Equatable {
-    public var filter: String
-    public var qos: QoS
+package struct Subscription: Sendable, Equatable {
+    package var filter: String
+    package var qos: QoS
 
-    public init(filter: String, qos: QoS) {
+    package init(filter: String, qos: QoS) {
         self.filter = filter
         self.qos = qos
     }
 }
 
 /// SUBSCRIBE (3.8).
-public struct Subscribe: Sendable, Equatable {
-    public var packetIdentifier: UInt16
-    public var subscriptions: [Subscription]
+package struct Subscribe: Sendable, Equatable {
+    package var packetIdentifier: UInt16
+    package var subscriptions: [Subscription]
 
-    public init(packetIdentifier: UInt16, subscriptions: [Subscription]) {
+    package init(packetIdentifier: UInt16, subscriptions: [Subscription]) {
         self.packetIdentifier = packetIdentifier
         self.subscriptions = subscriptions
     }
 }
 
 /// One SUBACK return code: the QoS granted, or failure (0x80).
-public enum SubscribeReturnCode: Sendable, Equatable {
+package enum SubscribeReturnCode: Sendable, Equatable {
     case granted(QoS)
     case failure
 
-    public var rawValue: UInt8 {
+    package var rawValue: UInt8 {
         switch self {
         case let .granted(qos): qos.rawValue
         case .failure: 0x80
@@ -119,29 +119,29 @@ public enum SubscribeReturnCode: Sendable, Equatable {
 }
 
 /// SUBACK (3.9).
-public struct SubscribeAcknowledgement: Sendable, Equatable {
-    public var packetIdentifier: UInt16
-    public var returnCodes: [SubscribeReturnCode]
+package struct SubscribeAcknowledgement: Sendable, Equatable {
+    package var packetIdentifier: UInt16
+    package var returnCodes: [SubscribeReturnCode]
 
-    public init(packetIdentifier: UInt16, returnCodes: [SubscribeReturnCode]) {
+    package init(packetIdentifier: UInt16, returnCodes: [SubscribeReturnCode]) {
         self.packetIdentifier = packetIdentifier
         self.returnCodes = returnCodes
     }
 }
 
 /// UNSUBSCRIBE (3.10).
-public struct Unsubscribe: Sendable, Equatable {
-    public var packetIdentifier: UInt16
-    public var filters: [String]
+package struct Unsubscribe: Sendable, Equatable {
+    package var packetIdentifier: UInt16
+    package var filters: [String]
 
-    public init(packetIdentifier: UInt16, filters: [String]) {
+    package init(packetIdentifier: UInt16, filters: [String]) {
         self.packetIdentifier = packetIdentifier
         self.filters = filters
     }
 }
 
 /// Every MQTT 3.1.1 control packet.
-public enum MQTTPacket: Sendable, Equatable {
+package enum MQTTPacket: Sendable, Equatable {
     case connect(Connect)
     case connectAcknowledgement(ConnectAcknowledgement)
     case publish(Publish)
@@ -158,7 +158,7 @@ public enum MQTTPacket: Sendable, Equatable {
     case disconnect
 
     /// The packet type in the fixed header's high nibble.
-    public var packetType: UInt8 {
+    package var packetType: UInt8 {
         switch self {
         case .connect: 1
         case .connectAcknowledgement: 2
@@ -178,7 +178,7 @@ public enum MQTTPacket: Sendable, Equatable {
     }
 
     /// The packet's name in the specification, for errors and logs.
-    public static func name(ofType type: UInt8) -> String {
+    package static func name(ofType type: UInt8) -> String {
         names[Int(type & 0x0F)]
     }
 

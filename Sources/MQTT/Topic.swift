@@ -1,19 +1,19 @@
 /// Topic names and topic filters (MQTT 3.1.1, 4.7).
-public enum Topic {
+package enum Topic {
     private static let separator = UInt8(ascii: "/")
     private static let singleLevel = UInt8(ascii: "+")
     private static let multiLevel = UInt8(ascii: "#")
     private static let dollar = UInt8(ascii: "$")
 
     /// Checks a topic name for PUBLISH: non-empty, no wildcards.
-    public static func validateName(_ name: String) throws(MQTTError) {
+    package static func validateName(_ name: String) throws(MQTTError) {
         if name.isEmpty { throw .emptyTopicName }
         if name.utf8.contains(where: { $0 == singleLevel || $0 == multiLevel }) { throw .wildcardInTopicName(name) }
     }
 
     /// Checks a topic filter for SUBSCRIBE and UNSUBSCRIBE: non-empty; `+` and `#` only as whole
     /// levels; `#` only as the last level.
-    public static func validateFilter(_ filter: String) throws(MQTTError) {
+    package static func validateFilter(_ filter: String) throws(MQTTError) {
         if filter.isEmpty { throw .invalidTopicFilter(filter, reason: "empty") }
         let levels = filter.utf8.split(separator: separator, omittingEmptySubsequences: false)
         for (index, level) in levels.enumerated() {
@@ -29,7 +29,7 @@ public enum Topic {
 
     /// True if `filter` (valid) matches the topic name `topic` (valid). A filter that starts with a
     /// wildcard does not match topics that start with `$` (4.7.2); `a/#` also matches `a` (4.7.1.2).
-    public static func matches(filter: String, topic: String) -> Bool {
+    package static func matches(filter: String, topic: String) -> Bool {
         if topic.utf8.first == dollar, let first = filter.utf8.first, first == singleLevel || first == multiLevel {
             return false
         }

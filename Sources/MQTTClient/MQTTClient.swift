@@ -3,14 +3,14 @@ import POSIX
 import Synchronization
 
 /// Where and how an `MQTTClient` connects.
-public struct MQTTClientConfiguration: Sendable {
-    public var host: String
-    public var port: UInt16
-    public var connect: Connect
+package struct MQTTClientConfiguration: Sendable {
+    package var host: String
+    package var port: UInt16
+    package var connect: Connect
     /// How long to wait for the TCP connection and for CONNACK.
-    public var connectTimeout: Duration
+    package var connectTimeout: Duration
 
-    public init(host: String = "127.0.0.1", port: UInt16 = 1883, connect: Connect, connectTimeout: Duration = .seconds(10)) {
+    package init(host: String = "127.0.0.1", port: UInt16 = 1883, connect: Connect, connectTimeout: Duration = .seconds(10)) {
         self.host = host
         self.port = port
         self.connect = connect
@@ -24,11 +24,11 @@ public struct MQTTClientConfiguration: Sendable {
 /// the protocol; the async methods hand the thread commands and wait for their completion. Incoming messages arrive on `messages` (QoS 1 and 2 are acknowledged
 /// by the client; a QoS 2 message is delivered once even if the server sends it again before
 /// PUBREL). One connection per object: after it ends, connect a new one.
-public final class MQTTClient: Sendable {
+package final class MQTTClient: Sendable {
     /// Whether the server had a session for this client id (CONNACK).
-    public let sessionPresent: Bool
+    package let sessionPresent: Bool
     /// Messages the server delivers, in order. Finishes when the connection ends.
-    public let messages: AsyncStream<Publish>
+    package let messages: AsyncStream<Publish>
     private let connection: ClientConnection
 
     private init(sessionPresent: Bool, messages: AsyncStream<Publish>, connection: ClientConnection) {
@@ -38,7 +38,7 @@ public final class MQTTClient: Sendable {
     }
 
     /// Connects and waits for an accepting CONNACK.
-    public static func connect(_ configuration: MQTTClientConfiguration) async throws(MQTTError) -> MQTTClient {
+    package static func connect(_ configuration: MQTTClientConfiguration) async throws(MQTTError) -> MQTTClient {
         let (messages, sink) = AsyncStream<Publish>.makeStream()
         let connection = try ClientConnection(configuration: configuration, sink: sink)
         let result = await withCheckedContinuation { continuation in
@@ -50,32 +50,32 @@ public final class MQTTClient: Sendable {
 
     /// Publishes; returns when the message is written (QoS 0), acknowledged (QoS 1, PUBACK) or
     /// complete (QoS 2, PUBCOMP).
-    public func publish(topic: String, payload: [UInt8], qos: QoS = .atMostOnce, retain: Bool = false) async throws(MQTTError) {
+    package func publish(topic: String, payload: [UInt8], qos: QoS = .atMostOnce, retain: Bool = false) async throws(MQTTError) {
         let result = await connection.perform(.publish(topic: topic, payload: payload, qos: qos, retain: retain))
         guard case .published = result else { throw Self.failure(result) }
     }
 
     /// Subscribes; returns the SUBACK return codes, one per subscription.
-    public func subscribe(_ subscriptions: [Subscription]) async throws(MQTTError) -> [SubscribeReturnCode] {
+    package func subscribe(_ subscriptions: [Subscription]) async throws(MQTTError) -> [SubscribeReturnCode] {
         let result = await connection.perform(.subscribe(subscriptions))
         guard case let .subscribed(returnCodes) = result else { throw Self.failure(result) }
         return returnCodes
     }
 
     /// Unsubscribes; returns on UNSUBACK.
-    public func unsubscribe(_ filters: [String]) async throws(MQTTError) {
+    package func unsubscribe(_ filters: [String]) async throws(MQTTError) {
         let result = await connection.perform(.unsubscribe(filters))
         guard case .unsubscribed = result else { throw Self.failure(result) }
     }
 
     /// Sends DISCONNECT and closes: the server discards the will.
-    public func disconnect() async {
+    package func disconnect() async {
         await connection.stop(graceful: true)
     }
 
     /// Closes the connection without DISCONNECT, as a crash or a cut cable would: the server
     /// publishes the will.
-    public func close() async {
+    package func close() async {
         await connection.stop(graceful: false)
     }
 

@@ -1,7 +1,7 @@
 /// Registers ⇄ typed values, with byte and word order.
-public enum RegisterCodec {
+package enum RegisterCodec {
     /// The value in `registers` (exactly `type.registerCount` of them).
-    public static func decode(_ registers: ArraySlice<UInt16>, as type: RegisterValueType, order: RegisterOrder = .bigEndian) -> RegisterValue {
+    package static func decode(_ registers: ArraySlice<UInt16>, as type: RegisterValueType, order: RegisterOrder = .bigEndian) -> RegisterValue {
         let raw = combine(registers, order: order)
         switch type {
         case .int16: return .signed(Int64(Int16(truncatingIfNeeded: raw)))
@@ -16,14 +16,14 @@ public enum RegisterCodec {
     }
 
     /// Every value in `registers`, one per `type.registerCount` registers.
-    public static func decodeAll(_ registers: [UInt16], as type: RegisterValueType, order: RegisterOrder = .bigEndian) -> [RegisterValue] {
+    package static func decodeAll(_ registers: [UInt16], as type: RegisterValueType, order: RegisterOrder = .bigEndian) -> [RegisterValue] {
         stride(from: 0, to: registers.count - type.registerCount + 1, by: type.registerCount).map {
             decode(registers[$0..<$0 + type.registerCount], as: type, order: order)
         }
     }
 
     /// The registers that hold `text` read as a `type`, or an error saying why it does not fit.
-    public static func encode(_ text: String, as type: RegisterValueType, order: RegisterOrder = .bigEndian) throws(MappingError) -> [UInt16] {
+    package static func encode(_ text: String, as type: RegisterValueType, order: RegisterOrder = .bigEndian) throws(MappingError) -> [UInt16] {
         let raw: UInt64
         func outOfRange() -> MappingError { MappingError("\(text) is out of range for \(type.rawValue)") }
         // Digits that do not fit 64 bits are out of range, not "not an integer".
@@ -57,7 +57,7 @@ public enum RegisterCodec {
     }
 
     /// The low `count` × 16 bits of `raw` as registers in `order`.
-    public static func registers(_ raw: UInt64, count: Int, order: RegisterOrder = .bigEndian) -> [UInt16] {
+    package static func registers(_ raw: UInt64, count: Int, order: RegisterOrder = .bigEndian) -> [UInt16] {
         var words = (0..<count).map { index in UInt16(truncatingIfNeeded: raw >> (16 * UInt64(count - 1 - index))) }
         if !order.wordsBigEndian { words.reverse() }
         return words.map { order.bytesBigEndian ? $0 : $0.byteSwapped }

@@ -1,12 +1,12 @@
 /// How a point's registers are read as a number.
-public enum RegisterValueType: String, Sendable, CaseIterable {
+package enum RegisterValueType: String, Sendable, CaseIterable {
     case int16, uint16, int32, uint32, int64, uint64, float32, float64
 
     /// float32 and float64.
-    public var isFloat: Bool { self == .float32 || self == .float64 }
+    package var isFloat: Bool { self == .float32 || self == .float64 }
 
     /// Registers one value occupies.
-    public var registerCount: Int {
+    package var registerCount: Int {
         switch self {
         case .int16, .uint16: 1
         case .int32, .uint32, .float32: 2
@@ -18,21 +18,21 @@ public enum RegisterValueType: String, Sendable, CaseIterable {
 /// Byte and word order of a multi-register value, in the usual `ABCD` notation where `A` is the
 /// most significant byte: `ABCD` big-endian (Modbus's own order), `CDAB` words swapped,
 /// `BADC` bytes swapped in each register, `DCBA` little-endian.
-public struct RegisterOrder: Sendable, Equatable, CustomStringConvertible {
+package struct RegisterOrder: Sendable, Equatable, CustomStringConvertible {
     /// The first register holds the most significant word.
-    public var wordsBigEndian: Bool
+    package var wordsBigEndian: Bool
     /// Each register's first byte is its most significant.
-    public var bytesBigEndian: Bool
+    package var bytesBigEndian: Bool
 
-    public static let bigEndian = RegisterOrder(wordsBigEndian: true, bytesBigEndian: true)
+    package static let bigEndian = RegisterOrder(wordsBigEndian: true, bytesBigEndian: true)
 
-    public init(wordsBigEndian: Bool, bytesBigEndian: Bool) {
+    package init(wordsBigEndian: Bool, bytesBigEndian: Bool) {
         self.wordsBigEndian = wordsBigEndian
         self.bytesBigEndian = bytesBigEndian
     }
 
     /// Parses `abcd`, `cdab`, `badc` or `dcba` (any case).
-    public init?(notation: String) {
+    package init?(notation: String) {
         switch notation.lowercased() {
         case "abcd": self = RegisterOrder(wordsBigEndian: true, bytesBigEndian: true)
         case "cdab": self = RegisterOrder(wordsBigEndian: false, bytesBigEndian: true)
@@ -42,7 +42,7 @@ public struct RegisterOrder: Sendable, Equatable, CustomStringConvertible {
         }
     }
 
-    public var description: String {
+    package var description: String {
         switch (wordsBigEndian, bytesBigEndian) {
         case (true, true): "ABCD"
         case (false, true): "CDAB"
@@ -53,14 +53,14 @@ public struct RegisterOrder: Sendable, Equatable, CustomStringConvertible {
 }
 
 /// A decoded register value.
-public enum RegisterValue: Sendable, Equatable, CustomStringConvertible {
+package enum RegisterValue: Sendable, Equatable, CustomStringConvertible {
     case signed(Int64)
     case unsigned(UInt64)
     case float32(Float)
     case float64(Double)
 
     /// Integers exactly; floats in the shortest form that reads back to the same value.
-    public var description: String {
+    package var description: String {
         switch self {
         case let .signed(value): String(value)
         case let .unsigned(value): String(value)

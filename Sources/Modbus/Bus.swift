@@ -2,7 +2,7 @@ import Serial
 import POSIX
 
 /// Something that happened to a bus's line, for the log.
-public enum BusEvent: Sendable {
+package enum BusEvent: Sendable {
     /// The line was opened (or reopened). `rs485` is nil for TCP.
     case opened(target: String, rs485: RS485Status?)
     /// Opening failed; the next attempt comes after `retryIn`.
@@ -17,18 +17,18 @@ public enum BusEvent: Sendable {
 }
 
 /// A snapshot of a bus's health.
-public struct BusStatus: Sendable, Equatable {
+package struct BusStatus: Sendable, Equatable {
     /// The line is open now.
-    public var isOpen = false
+    package var isOpen = false
     /// How many times the line has been opened (1 after the first open; more after reopens).
-    public var opens = 0
-    public var transactions = 0
-    public var failures = 0
+    package var opens = 0
+    package var transactions = 0
+    package var failures = 0
     /// Bytes read that belonged to no answer: after a good answer (`BusEvent.strayBytes`), or
     /// drained before the next request after a failed one (a late answer, the rest of a broken one).
-    public var strayBytes = 0
+    package var strayBytes = 0
     /// The most recent error, of a transaction or of opening the line.
-    public var lastError: ModbusError?
+    package var lastError: ModbusError?
 }
 
 /// One Modbus line (a serial port or a TCP endpoint), owned by one dedicated thread.
@@ -39,8 +39,8 @@ public struct BusStatus: Sendable, Equatable {
 /// silence (plus any per-unit extra delay) and reopens a failed line with backoff while callers
 /// keep getting errors instead of waiting. Call `close()` when done; a bus dropped without it
 /// stops its thread after the transaction under way, without waiting for it.
-public final class Bus: Sendable {
-    public let configuration: BusConfiguration
+package final class Bus: Sendable {
+    package let configuration: BusConfiguration
     private let shared: ConditionLock<SharedState>
     private let thread: DedicatedThread
 
@@ -63,7 +63,7 @@ public final class Bus: Sendable {
 
     /// Starts the bus thread, called `threadName`, which opens the line at once and runs
     /// `driver` (first at once) between queued jobs.
-    public init(_ configuration: BusConfiguration, threadName: String = "modbus-bus", driver: (any BusDriver)? = nil,
+    package init(_ configuration: BusConfiguration, threadName: String = "modbus-bus", driver: (any BusDriver)? = nil,
                 events: @escaping @Sendable (BusEvent) -> Void = { _ in }) throws(ModbusError) {
         self.configuration = configuration
         let shared = ConditionLock(SharedState())
@@ -83,7 +83,7 @@ public final class Bus: Sendable {
 
     /// Queues `request` for `unit`; `completion` runs on the bus thread when it is done.
     /// A request that breaks a protocol limit fails at once, before anything is sent.
-    public func submit(_ request: ModbusRequest, unit: UInt8,
+    package func submit(_ request: ModbusRequest, unit: UInt8,
                        completion: @escaping @Sendable (Result<ModbusResponse, ModbusError>) -> Void) {
         if let refusal = configuration.refusal(of: request, unit: unit) {
             completion(.failure(refusal))
@@ -103,7 +103,7 @@ public final class Bus: Sendable {
     }
 
     /// Runs `request` on `unit` and returns the answer.
-    public func perform(_ request: ModbusRequest, unit: UInt8) async throws(ModbusError) -> ModbusResponse {
+    package func perform(_ request: ModbusRequest, unit: UInt8) async throws(ModbusError) -> ModbusResponse {
         let result = await withCheckedContinuation { continuation in
             submit(request, unit: unit) { continuation.resume(returning: $0) }
         }
@@ -111,15 +111,15 @@ public final class Bus: Sendable {
     }
 
     /// Makes the bus thread run its driver as soon as the transaction under way is done.
-    public func wakeDriver() {
+    package func wakeDriver() {
         shared.withLockAndSignal { $0.driverWoken = true }
     }
 
     /// The line's health now.
-    public var status: BusStatus { shared.withLock { $0.status } }
+    package var status: BusStatus { shared.withLock { $0.status } }
 
     /// Stops the thread after the transaction under way, fails what is still queued, closes the line.
-    public func close() async {
+    package func close() async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             let alreadyStopped = shared.withLockAndSignal { state -> Bool in
                 state.stopping = true

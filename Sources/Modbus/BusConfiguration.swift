@@ -1,12 +1,12 @@
 import Serial
 
 /// Where a bus talks: a serial line (Modbus RTU) or a Modbus TCP endpoint.
-public enum ModbusTarget: Sendable, Equatable, CustomStringConvertible {
+package enum ModbusTarget: Sendable, Equatable, CustomStringConvertible {
     case rtu(path: String, settings: SerialSettings)
     case tcp(host: String, port: UInt16)
 
     /// Parses `tcp://host:port` (port defaults to 502) or a tty path.
-    public static func parse(_ text: String, serial: SerialSettings = SerialSettings()) -> Result<ModbusTarget, ModbusTargetError> {
+    package static func parse(_ text: String, serial: SerialSettings = SerialSettings()) -> Result<ModbusTarget, ModbusTargetError> {
         if text.hasPrefix("tcp://") {
             let rest = text.dropFirst("tcp://".count)
             var host = Substring(rest)
@@ -39,12 +39,12 @@ public enum ModbusTarget: Sendable, Equatable, CustomStringConvertible {
     }
 
     /// RTU lines carry broadcasts (unit 0); TCP has no broadcast.
-    public var allowsBroadcast: Bool {
+    package var allowsBroadcast: Bool {
         if case .rtu = self { return true }
         return false
     }
 
-    public var description: String {
+    package var description: String {
         switch self {
         case let .rtu(path, _): path
         case let .tcp(host, port): host.contains(":") ? "tcp://[\(host)]:\(port)" : "tcp://\(host):\(port)"
@@ -53,14 +53,14 @@ public enum ModbusTarget: Sendable, Equatable, CustomStringConvertible {
 }
 
 /// A target string that is neither a tty path nor a `tcp://` address.
-public struct ModbusTargetError: Error, Equatable, Sendable, CustomStringConvertible {
-    public let text: String
-    public let reason: String
-    public var description: String { "'\(text)': \(reason)" }
+package struct ModbusTargetError: Error, Equatable, Sendable, CustomStringConvertible {
+    package let text: String
+    package let reason: String
+    package var description: String { "'\(text)': \(reason)" }
 }
 
 /// How long the bus leaves the line quiet between two frames.
-public enum InterFrameSilence: Sendable, Equatable {
+package enum InterFrameSilence: Sendable, Equatable {
     /// t3.5 for the line's baud and framing (1.75 ms above 19200 baud); none on TCP.
     case standard
     /// A fixed gap, for lines whose devices need another one.
@@ -68,22 +68,22 @@ public enum InterFrameSilence: Sendable, Equatable {
 }
 
 /// Everything a `Bus` needs to run one line.
-public struct BusConfiguration: Sendable, Equatable {
-    public var target: ModbusTarget
+package struct BusConfiguration: Sendable, Equatable {
+    package var target: ModbusTarget
     /// How long to wait for the first byte of an answer.
-    public var responseTimeout: Duration
+    package var responseTimeout: Duration
     /// How long to wait between two bytes of one answer.
-    public var byteTimeout: Duration
-    public var silence: InterFrameSilence
+    package var byteTimeout: Duration
+    package var silence: InterFrameSilence
     /// Extra quiet time some devices need around their frames, by unit id.
-    public var extraDelayByUnit: [UInt8: Duration]
+    package var extraDelayByUnit: [UInt8: Duration]
     /// After a broadcast no device answers; devices get this long to act on it.
-    public var broadcastTurnaround: Duration
+    package var broadcastTurnaround: Duration
     /// First wait before reopening a failed line; doubles up to `maximumReopenDelay`.
-    public var initialReopenDelay: Duration
-    public var maximumReopenDelay: Duration
+    package var initialReopenDelay: Duration
+    package var maximumReopenDelay: Duration
 
-    public init(
+    package init(
         target: ModbusTarget,
         responseTimeout: Duration = .milliseconds(500),
         byteTimeout: Duration = .milliseconds(100),
@@ -104,7 +104,7 @@ public struct BusConfiguration: Sendable, Equatable {
     }
 
     /// The gap kept between frames on this line, before per-unit extras.
-    public var interFrameSilence: Duration {
+    package var interFrameSilence: Duration {
         switch (silence, target) {
         case let (.fixed(gap), _): gap
         case let (.standard, .rtu(_, settings)): settings.interFrameSilence

@@ -2,23 +2,23 @@ import Serial
 import POSIX
 
 /// A Modbus exception code from a device's exception response (function code | 0x80).
-public struct ModbusExceptionCode: RawRepresentable, Hashable, Sendable, Error, CustomStringConvertible {
-    public let rawValue: UInt8
-    public init(rawValue: UInt8) { self.rawValue = rawValue }
+package struct ModbusExceptionCode: RawRepresentable, Hashable, Sendable, Error, CustomStringConvertible {
+    package let rawValue: UInt8
+    package init(rawValue: UInt8) { self.rawValue = rawValue }
 
-    public static let illegalFunction = ModbusExceptionCode(rawValue: 0x01)
-    public static let illegalDataAddress = ModbusExceptionCode(rawValue: 0x02)
-    public static let illegalDataValue = ModbusExceptionCode(rawValue: 0x03)
-    public static let serverDeviceFailure = ModbusExceptionCode(rawValue: 0x04)
-    public static let acknowledge = ModbusExceptionCode(rawValue: 0x05)
-    public static let serverDeviceBusy = ModbusExceptionCode(rawValue: 0x06)
-    public static let negativeAcknowledge = ModbusExceptionCode(rawValue: 0x07)
-    public static let memoryParityError = ModbusExceptionCode(rawValue: 0x08)
-    public static let gatewayPathUnavailable = ModbusExceptionCode(rawValue: 0x0A)
-    public static let gatewayTargetFailedToRespond = ModbusExceptionCode(rawValue: 0x0B)
+    package static let illegalFunction = ModbusExceptionCode(rawValue: 0x01)
+    package static let illegalDataAddress = ModbusExceptionCode(rawValue: 0x02)
+    package static let illegalDataValue = ModbusExceptionCode(rawValue: 0x03)
+    package static let serverDeviceFailure = ModbusExceptionCode(rawValue: 0x04)
+    package static let acknowledge = ModbusExceptionCode(rawValue: 0x05)
+    package static let serverDeviceBusy = ModbusExceptionCode(rawValue: 0x06)
+    package static let negativeAcknowledge = ModbusExceptionCode(rawValue: 0x07)
+    package static let memoryParityError = ModbusExceptionCode(rawValue: 0x08)
+    package static let gatewayPathUnavailable = ModbusExceptionCode(rawValue: 0x0A)
+    package static let gatewayTargetFailedToRespond = ModbusExceptionCode(rawValue: 0x0B)
 
     /// The name the Modbus Application Protocol specification gives the code.
-    public var name: String {
+    package var name: String {
         switch rawValue {
         case 0x01: "illegal function"
         case 0x02: "illegal data address"
@@ -34,14 +34,14 @@ public struct ModbusExceptionCode: RawRepresentable, Hashable, Sendable, Error, 
         }
     }
 
-    public var description: String {
+    package var description: String {
         "exception \(rawValue < 0x10 ? "0" : "")\(String(rawValue, radix: 16, uppercase: true)) (\(name))"
     }
 }
 
 /// What went wrong with a Modbus transaction, and where: which line, unit and request.
-public struct ModbusError: Error, Equatable, Sendable, CustomStringConvertible {
-    public enum Kind: Equatable, Sendable {
+package struct ModbusError: Error, Equatable, Sendable, CustomStringConvertible {
+    package enum Kind: Equatable, Sendable {
         /// No answer (or no complete answer) within the response timeout.
         case timeout
         /// An answer arrived whose CRC does not match its bytes.
@@ -60,15 +60,15 @@ public struct ModbusError: Error, Equatable, Sendable, CustomStringConvertible {
         case invalidRequest(String)
     }
 
-    public let kind: Kind
+    package let kind: Kind
     /// The line: a tty path or `tcp://host:port`.
-    public let target: String
+    package let target: String
     /// The unit id addressed, if the error belongs to one transaction.
-    public let unit: UInt8?
+    package let unit: UInt8?
     /// The request, e.g. `read holding registers 100+10`.
-    public let request: String?
+    package let request: String?
 
-    public init(_ kind: Kind, target: String, unit: UInt8? = nil, request: String? = nil) {
+    package init(_ kind: Kind, target: String, unit: UInt8? = nil, request: String? = nil) {
         self.kind = kind
         self.target = target
         self.unit = unit
@@ -81,20 +81,20 @@ public struct ModbusError: Error, Equatable, Sendable, CustomStringConvertible {
     }
 
     /// True for an exception response: the device answered (and is there), but refused.
-    public var isException: Bool {
+    package var isException: Bool {
         if case .exception = kind { return true }
         return false
     }
 
     /// True where the line itself failed and must be reopened.
-    public var isLinkFailure: Bool {
+    package var isLinkFailure: Bool {
         switch kind {
         case .io, .connectFailed, .linkClosed: true
         default: false
         }
     }
 
-    public var reason: String {
+    package var reason: String {
         switch kind {
         case .timeout: "timeout (no answer)"
         case .crcMismatch: "CRC error in the answer"
@@ -107,7 +107,7 @@ public struct ModbusError: Error, Equatable, Sendable, CustomStringConvertible {
         }
     }
 
-    public var description: String {
+    package var description: String {
         var location = target
         if let unit { location += " unit \(unit)" }
         if let request { location += " \(request)" }

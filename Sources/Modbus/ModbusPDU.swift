@@ -3,9 +3,9 @@
 ///
 /// The master side uses it for broadcasts (libmodbus waits for an answer a broadcast never
 /// gets); the simulator uses it to decode requests and encode answers.
-public enum ModbusPDU {
+package enum ModbusPDU {
     /// The request's PDU bytes as a master sends them.
-    public static func encode(_ request: ModbusRequest) -> [UInt8] {
+    package static func encode(_ request: ModbusRequest) -> [UInt8] {
         var pdu: [UInt8] = [request.functionCode]
         switch request {
         case let .readCoils(address, count), let .readDiscreteInputs(address, count),
@@ -41,7 +41,7 @@ public enum ModbusPDU {
     }
 
     /// Bits packed eight to a byte, least significant bit first.
-    public static func packBits(_ bits: [Bool]) -> [UInt8] {
+    package static func packBits(_ bits: [Bool]) -> [UInt8] {
         var bytes = [UInt8](repeating: 0, count: (bits.count + 7) / 8)
         for (index, bit) in bits.enumerated() where bit {
             bytes[index / 8] |= 1 << UInt8(index % 8)
@@ -50,21 +50,21 @@ public enum ModbusPDU {
     }
 
     /// `count` bits unpacked from bytes packed least significant bit first.
-    public static func unpackBits(_ bytes: ArraySlice<UInt8>, count: Int) -> [Bool] {
+    package static func unpackBits(_ bytes: ArraySlice<UInt8>, count: Int) -> [Bool] {
         (0..<count).map { index in
             bytes[bytes.startIndex + index / 8] & (1 << UInt8(index % 8)) != 0
         }
     }
 
     /// Registers from big-endian byte pairs.
-    public static func registers(_ bytes: ArraySlice<UInt8>) -> [UInt16] {
+    package static func registers(_ bytes: ArraySlice<UInt8>) -> [UInt16] {
         stride(from: bytes.startIndex, to: bytes.endIndex - 1, by: 2).map {
             UInt16(bytes[$0]) << 8 | UInt16(bytes[$0 + 1])
         }
     }
 
     /// An RTU frame: unit, PDU, CRC (low byte first).
-    public static func rtuFrame(unit: UInt8, pdu: [UInt8]) -> [UInt8] {
+    package static func rtuFrame(unit: UInt8, pdu: [UInt8]) -> [UInt8] {
         var frame = [unit] + pdu
         let crc = crc16(frame[...])
         frame.append(UInt8(crc & 0xFF))
@@ -73,7 +73,7 @@ public enum ModbusPDU {
     }
 
     /// True if the last two bytes of `frame` are the CRC of the bytes before them.
-    public static func hasValidCRC(_ frame: ArraySlice<UInt8>) -> Bool {
+    package static func hasValidCRC(_ frame: ArraySlice<UInt8>) -> Bool {
         guard frame.count >= 4 else { return false }
         let body = frame.dropLast(2)
         let crc = crc16(body)
@@ -81,7 +81,7 @@ public enum ModbusPDU {
     }
 
     /// CRC-16/MODBUS: polynomial 0xA001 (reflected 0x8005), initial value 0xFFFF.
-    public static func crc16(_ bytes: ArraySlice<UInt8>) -> UInt16 {
+    package static func crc16(_ bytes: ArraySlice<UInt8>) -> UInt16 {
         var crc: UInt16 = 0xFFFF
         for byte in bytes {
             crc = (crc >> 8) ^ crcTable[Int(UInt8(truncatingIfNeeded: crc) ^ byte)]

@@ -1,5 +1,5 @@
 /// One Modbus transaction a master sends (addresses are 0-based wire addresses).
-public enum ModbusRequest: Sendable, Equatable {
+package enum ModbusRequest: Sendable, Equatable {
     case readCoils(address: UInt16, count: Int)
     case readDiscreteInputs(address: UInt16, count: Int)
     case readHoldingRegisters(address: UInt16, count: Int)
@@ -11,18 +11,18 @@ public enum ModbusRequest: Sendable, Equatable {
     case readWriteMultipleRegisters(readAddress: UInt16, readCount: Int, writeAddress: UInt16, values: [UInt16])
 
     /// Protocol limits (Modbus Application Protocol v1.1b3, section 6).
-    public enum Limits {
-        public static let bitsPerRead = 2000
-        public static let coilsPerWrite = 1968
-        public static let registersPerRead = 125
-        public static let registersPerWrite = 123
-        public static let registersPerReadWriteWrite = 121
-        public static let highestUnit: UInt8 = 247
-        public static let broadcastUnit: UInt8 = 0
+    package enum Limits {
+        package static let bitsPerRead = 2000
+        package static let coilsPerWrite = 1968
+        package static let registersPerRead = 125
+        package static let registersPerWrite = 123
+        package static let registersPerReadWriteWrite = 121
+        package static let highestUnit: UInt8 = 247
+        package static let broadcastUnit: UInt8 = 0
     }
 
     /// The function code on the wire.
-    public var functionCode: UInt8 {
+    package var functionCode: UInt8 {
         switch self {
         case .readCoils: 1
         case .readDiscreteInputs: 2
@@ -37,7 +37,7 @@ public enum ModbusRequest: Sendable, Equatable {
     }
 
     /// Writes change the device; the bus runs them ahead of reads.
-    public var isWrite: Bool {
+    package var isWrite: Bool {
         switch self {
         case .readCoils, .readDiscreteInputs, .readHoldingRegisters, .readInputRegisters: false
         default: true
@@ -45,7 +45,7 @@ public enum ModbusRequest: Sendable, Equatable {
     }
 
     /// `read holding registers 100+10` style description for logs and errors.
-    public var summary: String {
+    package var summary: String {
         switch self {
         case let .readCoils(address, count): "read coils \(address)+\(count)"
         case let .readDiscreteInputs(address, count): "read discrete inputs \(address)+\(count)"
@@ -61,7 +61,7 @@ public enum ModbusRequest: Sendable, Equatable {
     }
 
     /// The reason this request may not be sent to `unit`, or nil if it may.
-    public func violation(unit: UInt8, broadcastAllowed: Bool) -> String? {
+    package func violation(unit: UInt8, broadcastAllowed: Bool) -> String? {
         if unit == Limits.broadcastUnit {
             if !isWrite || self.isReadWrite { return "unit 0 is the broadcast address: writes only" }
             if !broadcastAllowed { return "broadcast (unit 0) is for RTU lines only" }
@@ -98,7 +98,7 @@ public enum ModbusRequest: Sendable, Equatable {
 }
 
 /// What a device answered.
-public enum ModbusResponse: Sendable, Equatable {
+package enum ModbusResponse: Sendable, Equatable {
     /// Coils or discrete inputs, one per address asked.
     case bits([Bool])
     /// Registers, one per address asked.
@@ -107,13 +107,13 @@ public enum ModbusResponse: Sendable, Equatable {
     case written
 
     /// The registers, or nil for another kind of answer.
-    public var registers: [UInt16]? {
+    package var registers: [UInt16]? {
         if case let .registers(values) = self { return values }
         return nil
     }
 
     /// The bits, or nil for another kind of answer.
-    public var bits: [Bool]? {
+    package var bits: [Bool]? {
         if case let .bits(values) = self { return values }
         return nil
     }

@@ -1,27 +1,27 @@
 import Glibc
 
 /// A POSIX error number with its symbolic name and message.
-public struct Errno: Error, Hashable, Sendable, CustomStringConvertible {
-    public let rawValue: Int32
+package struct Errno: Error, Hashable, Sendable, CustomStringConvertible {
+    package let rawValue: Int32
 
-    public init(rawValue: Int32) { self.rawValue = rawValue }
+    package init(rawValue: Int32) { self.rawValue = rawValue }
 
     /// The calling thread's current `errno`.
-    public static var current: Errno { Errno(rawValue: errno) }
+    package static var current: Errno { Errno(rawValue: errno) }
 
     /// The symbolic name (`EIO`) where known, else `errno N`.
-    public var name: String { Errno.names[rawValue] ?? "errno \(rawValue)" }
+    package var name: String { Errno.names[rawValue] ?? "errno \(rawValue)" }
 
     /// The C library's message for this error.
-    public var message: String {
+    package var message: String {
         guard let text = strerror(rawValue) else { return "unknown error" }
         return String(cString: text)
     }
 
-    public var description: String { "\(name): \(message)" }
+    package var description: String { "\(name): \(message)" }
 
     /// True for the errors a serial adapter gives when it is unplugged or its line hangs up.
-    public var meansDeviceGone: Bool {
+    package var meansDeviceGone: Bool {
         [EIO, ENXIO, ENODEV, ENOENT, EBADF].contains(rawValue)
     }
 
@@ -42,7 +42,7 @@ public struct Errno: Error, Hashable, Sendable, CustomStringConvertible {
 /// modules goes through here. `close` must pass `retryOnInterrupt: false` (Linux releases the
 /// descriptor even when `close` reports `EINTR`).
 @inline(__always)
-public func checkedSyscall<Result: BinaryInteger>(
+package func checkedSyscall<Result: BinaryInteger>(
     retryOnInterrupt: Bool = true,
     _ call: () -> Result
 ) throws(Errno) -> Result {

@@ -1,18 +1,18 @@
 import Glibc
 
 /// A non-blocking TCP socket; the one owner of its descriptor.
-public final class Socket {
-    public private(set) var descriptor: Int32
+package final class Socket {
+    package private(set) var descriptor: Int32
 
     /// Takes ownership of an open descriptor.
-    public init(adopting descriptor: Int32) {
+    package init(adopting descriptor: Int32) {
         self.descriptor = descriptor
     }
 
     deinit { close() }
 
     /// Connects to `host`:`port` (name or address, IPv4 or IPv6) within `timeout`.
-    public static func connect(host: String, port: UInt16, timeout: Duration) throws(Errno) -> Socket {
+    package static func connect(host: String, port: UInt16, timeout: Duration) throws(Errno) -> Socket {
         var hints = addrinfo()
         hints.ai_family = AF_UNSPEC
         hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
@@ -47,7 +47,7 @@ public final class Socket {
 
     /// A listening socket on `host`:`port` (a numeric IPv4 or IPv6 address, e.g. "127.0.0.1",
     /// "::1", "::"; port 0 picks a free one, see `localPort`).
-    public static func listen(host: String, port: UInt16, backlog: Int32 = 1024) throws(Errno) -> Socket {
+    package static func listen(host: String, port: UInt16, backlog: Int32 = 1024) throws(Errno) -> Socket {
         var storage = sockaddr_storage()
         let length: socklen_t
         let family: Int32
@@ -91,7 +91,7 @@ public final class Socket {
     }
 
     /// The local port (after `listen` on port 0), IPv4 or IPv6.
-    public var localPort: UInt16 {
+    package var localPort: UInt16 {
         var address = sockaddr_storage()
         var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
         _ = withUnsafeMutablePointer(to: &address) {
@@ -106,7 +106,7 @@ public final class Socket {
     }
 
     /// The next pending connection, non-blocking, or nil if none is waiting.
-    public func accept() throws(Errno) -> (Socket, String)? {
+    package func accept() throws(Errno) -> (Socket, String)? {
         var address = sockaddr_storage()
         var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
         let accepted: Int32
@@ -156,7 +156,7 @@ public final class Socket {
     }
 
     /// Reads what is there into `buffer`: the count, 0 at end of stream, nil if nothing is waiting.
-    public func read(into buffer: UnsafeMutableRawBufferPointer) throws(Errno) -> Int? {
+    package func read(into buffer: UnsafeMutableRawBufferPointer) throws(Errno) -> Int? {
         do {
             return try checkedSyscall { Glibc.read(descriptor, buffer.baseAddress, buffer.count) }
         } catch {
@@ -166,7 +166,7 @@ public final class Socket {
     }
 
     /// Writes what the socket takes now: the count written (0 if it is full).
-    public func write(_ bytes: UnsafeRawBufferPointer) throws(Errno) -> Int {
+    package func write(_ bytes: UnsafeRawBufferPointer) throws(Errno) -> Int {
         do {
             return try checkedSyscall { send(descriptor, bytes.baseAddress, bytes.count, Int32(MSG_NOSIGNAL)) }
         } catch {
@@ -177,12 +177,12 @@ public final class Socket {
 
     /// Writes all of `bytes`, waiting while the socket is full (at most `timeout` each time).
     /// MSG_NOSIGNAL: a peer that hung up is an EPIPE error, not a SIGPIPE that ends the process.
-    public func writeAll(_ bytes: [UInt8], timeout: Duration = .seconds(5)) throws(Errno) {
+    package func writeAll(_ bytes: [UInt8], timeout: Duration = .seconds(5)) throws(Errno) {
         try POSIX.writeAll(bytes, waitingOn: descriptor, timeout: timeout) { send(descriptor, $0, $1, Int32(MSG_NOSIGNAL)) }
     }
 
     /// Waits until `events` are ready or `timeout` passes; false on timeout.
-    public func wait(for events: Int16, timeout: Duration) throws(Errno) -> Bool {
+    package func wait(for events: Int16, timeout: Duration) throws(Errno) -> Bool {
         var waiting = pollfd(fd: descriptor, events: events, revents: 0)
         let ready = try checkedSyscall { poll(&waiting, 1, Int32(clamping: timeout.milliseconds)) }
         return ready > 0
@@ -190,7 +190,7 @@ public final class Socket {
 
     /// Closes with a reset instead of a graceful end: unsent data is dropped at once (for a peer
     /// that stopped reading, whose unread data would otherwise hold kernel memory).
-    public func abort() {
+    package func abort() {
         guard descriptor >= 0 else { return }
         var linger = Glibc.linger(l_onoff: 1, l_linger: 0)
         _ = setsockopt(descriptor, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Glibc.linger>.size))
@@ -198,7 +198,7 @@ public final class Socket {
     }
 
     /// Closes the socket. Safe to call more than once.
-    public func close() {
+    package func close() {
         guard descriptor >= 0 else { return }
         _ = Glibc.close(descriptor)
         descriptor = -1

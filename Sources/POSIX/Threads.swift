@@ -3,7 +3,7 @@ import Synchronization
 
 /// A POSIX thread for blocking work (libmodbus, serial reads) that must stay off the Swift
 /// concurrency pool.
-public final class DedicatedThread: Sendable {
+package final class DedicatedThread: Sendable {
     private let handle: pthread_t
     private let joined = Mutex(false)
 
@@ -18,7 +18,7 @@ public final class DedicatedThread: Sendable {
 
     /// Starts `body` on a new thread called `name` (as `top -H` and /proc show it; the kernel
     /// keeps the first 15 bytes).
-    public init(name: String, _ body: @escaping @Sendable () -> Void) throws(Errno) {
+    package init(name: String, _ body: @escaping @Sendable () -> Void) throws(Errno) {
         let start = Unmanaged.passRetained(Start(name, body)).toOpaque()
         var thread = pthread_t()
         let result = pthread_create(&thread, nil, { argument in
@@ -39,7 +39,7 @@ public final class DedicatedThread: Sendable {
     }
 
     /// Waits for the thread's body to return. Later calls return at once.
-    public func join() {
+    package func join() {
         joined.withLock { joined in
             guard !joined else { return }
             _ = pthread_join(handle, nil)
@@ -58,13 +58,13 @@ private func nameCurrentThread(_ name: String) {
 }
 
 /// A mutex-protected value with a condition variable, for a thread that sleeps until work comes.
-public final class ConditionLock<State>: @unchecked Sendable {
+package final class ConditionLock<State>: @unchecked Sendable {
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     private let condition = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
     // Guarded by `mutex`; that is what makes the unchecked Sendable sound.
     private var state: State
 
-    public init(_ state: State) {
+    package init(_ state: State) {
         self.state = state
         pthread_mutex_init(mutex, nil)
         var attributes = pthread_condattr_t()
@@ -82,14 +82,14 @@ public final class ConditionLock<State>: @unchecked Sendable {
     }
 
     /// Runs `body` with the state locked.
-    public func withLock<Result>(_ body: (inout State) throws -> Result) rethrows -> Result {
+    package func withLock<Result>(_ body: (inout State) throws -> Result) rethrows -> Result {
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
         return try body(&state)
     }
 
     /// Changes the state and wakes the waiting thread.
-    public func withLockAndSignal<Result>(_ body: (inout State) throws -> Result) rethrows -> Result {
+    package func withLockAndSignal<Result>(_ body: (inout State) throws -> Result) rethrows -> Result {
         pthread_mutex_lock(mutex)
         defer {
             pthread_cond_broadcast(condition)
@@ -100,7 +100,7 @@ public final class ConditionLock<State>: @unchecked Sendable {
 
     /// Waits until `take` returns a value, or `deadline` passes (then returns nil).
     /// `take` runs with the lock held each time the state may have changed.
-    public func wait<Result>(until deadline: ContinuousClock.Instant?, _ take: (inout State) -> Result?) -> Result? {
+    package func wait<Result>(until deadline: ContinuousClock.Instant?, _ take: (inout State) -> Result?) -> Result? {
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
         while true {
@@ -122,7 +122,7 @@ public final class ConditionLock<State>: @unchecked Sendable {
 }
 
 /// Sleeps the calling thread (never a concurrency-pool thread) for `duration`, through EINTR.
-public func sleepThread(_ duration: Duration) {
+package func sleepThread(_ duration: Duration) {
     guard duration > .zero else { return }
     let microseconds = duration.microseconds
     var request = timespec(tv_sec: Int(microseconds / 1_000_000), tv_nsec: Int(microseconds % 1_000_000) * 1000)

@@ -2,7 +2,7 @@ import Glibc
 
 /// Writes all of `bytes` to a descriptor (a pty, a pipe, standard output), waiting while it is
 /// full, at most `timeout` each time.
-public func writeAll(_ descriptor: Int32, _ bytes: [UInt8], timeout: Duration = .seconds(5)) throws(Errno) {
+package func writeAll(_ descriptor: Int32, _ bytes: [UInt8], timeout: Duration = .seconds(5)) throws(Errno) {
     try writeAll(bytes, waitingOn: descriptor, timeout: timeout) { Glibc.write(descriptor, $0, $1) }
 }
 

@@ -3,14 +3,14 @@ import POSIX
 
 /// A pseudo-terminal pair (`openpty`): a terminal path that a client opens like a serial port,
 /// and the controller side on which a simulated device reads requests and writes answers.
-public final class PseudoTerminal {
+package final class PseudoTerminal {
     /// The terminal's path (`/dev/pts/N`), what a Modbus master opens.
-    public private(set) var terminalPath = ""
+    package private(set) var terminalPath = ""
     private var controller: Int32
     private var terminal: Int32
 
     /// The controller ("master") side: non-blocking, close-on-exec, owned by this object.
-    public var controllerDescriptor: Int32 { controller }
+    package var controllerDescriptor: Int32 { controller }
 
     private init(controller: Int32, terminal: Int32) {
         self.controller = controller
@@ -20,7 +20,7 @@ public final class PseudoTerminal {
     deinit { close() }
 
     /// Creates a pair whose terminal side starts in raw mode (no echo of what the device writes).
-    public static func open() throws(SerialError) -> PseudoTerminal {
+    package static func open() throws(SerialError) -> PseudoTerminal {
         var controller: Int32 = -1
         var terminal: Int32 = -1
         var raw = termios()
@@ -50,7 +50,7 @@ public final class PseudoTerminal {
     }
 
     /// Closes both sides; a client holding the terminal then reads EIO, as from an unplugged adapter.
-    public func close() {
+    package func close() {
         if controller >= 0 { _ = Glibc.close(controller); controller = -1 }
         if terminal >= 0 { _ = Glibc.close(terminal); terminal = -1 }
     }

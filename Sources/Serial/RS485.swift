@@ -2,7 +2,7 @@ import Glibc
 import POSIX
 
 /// What became of the RS-485 settings when a port was opened.
-public enum RS485Status: Equatable, Sendable {
+package enum RS485Status: Equatable, Sendable {
     /// Mode `off`: the driver's RS-485 settings were not touched.
     case notRequested
     /// The driver runs the line in RS-485 mode with the asked RTS timing.

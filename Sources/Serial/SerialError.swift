@@ -2,7 +2,7 @@ import Glibc
 import POSIX
 
 /// What went wrong with a serial line, and on which path.
-public enum SerialError: Error, Equatable, Sendable, CustomStringConvertible {
+package enum SerialError: Error, Equatable, Sendable, CustomStringConvertible {
     /// The path could not be opened (missing, no permission, ...).
     case openFailed(path: String, Errno)
     /// Another process (or another port in this one) holds the line.
@@ -22,7 +22,7 @@ public enum SerialError: Error, Equatable, Sendable, CustomStringConvertible {
     /// A read, write or wait on an open line failed.
     case ioFailed(path: String, operation: String, Errno)
 
-    public var description: String {
+    package var description: String {
         switch self {
         case let .openFailed(path, error):
             var text = "cannot open \(path): \(error)"

@@ -5,19 +5,19 @@ import POSIX
 ///
 /// Opened exclusively: `TIOCEXCL` keeps other (unprivileged) processes out, and an advisory
 /// `flock` keeps out other modbridge ports and root processes that honour it.
-public final class SerialPort {
+package final class SerialPort {
     /// The path the port was opened from.
-    public let path: String
+    package let path: String
     /// The settings applied at open and verified by reading them back.
-    public let settings: SerialSettings
+    package let settings: SerialSettings
     /// What RS-485 mode the driver runs in.
-    public private(set) var rs485Status: RS485Status = .notRequested
+    package private(set) var rs485Status: RS485Status = .notRequested
     /// A pseudo-terminal (a test line or simulator) rather than a UART.
-    public private(set) var isPseudoTerminal = false
+    package private(set) var isPseudoTerminal = false
     private var descriptor: Int32
 
     /// The open descriptor, or -1 after `close()`. Borrowed by libmodbus; never closed by it.
-    public var fileDescriptor: Int32 { descriptor }
+    package var fileDescriptor: Int32 { descriptor }
 
     private init(path: String, settings: SerialSettings, descriptor: Int32) {
         self.path = path
@@ -28,7 +28,7 @@ public final class SerialPort {
     deinit { close() }
 
     /// Opens `path` exclusively, applies `settings` in raw mode and verifies them with `tcgetattr`.
-    public static func open(path: String, settings: SerialSettings) throws(SerialError) -> SerialPort {
+    package static func open(path: String, settings: SerialSettings) throws(SerialError) -> SerialPort {
         let descriptor: Int32
         do {
             descriptor = try checkedSyscall { Glibc.open(path, O_RDWR | O_NOCTTY | O_CLOEXEC | O_NONBLOCK) }
@@ -91,7 +91,7 @@ public final class SerialPort {
     }
 
     /// The line's current settings as the driver reports them.
-    public func readBack() throws(SerialError) -> TermiosReadback {
+    package func readBack() throws(SerialError) -> TermiosReadback {
         var attributes = termios()
         do {
             _ = try checkedSyscall { tcgetattr(descriptor, &attributes) }
@@ -102,7 +102,7 @@ public final class SerialPort {
     }
 
     /// Drops whatever has arrived and not been read (stale or late answers).
-    public func discardInput() throws(SerialError) {
+    package func discardInput() throws(SerialError) {
         do {
             _ = try checkedSyscall { tcflush(descriptor, TCIFLUSH) }
         } catch {
@@ -113,7 +113,7 @@ public final class SerialPort {
     /// Waits up to `wait` (whole milliseconds, rounded up; zero: no wait) for bytes and reads
     /// those that have arrived into the front of `chunk` (at most its size). Returns how many
     /// came: 0 if none did in time. A line that went away (hang-up, end of file) is an error.
-    public func read(into chunk: inout [UInt8], waitingAtMost wait: Duration) throws(SerialError) -> Int {
+    package func read(into chunk: inout [UInt8], waitingAtMost wait: Duration) throws(SerialError) -> Int {
         var waiting = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
         let ready: Int32
         do {
@@ -140,7 +140,7 @@ public final class SerialPort {
     /// Returns the number of bytes dropped. Used after a failed transaction so that a late
     /// answer is not taken for the answer to the next request.
     @discardableResult
-    public func drainUntilQuiet(quiet: Duration, limit: Duration) throws(SerialError) -> Int {
+    package func drainUntilQuiet(quiet: Duration, limit: Duration) throws(SerialError) -> Int {
         let clock = ContinuousClock()
         let deadline = clock.now.advanced(by: limit)
         var dropped = 0
@@ -154,7 +154,7 @@ public final class SerialPort {
     }
 
     /// Releases exclusive mode and closes the line. Safe to call more than once.
-    public func close() {
+    package func close() {
         guard descriptor >= 0 else { return }
         // Exclusive mode outlives this descriptor while another holds the tty; clear it first.
         _ = ioctl(descriptor, UInt(TIOCNXCL))

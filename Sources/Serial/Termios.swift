@@ -1,20 +1,20 @@
 import Glibc
 
 /// What the driver reports for an open line (`tcgetattr`), to check that settings took effect.
-public struct TermiosReadback: Equatable, Sendable {
-    public var inputBaudRate: Int?
-    public var outputBaudRate: Int?
-    public var dataBits: DataBits?
-    public var parity: Parity
-    public var stopBits: StopBits
+package struct TermiosReadback: Equatable, Sendable {
+    package var inputBaudRate: Int?
+    package var outputBaudRate: Int?
+    package var dataBits: DataBits?
+    package var parity: Parity
+    package var stopBits: StopBits
     /// No canonical mode, echo, signal keys, output processing or input translation; VMIN = VTIME = 0.
-    public var isRaw: Bool
+    package var isRaw: Bool
     /// CREAD: the receiver is on.
-    public var receiverEnabled: Bool
+    package var receiverEnabled: Bool
     /// CLOCAL: modem control lines are ignored.
-    public var ignoresModemControl: Bool
+    package var ignoresModemControl: Bool
     /// CRTSCTS: hardware flow control (must be off: RS-485 uses RTS for direction).
-    public var hardwareFlowControl: Bool
+    package var hardwareFlowControl: Bool
 }
 
 /// Conversions between `SerialSettings` and the termios structure.

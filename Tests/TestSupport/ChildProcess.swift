@@ -3,8 +3,8 @@ import Glibc
 /// A program a test starts (a broker, a peer) and must stop: spawned with default signal
 /// dispositions and an empty signal mask (a child of a concurrency-pool thread would otherwise
 /// inherit blocked SIGTERM), stopped with SIGTERM then SIGKILL, and always reaped.
-public final class ChildProcess {
-    public let pid: pid_t
+package final class ChildProcess {
+    package let pid: pid_t
     private var outputDescriptor: Int32
     private var reaped = false
     private var pendingOutput: [UInt8] = []
@@ -12,7 +12,7 @@ public final class ChildProcess {
     /// Starts `executable` (looked up in PATH) with `arguments`; its stdout is readable with
     /// `readLine`, its stderr goes to /dev/null unless `inheritStandardError`, or to the file
     /// `standardErrorFile` (created or truncated).
-    public init(_ executable: String, _ arguments: [String], inheritStandardError: Bool = false, standardErrorFile: String? = nil) throws {
+    package init(_ executable: String, _ arguments: [String], inheritStandardError: Bool = false, standardErrorFile: String? = nil) throws {
         var pipeDescriptors: [Int32] = [-1, -1]
         guard pipe(&pipeDescriptors) == 0 else { throw ChildProcessError.spawnFailed(executable, errno) }
         var actions = posix_spawn_file_actions_t()
@@ -52,7 +52,7 @@ public final class ChildProcess {
     deinit { stop() }
 
     /// The next line of the child's stdout, or nil at its end or after `timeout`.
-    public func readLine(timeout: Duration = .seconds(30)) -> String? {
+    package func readLine(timeout: Duration = .seconds(30)) -> String? {
         let deadline = ContinuousClock.now.advanced(by: timeout)
         var buffer = [UInt8](repeating: 0, count: 4096)
         while true {
@@ -73,7 +73,7 @@ public final class ChildProcess {
     }
 
     /// True while the child has not exited.
-    public var isRunning: Bool {
+    package var isRunning: Bool {
         guard !reaped else { return false }
         var status: Int32 = 0
         if waitpid(pid, &status, WNOHANG) == pid {
@@ -84,7 +84,7 @@ public final class ChildProcess {
     }
 
     /// SIGKILL, as a crash or `kill -9` would end it; reaps the child.
-    public func kill() {
+    package func kill() {
         guard !reaped else { return }
         Glibc.kill(pid, SIGKILL)
         var status: Int32 = 0
@@ -97,7 +97,7 @@ public final class ChildProcess {
     /// runs to its end and whose exit status matters); past the deadline stops it as `stop()` does.
     /// Reaps the child. Returns its wait status (`exitCode(_:)` reads it).
     @discardableResult
-    public func waitForExit(timeout: Duration = .seconds(60)) -> Int32 {
+    package func waitForExit(timeout: Duration = .seconds(60)) -> Int32 {
         guard !reaped else { return 0 }
         let deadline = ContinuousClock.now.advanced(by: timeout)
         var status: Int32 = 0
@@ -113,13 +113,13 @@ public final class ChildProcess {
     }
 
     /// The exit code in a wait status; nil if the child was ended by a signal.
-    public static func exitCode(_ status: Int32) -> Int32? {
+    package static func exitCode(_ status: Int32) -> Int32? {
         status & 0x7F == 0 ? (status >> 8) & 0xFF : nil
     }
 
     /// SIGTERM, up to 5 s to exit, then SIGKILL; reaps the child. Returns its wait status.
     @discardableResult
-    public func stop() -> Int32 {
+    package func stop() -> Int32 {
         defer {
             if outputDescriptor >= 0 { close(outputDescriptor); outputDescriptor = -1 }
         }
@@ -140,10 +140,10 @@ public final class ChildProcess {
     }
 }
 
-public enum ChildProcessError: Error, CustomStringConvertible {
+package enum ChildProcessError: Error, CustomStringConvertible {
     case spawnFailed(String, Int32)
 
-    public var description: String {
+    package var description: String {
         switch self {
         case let .spawnFailed(executable, code): "cannot start \(executable): \(String(cString: strerror(code)))"
         }

@@ -1,7 +1,7 @@
 import Glibc
 
 /// A file's bytes, nil if it cannot be opened.
-public func readFileBytes(_ path: String) -> [UInt8]? {
+package func readFileBytes(_ path: String) -> [UInt8]? {
     guard let file = fopen(path, "rb") else { return nil }
     defer { fclose(file) }
     var bytes: [UInt8] = []
@@ -14,7 +14,7 @@ public func readFileBytes(_ path: String) -> [UInt8]? {
 }
 
 /// Creates or replaces the file at `path` with `bytes`; false if that failed.
-public func writeFileBytes(_ bytes: [UInt8], to path: String) -> Bool {
+package func writeFileBytes(_ bytes: [UInt8], to path: String) -> Bool {
     guard let file = fopen(path, "wb") else { return false }
     defer { fclose(file) }
     return fwrite(bytes, 1, bytes.count, file) == bytes.count

@@ -5,7 +5,7 @@ import POSIX
 import Synchronization
 
 /// Collects what a client receives, so that tests can wait for it with a bound.
-public final class Inbox: Sendable {
+package final class Inbox: Sendable {
     private final class Storage: Sendable {
         let messages = Mutex<[Publish]>([])
     }
@@ -13,33 +13,33 @@ public final class Inbox: Sendable {
     private let storage = Storage()
     private let task: Task<Void, Never>
 
-    public init(_ messages: AsyncStream<Publish>) {
+    package init(_ messages: AsyncStream<Publish>) {
         let storage = self.storage
         task = Task {
             for await message in messages { storage.messages.withLock { $0.append(message) } }
         }
     }
 
-    public convenience init(_ client: MQTTClient) {
+    package convenience init(_ client: MQTTClient) {
         self.init(client.messages)
     }
 
-    public var messages: [Publish] { storage.messages.withLock { $0 } }
+    package var messages: [Publish] { storage.messages.withLock { $0 } }
 
     /// Waits (bounded) until `count` messages have arrived; returns them.
-    public func wait(for count: Int) async -> [Publish] {
+    package func wait(for count: Int) async -> [Publish] {
         _ = await eventually { self.messages.count >= count }
         return messages
     }
 }
 
 /// Connects the modbridge client to 127.0.0.1:`port`.
-public func connect(_ port: UInt16, _ id: String, clean: Bool = true, keepAlive: UInt16 = 30, will: Will? = nil) async throws(MQTTError) -> MQTTClient {
+package func connect(_ port: UInt16, _ id: String, clean: Bool = true, keepAlive: UInt16 = 30, will: Will? = nil) async throws(MQTTError) -> MQTTClient {
     try await MQTTClient.connect(MQTTClientConfiguration(port: port, connect: Connect(clientIdentifier: id, cleanSession: clean, keepAlive: keepAlive, will: will)))
 }
 
 /// Why a raw client stopped waiting.
-public enum RawClientError: Error, Equatable {
+package enum RawClientError: Error, Equatable {
     case timedOut
     case closed
     case failed(String)
@@ -47,36 +47,36 @@ public enum RawClientError: Error, Equatable {
 
 /// An MQTT client that does only what the test says, packet by packet: no automatic
 /// acknowledgements, no keep-alive. Blocking, with a bound on every wait.
-public final class RawMQTTClient {
-    public let socket: Socket
+package final class RawMQTTClient {
+    package let socket: Socket
     private var framer = MQTTFramer()
     private var buffer = [UInt8](repeating: 0, count: 65_536)
 
-    public init(host: String = "127.0.0.1", port: UInt16) throws {
+    package init(host: String = "127.0.0.1", port: UInt16) throws {
         socket = try Socket.connect(host: host, port: port, timeout: .seconds(10))
     }
 
     /// The server's end of a connection a test accepted, for a server scripted packet by packet.
-    public init(accepted socket: Socket) {
+    package init(accepted socket: Socket) {
         self.socket = socket
     }
 
     /// Shrinks the kernel's receive buffer, so that a client that does not read fills up soon.
-    public func shrinkReceiveBuffer(to bytes: Int32) {
+    package func shrinkReceiveBuffer(to bytes: Int32) {
         var size = bytes
         _ = setsockopt(socket.descriptor, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
     }
 
-    public func send(_ packet: MQTTPacket) throws {
+    package func send(_ packet: MQTTPacket) throws {
         try send(bytes: packet.encoded())
     }
 
-    public func send(bytes: [UInt8]) throws {
+    package func send(bytes: [UInt8]) throws {
         try socket.writeAll(bytes)
     }
 
     /// The next packet from the server.
-    public func next(timeout: Duration = .seconds(10)) throws(RawClientError) -> MQTTPacket {
+    package func next(timeout: Duration = .seconds(10)) throws(RawClientError) -> MQTTPacket {
         let deadline = ContinuousClock.now.advanced(by: timeout)
         while true {
             do {
@@ -103,7 +103,7 @@ public final class RawMQTTClient {
     }
 
     /// True if nothing arrives within `timeout` (the connection stays quiet and open).
-    public func staysQuiet(for timeout: Duration) -> Bool {
+    package func staysQuiet(for timeout: Duration) -> Bool {
         do {
             _ = try next(timeout: timeout)
             return false
@@ -114,7 +114,7 @@ public final class RawMQTTClient {
 
     /// Reads and discards until the server closes the connection; false if it is still open
     /// after `timeout`.
-    public func waitUntilClosed(timeout: Duration = .seconds(10)) -> Bool {
+    package func waitUntilClosed(timeout: Duration = .seconds(10)) -> Bool {
         let deadline = ContinuousClock.now.advanced(by: timeout)
         while true {
             do {
@@ -126,7 +126,7 @@ public final class RawMQTTClient {
     }
 
     /// CONNECT and the CONNACK that answers it.
-    public func connect(_ connect: Connect) throws -> ConnectAcknowledgement {
+    package func connect(_ connect: Connect) throws -> ConnectAcknowledgement {
         try send(.connect(connect))
         guard case let .connectAcknowledgement(acknowledgement) = try next() else {
             throw RawClientError.failed("the answer to CONNECT is not CONNACK")
@@ -135,7 +135,7 @@ public final class RawMQTTClient {
     }
 
     /// SUBSCRIBE and the SUBACK codes.
-    public func subscribe(_ subscriptions: [Subscription], identifier: UInt16 = 1) throws -> [SubscribeReturnCode] {
+    package func subscribe(_ subscriptions: [Subscription], identifier: UInt16 = 1) throws -> [SubscribeReturnCode] {
         try send(.subscribe(Subscribe(packetIdentifier: identifier, subscriptions: subscriptions)))
         guard case let .subscribeAcknowledgement(acknowledgement) = try next(), acknowledgement.packetIdentifier == identifier else {
             throw RawClientError.failed("the answer to SUBSCRIBE is not its SUBACK")
@@ -144,7 +144,7 @@ public final class RawMQTTClient {
     }
 
     /// The next PUBLISH (fails on any other packet).
-    public func nextPublish(timeout: Duration = .seconds(10)) throws -> Publish {
+    package func nextPublish(timeout: Duration = .seconds(10)) throws -> Publish {
         let packet = try next(timeout: timeout)
         guard case let .publish(publish) = packet else {
             throw RawClientError.failed("expected PUBLISH, got \(MQTTPacket.name(ofType: packet.packetType))")
@@ -152,5 +152,5 @@ public final class RawMQTTClient {
         return publish
     }
 
-    public func close() { socket.close() }
+    package func close() { socket.close() }
 }

@@ -3,20 +3,20 @@ import MQTT
 import POSIX
 
 /// What a server sent back on one connection: every byte until it closed (or the wait ended).
-public struct RawExchange: Equatable, CustomStringConvertible {
-    public var bytes: [UInt8]
+package struct RawExchange: Equatable, CustomStringConvertible {
+    package var bytes: [UInt8]
     /// True if the server closed the connection (end of stream or a reset); false if it was
     /// still open when the wait ended.
-    public var closed: Bool
+    package var closed: Bool
 
-    public init(bytes: [UInt8], closed: Bool) {
+    package init(bytes: [UInt8], closed: Bool) {
         self.bytes = bytes
         self.closed = closed
     }
 
     /// The bytes decoded as server packets with the MQTT module's framer; nil and the error if
     /// they do not decode (trailing bytes of a packet cut short are left out).
-    public var packets: Result<[MQTTPacket], MQTTError> {
+    package var packets: Result<[MQTTPacket], MQTTError> {
         var framer = MQTTFramer()
         framer.append(bytes)
         var packets: [MQTTPacket] = []
@@ -28,7 +28,7 @@ public struct RawExchange: Equatable, CustomStringConvertible {
         return .success(packets)
     }
 
-    public var description: String {
+    package var description: String {
         bytes.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined() + (closed ? " <closed>" : " <open>")
     }
 }
@@ -37,7 +37,7 @@ public struct RawExchange: Equatable, CustomStringConvertible {
 /// server sends until it closes the connection or `timeout` passes. With `halfClose` the bytes
 /// and the FIN leave in one segment (TCP_CORK, then shutdown(SHUT_WR)), so the server reads
 /// them and the end of the stream in the same turn.
-public func exchange(port: UInt16, _ bytes: [UInt8], halfClose: Bool = false, timeout: Duration = .seconds(5)) throws -> RawExchange {
+package func exchange(port: UInt16, _ bytes: [UInt8], halfClose: Bool = false, timeout: Duration = .seconds(5)) throws -> RawExchange {
     let socket = try Socket.connect(host: "127.0.0.1", port: port, timeout: .seconds(10))
     defer { socket.close() }
     var one: Int32 = 1
@@ -48,7 +48,7 @@ public func exchange(port: UInt16, _ bytes: [UInt8], halfClose: Bool = false, ti
 }
 
 /// Reads from `socket` until the peer closes it or `timeout` passes.
-public func receiveUntilClosed(_ socket: Socket, timeout: Duration) -> RawExchange {
+package func receiveUntilClosed(_ socket: Socket, timeout: Duration) -> RawExchange {
     let deadline = ContinuousClock.now.advanced(by: timeout)
     var received: [UInt8] = []
     var buffer = [UInt8](repeating: 0, count: 16_384)

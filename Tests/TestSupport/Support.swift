@@ -1,10 +1,10 @@
 import Glibc
 
 /// A temporary folder, removed with everything in it when the test is done.
-public final class TemporaryFolder {
-    public let path: String
+package final class TemporaryFolder {
+    package let path: String
 
-    public init() {
+    package init() {
         var template = Array("/tmp/modbridge-test-XXXXXX".utf8CString)
         let made = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
         path = made.map { String(cString: $0) } ?? "/tmp"
@@ -26,7 +26,7 @@ public final class TemporaryFolder {
 /// up to its NUL through a pointer: an entry readdir returns is d_reclen bytes, often fewer than
 /// a whole `dirent`, so copying `d_name` (256 bytes) can read past the end of readdir's buffer
 /// (it crashed the abuse probe once).
-public func directoryEntries(_ folder: String) -> [String]? {
+package func directoryEntries(_ folder: String) -> [String]? {
     guard let directory = opendir(folder) else { return nil }
     defer { closedir(directory) }
     guard let nameOffset = MemoryLayout<dirent>.offset(of: \dirent.d_name) else { return nil }
@@ -39,7 +39,7 @@ public func directoryEntries(_ folder: String) -> [String]? {
 }
 
 /// Waits (polling, bounded: 5 s) until `condition` holds; false if it never did.
-public func eventually(_ condition: () -> Bool, attempts: Int = 500) async -> Bool {
+package func eventually(_ condition: () -> Bool, attempts: Int = 500) async -> Bool {
     for _ in 0..<attempts {
         if condition() { return true }
         try? await Task.sleep(for: .milliseconds(10))
@@ -48,7 +48,7 @@ public func eventually(_ condition: () -> Bool, attempts: Int = 500) async -> Bo
 }
 
 /// A free TCP port on 127.0.0.1, found by binding port 0.
-public func freePort() -> UInt16 {
+package func freePort() -> UInt16 {
     let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     defer { close(descriptor) }
     var address = sockaddr_in()
@@ -64,7 +64,7 @@ public func freePort() -> UInt16 {
 }
 
 /// Whether something accepts TCP connections on 127.0.0.1:`port` now.
-public func acceptsConnections(port: UInt16) -> Bool {
+package func acceptsConnections(port: UInt16) -> Bool {
     let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     defer { close(descriptor) }
     var address = sockaddr_in()
@@ -77,10 +77,10 @@ public func acceptsConnections(port: UInt16) -> Bool {
 }
 
 /// A small deterministic generator, so that a failing random round can be replayed.
-public struct SplitMix64: RandomNumberGenerator {
+package struct SplitMix64: RandomNumberGenerator {
     private var state: UInt64
-    public init(seed: UInt64) { state = seed }
-    public mutating func next() -> UInt64 {
+    package init(seed: UInt64) { state = seed }
+    package mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
@@ -90,12 +90,12 @@ public struct SplitMix64: RandomNumberGenerator {
 }
 
 /// A Mosquitto broker on 127.0.0.1 and a free port, for tests against a broker no one here wrote.
-public final class MosquittoBroker {
-    public let port: UInt16
+package final class MosquittoBroker {
+    package let port: UInt16
     private let folder = TemporaryFolder()
     private let process: ChildProcess
 
-    public init() throws {
+    package init() throws {
         port = freePort()
         let configuration = folder.path + "/mosquitto.conf"
         let text = "listener \(port) 127.0.0.1\nallow_anonymous true\npersistence false\n"
@@ -111,11 +111,11 @@ public final class MosquittoBroker {
         }
     }
 
-    public func stop() { process.stop() }
+    package func stop() { process.stop() }
 }
 
 /// The built `modbridge` binary: it sits beside the test bundle in the build folder.
-public var modbridgeExecutable: String {
+package var modbridgeExecutable: String {
     let bundle = CommandLine.arguments.first ?? ""
     var resolved = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
     let path = realpath(bundle, &resolved) != nil ? String(decoding: resolved.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) : bundle

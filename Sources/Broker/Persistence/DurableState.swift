@@ -7,16 +7,16 @@ import MQTT
 /// `openSession` for that client came first and no `closeSession` since; so the engine must append
 /// `openSession` before anything else of a persistent session, and a clean session (whose state
 /// must not outlive its connection) simply never gets one.
-public struct DurableState: Equatable, Sendable {
+package struct DurableState: Equatable, Sendable {
     /// An outgoing QoS 1/2 message of a session, not yet completed.
-    public struct Outgoing: Equatable, Sendable {
-        public var packetIdentifier: UInt16
-        public var message: StoredMessage
+    package struct Outgoing: Equatable, Sendable {
+        package var packetIdentifier: UInt16
+        package var message: StoredMessage
         /// QoS 2: PUBREC received and PUBREL sent, so on reconnect the PUBREL is resent.
-        public var released: Bool
+        package var released: Bool
 
         /// An outgoing message (not released unless said).
-        public init(packetIdentifier: UInt16, message: StoredMessage, released: Bool = false) {
+        package init(packetIdentifier: UInt16, message: StoredMessage, released: Bool = false) {
             self.packetIdentifier = packetIdentifier
             self.message = message
             self.released = released
@@ -24,9 +24,9 @@ public struct DurableState: Equatable, Sendable {
     }
 
     /// A persistent session: subscriptions, outgoing messages, inbound QoS 2 awaiting PUBREL.
-    public struct Session: Equatable, Sendable {
-        public var subscriptions: [String: QoS]
-        public var awaitingRelease: Set<UInt16>
+    package struct Session: Equatable, Sendable {
+        package var subscriptions: [String: QoS]
+        package var awaitingRelease: Set<UInt16>
 
         // Completed messages leave a hole (nil) that is swept once holes are half the queue:
         // draining a long queue from the front then costs O(1) per message, where
@@ -37,7 +37,7 @@ public struct DurableState: Equatable, Sendable {
         private var positions: [UInt16: Int] = [:]
 
         /// A session with these contents.
-        public init(subscriptions: [String: QoS] = [:], outgoing: [Outgoing] = [], awaitingRelease: Set<UInt16> = []) {
+        package init(subscriptions: [String: QoS] = [:], outgoing: [Outgoing] = [], awaitingRelease: Set<UInt16> = []) {
             self.subscriptions = subscriptions
             self.awaitingRelease = awaitingRelease
             self.outgoing = outgoing
@@ -45,7 +45,7 @@ public struct DurableState: Equatable, Sendable {
 
         /// Outgoing messages in enqueue order, each packet identifier once (a later one replaces
         /// an earlier one with the same identifier, as `enqueue` does).
-        public var outgoing: [Outgoing] {
+        package var outgoing: [Outgoing] {
             get { queue.compactMap { $0 } }
             set {
                 queue = []
@@ -56,14 +56,14 @@ public struct DurableState: Equatable, Sendable {
         }
 
         /// Number of outgoing messages (without building the array).
-        public var outgoingCount: Int { queue.count - holes }
+        package var outgoingCount: Int { queue.count - holes }
 
         /// The outgoing message with this packet identifier, if queued.
-        public func outgoing(packetIdentifier: UInt16) -> Outgoing? {
+        package func outgoing(packetIdentifier: UInt16) -> Outgoing? {
             positions[packetIdentifier].flatMap { queue[$0] }
         }
 
-        public static func == (lhs: Session, rhs: Session) -> Bool {
+        package static func == (lhs: Session, rhs: Session) -> Bool {
             lhs.subscriptions == rhs.subscriptions && lhs.awaitingRelease == rhs.awaitingRelease
                 && lhs.queue.lazy.compactMap { $0 }.elementsEqual(rhs.queue.lazy.compactMap { $0 })
         }
@@ -105,19 +105,19 @@ public struct DurableState: Equatable, Sendable {
     }
 
     /// Retained messages by topic (the key is the message's topic).
-    public var retained: [String: StoredMessage]
+    package var retained: [String: StoredMessage]
     /// Persistent sessions by client identifier.
-    public var sessions: [String: Session]
+    package var sessions: [String: Session]
 
     /// No retained messages, no sessions.
-    public init() {
+    package init() {
         retained = [:]
         sessions = [:]
     }
 
     /// Applies one change; a record about a session that is not open, or about a packet
     /// identifier that is not there, changes nothing (see the type's comment).
-    public mutating func apply(_ record: StoreRecord) {
+    package mutating func apply(_ record: StoreRecord) {
         switch record {
         case let .retain(message):
             retained[message.topic] = message
@@ -147,7 +147,7 @@ public struct DurableState: Equatable, Sendable {
     /// Records that rebuild exactly this state when applied to an empty state. Sorted by topic,
     /// client, filter and identifier (outgoing messages keep their order), so the same state
     /// always gives the same bytes.
-    public func snapshotRecords() -> [StoreRecord] {
+    package func snapshotRecords() -> [StoreRecord] {
         var records: [StoreRecord] = []
         for topic in retained.keys.sorted() {
             if let message = retained[topic] { records.append(.retain(message)) }
@@ -176,7 +176,7 @@ public struct DurableState: Equatable, Sendable {
 
 extension DurableState.Session: CustomReflectable {
     /// Shows the outgoing messages in order (in test failures, say), not the queue's holes and index.
-    public var customMirror: Mirror {
+    package var customMirror: Mirror {
         Mirror(self, children: ["subscriptions": subscriptions, "outgoing": outgoing, "awaitingRelease": awaitingRelease])
     }
 }

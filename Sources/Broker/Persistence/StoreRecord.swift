@@ -1,14 +1,14 @@
 import MQTT
 
 /// A message kept for a client or as a retained message.
-public struct StoredMessage: Equatable, Sendable {
-    public var topic: String
-    public var payload: [UInt8]
-    public var qos: QoS
-    public var retain: Bool
+package struct StoredMessage: Equatable, Sendable {
+    package var topic: String
+    package var payload: [UInt8]
+    package var qos: QoS
+    package var retain: Bool
 
     /// A message as stored (`topic` at most 65,535 UTF-8 bytes, as MQTT requires).
-    public init(topic: String, payload: [UInt8], qos: QoS, retain: Bool) {
+    package init(topic: String, payload: [UInt8], qos: QoS, retain: Bool) {
         self.topic = topic
         self.payload = payload
         self.qos = qos
@@ -17,7 +17,7 @@ public struct StoredMessage: Equatable, Sendable {
 }
 
 /// One change to the broker's durable state. See `DurableState.apply` for what each one does.
-public enum StoreRecord: Equatable, Sendable {
+package enum StoreRecord: Equatable, Sendable {
     /// Sets the retained message of `message.topic`.
     case retain(StoredMessage)
     /// Removes the retained message of `topic`.

@@ -12,27 +12,27 @@ import Storage
 ///
 /// Used from one thread at a time (the broker's reactor). One log per folder: a second `open`
 /// of a folder whose log is open (in this process or another) fails with operation "lock".
-public final class WriteAheadLog {
+package final class WriteAheadLog {
     /// The log's file name in its folder.
-    public static let fileName = "broker.wal"
+    package static let fileName = "broker.wal"
     static let format = LogFormat(magic: "MBWL", version: 1, name: "modbridge broker log")
     static let header: [UInt8] = format.header
 
     private let log: RecordLog
 
     /// The log file's path.
-    public var path: String { log.path }
+    package var path: String { log.path }
     /// Bytes dropped from the end of the file at open (a torn or corrupt tail; 0 after a clean close).
-    public var droppedBytesAtOpen: Int { log.droppedBytesAtOpen }
+    package var droppedBytesAtOpen: Int { log.droppedBytesAtOpen }
     /// Bytes in the file now (not counting buffered records).
-    public var fileSize: Int { log.fileSize }
+    package var fileSize: Int { log.fileSize }
 
     private init(log: RecordLog) {
         self.log = log
     }
 
     /// Opens (creating the folder and file if needed) `directory/broker.wal`, replays it, drops a torn or corrupt tail, then compacts it to a snapshot of the replayed state.
-    public static func open(directory: String) throws(BrokerError) -> (WriteAheadLog, DurableState) {
+    package static func open(directory: String) throws(BrokerError) -> (WriteAheadLog, DurableState) {
         do throws(StorageError) {
             let (log, state) = try RecordLog.open(
                 directory: directory, fileName: fileName, format: format, initial: DurableState(),
@@ -49,23 +49,23 @@ public final class WriteAheadLog {
     }
 
     /// Buffers a record (no syscall).
-    public func append(_ record: StoreRecord) {
+    package func append(_ record: StoreRecord) {
         log.append { record.encode(into: &$0) }
     }
 
     /// Writes buffered records (one pwrite when possible); then they survive a kill -9 of the process. On failure they stay buffered for the next flush.
-    public func flush() throws(BrokerError) {
+    package func flush() throws(BrokerError) {
         do throws(StorageError) { try log.flush() } catch { throw BrokerError(error) }
     }
 
     /// Flushes, then fsync(2): after this returns, every appended record survives a power loss.
     /// After a failed fsync every later sync fails too, until a compaction rewrites the file.
-    public func sync() throws(BrokerError) {
+    package func sync() throws(BrokerError) {
         do throws(StorageError) { try log.sync() } catch { throw BrokerError(error) }
     }
 
     /// Rewrites the log as `state.snapshotRecords()` through a fsynced temporary file renamed over it; `state` must include every record appended so far (the buffer is dropped).
-    public func compact(to state: DurableState) throws(BrokerError) {
+    package func compact(to state: DurableState) throws(BrokerError) {
         do throws(StorageError) {
             try log.compact { Self.write(state, to: &$0) }
         } catch {
@@ -74,7 +74,7 @@ public final class WriteAheadLog {
     }
 
     /// Flushes, syncs and closes (releasing the folder's lock). Safe to call twice. Errors are dropped: call sync() first to see them.
-    public func close() {
+    package func close() {
         log.close()
     }
 

@@ -28,7 +28,7 @@ package enum ExitStatus {
 }
 
 /// The `modbridge` command: picks a subcommand and runs it.
-public enum Modbridge {
+package enum Modbridge {
     package static let commands: [any Command.Type] = [RunCommand.self, CheckCommand.self, ReadCommand.self, WriteCommand.self, SimulateCommand.self, BrokerCommand.self]
 
     package static var overview: String {
@@ -48,7 +48,7 @@ public enum Modbridge {
     }
 
     /// Runs the command line `arguments` (without the program name); returns the exit status.
-    public static func main(_ arguments: [String]) async -> Int32 {
+    package static func main(_ arguments: [String]) async -> Int32 {
         let invocation: Invocation
         do {
             invocation = try parse(arguments)

@@ -1,31 +1,31 @@
 import FoundationEssentials
 
 /// A config with every profile it uses, checked together.
-public struct LoadedConfiguration: Sendable {
-    public var file: String
-    public var config: GatewayConfig
+package struct LoadedConfiguration: Sendable {
+    package var file: String
+    package var config: GatewayConfig
     /// Every profile found, by model.
-    public var profiles: [String: DeviceProfile]
+    package var profiles: [String: DeviceProfile]
     /// Every device with its bus and its profile (overrides applied), in config order.
-    public var devices: [ResolvedDevice]
+    package var devices: [ResolvedDevice]
     /// Things that are allowed but worth saying (an unverified profile in use).
-    public var warnings: [MappingError.Problem]
+    package var warnings: [MappingError.Problem]
     /// The storage folder, resolved against the config file's folder.
-    public var storagePath: String?
+    package var storagePath: String?
 }
 
 /// A device ready to run: its settings, its bus and its effective profile.
-public struct ResolvedDevice: Sendable, Equatable {
-    public var registry: String
-    public var settings: DeviceSettings
-    public var bus: BusSettings
-    public var profile: DeviceProfile
+package struct ResolvedDevice: Sendable, Equatable {
+    package var registry: String
+    package var settings: DeviceSettings
+    package var bus: BusSettings
+    package var profile: DeviceProfile
 }
 
 /// Reads a gateway config and its profiles from disk and checks them together; every problem of
 /// every file is reported in one `MappingError`.
-public enum ConfigurationLoader {
-    public static func load(configFile: String) throws(MappingError) -> LoadedConfiguration {
+package enum ConfigurationLoader {
+    package static func load(configFile: String) throws(MappingError) -> LoadedConfiguration {
         let log = ProblemLog(file: configFile)
         let data = try read(configFile)
         let tree = try JSONValue.parse(data, file: configFile)

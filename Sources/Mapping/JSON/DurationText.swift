@@ -4,7 +4,7 @@
 /// Every value from a file is range-checked before it becomes a `Duration`: a number too large
 /// for one (`1e19`, `18446744073709551616`) is nil here, reported by the caller with its path,
 /// never a trap.
-public enum DurationText {
+package enum DurationText {
     /// The longest duration a file may give: 1e9 milliseconds (11.6 days) is far beyond every
     /// range a config accepts, and far inside what `Duration` and `Int64` microseconds hold.
     static let longestMilliseconds = 1e9
@@ -23,7 +23,7 @@ public enum DurationText {
     }
 
     /// `"250ms"`, `"1.5s"`, `"2m"`, `"1h"` as a duration; nil for any other text or past 1e9 ms.
-    public static func parse(_ text: String) -> Duration? {
+    package static func parse(_ text: String) -> Duration? {
         let units: [(String, Double)] = [("ms", 1), ("s", 1000), ("m", 60_000), ("h", 3_600_000)]
         for (suffix, milliseconds) in units where text.hasSuffix(suffix) {
             let number = text.dropLast(suffix.count)
@@ -42,7 +42,7 @@ public enum DurationText {
     }
 
     /// The shortest of `ms`, `s`, `m`, `h` that shows `duration` exactly (for messages).
-    public static func format(_ duration: Duration) -> String {
+    package static func format(_ duration: Duration) -> String {
         // Whole milliseconds, saturating: a message must not trap on a duration no file can give.
         let (seconds, attoseconds) = duration.components
         let (scaled, overflow) = seconds.multipliedReportingOverflow(by: 1000)

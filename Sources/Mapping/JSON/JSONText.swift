@@ -2,25 +2,25 @@
 /// telemetry document is built at every poll, so no intermediate strings).
 extension JSONValue {
     /// This value as compact JSON; object keys sorted, so equal values give equal text.
-    public var jsonText: String {
+    package var jsonText: String {
         String(decoding: jsonBytes, as: UTF8.self)
     }
 
     /// `jsonText` as UTF-8 bytes.
-    public var jsonBytes: [UInt8] {
+    package var jsonBytes: [UInt8] {
         var bytes: [UInt8] = []
         Self.write(self, to: &bytes)
         return bytes
     }
 
     /// Appends this value as compact JSON to `bytes`.
-    public func appendJSON(to bytes: inout [UInt8]) {
+    package func appendJSON(to bytes: inout [UInt8]) {
         Self.write(self, to: &bytes)
     }
 
     /// `"key":` as JSON bytes: the start of an object member whose key is known ahead (a
     /// telemetry document's point names are escaped once, not at every poll).
-    public static func memberPrefix(_ key: String) -> [UInt8] {
+    package static func memberPrefix(_ key: String) -> [UInt8] {
         var bytes: [UInt8] = []
         writeString(key, to: &bytes)
         bytes.append(UInt8(ascii: ":"))
@@ -28,12 +28,12 @@ extension JSONValue {
     }
 
     /// An object with its keys in the given order (a telemetry document lists points in profile order).
-    public static func objectText(_ fields: [(String, JSONValue)]) -> String {
+    package static func objectText(_ fields: [(String, JSONValue)]) -> String {
         String(decoding: objectBytes(fields), as: UTF8.self)
     }
 
     /// `objectText` as UTF-8 bytes.
-    public static func objectBytes(_ fields: [(String, JSONValue)]) -> [UInt8] {
+    package static func objectBytes(_ fields: [(String, JSONValue)]) -> [UInt8] {
         var bytes: [UInt8] = []
         bytes.reserveCapacity(32 + fields.count * 24)
         writeObject(fields, to: &bytes)

@@ -2,7 +2,7 @@ import FoundationEssentials
 
 /// A parsed JSON document, kept as a tree so that validation can walk it, name every place by
 /// its path and report every problem at once (a `Decodable` model stops at the first).
-public enum JSONValue: Sendable, Equatable {
+package enum JSONValue: Sendable, Equatable {
     case null
     case bool(Bool)
     /// A whole number that fits 64 bits: written `5`, or `5.0` / `5e0` (exact within ±2^53), as
@@ -15,12 +15,12 @@ public enum JSONValue: Sendable, Equatable {
 
     /// Parses `data` strictly (RFC 8259, see `JSONParser`); a syntax error names `file`, the line
     /// and column and what was expected there; every duplicate key is an error.
-    public static func parse(_ data: Data, file: String?) throws(MappingError) -> JSONValue {
+    package static func parse(_ data: Data, file: String?) throws(MappingError) -> JSONValue {
         try JSONParser.parse(Array(data), file: file)
     }
 
     /// How a value is shown in "found …": short, never the whole document.
-    public var shortDescription: String {
+    package var shortDescription: String {
         switch self {
         case .null: "null"
         case let .bool(value): String(value)
@@ -33,7 +33,7 @@ public enum JSONValue: Sendable, Equatable {
     }
 
     /// The number as a Double, for integers and numbers.
-    public var numberValue: Double? {
+    package var numberValue: Double? {
         switch self {
         case let .integer(value): Double(value)
         case let .number(value): value
@@ -43,7 +43,7 @@ public enum JSONValue: Sendable, Equatable {
 }
 
 extension JSONValue: Decodable {
-    public init(from decoder: any Decoder) throws {
+    package init(from decoder: any Decoder) throws {
         let container = try decoder.singleValueContainer()
         if container.decodeNil() {
             self = .null

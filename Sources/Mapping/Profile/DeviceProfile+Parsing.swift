@@ -2,12 +2,12 @@ import FoundationEssentials
 
 extension DeviceProfile {
     /// Parses and validates a profile file's contents; every problem is reported at once.
-    public static func parse(_ data: Data, file: String?) throws(MappingError) -> DeviceProfile {
+    package static func parse(_ data: Data, file: String?) throws(MappingError) -> DeviceProfile {
         try parse(try JSONValue.parse(data, file: file), file: file)
     }
 
     /// Validates a profile tree (a file, or a profile merged with a device's overrides).
-    public static func parse(_ value: JSONValue, file: String?) throws(MappingError) -> DeviceProfile {
+    package static func parse(_ value: JSONValue, file: String?) throws(MappingError) -> DeviceProfile {
         let log = ProblemLog(file: file)
         let profile = ProfileParser(log: log).profile(value)
         try log.check()
@@ -19,7 +19,7 @@ extension DeviceProfile {
 extension DeviceProfile: Decodable {
     /// Decodes through the validating parser: a `DecodingError` holding the `MappingError` with
     /// every problem if the profile is not valid.
-    public init(from decoder: any Decoder) throws {
+    package init(from decoder: any Decoder) throws {
         let value = try JSONValue(from: decoder)
         do {
             self = try DeviceProfile.parse(value, file: nil)

@@ -2,8 +2,8 @@
 /// point: a scale read from another register (`decimalsFrom`) and values made invalid by a
 /// status flag (`invalidWhen`). Points are known by their index in `profile.points`: a poll
 /// decodes every point of every answer, so nothing here looks a point up by name.
-public struct DeviceReadings: Sendable {
-    public let profile: DeviceProfile
+package struct DeviceReadings: Sendable {
+    package let profile: DeviceProfile
     private var readings: [PointReading?]
     /// Points other points depend on, decoded first when read together.
     private let isReferenced: [Bool]
@@ -12,7 +12,7 @@ public struct DeviceReadings: Sendable {
     /// Per point, its `invalidWhen` conditions with the index of the flags point.
     private let invalidConditions: [[(point: Int, condition: InvalidWhen)]]
 
-    public init(profile: DeviceProfile) {
+    package init(profile: DeviceProfile) {
         self.profile = profile
         let indexByName = Dictionary(profile.points.enumerated().map { ($1.name, $0) }, uniquingKeysWith: { first, _ in first })
         readings = Array(repeating: nil, count: profile.points.count)
@@ -29,12 +29,12 @@ public struct DeviceReadings: Sendable {
     }
 
     /// The latest reading of the point at `index`, if it has been read.
-    public func reading(at index: Int) -> PointReading? {
+    package func reading(at index: Int) -> PointReading? {
         readings.indices.contains(index) ? readings[index] : nil
     }
 
     /// The latest reading of each point read so far, by name.
-    public var latest: [String: PointReading] {
+    package var latest: [String: PointReading] {
         var latest: [String: PointReading] = [:]
         for (index, reading) in readings.enumerated() { if let reading { latest[profile.points[index].name] = reading } }
         return latest
@@ -42,23 +42,23 @@ public struct DeviceReadings: Sendable {
 
     /// Decodes the points at `indices` (into `profile.points`) from `registers` read from `start`;
     /// returns each point's index with its reading, in the order of `indices`.
-    public mutating func decode(_ indices: [Int], registers: [UInt16], start: Int) -> [(index: Int, reading: PointReading)] {
+    package mutating func decode(_ indices: [Int], registers: [UInt16], start: Int) -> [(index: Int, reading: PointReading)] {
         decode(indices, from: .registers(registers, start: start))
     }
 
     /// Decodes the bit points at `indices` from `bits` read from `start`.
-    public mutating func decode(_ indices: [Int], bits: [Bool], start: Int) -> [(index: Int, reading: PointReading)] {
+    package mutating func decode(_ indices: [Int], bits: [Bool], start: Int) -> [(index: Int, reading: PointReading)] {
         decode(indices, from: .bits(bits, start: start))
     }
 
     /// Records a reading that did not come from registers (a read that failed for this point).
-    public mutating func record(_ reading: PointReading, at index: Int) {
+    package mutating func record(_ reading: PointReading, at index: Int) {
         guard readings.indices.contains(index) else { return }
         readings[index] = reading
     }
 
     /// The current decimal-point value for a point that scales by `decimalsFrom`, if read.
-    public func decimals(for point: Point) -> Int64? {
+    package func decimals(for point: Point) -> Int64? {
         guard let index = profile.points.firstIndex(where: { $0.name == point.name }) else { return nil }
         return decimals(at: index)
     }
@@ -69,7 +69,7 @@ public struct DeviceReadings: Sendable {
     }
 
     /// Forgets every reading (the device restarted or went offline).
-    public mutating func clear() {
+    package mutating func clear() {
         readings = Array(repeating: nil, count: profile.points.count)
     }
 

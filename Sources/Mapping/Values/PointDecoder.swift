@@ -1,8 +1,8 @@
 /// Registers or a bit → the value a point publishes: type, order, scaling, sentinels.
-public enum PointDecoder {
+package enum PointDecoder {
     /// `point` read from `registers` (exactly `point.type.width` of them). `decimals` is the
     /// current value of the point named by `decimalsFrom`, if the point scales that way.
-    public static func decode(_ point: Point, registers: ArraySlice<UInt16>, decimals: Int64? = nil) -> PointReading {
+    package static func decode(_ point: Point, registers: ArraySlice<UInt16>, decimals: Int64? = nil) -> PointReading {
         guard registers.count == point.type.width, let first = registers.first else {
             return .error("expected \(point.type.width) registers, got \(registers.count)")
         }
@@ -35,12 +35,12 @@ public enum PointDecoder {
     }
 
     /// A coil or discrete input.
-    public static func decode(_ point: Point, bit: Bool) -> PointReading {
+    package static func decode(_ point: Point, bit: Bool) -> PointReading {
         .value(.bool(bit))
     }
 
     /// The flag names set in a `flags` reading (for `invalidWhen`).
-    public static func flags(in reading: PointReading?) -> Set<String> {
+    package static func flags(in reading: PointReading?) -> Set<String> {
         guard case let .array(items)? = reading?.value else { return [] }
         return Set(items.compactMap { if case let .string(name) = $0 { name } else { nil } })
     }

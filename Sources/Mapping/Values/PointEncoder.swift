@@ -1,9 +1,9 @@
 /// A command's value → the registers or coil to write, after checking it against the point:
 /// writable, the right JSON type, within `min`/`max`, an exact multiple of the scale, a known label.
-public enum PointEncoder {
+package enum PointEncoder {
     /// What to write for `value` on `point`. `decimals` is the current value of the point named by
     /// `decimalsFrom`, if the point scales that way. Errors say why, in words for an ack.
-    public static func encode(_ value: JSONValue, for point: Point, decimals: Int64? = nil) throws(MappingError) -> RegisterWrite {
+    package static func encode(_ value: JSONValue, for point: Point, decimals: Int64? = nil) throws(MappingError) -> RegisterWrite {
         guard point.access.isWritable else { throw MappingError("\(point.name) is read-only") }
         let address = point.address
         if point.table == .coil {
@@ -28,7 +28,7 @@ public enum PointEncoder {
     }
 
     /// What to write for `value` on a command point: one of its code labels.
-    public static func encode(_ value: JSONValue, for command: CommandPoint) throws(MappingError) -> RegisterWrite {
+    package static func encode(_ value: JSONValue, for command: CommandPoint) throws(MappingError) -> RegisterWrite {
         guard case let .string(label) = value else {
             throw MappingError("\(command.name) takes one of \(command.codes.keys.sorted().joined(separator: ", ")); found \(value.shortDescription)")
         }

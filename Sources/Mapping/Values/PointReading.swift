@@ -1,17 +1,17 @@
 /// What one read of a point gave: a value to publish, or the reason there is none (a sensor
 /// error from a sentinel, a set `invalidWhen` flag, a float that is not a number).
-public enum PointReading: Sendable, Equatable {
+package enum PointReading: Sendable, Equatable {
     case value(JSONValue)
     case error(String)
 
     /// The value, if there is one.
-    public var value: JSONValue? {
+    package var value: JSONValue? {
         if case let .value(value) = self { return value }
         return nil
     }
 
     /// As it appears in an `events` document: the bare value, or `{"error": "…"}`.
-    public var published: JSONValue {
+    package var published: JSONValue {
         switch self {
         case let .value(value): value
         case let .error(reason): .object(["error": .string(reason)])

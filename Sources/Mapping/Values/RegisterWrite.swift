@@ -1,5 +1,5 @@
 /// What a validated command writes, before it becomes Modbus requests.
-public enum RegisterWrite: Sendable, Equatable {
+package enum RegisterWrite: Sendable, Equatable {
     /// Holding registers from `address`.
     case registers(address: Int, values: [UInt16])
     /// One coil.
@@ -8,7 +8,7 @@ public enum RegisterWrite: Sendable, Equatable {
     case registerBit(address: Int, bit: Int, value: Bool)
 
     /// The first address written.
-    public var address: Int {
+    package var address: Int {
         switch self {
         case let .registers(address, _), let .coil(address, _), let .registerBit(address, _, _): address
         }

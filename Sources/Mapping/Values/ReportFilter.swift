@@ -1,17 +1,17 @@
 /// When a point's new reading is published: its report rule against what was published last.
-public struct ReportFilter: Sendable {
-    public let rule: ReportRule
+package struct ReportFilter: Sendable {
+    package let rule: ReportRule
     /// The reading published last, and when (kept for an `onChange` rule only).
-    public private(set) var lastPublished: PointReading?
+    package private(set) var lastPublished: PointReading?
     private var lastPublishedAt: ContinuousClock.Instant?
 
-    public init(rule: ReportRule) {
+    package init(rule: ReportRule) {
         self.rule = rule
     }
 
     /// Whether `reading`, read at `now`, is to be published; if so, and the rule compares readings
     /// (`onChange`), it becomes the last published. A rule that publishes every read keeps nothing.
-    public mutating func admit(_ reading: PointReading, at now: ContinuousClock.Instant) -> Bool {
+    package mutating func admit(_ reading: PointReading, at now: ContinuousClock.Instant) -> Bool {
         guard wants(reading, at: now) else { return false }
         if rule.onChange {
             lastPublished = reading
@@ -22,7 +22,7 @@ public struct ReportFilter: Sendable {
 
     /// Forgets the last published reading: the next one is published whatever it is (after the
     /// device comes back online, or a write to the point).
-    public mutating func reset() {
+    package mutating func reset() {
         lastPublished = nil
         lastPublishedAt = nil
     }

@@ -1,23 +1,23 @@
 import Glibc
 
 /// Wall-clock times as published in payloads (`ts`).
-public enum Timestamp {
+package enum Timestamp {
     /// Now, as RFC 3339 UTC with milliseconds: `2026-11-21T09:30:00.250Z`.
-    public static func now() -> String {
+    package static func now() -> String {
         var bytes: [UInt8] = []
         appendNow(to: &bytes)
         return String(decoding: bytes, as: UTF8.self)
     }
 
     /// Appends `now()` to `bytes` (a telemetry document's `ts`, written at every poll).
-    public static func appendNow(to bytes: inout [UInt8]) {
+    package static func appendNow(to bytes: inout [UInt8]) {
         var spec = timespec()
         clock_gettime(CLOCK_REALTIME, &spec)
         append(seconds: Int(spec.tv_sec), milliseconds: Int(spec.tv_nsec / 1_000_000), to: &bytes)
     }
 
     /// `seconds` since 1970 (UTC) and `milliseconds` as RFC 3339.
-    public static func rfc3339(seconds: Int, milliseconds: Int) -> String {
+    package static func rfc3339(seconds: Int, milliseconds: Int) -> String {
         var bytes: [UInt8] = []
         append(seconds: seconds, milliseconds: milliseconds, to: &bytes)
         return String(decoding: bytes, as: UTF8.self)

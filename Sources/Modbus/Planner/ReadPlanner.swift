@@ -2,15 +2,15 @@
 /// requests: ranges closer than `maximumGap` are merged (the gap is read and discarded), never
 /// into a request longer than `maximumCount`, and never across a learned `boundary` (an address
 /// a merged request must not span, because the device answered such a request with exception 02).
-public struct ReadPlanner: Sendable, Equatable {
+package struct ReadPlanner: Sendable, Equatable {
     /// Registers (or bits) one request may read.
-    public var maximumCount: Int
+    package var maximumCount: Int
     /// Unneeded addresses a merged request may read between two needed ranges.
-    public var maximumGap: Int
+    package var maximumGap: Int
     /// Addresses `a` such that no request may read both `a - 1` and `a`.
-    public var boundaries: Set<Int>
+    package var boundaries: Set<Int>
 
-    public init(maximumCount: Int, maximumGap: Int, boundaries: Set<Int> = []) {
+    package init(maximumCount: Int, maximumGap: Int, boundaries: Set<Int> = []) {
         precondition(maximumCount >= 1 && maximumGap >= 0, "a read holds at least one address")
         self.maximumCount = maximumCount
         self.maximumGap = maximumGap
@@ -18,13 +18,13 @@ public struct ReadPlanner: Sendable, Equatable {
     }
 
     /// One read: `count` addresses from `address`.
-    public struct Read: Sendable, Equatable, CustomStringConvertible {
-        public var address: Int
-        public var count: Int
-        public var addresses: Range<Int> { address..<address + count }
-        public var description: String { "\(address)+\(count)" }
+    package struct Read: Sendable, Equatable, CustomStringConvertible {
+        package var address: Int
+        package var count: Int
+        package var addresses: Range<Int> { address..<address + count }
+        package var description: String { "\(address)+\(count)" }
 
-        public init(address: Int, count: Int) {
+        package init(address: Int, count: Int) {
             self.address = address
             self.count = count
         }
@@ -36,7 +36,7 @@ public struct ReadPlanner: Sendable, Equatable {
     /// the length allow, is optimal: whichever plan is best, its first read covers a prefix of the
     /// ranges no longer than the greedy one, and the ranges left are a superset of the greedy's.
     /// A range longer than `maximumCount` (which a profile check prevents) is read in pieces.
-    public func plan(_ needed: [Range<Int>]) -> [Read] {
+    package func plan(_ needed: [Range<Int>]) -> [Read] {
         var reads: [Read] = []
         for range in Self.union(needed) {
             for piece in pieces(of: range) {
@@ -75,7 +75,7 @@ public struct ReadPlanner: Sendable, Equatable {
     }
 
     /// Overlapping and touching ranges joined, in address order.
-    public static func union(_ ranges: [Range<Int>]) -> [Range<Int>] {
+    package static func union(_ ranges: [Range<Int>]) -> [Range<Int>] {
         var result: [Range<Int>] = []
         for range in ranges.filter({ !$0.isEmpty }).sorted(by: { $0.lowerBound < $1.lowerBound }) {
             if let last = result.last, range.lowerBound <= last.upperBound {

@@ -4,7 +4,7 @@ import POSIX
 
 /// Simulated controllers answering Modbus RTU on a pseudo-terminal, or Modbus TCP on 127.0.0.1,
 /// with faults on demand. Each server runs on its own thread; call `stop()` when done.
-public final class ModbusSimulator: Sendable {
+package final class ModbusSimulator: Sendable {
     private let core: SimulatorCore
     private let server: SimulatorThread
 
@@ -15,7 +15,7 @@ public final class ModbusSimulator: Sendable {
 
     /// Serves `controllers` on a new pseudo-terminal. With `linkPath`, a symbolic link there
     /// names the terminal and survives `unplug()`/`replug()`, like a udev by-id link.
-    public static func startRTU(controllers: [SimulatedController], linkPath: String? = nil) throws(ModbusError) -> ModbusSimulator {
+    package static func startRTU(controllers: [SimulatedController], linkPath: String? = nil) throws(ModbusError) -> ModbusSimulator {
         let core = SimulatorCore(controllers: controllers)
         let server = try SimulatorThread(target: linkPath ?? "pty") { control in
             RTUSimulatorLoop(core: core, linkPath: linkPath, control: control).run()
@@ -24,7 +24,7 @@ public final class ModbusSimulator: Sendable {
     }
 
     /// Serves `controllers` on 127.0.0.1:`port` (0 picks a free port; see `port`).
-    public static func startTCP(controllers: [SimulatedController], port: UInt16 = 0) throws(ModbusError) -> ModbusSimulator {
+    package static func startTCP(controllers: [SimulatedController], port: UInt16 = 0) throws(ModbusError) -> ModbusSimulator {
         let core = SimulatorCore(controllers: controllers)
         let server = try SimulatorThread(target: "tcp://127.0.0.1:\(port)") { control in
             TCPSimulatorLoop(core: core, requestedPort: port, control: control).run()
@@ -33,36 +33,36 @@ public final class ModbusSimulator: Sendable {
     }
 
     /// Where a master connects: the tty path (or link) for RTU, `tcp://127.0.0.1:port` for TCP.
-    public var address: String { server.address }
+    package var address: String { server.address }
 
     /// The controller answering as `unit`.
-    public func controller(unit: UInt8) -> SimulatedController? { core.controllers[unit] }
+    package func controller(unit: UInt8) -> SimulatedController? { core.controllers[unit] }
 
     /// Injects `fault` into the next `times` requests (nil: until `clearFaults()`), for one unit or all.
-    public func inject(_ fault: SimulatedFault, unit: UInt8? = nil, times: Int? = 1) {
+    package func inject(_ fault: SimulatedFault, unit: UInt8? = nil, times: Int? = 1) {
         core.inject(fault, unit: unit, times: times)
     }
 
-    public func clearFaults() { core.clearFaults() }
+    package func clearFaults() { core.clearFaults() }
 
     /// Lets one answer held by `SimulatedFault.heldAnswer` go (now, or when it comes).
-    public func releaseHeldAnswers() { core.releaseHeldAnswers() }
+    package func releaseHeldAnswers() { core.releaseHeldAnswers() }
 
     /// Every request received so far (the most recent 5,000 to 10,000 on a long run).
-    public var requests: [SimulatorRequest] { core.requests }
+    package var requests: [SimulatorRequest] { core.requests }
 
     /// How many answers have been written.
-    public var answersSent: Int { core.answersSent }
+    package var answersSent: Int { core.answersSent }
 
     /// The line goes away: the pty is closed (a master holding it reads EIO) and the link
     /// removed; on TCP the listener and every connection are closed.
-    public func unplug() async throws(ModbusError) { try await server.change(.unplug) }
+    package func unplug() async throws(ModbusError) { try await server.change(.unplug) }
 
     /// The line comes back: a new pty behind the same link; on TCP the same port listens again.
-    public func replug() async throws(ModbusError) { try await server.change(.replug) }
+    package func replug() async throws(ModbusError) { try await server.change(.replug) }
 
     /// Stops serving and releases the line.
-    public func stop() { server.stop() }
+    package func stop() { server.stop() }
 }
 
 enum LineChange: Sendable {

@@ -3,16 +3,16 @@ import Synchronization
 import POSIX
 
 /// The four Modbus data tables.
-public enum RegisterTable: String, Sendable, CaseIterable {
+package enum RegisterTable: String, Sendable, CaseIterable {
     case coils
     case discreteInputs = "discrete"
     case inputRegisters = "input"
     case holdingRegisters = "holding"
 
     /// Coils and discrete inputs hold bits; the others 16-bit registers.
-    public var holdsBits: Bool { self == .coils || self == .discreteInputs }
+    package var holdsBits: Bool { self == .coils || self == .discreteInputs }
     /// Coils and holding registers can be written by a master.
-    public var isWritable: Bool { self == .coils || self == .holdingRegisters }
+    package var isWritable: Bool { self == .coils || self == .holdingRegisters }
 }
 
 /// One simulated temperature controller: a register image for each table and a simple process
@@ -25,25 +25,25 @@ public enum RegisterTable: String, Sendable, CaseIterable {
 ///   (big-endian word order), inputs 5–6: seconds since start (uint32, big-endian word order)
 /// - discrete input 0: heating, discrete input 1: high alarm
 /// Every other address of every table (up to `tableSize`) is free storage.
-public final class SimulatedController: Sendable {
-    public enum Register {
-        public static let setPoint: UInt16 = 0
-        public static let run: UInt16 = 1
-        public static let highAlarmLimit: UInt16 = 2
-        public static let processValue: UInt16 = 0
-        public static let output: UInt16 = 1
-        public static let status: UInt16 = 2
-        public static let processValueFloat: UInt16 = 3
-        public static let uptimeSeconds: UInt16 = 5
-        public static let heatingInput: UInt16 = 0
-        public static let highAlarmInput: UInt16 = 1
+package final class SimulatedController: Sendable {
+    package enum Register {
+        package static let setPoint: UInt16 = 0
+        package static let run: UInt16 = 1
+        package static let highAlarmLimit: UInt16 = 2
+        package static let processValue: UInt16 = 0
+        package static let output: UInt16 = 1
+        package static let status: UInt16 = 2
+        package static let processValueFloat: UInt16 = 3
+        package static let uptimeSeconds: UInt16 = 5
+        package static let heatingInput: UInt16 = 0
+        package static let highAlarmInput: UInt16 = 1
     }
 
     /// Addresses per table; requests past the end get exception 02.
-    public static let tableSize = 10_000
+    package static let tableSize = 10_000
     private static let ambient = 20.0
 
-    public let unit: UInt8
+    package let unit: UInt8
     private let runsModel: Bool
     private let image: Mutex<Image>
 
@@ -58,7 +58,7 @@ public final class SimulatedController: Sendable {
     }
 
     /// A controller answering as `unit`; `temperatureModel: false` leaves every register to the caller.
-    public init(unit: UInt8 = 1, temperatureModel: Bool = true) {
+    package init(unit: UInt8 = 1, temperatureModel: Bool = true) {
         self.unit = unit
         self.runsModel = temperatureModel
         self.image = Mutex(Self.defaults(temperatureModel: temperatureModel))
@@ -76,12 +76,12 @@ public final class SimulatedController: Sendable {
     }
 
     /// Starts over as after a power cycle: every register back to its default.
-    public func restartWithDefaults() {
+    package func restartWithDefaults() {
         image.withLock { $0 = Self.defaults(temperatureModel: runsModel) }
     }
 
     /// Registers of an input or holding table (zero for bit tables).
-    public func registers(_ table: RegisterTable, address: Int, count: Int) -> [UInt16] {
+    package func registers(_ table: RegisterTable, address: Int, count: Int) -> [UInt16] {
         image.withLock { image in
             switch table {
             case .inputRegisters: Array(image.inputRegisters[address..<address + count])
@@ -92,7 +92,7 @@ public final class SimulatedController: Sendable {
     }
 
     /// Bits of a coil or discrete-input table (false for register tables).
-    public func bits(_ table: RegisterTable, address: Int, count: Int) -> [Bool] {
+    package func bits(_ table: RegisterTable, address: Int, count: Int) -> [Bool] {
         image.withLock { image in
             switch table {
             case .coils: Array(image.coils[address..<address + count])
@@ -103,7 +103,7 @@ public final class SimulatedController: Sendable {
     }
 
     /// Sets registers directly, as the device itself would.
-    public func setRegisters(_ table: RegisterTable, address: Int, _ values: [UInt16]) {
+    package func setRegisters(_ table: RegisterTable, address: Int, _ values: [UInt16]) {
         image.withLock { image in
             switch table {
             case .inputRegisters: image.inputRegisters.replaceSubrange(address..<address + values.count, with: values)
@@ -114,7 +114,7 @@ public final class SimulatedController: Sendable {
     }
 
     /// Sets bits directly, as the device itself would.
-    public func setBits(_ table: RegisterTable, address: Int, _ values: [Bool]) {
+    package func setBits(_ table: RegisterTable, address: Int, _ values: [Bool]) {
         image.withLock { image in
             switch table {
             case .coils: image.coils.replaceSubrange(address..<address + values.count, with: values)

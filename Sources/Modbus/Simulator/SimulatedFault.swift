@@ -1,6 +1,6 @@
 /// A fault the simulator injects into its answers, for tests of the master's error handling.
 /// Each is one thing a real device, adapter or line gets wrong.
-public enum SimulatedFault: Sendable, Equatable {
+package enum SimulatedFault: Sendable, Equatable {
     /// The device ignores the request (and does not act on it).
     case noAnswer
     /// The device acts on the request and answers after this delay.

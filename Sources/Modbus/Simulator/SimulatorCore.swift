@@ -2,14 +2,14 @@ import Synchronization
 import POSIX
 
 /// A request the simulator received, as it arrived on the wire.
-public struct SimulatorRequest: Sendable {
-    public let unit: UInt8
-    public let functionCode: UInt8
+package struct SimulatorRequest: Sendable {
+    package let unit: UInt8
+    package let functionCode: UInt8
     /// The whole frame: RTU with its CRC, or TCP with its MBAP header.
-    public let frame: [UInt8]
-    public let receivedAt: ContinuousClock.Instant
+    package let frame: [UInt8]
+    package let receivedAt: ContinuousClock.Instant
     /// When the answer started to be written, if one was: no master can have read it before.
-    public var answeredAt: ContinuousClock.Instant?
+    package var answeredAt: ContinuousClock.Instant?
 }
 
 /// What the simulator does with one request.
