@@ -29,27 +29,9 @@ package struct ArgumentReader {
 
     /// The value of `--name`, if given.
     mutating func value(_ name: String) throws(UsageError) -> String? {
-        let option = "--" + name
-        var found: String?
-        var index = 0
-        while index < remaining.count {
-            let argument = remaining[index]
-            if argument == option {
-                guard index + 1 < remaining.count, !remaining[index + 1].hasPrefix("--") else {
-                    throw error(option, "needs a value")
-                }
-                guard found == nil else { throw error(option, "given more than once") }
-                found = remaining[index + 1]
-                remaining.removeSubrange(index...index + 1)
-            } else if argument.hasPrefix(option + "=") {
-                guard found == nil else { throw error(option, "given more than once") }
-                found = String(argument.dropFirst(option.count + 1))
-                remaining.remove(at: index)
-            } else {
-                index += 1
-            }
-        }
-        return found
+        let found = try values(name)
+        guard found.count <= 1 else { throw error("--" + name, "given more than once") }
+        return found.first
     }
 
     /// Every value of a repeatable `--name`, in the order given.
