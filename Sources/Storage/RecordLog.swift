@@ -52,7 +52,7 @@ package final class RecordLog {
         let folder = try system(directory, "open") { Glibc.open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC) }
         let log = RecordLog(directory: directory, fileName: fileName, format: format, directoryDescriptor: folder)
         // Two processes appending to one log would interleave their records.
-        try system(directory, "lock") { flock(folder, LOCK_EX | LOCK_NB) }
+        try lock(folder, directory: directory)
         let bytes = try readFile(log.path)
         var state = initial
         let end = try replay(bytes, format: format, path: log.path) { apply(&state, bytes, $0) }
@@ -250,6 +250,24 @@ package final class RecordLog {
 
     /// A syscall through `checkedSyscall` (EINTR retried), its failure named by path and operation.
     @discardableResult
+    /// Takes the folder's lock, waiting up to a second for it: a lock released in that time was
+    /// held by something ending (a previous instance exiting, or a copy of the descriptor that a
+    /// child process holds between its fork and its exec, when another thread of this process
+    /// starts one); one still held after it means another process uses the folder.
+    private static func lock(_ folder: Int32, directory: String) throws(StorageError) {
+        var attempts = 0
+        while true {
+            do throws(Errno) {
+                _ = try checkedSyscall { flock(folder, LOCK_EX | LOCK_NB) }
+                return
+            } catch {
+                attempts += 1
+                guard error.rawValue == EWOULDBLOCK, attempts < 100 else { throw .failed(path: directory, operation: "lock", error) }
+                usleep(10_000)
+            }
+        }
+    }
+
     private static func system<Result: BinaryInteger>(
         _ path: String, _ operation: String, _ call: () -> Result
     ) throws(StorageError) -> Result {
