@@ -41,7 +41,7 @@ extension BusPoller {
                 if case let .exception(code) = error.kind {
                     ack.exception = (code.rawValue, code.name)
                 } else {
-                    noteFailure(agent, error)
+                    noteFailure(agent, error, line: line)
                 }
                 break
             }

@@ -118,8 +118,7 @@ final class BusPoller: BusDriver, @unchecked Sendable {
     }
 
     private func retire(_ agent: DeviceAgent, reason: String) {
-        agent.availability = .unknown
-        agent.lastError = reason
+        agent.availability.retire(reason)
         agent.channel.publishState(agent.stateFields())
         agent.channel.close()
     }
@@ -132,7 +131,7 @@ final class BusPoller: BusDriver, @unchecked Sendable {
             guard let candidate = agent.nextAction() else { continue }
             candidates.append((agent, candidate.action))
             var kind = PollGrid.Need.Kind.poll
-            if case let .offline(_, backoff) = agent.availability { kind = .probe(longestWait: backoff) }
+            if case let .offline(_, backoff) = agent.availability.state { kind = .probe(longestWait: backoff) }
             needs.append(PollGrid.Need(kind: kind, due: candidate.due))
         }
         guard let (index, start) = PollGrid.next(of: needs, now: now, probeLength: probeLength) else { return nil }
@@ -180,7 +179,7 @@ final class BusPoller: BusDriver, @unchecked Sendable {
                 } else if case .invalidRequest = error.kind {
                     agent.fail(read, error: error.reason, at: now, into: &reported)
                 } else {
-                    noteFailure(agent, error)
+                    noteFailure(agent, error, line: line)
                     completed = false
                     break
                 }
@@ -200,16 +199,14 @@ final class BusPoller: BusDriver, @unchecked Sendable {
 
     /// An offline device: one small read. An answer (even an exception) brings it back online.
     private func probe(_ agent: DeviceAgent, line: BusLine) {
-        guard case let .offline(_, backoff) = agent.availability else { return }
+        guard agent.isOffline else { return }
         guard let read = agent.plan.groups.first?.reads.first else {
             noteAnswer(agent, line: line)
             return
         }
         let result = line.perform(read.request(limits: agent.profile.limits), unit: agent.unit)
         if case let .failure(error) = result, !error.isException {
-            let next = min(backoff * 2, DeviceAgent.longestProbeDelay)
-            agent.availability = .offline(nextProbe: .now + next, backoff: next)
-            agent.lastError = error.description
+            carryOut(agent.availability.probeFailed(error.description, at: .now), for: agent, error: error, line: line)
         } else {
             noteAnswer(agent, line: line)
         }
@@ -219,38 +216,45 @@ final class BusPoller: BusDriver, @unchecked Sendable {
 
     /// The device answered: it is online (and if it was not, it gets its setup and desired state).
     func noteAnswer(_ agent: DeviceAgent, line: BusLine) {
-        agent.consecutiveFailures = 0
-        guard agent.availability != .online else { return }
-        let wasOffline = agent.isOffline
-        agent.availability = .online
-        agent.lastError = nil
-        agent.resetReports()
-        // Back from offline, everything is read again at once. A device heard for the first time
-        // is in its first poll, with every group already due from the start.
-        if wasOffline {
-            agent.plan.makeAllDue(at: .now)
-            agent.stateAwaitsFreshPoll = !agent.plan.groups.isEmpty
-        }
-        Output.log("info", wasOffline ? "device_online" : "device_found", ["device": agent.id, "bus": busID, "unit": String(agent.unit)])
-        agent.stateIsUrgent = true
-        runSetup(agent, line: line)
-        if !agent.desired.isEmpty {
-            var message = CommandMessage(kind: .config)
-            message.values = agent.desired
-            apply(message, to: agent, reapplied: true, line: line)
-        }
+        carryOut(agent.availability.answered(), for: agent, error: nil, line: line)
     }
 
     /// A transaction got no (valid) answer; enough of them in a row make the device offline.
-    func noteFailure(_ agent: DeviceAgent, _ error: ModbusError) {
-        agent.consecutiveFailures += 1
-        agent.lastError = error.description
-        guard !agent.isOffline, agent.consecutiveFailures >= DeviceAgent.failuresBeforeOffline || error.isLinkFailure else { return }
-        agent.availability = .offline(nextProbe: .now + DeviceAgent.firstProbeDelay, backoff: DeviceAgent.firstProbeDelay)
-        agent.stateAwaitsFreshPoll = false
-        Output.log("warning", "device_offline", ["device": agent.id, "bus": busID, "unit": String(agent.unit), "error": error.reason])
-        agent.channel.publishState(agent.stateFields())
-        agent.lastStatePublished = .now
+    func noteFailure(_ agent: DeviceAgent, _ error: ModbusError, line: BusLine) {
+        carryOut(agent.availability.failed(error.description, isLinkFailure: error.isLinkFailure, at: .now),
+                 for: agent, error: error, line: line)
+    }
+
+    /// What the availability machine asked for, in its order. `error` is the failure that made it.
+    private func carryOut(_ actions: [DeviceAvailabilityMachine.Action], for agent: DeviceAgent, error: ModbusError?, line: BusLine) {
+        for action in actions {
+            switch action {
+            case .resetReports:
+                agent.resetReports()
+            case .readAllAgain:
+                agent.plan.makeAllDue(at: .now)
+                agent.stateAwaitsFreshPoll = !agent.plan.groups.isEmpty
+            case let .cameOnline(afterOutage):
+                Output.log("info", afterOutage ? "device_online" : "device_found", ["device": agent.id, "bus": busID, "unit": String(agent.unit)])
+            case .publishStateSoon:
+                agent.stateIsUrgent = true
+            case .runSetup:
+                runSetup(agent, line: line)
+            case .reapplyDesired:
+                guard !agent.desired.isEmpty else { continue }
+                var message = CommandMessage(kind: .config)
+                message.values = agent.desired
+                apply(message, to: agent, reapplied: true, line: line)
+            case .wentOffline:
+                agent.stateAwaitsFreshPoll = false
+                Output.log("warning", "device_offline", ["device": agent.id, "bus": busID, "unit": String(agent.unit), "error": error?.reason ?? ""])
+                agent.channel.publishState(agent.stateFields())
+                agent.lastStatePublished = .now
+            case .probe:
+                // `nextAction` reads the probe's instant from the machine's state.
+                break
+            }
+        }
     }
 
     private func runSetup(_ agent: DeviceAgent, line: BusLine) {

@@ -1,32 +1,17 @@
 import Mapping
 import Modbus
 
-/// Whether a device answers.
-enum DeviceAvailability: Equatable {
-    /// Not heard from yet since start (or since a reload).
-    case unknown
-    case online
-    /// Stopped answering; probed at `nextProbe`, the wait doubling after each failed probe.
-    case offline(nextProbe: ContinuousClock.Instant, backoff: Duration)
-}
-
 /// One configured controller on a bus: its plan, latest readings, report filters, availability
 /// and desired state. Owned by its bus's `BusPoller`, on the bus thread; nothing here blocks.
 final class DeviceAgent {
-    /// Consecutive transactions without an answer that make a device offline.
-    static let failuresBeforeOffline = 3
-    static let firstProbeDelay = Duration.seconds(1)
-    static let longestProbeDelay = Duration.seconds(30)
-
     let device: ResolvedDevice
     let channel: any DeviceChannel
     var plan: PollPlan
     var readings: DeviceReadings
     /// Report filters, by point index.
     var filters: [ReportFilter]
-    var availability = DeviceAvailability.unknown
-    var consecutiveFailures = 0
-    var lastError: String?
+    /// Whether it answers, with the last failure (`DeviceAvailabilityMachine` decides).
+    var availability = DeviceAvailabilityMachine()
     /// Desired values from the `config` topic, already validated, by point name.
     var desired: [(name: String, value: JSONValue)] = []
     /// When each point was last written (for `minWriteInterval`).
@@ -60,14 +45,12 @@ final class DeviceAgent {
         self.hasSubtopic = device.profile.points.map(\.subtopic)
     }
 
-    var isOffline: Bool {
-        if case .offline = availability { return true }
-        return false
-    }
+    var isOffline: Bool { availability.isOffline }
+    var lastError: String? { availability.lastError }
 
     /// What the device needs next and when: its earliest poll group, or its next probe.
     func nextAction() -> (action: BusPoller.Action, due: ContinuousClock.Instant)? {
-        if case let .offline(nextProbe, _) = availability { return (.probe, nextProbe) }
+        if let nextProbe = availability.nextProbe { return (.probe, nextProbe) }
         guard let index = plan.groups.indices.min(by: { plan.groups[$0].nextDue < plan.groups[$1].nextDue }) else { return nil }
         return (.poll(group: index), plan.groups[index].nextDue)
     }
@@ -144,7 +127,7 @@ final class DeviceAgent {
         var units: [String: JSONValue] = [:]
         for point in profile.points { if let unit = point.unit { units[point.name] = .string(unit) } }
         var fields: [(String, JSONValue)] = [
-            ("online", .bool(availability == .online)),
+            ("online", .bool(availability.state == .online)),
             ("bus", .string(device.bus.id)), ("unit", .integer(Int64(unit))), ("profile", .string(profile.model)),
             ("values", .object(Dictionary(values, uniquingKeysWith: { $1 }))),
         ]
