@@ -11,6 +11,9 @@ actor GatewayRuntime {
     let broker: Broker
     private var workers: [String: BusWorker] = [:]
     private var simulators: [String: ModbusSimulator] = [:]
+    /// Which steps may run now: the actor's methods interleave at every `await`, and a stop
+    /// (SIGTERM) can come while a reload (SIGHUP) is between its steps.
+    private var lifecycle = RuntimeLifecycle()
 
     private init(loaded: LoadedConfiguration, broker: Broker) {
         self.loaded = loaded
@@ -47,17 +50,38 @@ actor GatewayRuntime {
         }
     }
 
-    /// Stops every bus (each device's `state` says why) and then the broker.
+    /// Stops every bus (each device's `state` says why) and then the broker. A reload under way
+    /// starts nothing more; a second stop returns at once.
     func stop(reason: String) async {
+        guard lifecycle.beginStop() == .proceed else { return }
         for id in workers.keys.sorted() { await stopBus(id, reason: reason) }
         await broker.stop()
+        lifecycle.endStop()
     }
 
     // MARK: - Reload
 
     /// Loads the config file again and restarts only what changed. A config with errors is
-    /// refused as a whole (every error logged) and the running one stays.
+    /// refused as a whole (every error logged) and the running one stays. A reload asked for while
+    /// one runs follows it (once, however often it was asked); one asked for while the gateway
+    /// stops is ignored.
     func reload() async {
+        switch lifecycle.beginReload() {
+        case .proceed:
+            break
+        case .deferred:
+            Output.log("info", "reload_deferred", ["config": loaded.file, "note": "runs when the reload under way ends"])
+            return
+        case .refused:
+            Output.log("warning", "reload_ignored", ["config": loaded.file, "note": "the gateway is stopping"])
+            return
+        }
+        repeat {
+            await reloadOnce()
+        } while lifecycle.endReload()
+    }
+
+    private func reloadOnce() async {
         let file = loaded.file
         let next: LoadedConfiguration
         do {
@@ -87,9 +111,17 @@ actor GatewayRuntime {
         }
         loaded = next
         for bus in next.config.buses {
+            guard lifecycle.mayStart else {
+                Output.log("warning", "reload_abandoned", ["config": file, "note": "the gateway is stopping"])
+                return
+            }
             let devices = next.devices.filter { $0.bus.id == bus.id }
             if let worker = workers[bus.id] {
                 for device in devices where oldDevices[device.settings.id] != device {
+                    guard lifecycle.mayStart else {
+                        Output.log("warning", "reload_abandoned", ["config": file, "note": "the gateway is stopping"])
+                        return
+                    }
                     do {
                         try await addDevice(device, to: worker)
                         if oldDevices[device.settings.id] == nil { summary["devices_added", default: 0] += 1 }
