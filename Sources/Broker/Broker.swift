@@ -16,7 +16,7 @@ package final class Broker: Sendable {
     /// Binds every listener, then starts the reactor thread, which loads the storage before it
     /// serves; returns once it serves (a storage that cannot be loaded is thrown here).
     package static func start(_ configuration: BrokerConfiguration, policy: any BrokerPolicy = OpenPolicy(),
-                             logger: BrokerLogger? = nil) throws(BrokerError) -> Broker {
+                             logger: Logger = .discarding) throws(BrokerError) -> Broker {
         let core = try BrokerCore(configuration: configuration, policy: policy, logger: logger)
         let started = ConditionLock<Result<Void, BrokerError>?>(nil)
         let thread: DedicatedThread

@@ -37,7 +37,7 @@ extension BrokerCore {
                 accepted = try listener.socket.accept()
             } catch {
                 // EMFILE and friends: new clients wait in the backlog while the listener rests.
-                log("warning", "accept_failed", ["listener": listener.address, "error": "\(error)", "connections": "\(connections.count)"])
+                log(.warning, "accept_failed", ["listener": listener.address, "error": "\(error)", "connections": "\(connections.count)"])
                 epoll.remove(listener.socket.descriptor)
                 listener.pausedUntil = clock.now.advanced(by: .milliseconds(250))
                 return
@@ -51,7 +51,7 @@ extension BrokerCore {
             do {
                 try epoll.add(socket.descriptor, token: token, interest: .readable)
             } catch {
-                log("warning", "accept_failed", ["listener": listener.address, "error": "\(error)"])
+                log(.warning, "accept_failed", ["listener": listener.address, "error": "\(error)"])
                 continue
             }
             connections[token] = connection
@@ -66,7 +66,7 @@ extension BrokerCore {
             do {
                 try epoll.add(listener.socket.descriptor, token: listener.token, interest: .readable)
             } catch {
-                log("error", "listener_failed", ["listener": listener.address, "error": "\(error)"])
+                log(.error, "listener_failed", ["listener": listener.address, "error": "\(error)"])
             }
         }
     }

@@ -144,7 +144,7 @@ extension BrokerCore {
         connection.keepAlive = connect.keepAlive
         connection.appendOutput { $0.appendConnectAcknowledgement(sessionPresent: sessionPresent, returnCode: .accepted) }
         scheduleFlush(connection)
-        log("info", "client_connected", ["client": clientID, "address": connection.remoteAddress,
+        log(.info, "client_connected", ["client": clientID, "address": connection.remoteAddress,
                                          "clean_session": connect.cleanSession ? "1" : "0",
                                          "session_present": sessionPresent ? "1" : "0"])
         if sessionPresent {
@@ -162,7 +162,7 @@ extension BrokerCore {
     }
 
     private func refuse(_ connection: Connection, clientID: String, _ code: ConnectReturnCode) {
-        log("info", "client_refused", ["client": clientID, "address": connection.remoteAddress, "return_code": "\(code.rawValue)"])
+        log(.info, "client_refused", ["client": clientID, "address": connection.remoteAddress, "return_code": "\(code.rawValue)"])
         connection.appendOutput { $0.appendConnectAcknowledgement(sessionPresent: false, returnCode: code) }
         close(connection, reason: "refused with CONNACK \(code.rawValue)", publishWill: false)
     }

@@ -32,7 +32,7 @@ extension BrokerCore {
                 // After a failed fsync the kernel may have dropped the pages: only a rewrite of
                 // the whole state makes the file trustworthy again.
                 statistics.storageErrors += 1
-                log("error", "storage_sync_failed", ["path": storage.path, "error": "\(error)"])
+                log(.error, "storage_sync_failed", ["path": storage.path, "error": "\(error)"])
                 try storage.compact(to: durableState())
                 lastCompactedSize = storage.fileSize
             }
@@ -43,7 +43,7 @@ extension BrokerCore {
             }
         } catch {
             statistics.storageErrors += 1
-            log("error", "storage_failed", ["path": storage.path, "error": "\(error)"])
+            log(.error, "storage_failed", ["path": storage.path, "error": "\(error)"])
         }
     }
 
@@ -77,7 +77,7 @@ extension BrokerCore {
             session.awaitingRelease = stored.awaitingRelease
             sessions[clientID] = session
         }
-        self.log("info", "storage_loaded", ["directory": directory, "retained": "\(retained.count)", "dropped_bytes": "\(log.droppedBytesAtOpen)",
+        self.log(.info, "storage_loaded", ["directory": directory, "retained": "\(retained.count)", "dropped_bytes": "\(log.droppedBytesAtOpen)",
                                              "sessions": "\(sessions.count)", "bytes": "\(log.fileSize)"])
     }
 

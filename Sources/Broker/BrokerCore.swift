@@ -10,7 +10,7 @@ import Synchronization
 final class BrokerCore: @unchecked Sendable {
     let configuration: BrokerConfiguration
     let policy: any BrokerPolicy
-    let logger: BrokerLogger?
+    let logger: Logger
     let mailbox: Mailbox
     let clock = ContinuousClock()
 
@@ -52,7 +52,7 @@ final class BrokerCore: @unchecked Sendable {
     /// The port each listener got (the configured one, or the one picked for port 0).
     var ports: [UInt16] { listeners.map(\.port) }
 
-    init(configuration: BrokerConfiguration, policy: any BrokerPolicy, logger: BrokerLogger?) throws(BrokerError) {
+    init(configuration: BrokerConfiguration, policy: any BrokerPolicy, logger: Logger) throws(BrokerError) {
         try configuration.validate()
         self.configuration = configuration
         self.policy = policy
@@ -108,7 +108,7 @@ final class BrokerCore: @unchecked Sendable {
                 let untilSweep = max(.zero, clock.now.duration(to: nextSweep))
                 ready = try epoll.wait(timeout: backlog.isEmpty ? untilSweep : .zero)
             } catch {
-                log("error", "reactor_failed", ["error": "\(error)"])
+                log(.error, "reactor_failed", ["error": "\(error)"])
                 break
             }
             for index in 0..<ready {
@@ -296,7 +296,7 @@ final class BrokerCore: @unchecked Sendable {
         let will = publishWill ? connection.will : nil
         connection.will = nil
         if let session = connection.session {
-            log("info", "client_disconnected", ["client": session.clientID, "address": connection.remoteAddress, "reason": reason])
+            log(.info, "client_disconnected", ["client": session.clientID, "address": connection.remoteAddress, "reason": reason])
             if session.connection === connection {
                 session.endpoint = nil
                 if !session.persistent { endSession(session) }
@@ -359,7 +359,7 @@ final class BrokerCore: @unchecked Sendable {
         }
     }
 
-    func log(_ level: String, _ event: String, _ fields: KeyValuePairs<String, String>) {
-        logger?(level, event, fields.map { ($0.key, $0.value) })
+    func log(_ level: Logger.Level, _ event: String, _ fields: KeyValuePairs<String, String>) {
+        logger.log(level, event, fields)
     }
 }

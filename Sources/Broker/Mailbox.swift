@@ -2,9 +2,6 @@ import MQTT
 import POSIX
 import Synchronization
 
-/// A log sink: level, event name, key=value fields in order.
-package typealias BrokerLogger = @Sendable (_ level: String, _ event: String, _ fields: [(String, String)]) -> Void
-
 /// Counters of the broker's activity, read at any time through `Broker.statistics`.
 package struct BrokerStatistics: Sendable, Equatable {
     package var connections = 0

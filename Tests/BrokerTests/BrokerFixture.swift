@@ -1,10 +1,11 @@
 import Broker
 import MQTT
+import POSIX
 import TestSupport
 
 /// A broker on 127.0.0.1 and a port it picked, stopped by `defer { broker.stop() }`.
 func startBroker(_ configure: (inout BrokerConfiguration) -> Void = { _ in },
-                 policy: any BrokerPolicy = OpenPolicy(), logger: BrokerLogger? = nil) throws -> Broker {
+                 policy: any BrokerPolicy = OpenPolicy(), logger: Logger = .discarding) throws -> Broker {
     var configuration = BrokerConfiguration(host: "127.0.0.1", port: 0)
     configure(&configuration)
     return try Broker.start(configuration, policy: policy, logger: logger)

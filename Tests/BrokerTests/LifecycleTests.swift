@@ -38,8 +38,8 @@ struct LifecycleTests {
         await first.stop()
 
         let threadsThatLoaded = Mutex<[String]>([])
-        let second = try startBroker({ $0.storageDirectory = folder.path }, logger: { _, event, _ in
-            guard event == "storage_loaded" else { return }
+        let second = try startBroker({ $0.storageDirectory = folder.path }, logger: Logger { record in
+            guard record.event == "storage_loaded" else { return }
             let name = currentThreadName()
             threadsThatLoaded.withLock { $0.append(name) }
         })

@@ -4,6 +4,7 @@ import GatewayCore
 import Mapping
 import Modbus
 import MQTT
+import POSIX
 import Serial
 import Testing
 import TestSupport
@@ -20,6 +21,8 @@ struct DeviceChannelTests {
         let controller: SimulatedController
         let device: ResolvedDevice
         let channel = RecordingDeviceChannel()
+        /// What the worker logged (line and device events).
+        let log = CapturedLog()
         let worker: BusWorker
 
         /// With `profile`, the device uses that profile instead of the fixture's.
@@ -33,7 +36,7 @@ struct DeviceChannelTests {
             var serial = SerialSettings()
             serial.rs485.mode = .off  // a pty has no RS-485 driver
             let line = BusConfiguration(target: .rtu(path: gateway.simulator.address, settings: serial), responseTimeout: responseTimeout)
-            worker = try BusWorker(settings: device.bus, configuration: line, commandBacklogLimit: commandBacklogLimit)
+            worker = try BusWorker(settings: device.bus, configuration: line, commandBacklogLimit: commandBacklogLimit, logger: log.logger())
         }
 
         func start() { worker.add(device, channel: channel) }
@@ -162,6 +165,29 @@ struct DeviceChannelTests {
         #expect(rig.channel.isClosed)
     }
 
+    @Test("The worker logs through the logger it is given: line_opened, device_found, then device_offline with its fields and device_online")
+    func deviceEventsAreLogged() async throws {
+        let rig = try Rig()
+        rig.start()
+        #expect(await rig.firstFullState() != nil)
+        rig.gateway.simulator.inject(.noAnswer, unit: 1, times: 3)  // DeviceAgent.failuresBeforeOffline
+        #expect(await eventually { !rig.log.events("device_online").isEmpty })
+        await rig.worker.stop(reason: "test over")
+
+        let device = rig.device.settings.id
+        let events = rig.log.all.map(\.event).filter { ["line_opened", "device_found", "device_offline", "device_online"].contains($0) }
+        // A loaded machine may add outages of its own after these; the first four come in this order.
+        #expect(Array(events.prefix(4)) == ["line_opened", "device_found", "device_offline", "device_online"])
+        let offline = try #require(rig.log.events("device_offline").first)
+        #expect(offline.level == .warning)
+        #expect(offline["device"] == device && offline["bus"] == rig.device.bus.id && offline["unit"] == "1")
+        // Usually a timeout; on a loaded machine a late answer can fail otherwise: the reason is there.
+        #expect(offline["error"]?.isEmpty == false, "\(offline.line)")
+        #expect(offline.line.hasPrefix("level=warning event=device_offline device=\(device) bus=\(rig.device.bus.id) unit=1 error="))
+        let online = try #require(rig.log.events("device_online").first)
+        #expect(online.level == .info && online["device"] == device)
+    }
+
     @Test("Desired config sent before the device starts is applied, and applied again when the controller comes back with defaults")
     func desiredConfigReapplied() async throws {
         let rig = try Rig()
@@ -217,7 +243,7 @@ struct DeviceChannelTests {
         let consumer = try await broker.connectLocal(ClientIdentity(clientID: "test-consumer", remoteAddress: "in-process"))
         _ = try await consumer.subscribe([Subscription(filter: "$devices/oven-1/events/ack", qos: .atLeastOnce)])
         let received = InProcessPollerTests.Received(consumer)
-        rig.worker.add(rig.device, channel: try await BrokerDeviceChannel.connect(to: broker, deviceID: "oven-1", registryID: "plant"))
+        rig.worker.add(rig.device, channel: try await BrokerDeviceChannel.connect(to: broker, deviceID: "oven-1", registryID: "plant", logger: .discarding))
 
         let values = (0..<20).map { 500 + $0 }
         for (index, value) in values.enumerated() {
@@ -240,7 +266,7 @@ struct DeviceChannelTests {
         let consumer = try await broker.connectLocal(ClientIdentity(clientID: "test-consumer", remoteAddress: "in-process"))
         _ = try await consumer.subscribe([Subscription(filter: "$devices/oven-1/events/ack", qos: .atLeastOnce)])
         let received = InProcessPollerTests.Received(consumer)
-        rig.worker.add(rig.device, channel: try await BrokerDeviceChannel.connect(to: broker, deviceID: "oven-1", registryID: "plant"))
+        rig.worker.add(rig.device, channel: try await BrokerDeviceChannel.connect(to: broker, deviceID: "oven-1", registryID: "plant", logger: .discarding))
         func command(_ id: Int) async throws {
             // Returns once the broker routed it, i.e. handed it to the device's channel.
             try await consumer.publish(topic: "$devices/oven-1/commands/set_point", payload: Array(#"{"value": \#(200 + id), "id": \#(id)}"#.utf8),

@@ -4,6 +4,7 @@ import GatewayCore
 import Mapping
 import Modbus
 import MQTT
+import POSIX
 import Serial
 import Synchronization
 import Testing
@@ -70,8 +71,8 @@ struct InProcessPollerTests {
         var serial = SerialSettings()
         serial.rs485.mode = .off  // a pty has no RS-485 driver
         let line = BusConfiguration(target: .rtu(path: gateway.simulator.address, settings: serial), responseTimeout: .milliseconds(150))
-        let worker = try BusWorker(settings: device.bus, configuration: line)
-        worker.add(device, channel: try await BrokerDeviceChannel.connect(to: broker, deviceID: device.settings.id, registryID: device.registry))
+        let worker = try BusWorker(settings: device.bus, configuration: line, logger: .discarding)
+        worker.add(device, channel: try await BrokerDeviceChannel.connect(to: broker, deviceID: device.settings.id, registryID: device.registry, logger: .discarding))
 
         // Telemetry: the simulator's registers, decoded by the profile.
         let state = await received.first(on: "$devices/oven-1/state") {

@@ -1,3 +1,5 @@
+import POSIX
+
 /// A subcommand as a value: parsed from arguments, validated, then run.
 package protocol Command: Sendable {
     static var name: String { get }
@@ -10,8 +12,8 @@ package protocol Command: Sendable {
     init(parsing arguments: inout ArgumentReader) throws(UsageError)
     /// Checks the arguments against each other.
     func validate() throws(UsageError)
-    /// Does the work; returns the exit status.
-    func run() async -> Int32
+    /// Does the work, logging to `logger`; returns the exit status.
+    func run(logger: Logger) async -> Int32
 }
 
 extension Command {
@@ -67,7 +69,14 @@ package enum Modbridge {
             Output.error("modbridge: \(name): unknown command\n\n" + overview)
             return ExitStatus.usage
         case let .command(command):
-            return await command.run()
+            // One writer thread for the process's log lines; if it cannot start, lines are
+            // written by the caller instead (they are not lost).
+            let log = try? StandardErrorLog()
+            let logger = log?.logger() ?? Logger { record in Output.error(record.line) }
+            let status = await command.run(logger: logger)
+            // The command's last lines must reach stderr before the process exits.
+            logger.flush()
+            return status
         }
     }
 }

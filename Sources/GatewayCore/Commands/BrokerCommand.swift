@@ -1,4 +1,5 @@
 import Broker
+import POSIX
 
 /// `modbridge broker`: runs the embedded MQTT broker alone until interrupted.
 package struct BrokerCommand: Command {
@@ -69,27 +70,27 @@ package struct BrokerCommand: Command {
         }
     }
 
-    package func run() async -> Int32 {
+    package func run(logger: Logger) async -> Int32 {
         Signals.install()
-        let quiet = quiet
+        // --quiet is the broker's minimum level; the command's own listening/stopped lines stay.
+        var brokerLogger = logger
+        if quiet { brokerLogger.minimumLevel = .warning }
         let broker: Broker
         do {
-            broker = try Broker.start(configuration) { level, event, fields in
-                if quiet && level == "info" { return }
-                Output.log(level, event, fields)
-            }
+            broker = try Broker.start(configuration, logger: brokerLogger)
         } catch {
+            logger.flush()
             Output.error("modbridge broker: \(error)")
             return ExitStatus.failure
         }
         for (listener, port) in zip(configuration.listeners, broker.ports) {
-            Output.log("info", "broker_listening", ["host": listener.host, "port": String(port),
+            logger.log(.info, "broker_listening", ["host": listener.host, "port": String(port),
                                                     "storage": configuration.storageDirectory ?? "none"])
         }
         await Signals.shared.termination()
         await broker.stop()
         let statistics = broker.statistics
-        Output.log("info", "broker_stopped", ["received": String(statistics.messagesReceived),
+        logger.log(.info, "broker_stopped", ["received": String(statistics.messagesReceived),
                                               "delivered": String(statistics.messagesDelivered),
                                               "dropped": String(statistics.messagesDropped)])
         return ExitStatus.success

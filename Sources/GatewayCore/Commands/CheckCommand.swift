@@ -1,4 +1,5 @@
 import Mapping
+import POSIX
 
 /// `modbridge check`: validates a gateway config and every profile it uses, opening nothing.
 package struct CheckCommand: Command {
@@ -24,7 +25,7 @@ package struct CheckCommand: Command {
         configFile = try arguments.positional("CONFIG")
     }
 
-    package func run() async -> Int32 {
+    package func run(logger: Logger) async -> Int32 {
         let loaded: LoadedConfiguration
         do {
             loaded = try ConfigurationLoader.load(configFile: configFile)

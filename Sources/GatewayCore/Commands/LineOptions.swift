@@ -63,10 +63,10 @@ package struct LineOptions: Sendable {
         return path
     }
 
-    /// A bus whose line events go to the log. A one-shot command (`continuous: false`) logs
+    /// A bus whose line events go to `logger`. A one-shot command (`continuous: false`) logs
     /// only warnings: its own error message says why a line did not open.
-    func openBus(continuous: Bool) throws(ModbusError) -> Bus {
-        try Bus(configuration) { event in Output.log(event, opensAndRetries: continuous) }
+    func openBus(continuous: Bool, logger: Logger) throws(ModbusError) -> Bus {
+        try Bus(configuration) { event in logger.log(event, opensAndRetries: continuous) }
     }
 }
 

@@ -1,5 +1,6 @@
 import Mapping
 import Modbus
+import POSIX
 
 /// `modbridge read`: reads coils, inputs or registers and prints them like modpoll.
 package struct ReadCommand: Command {
@@ -87,16 +88,17 @@ package struct ReadCommand: Command {
         }
     }
 
-    package func run() async -> Int32 {
+    package func run(logger: Logger) async -> Int32 {
         let bus: Bus
         do {
-            bus = try line.openBus(continuous: interval != nil)
+            bus = try line.openBus(continuous: interval != nil, logger: logger)
         } catch {
+            logger.flush()
             Output.error("modbridge read: \(error)")
             return ExitStatus.failure
         }
         guard let interval else {
-            let status = await pollOnce(bus)
+            let status = await pollOnce(bus, logger: logger)
             await bus.close()
             return status
         }
@@ -106,7 +108,7 @@ package struct ReadCommand: Command {
             let clock = ContinuousClock()
             var next = clock.now
             while !Task.isCancelled {
-                _ = await pollOnce(bus)
+                _ = await pollOnce(bus, logger: logger)
                 done += 1
                 if let polls, done >= polls { return }
                 next = next.advanced(by: interval)
@@ -126,12 +128,13 @@ package struct ReadCommand: Command {
     }
 
     /// One read, printed; errors go to stderr.
-    private func pollOnce(_ bus: Bus) async -> Int32 {
+    private func pollOnce(_ bus: Bus, logger: Logger) async -> Int32 {
         do {
             let response = try await bus.perform(request, unit: unit)
             Output.print(format(response))
             return ExitStatus.success
         } catch {
+            logger.flush()
             Output.error("modbridge read: \(error)")
             return ExitStatus.failure
         }

@@ -1,4 +1,5 @@
 import Mapping
+import POSIX
 
 /// `modbridge run`: the gateway — polls the configured controllers and serves them as devices.
 package struct RunCommand: Command {
@@ -34,7 +35,7 @@ package struct RunCommand: Command {
         }
     }
 
-    package func run() async -> Int32 {
+    package func run(logger: Logger) async -> Int32 {
         Signals.install()
         let hangups = Signals.hangups()
         let loaded: LoadedConfiguration
@@ -44,26 +45,27 @@ package struct RunCommand: Command {
             CheckCommand.reportProblems(error, in: configFile)
             return ExitStatus.failure
         }
-        for warning in loaded.warnings { Output.log("warning", "config_warning", ["warning": warning.description]) }
+        for warning in loaded.warnings { logger.log(.warning, "config_warning", ["warning": warning.description]) }
         let runtime: GatewayRuntime
         do {
-            runtime = try await GatewayRuntime.start(loaded)
+            runtime = try await GatewayRuntime.start(loaded, logger: logger)
         } catch {
+            logger.flush()
             Output.error("modbridge run: \(error)")
             return ExitStatus.failure
         }
-        Output.log("info", "gateway_started", ["config": configFile, "port": String(runtime.broker.port),
+        logger.log(.info, "gateway_started", ["config": configFile, "port": String(runtime.broker.port),
                                                "buses": String(loaded.config.buses.count), "devices": String(loaded.devices.count)])
         let reloads = Task {
             for await _ in hangups {
-                Output.log("info", "reload_requested", ["config": configFile])
+                logger.log(.info, "reload_requested", ["config": configFile])
                 await runtime.reload()
             }
         }
         await Signals.shared.termination()
         reloads.cancel()
         await runtime.stop(reason: "gateway stopped")
-        Output.log("info", "gateway_stopped", [:])
+        logger.log(.info, "gateway_stopped", [:])
         return ExitStatus.success
     }
 }

@@ -1,4 +1,5 @@
 import Modbus
+import POSIX
 
 /// `modbridge simulate`: runs simulated temperature controllers until interrupted.
 package struct SimulateCommand: Command {
@@ -55,7 +56,7 @@ package struct SimulateCommand: Command {
         }
     }
 
-    package func run() async -> Int32 {
+    package func run(logger: Logger) async -> Int32 {
         Signals.install()
         let controllers = units.map { SimulatedController(unit: $0) }
         let simulator: ModbusSimulator
@@ -66,15 +67,16 @@ package struct SimulateCommand: Command {
                 simulator = try ModbusSimulator.startRTU(controllers: controllers, linkPath: linkPath)
             }
         } catch {
+            logger.flush()
             Output.error("modbridge simulate: \(error)")
             return ExitStatus.failure
         }
         Output.print(simulator.address)
-        Output.log("info", "simulator_started", ["address": simulator.address,
+        logger.log(.info, "simulator_started", ["address": simulator.address,
                                                  "units": units.map(String.init).joined(separator: ",")])
         await Signals.shared.termination()
         simulator.stop()
-        Output.log("info", "simulator_stopped", ["requests": String(simulator.requests.count)])
+        logger.log(.info, "simulator_stopped", ["requests": String(simulator.requests.count)])
         return ExitStatus.success
     }
 }

@@ -1,5 +1,6 @@
 import Mapping
 import Modbus
+import POSIX
 
 /// `modbridge write`: writes coils or holding registers.
 package struct WriteCommand: Command {
@@ -97,18 +98,20 @@ package struct WriteCommand: Command {
         return .writeMultipleRegisters(address: address, values: registers)
     }
 
-    package func run() async -> Int32 {
+    package func run(logger: Logger) async -> Int32 {
         let request: ModbusRequest
         do {
             request = try self.request()
         } catch {
+            logger.flush()
             Output.error("\(error)")
             return ExitStatus.usage
         }
         let bus: Bus
         do {
-            bus = try line.openBus(continuous: false)
+            bus = try line.openBus(continuous: false, logger: logger)
         } catch {
+            logger.flush()
             Output.error("modbridge write: \(error)")
             return ExitStatus.failure
         }
@@ -120,6 +123,7 @@ package struct WriteCommand: Command {
         }
         await bus.close()
         if case let .failure(error) = result {
+            logger.flush()
             Output.error("modbridge write: \(error)")
             return ExitStatus.failure
         }

@@ -1,5 +1,6 @@
 import Broker
 import MQTT
+import POSIX
 
 /// A device's channel through the embedded broker: its in-process client, publishing on the
 /// device's topics and subscribed to its command topics, whose messages the broker's reactor
@@ -13,9 +14,11 @@ package final class BrokerDeviceChannel: DeviceChannel {
     private let eventsTopic: String
     private let stateTopic: String
     private let ackTopic: String
+    private let logger: Logger
 
-    private init(deviceID: String, layout: TopicLayout, client: LocalClient, relay: InputRelay) {
+    private init(deviceID: String, layout: TopicLayout, client: LocalClient, relay: InputRelay, logger: Logger) {
         self.deviceID = deviceID
+        self.logger = logger
         self.layout = layout
         self.client = client
         self.relay = relay
@@ -24,9 +27,10 @@ package final class BrokerDeviceChannel: DeviceChannel {
         ackTopic = layout.ack(device: deviceID)
     }
 
-    /// Connects as `deviceID` and subscribes to its commands, its config and its registry's commands.
+    /// Connects as `deviceID` and subscribes to its commands, its config and its registry's commands;
+    /// failed publishes and stray topics go to `logger`.
     package static func connect(to broker: Broker, deviceID: String, registryID: String,
-                                layout: TopicLayout = .standard) async throws(BrokerError) -> BrokerDeviceChannel {
+                                layout: TopicLayout = .standard, logger: Logger) async throws(BrokerError) -> BrokerDeviceChannel {
         let relay = InputRelay()
         let identity = ClientIdentity(clientID: deviceID, username: deviceID, remoteAddress: "in-process")
         // Runs on the broker's reactor thread: parse the topic and enqueue, nothing more. A
@@ -34,12 +38,12 @@ package final class BrokerDeviceChannel: DeviceChannel {
         let client = try await broker.connectLocal(identity) { message in
             guard let topic = layout.parse(message.topic) else {
                 // Only the filters below are subscribed, so every message parses.
-                Output.log("warning", "command_topic_unknown", ["device": deviceID, "topic": message.topic])
+                logger.log(.warning, "command_topic_unknown", ["device": deviceID, "topic": message.topic])
                 return false
             }
             return relay.pass(DeviceInput(topic: topic, payload: message.payload))
         }
-        let channel = BrokerDeviceChannel(deviceID: deviceID, layout: layout, client: client, relay: relay)
+        let channel = BrokerDeviceChannel(deviceID: deviceID, layout: layout, client: client, relay: relay, logger: logger)
         let filters = layout.commandFilters(device: deviceID, registry: registryID)
         _ = try await client.subscribe(filters.map { Subscription(filter: $0, qos: .atLeastOnce) })
         return channel
@@ -72,9 +76,9 @@ package final class BrokerDeviceChannel: DeviceChannel {
     /// Hands the message to the broker without waiting (the caller is a bus thread); messages of
     /// one device reach the broker in the order they were posted.
     private func publish(topic: String, _ payload: [UInt8], retain: Bool = false) {
-        let deviceID = deviceID
+        let (deviceID, logger) = (deviceID, logger)
         client.post(topic: topic, payload: payload, qos: .atLeastOnce, retain: retain) { error in
-            Output.log("error", "publish_failed", ["device": deviceID, "topic": topic, "error": "\(error)"])
+            logger.log(.error, "publish_failed", ["device": deviceID, "topic": topic, "error": "\(error)"])
         }
     }
 }

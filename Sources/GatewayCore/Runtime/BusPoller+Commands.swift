@@ -26,7 +26,7 @@ extension BusPoller {
         if isConfig && !reapplied { agent.desired = message.values }
         if agent.isOffline {
             if isConfig {
-                Output.log("info", "config_kept", ["device": agent.id, "points": String(writes.count), "note": "applied when the device is back online"])
+                logger.log(.info, "config_kept", ["device": agent.id, "points": String(writes.count), "note": "applied when the device is back online"])
                 return
             }
             refuse(CommandRefusal(id: message.id, "device offline: \(agent.lastError ?? "no answer")"), agent: agent, config: false)
@@ -56,14 +56,14 @@ extension BusPoller {
         let writtenNames = Set(ack.written.map(\.0))
         let points = Set(agent.profile.points.indices.filter { writtenNames.contains(agent.profile.points[$0].name) })
         agent.plan.makeDue(points: points, at: .now)
-        Output.log(ack.ok ? "info" : "warning", isConfig ? "config_applied" : "command_written",
+        logger.log(ack.ok ? .info : .warning, isConfig ? "config_applied" : "command_written",
                    ["device": agent.id, "id": Self.logText(message.id), "written": ack.written.map(\.0).joined(separator: ","),
                     "error": ack.error ?? ""])
         agent.channel.publishAck(ack)
     }
 
     private func refuse(_ refusal: CommandRefusal, agent: DeviceAgent, config: Bool) {
-        Output.log("warning", config ? "config_refused" : "command_refused", ["device": agent.id, "id": Self.logText(refusal.id), "error": refusal.message])
+        logger.log(.warning, config ? "config_refused" : "command_refused", ["device": agent.id, "id": Self.logText(refusal.id), "error": refusal.message])
         agent.channel.publishAck(CommandAck(id: refusal.id, ok: false, error: refusal.message, config: config))
     }
 

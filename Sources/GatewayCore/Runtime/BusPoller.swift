@@ -1,6 +1,7 @@
 import Mapping
 import Modbus
 import MQTT
+import POSIX
 import Synchronization
 
 /// Polls the devices of one bus and carries out their commands, on the bus's own thread (the
@@ -29,13 +30,16 @@ final class BusPoller: BusDriver, @unchecked Sendable {
     /// Commands of one device that may wait in the inbox; more are dropped (as a local client's
     /// bounded stream dropped them before commands came by callback).
     let commandBacklogLimit: Int
+    /// Where device events (found, online, offline, plan splits, refused commands) are logged.
+    let logger: Logger
     private let inbox = Mutex(Inbox())
     // Confined to the bus thread (which makes the unchecked Sendable sound).
     var agents: [DeviceAgent] = []
     private var stopped = false
 
-    init(busID: String, probeLength: Duration, commandBacklogLimit: Int) {
+    init(busID: String, probeLength: Duration, commandBacklogLimit: Int, logger: Logger) {
         self.busID = busID
+        self.logger = logger
         self.probeLength = probeLength
         self.commandBacklogLimit = commandBacklogLimit
     }
@@ -169,7 +173,7 @@ final class BusPoller: BusDriver, @unchecked Sendable {
                 if case let .exception(code) = error.kind {
                     noteAnswer(agent, line: line)
                     if code == .illegalDataAddress && agent.plan.learnIllegalAddress(in: read) {
-                        Output.log("warning", "plan_split", ["device": agent.id, "read": "\(read.table.rawValue) \(read.read)",
+                        logger.log(.warning, "plan_split", ["device": agent.id, "read": "\(read.table.rawValue) \(read.read)",
                                                              "reason": code.description, "requests_per_cycle": String(agent.plan.requestsPerCycle)])
                         agent.plan.setNextDue(index, now)
                         completed = false
@@ -235,7 +239,7 @@ final class BusPoller: BusDriver, @unchecked Sendable {
                 agent.plan.makeAllDue(at: .now)
                 agent.stateAwaitsFreshPoll = !agent.plan.groups.isEmpty
             case let .cameOnline(afterOutage):
-                Output.log("info", afterOutage ? "device_online" : "device_found", ["device": agent.id, "bus": busID, "unit": String(agent.unit)])
+                logger.log(.info, afterOutage ? "device_online" : "device_found", ["device": agent.id, "bus": busID, "unit": String(agent.unit)])
             case .publishStateSoon:
                 agent.stateIsUrgent = true
             case .runSetup:
@@ -247,7 +251,7 @@ final class BusPoller: BusDriver, @unchecked Sendable {
                 apply(message, to: agent, reapplied: true, line: line)
             case .wentOffline:
                 agent.stateAwaitsFreshPoll = false
-                Output.log("warning", "device_offline", ["device": agent.id, "bus": busID, "unit": String(agent.unit), "error": error?.reason ?? ""])
+                logger.log(.warning, "device_offline", ["device": agent.id, "bus": busID, "unit": String(agent.unit), "error": error?.reason ?? ""])
                 agent.channel.publishState(agent.stateFields())
                 agent.lastStatePublished = .now
             case .probe:
@@ -264,7 +268,7 @@ final class BusPoller: BusDriver, @unchecked Sendable {
                                                             : .registers(address: setup.address, values: [setup.value])
             for (step, _) in WritePlan.steps(for: [NamedWrite(name: setup.description, write: write)], limits: agent.profile.limits) {
                 if case let .failure(error) = perform(step, unit: agent.unit, limits: agent.profile.limits, line: line) {
-                    Output.log("error", "setup_write_failed", ["device": agent.id, "write": setup.description, "error": error.reason])
+                    logger.log(.error, "setup_write_failed", ["device": agent.id, "write": setup.description, "error": error.reason])
                 }
             }
         }

@@ -1,5 +1,6 @@
 import Mapping
 import Modbus
+import POSIX
 
 /// One bus of the gateway: its `Bus` (the line and its thread) and the `BusPoller` that thread
 /// runs, polling the bus's devices and carrying out their commands. What other threads ask of
@@ -14,12 +15,13 @@ package final class BusWorker: Sendable {
 
     /// Starts the bus's thread on the line `configuration` describes; it polls once devices come.
     /// While the bus is busy, up to `commandBacklogLimit` commands per device wait; more are dropped.
+    /// Line and device events go to `logger`.
     package init(settings: BusSettings, configuration: BusConfiguration,
-                 commandBacklogLimit: Int = defaultCommandBacklogLimit) throws(ModbusError) {
+                 commandBacklogLimit: Int = defaultCommandBacklogLimit, logger: Logger) throws(ModbusError) {
         let poller = BusPoller(busID: settings.id, probeLength: configuration.interFrameSilence + configuration.responseTimeout,
-                               commandBacklogLimit: commandBacklogLimit)
+                               commandBacklogLimit: commandBacklogLimit, logger: logger)
         self.poller = poller
-        bus = try Bus(configuration, threadName: "bus:" + settings.id, driver: poller) { event in Output.log(event, bus: settings.id) }
+        bus = try Bus(configuration, threadName: "bus:" + settings.id, driver: poller) { event in logger.log(event, bus: settings.id) }
     }
 
     /// Adds a device: its first poll is due at once. Its commands go from the channel's delivery

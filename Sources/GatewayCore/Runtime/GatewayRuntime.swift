@@ -1,6 +1,7 @@
 import Broker
 import Mapping
 import Modbus
+import POSIX
 import Serial
 
 /// The running gateway: the embedded broker, one `BusWorker` per bus (with a simulator behind
@@ -9,21 +10,24 @@ import Serial
 actor GatewayRuntime {
     private(set) var loaded: LoadedConfiguration
     let broker: Broker
+    /// Where the runtime, its buses, devices and broker log; the command that starts it owns the handler.
+    let logger: Logger
     private var workers: [String: BusWorker] = [:]
     private var simulators: [String: ModbusSimulator] = [:]
     /// Which steps may run now: the actor's methods interleave at every `await`, and a stop
     /// (SIGTERM) can come while a reload (SIGHUP) is between its steps.
     private var lifecycle = RuntimeLifecycle()
 
-    private init(loaded: LoadedConfiguration, broker: Broker) {
+    private init(loaded: LoadedConfiguration, broker: Broker, logger: Logger) {
         self.loaded = loaded
         self.broker = broker
+        self.logger = logger
     }
 
-    /// Starts the broker, the buses and their devices for a loaded config.
-    static func start(_ loaded: LoadedConfiguration) async throws(GatewayError) -> GatewayRuntime {
-        let broker = try startBroker(loaded)
-        let runtime = GatewayRuntime(loaded: loaded, broker: broker)
+    /// Starts the broker, the buses and their devices for a loaded config; all of them log to `logger`.
+    static func start(_ loaded: LoadedConfiguration, logger: Logger) async throws(GatewayError) -> GatewayRuntime {
+        let broker = try startBroker(loaded, logger: logger)
+        let runtime = GatewayRuntime(loaded: loaded, broker: broker, logger: logger)
         do {
             for bus in loaded.config.buses {
                 try await runtime.startBus(bus, devices: loaded.devices.filter { $0.bus.id == bus.id })
@@ -35,7 +39,7 @@ actor GatewayRuntime {
         return runtime
     }
 
-    private static func startBroker(_ loaded: LoadedConfiguration) throws(GatewayError) -> Broker {
+    private static func startBroker(_ loaded: LoadedConfiguration, logger: Logger) throws(GatewayError) -> Broker {
         guard case let .embedded(listeners, maximumMessageSize) = loaded.config.broker else {
             throw .unsupported("\(loaded.file): $.broker.mode: upstream mode is not available in this version; use \"embedded\"")
         }
@@ -44,7 +48,7 @@ actor GatewayRuntime {
                                                 storageDirectory: loaded.storagePath,
                                                 maximumMessageSize: maximumMessageSize)
         do {
-            return try Broker.start(configuration) { level, event, fields in Output.log(level, event, fields) }
+            return try Broker.start(configuration, logger: logger)
         } catch {
             throw .broker(error)
         }
@@ -70,10 +74,10 @@ actor GatewayRuntime {
         case .proceed:
             break
         case .deferred:
-            Output.log("info", "reload_deferred", ["config": loaded.file, "note": "runs when the reload under way ends"])
+            logger.log(.info, "reload_deferred", ["config": loaded.file, "note": "runs when the reload under way ends"])
             return
         case .refused:
-            Output.log("warning", "reload_ignored", ["config": loaded.file, "note": "the gateway is stopping"])
+            logger.log(.warning, "reload_ignored", ["config": loaded.file, "note": "the gateway is stopping"])
             return
         }
         repeat {
@@ -87,12 +91,12 @@ actor GatewayRuntime {
         do {
             next = try ConfigurationLoader.load(configFile: file)
         } catch {
-            for problem in error.problems { Output.log("error", "config_problem", ["problem": problem.description]) }
-            Output.log("error", "reload_refused", ["config": file, "problems": String(error.problems.count), "note": "the running config stays"])
+            for problem in error.problems { logger.log(.error, "config_problem", ["problem": problem.description]) }
+            logger.log(.error, "reload_refused", ["config": file, "problems": String(error.problems.count), "note": "the running config stays"])
             return
         }
         if next.config.broker != loaded.config.broker || next.storagePath != loaded.storagePath {
-            Output.log("warning", "broker_settings_changed", ["config": file, "note": "restart modbridge to apply broker settings"])
+            logger.log(.warning, "broker_settings_changed", ["config": file, "note": "restart modbridge to apply broker settings"])
         }
         var summary: [String: Int] = ["buses_restarted": 0, "devices_added": 0, "devices_removed": 0, "devices_restarted": 0]
         let oldDevices = Dictionary(loaded.devices.map { ($0.settings.id, $0) }, uniquingKeysWith: { $1 })
@@ -112,32 +116,32 @@ actor GatewayRuntime {
         loaded = next
         for bus in next.config.buses {
             guard lifecycle.mayStart else {
-                Output.log("warning", "reload_abandoned", ["config": file, "note": "the gateway is stopping"])
+                logger.log(.warning, "reload_abandoned", ["config": file, "note": "the gateway is stopping"])
                 return
             }
             let devices = next.devices.filter { $0.bus.id == bus.id }
             if let worker = workers[bus.id] {
                 for device in devices where oldDevices[device.settings.id] != device {
                     guard lifecycle.mayStart else {
-                        Output.log("warning", "reload_abandoned", ["config": file, "note": "the gateway is stopping"])
+                        logger.log(.warning, "reload_abandoned", ["config": file, "note": "the gateway is stopping"])
                         return
                     }
                     do {
                         try await addDevice(device, to: worker)
                         if oldDevices[device.settings.id] == nil { summary["devices_added", default: 0] += 1 }
                     } catch {
-                        Output.log("error", "device_start_failed", ["device": device.settings.id, "error": error.description])
+                        logger.log(.error, "device_start_failed", ["device": device.settings.id, "error": error.description])
                     }
                 }
             } else {
                 do {
                     try await startBus(bus, devices: devices)
                 } catch {
-                    Output.log("error", "bus_start_failed", ["bus": bus.id, "error": error.description])
+                    logger.log(.error, "bus_start_failed", ["bus": bus.id, "error": error.description])
                 }
             }
         }
-        Output.log("info", "reloaded", ["config": file] + summary.sorted { $0.key < $1.key }.map { ($0.key, String($0.value)) })
+        logger.log(.info, "reloaded", ["config": file] + summary.sorted { $0.key < $1.key }.map { ($0.key, String($0.value)) })
     }
 
     // MARK: - Buses and devices
@@ -146,7 +150,7 @@ actor GatewayRuntime {
         let configuration = try busConfiguration(settings)
         let worker: BusWorker
         do {
-            worker = try BusWorker(settings: settings, configuration: configuration)
+            worker = try BusWorker(settings: settings, configuration: configuration, logger: logger)
         } catch {
             throw .bus(id: settings.id, error)
         }
@@ -157,7 +161,7 @@ actor GatewayRuntime {
 
     private func addDevice(_ device: ResolvedDevice, to worker: BusWorker) async throws(GatewayError) {
         do {
-            let channel = try await BrokerDeviceChannel.connect(to: broker, deviceID: device.settings.id, registryID: device.registry)
+            let channel = try await BrokerDeviceChannel.connect(to: broker, deviceID: device.settings.id, registryID: device.registry, logger: logger)
             worker.add(device, channel: channel)
         } catch {
             throw .broker(error)
@@ -188,7 +192,7 @@ actor GatewayRuntime {
             var serial = Self.serialSettings(line)
             serial.rs485.mode = .off  // a pty has no RS-485 driver
             target = .rtu(path: simulator.address, settings: serial)
-            Output.log("info", "simulator_started", ["bus": settings.id, "line": simulator.address,
+            logger.log(.info, "simulator_started", ["bus": settings.id, "line": simulator.address,
                                                      "units": units.map(String.init).joined(separator: ",")])
         }
         return BusConfiguration(target: target, responseTimeout: settings.responseTimeout, byteTimeout: settings.byteTimeout,
