@@ -43,6 +43,9 @@ extension BrokerCore {
                 return
             }
             guard let (socket, address) = accepted else { return }
+            // Clients above 1024: in `modbridge run` the Modbus TCP buses share this process, and
+            // libmodbus watches their sockets with select(2), which cannot go past 1024.
+            socket.moveAboveSelectRange()
             let token = nextToken
             nextToken += 1
             let connection = Connection(token: token, socket: socket, remoteAddress: address,

@@ -11,6 +11,22 @@ package final class Socket {
 
     deinit { close() }
 
+    /// The lowest descriptor number `moveAboveSelectRange()` moves to: select(2), which libmodbus
+    /// uses for TCP, cannot watch a descriptor at or above FD_SETSIZE (1024) and glibc aborts the
+    /// process if asked to.
+    package static let firstDescriptorAboveSelectRange: Int32 = 1024
+
+    /// Moves the descriptor to a number at or above 1024 when the process's limit allows it, so
+    /// that thousands of sockets of this kind (a broker's clients, which epoll watches) leave the
+    /// numbers below 1024 to what select(2) must watch. Stays where it is otherwise.
+    package func moveAboveSelectRange() {
+        guard descriptor >= 0, descriptor < Self.firstDescriptorAboveSelectRange else { return }
+        let moved = fcntl(descriptor, F_DUPFD_CLOEXEC, Self.firstDescriptorAboveSelectRange)
+        guard moved >= 0 else { return }  // EINVAL or EMFILE: the limit is 1024 or every high number is taken
+        _ = Glibc.close(descriptor)
+        descriptor = moved
+    }
+
     /// Connects to `host`:`port` (name or address, IPv4 or IPv6) within `timeout`.
     package static func connect(host: String, port: UInt16, timeout: Duration) throws(Errno) -> Socket {
         var hints = addrinfo()

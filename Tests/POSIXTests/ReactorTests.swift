@@ -88,3 +88,40 @@ struct ReactorTests {
         #expect(epoll.event(at: 0).isBroken)
     }
 }
+
+@Suite("Socket descriptors above select's range")
+struct SelectRangeTests {
+    @Test("moveAboveSelectRange gives the socket a descriptor of 1024 or more when the limit allows, and it still works")
+    func movesAbove1024() throws {
+        var limit = rlimit()
+        try #require(getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0)
+        if limit.rlim_cur < 2048 && limit.rlim_max >= 2048 {
+            limit.rlim_cur = 2048
+            try #require(setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0)
+        }
+        try #require(limit.rlim_cur >= 2048, "the hard limit does not allow descriptors past 1024 here")
+        let listener = try Socket.listen(host: "127.0.0.1", port: 0)
+        let client = try Socket.connect(host: "127.0.0.1", port: listener.localPort, timeout: .seconds(5))
+        let low = client.descriptor
+        client.moveAboveSelectRange()
+        #expect(low < 1024 && client.descriptor >= 1024)
+        #expect(fcntl(low, F_GETFD) == -1)  // the old number is closed
+        #expect(fcntl(client.descriptor, F_GETFD) & FD_CLOEXEC != 0)
+        // The moved socket is the same connection: the listener accepts it and it carries bytes.
+        var accepted: (Socket, String)?
+        for _ in 0..<500 where accepted == nil {
+            accepted = try listener.accept()
+            if accepted == nil { usleep(2000) }
+        }
+        let server = try #require(accepted?.0)
+        var byte: UInt8 = 42
+        #expect(write(client.descriptor, &byte, 1) == 1)
+        var received: UInt8 = 0
+        var waiting = pollfd(fd: server.descriptor, events: Int16(POLLIN), revents: 0)
+        #expect(poll(&waiting, 1, 5000) == 1)
+        #expect(read(server.descriptor, &received, 1) == 1 && received == 42)
+        client.close()
+        server.close()
+        listener.close()
+    }
+}
