@@ -58,9 +58,9 @@ package final class Broker: Sendable {
     package func stop() async {
         _ = mailbox.send(.stop)
         await mailbox.stopped()
-        // The reactor resumed us as its last step; the join only reaps the thread that is
-        // returning, so that no finished thread is left unjoined.
-        thread.join()
+        // The reactor resumed us as its last step and its thread is returning: detached rather
+        // than joined, so no pool thread waits even that long.
+        thread.detach()
     }
 
     /// Counters, as of the reactor's last turn.

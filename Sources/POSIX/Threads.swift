@@ -46,6 +46,17 @@ package final class DedicatedThread: Sendable {
             joined = true
         }
     }
+
+    /// Lets the thread end on its own, reaped by the system: for a caller that must not block
+    /// (an async function on the concurrency pool) and already knows the body is returning.
+    /// Later `join` and `detach` calls return at once.
+    package func detach() {
+        joined.withLock { joined in
+            guard !joined else { return }
+            _ = pthread_detach(handle)
+            joined = true
+        }
+    }
 }
 
 /// Names the calling thread through /proc/thread-self/comm (what pthread_setname_np does; Glibc's
