@@ -24,7 +24,7 @@ let package = Package(
             providers: [.apt(["libssl-dev"])]
         ),
 
-        // Our modules; see DESIGN.md for the direction of dependencies. POSIX is the base they
+        // Our modules; docs/architecture.md gives the direction of dependencies (LayoutTests check it). POSIX is the base they
         // share: errno, the one checked-syscall helper, dedicated threads, the epoll reactor and
         // its eventfd wake-up (Reactor/).
         .target(name: "POSIX", dependencies: ["CSystem"]),
