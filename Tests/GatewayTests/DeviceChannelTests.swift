@@ -65,10 +65,7 @@ struct DeviceChannelTests {
     @Test("Telemetry: the events document holds the simulator's registers decoded by the profile, and state too")
     func telemetry() async throws {
         let rig = try Rig()
-        rig.controller.setRegisters(.holdingRegisters, address: 0, [725, 1])
-        rig.controller.setRegisters(.inputRegisters, address: 0, [653])
-        rig.controller.setRegisters(.inputRegisters, address: 3, [0x42F6, 0xE979])
-        rig.controller.setBits(.discreteInputs, address: 1, [true])
+        GatewayFixture.setKnownValues(on: rig.controller)
         rig.start()
 
         // Every readable point is reported at its first read (in the first cycle, unless a read

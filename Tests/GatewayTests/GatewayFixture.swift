@@ -83,6 +83,15 @@ final class GatewayFixture {
         try #require(simulator.controller(unit: unit))
     }
 
+    /// Registers the telemetry tests read back through the test profile: set_point 72.5, mode
+    /// "heat", temperature 65.3, flow 123.456 (float32), alarm true.
+    static func setKnownValues(on controller: SimulatedController) {
+        controller.setRegisters(.holdingRegisters, address: 0, [725, 1])
+        controller.setRegisters(.inputRegisters, address: 0, [653])
+        controller.setRegisters(.inputRegisters, address: 3, [0x42F6, 0xE979])
+        controller.setBits(.discreteInputs, address: 1, [true])
+    }
+
     /// A client subscribed to `filters`, with an inbox of what it receives.
     func subscriber(_ filters: [String], id: String = "test-consumer") async throws -> (MQTTClient, Inbox) {
         let client = try await connect(port, id)

@@ -13,10 +13,7 @@ struct GatewayRunTests {
     func telemetry() async throws {
         let gateway = try GatewayFixture(start: false)
         let controller = try gateway.controller()
-        controller.setRegisters(.holdingRegisters, address: 0, [725, 1])
-        controller.setRegisters(.inputRegisters, address: 0, [653])
-        controller.setRegisters(.inputRegisters, address: 3, [0x42F6, 0xE979])
-        controller.setBits(.discreteInputs, address: 1, [true])
+        GatewayFixture.setKnownValues(on: controller)
         try gateway.startGateway()
         let (client, inbox) = try await gateway.subscriber(["$devices/oven-1/events", "$devices/oven-1/state"])
         // The retained state holds every point once each group has been read once.

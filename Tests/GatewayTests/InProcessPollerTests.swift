@@ -55,10 +55,7 @@ struct InProcessPollerTests {
         // The fixture's simulator, profile and config file; its gateway process is not started.
         let gateway = try GatewayFixture(start: false)
         let controller = try gateway.controller()
-        controller.setRegisters(.holdingRegisters, address: 0, [725, 1])
-        controller.setRegisters(.inputRegisters, address: 0, [653])
-        controller.setRegisters(.inputRegisters, address: 3, [0x42F6, 0xE979])
-        controller.setBits(.discreteInputs, address: 1, [true])
+        GatewayFixture.setKnownValues(on: controller)
         let loaded = try ConfigurationLoader.load(configFile: gateway.configFile)
         let device = try #require(loaded.devices.first)
 
