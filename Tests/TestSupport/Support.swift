@@ -1,4 +1,5 @@
 import Glibc
+import Synchronization
 
 /// A temporary folder, removed with everything in it when the test is done.
 package final class TemporaryFolder {
@@ -47,20 +48,55 @@ package func eventually(_ condition: () -> Bool, attempts: Int = 500) async -> B
     return condition()
 }
 
-/// A free TCP port on 127.0.0.1, found by binding port 0.
+/// A free TCP port on 127.0.0.1 for a server a test starts, never handed out twice in this process.
+/// Picked below the kernel's ephemeral range: a port found by binding port 0 comes from that range,
+/// and between the check and the server's bind any outgoing connection of a test running beside
+/// (thousands, in the broker probes) could take it as its source port, so the server's bind failed
+/// now and then ("the gateway's broker never listened").
 package func freePort() -> UInt16 {
-    let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    let firstEphemeral = ephemeralPortStart()
+    if firstEphemeral > 12_000 {
+        for _ in 0..<200 {
+            let candidate = UInt16.random(in: 10_000...(firstEphemeral - 1))
+            guard portsHandedOut.withLock({ $0.insert(candidate).inserted }) else { continue }
+            if bindsOnLoopback(candidate) != nil { return candidate }
+        }
+    }
+    // No room below the ephemeral range: the kernel's pick, as before.
+    let port = bindsOnLoopback(0) ?? 0
+    portsHandedOut.withLock { _ = $0.insert(port) }
+    return port
+}
+
+private let portsHandedOut = Mutex<Set<UInt16>>([])
+
+/// The first port of /proc/sys/net/ipv4/ip_local_port_range (32768 by default).
+private func ephemeralPortStart() -> UInt16 {
+    guard let file = fopen("/proc/sys/net/ipv4/ip_local_port_range", "r") else { return 32_768 }
+    defer { fclose(file) }
+    var line = [CChar](repeating: 0, count: 64)
+    guard fgets(&line, Int32(line.count), file) != nil,
+          let first = String(cString: line).split(whereSeparator: { $0 == " " || $0 == "\t" }).first.flatMap({ UInt16($0) })
+    else { return 32_768 }
+    return first
+}
+
+/// Binds 127.0.0.1:`port` (0: any) and closes it again; the port bound, or nil if it was taken.
+private func bindsOnLoopback(_ port: UInt16) -> UInt16? {
+    let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+    guard descriptor >= 0 else { return nil }
     defer { close(descriptor) }
     var address = sockaddr_in()
     address.sin_family = sa_family_t(AF_INET)
     address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    address.sin_port = port.bigEndian
     var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    _ = withUnsafeMutablePointer(to: &address) {
+    let bound = withUnsafeMutablePointer(to: &address) {
         $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
             bind(descriptor, $0, length) == 0 && getsockname(descriptor, $0, &length) == 0
         }
     }
-    return UInt16(bigEndian: address.sin_port)
+    return bound ? UInt16(bigEndian: address.sin_port) : nil
 }
 
 /// Whether something accepts TCP connections on 127.0.0.1:`port` now.
