@@ -38,13 +38,17 @@ let package = Package(
         // Record logs with CRC framing, torn-tail replay and atomic compaction (the broker's state,
         // the coming upstream queue).
         .target(name: "Storage", dependencies: ["POSIX"]),
-        .target(name: "Broker", dependencies: ["POSIX", "MQTT", "Storage"]),
         // TLS contexts and connections over memory BIOs, certificate fingerprints, password
         // hashes: the only module that imports COpenSSL.
         .target(name: "TLS", dependencies: ["POSIX", "COpenSSL"]),
+        // The broker serves TLS listeners through the TLS module's memory-BIO connections.
+        .target(name: "Broker", dependencies: ["POSIX", "MQTT", "Storage", "TLS"]),
+        // The IoT Core policy (docs/iot-core.md): logins, the access table, aliases and $me,
+        // permanent topics, monitoring; plugged into the broker through its policy hooks.
+        .target(name: "Registry", dependencies: ["POSIX", "MQTT", "TLS", "Broker"]),
         // The gateway as a library (CLI commands, runtime, bus poller), so tests and later tools
         // reach it in process; the executable is only its main.swift.
-        .target(name: "GatewayCore", dependencies: ["POSIX", "Serial", "Modbus", "Mapping", "Broker"]),
+        .target(name: "GatewayCore", dependencies: ["POSIX", "Serial", "Modbus", "Mapping", "MQTT", "TLS", "Broker", "Registry"]),
         .executableTarget(name: "modbridge", dependencies: ["GatewayCore"], path: "Sources/Gateway"),
 
         // Benchmarks (`make bench`), not shipped.
@@ -70,7 +74,8 @@ let package = Package(
         .testTarget(name: "MappingTests", dependencies: ["Mapping", "Serial", "TestSupport"]),
         .testTarget(name: "MQTTTests", dependencies: ["POSIX", "MQTT", "MQTTClient", "TestSupport"]),
         .testTarget(name: "TLSTests", dependencies: ["TLS", "TestSupport"]),
-        .testTarget(name: "BrokerTests", dependencies: ["POSIX", "Broker", "MQTT", "TestSupport"]),
+        .testTarget(name: "BrokerTests", dependencies: ["POSIX", "Broker", "MQTT", "TLS", "TestSupport"]),
+        .testTarget(name: "RegistryTests", dependencies: ["POSIX", "Registry", "Broker", "MQTT", "TLS", "TestSupport"]),
         .testTarget(name: "GatewayTests", dependencies: ["GatewayCore", "POSIX", "Modbus", "Mapping", "Serial", "Broker", "MQTT", "MQTTClient", "TestSupport"]),
         // Reads docs/architecture.md and every import under Sources/: the module graph holds.
         .testTarget(name: "LayoutTests", dependencies: ["TestSupport"]),

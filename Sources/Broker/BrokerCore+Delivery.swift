@@ -22,20 +22,28 @@ extension BrokerCore {
                 message = kept
             }
         }
-        for (session, granted) in subscribers(of: topic) {
+        if policy.isPermanent(topic) {
+            // IOT-CORE.md, permanent topics: the last message is kept, whatever its retain flag.
+            let kept = message ?? BrokerMessage(topic: topic, payload: Array(payload), qos: qos, retain: retain)
+            message = kept
+            permanent[topic] = kept
+            record(.permanent(StoredMessage(topic: topic, payload: kept.payload, qos: qos, retain: false)))
+        }
+        for (subscriber, granted) in subscribers(of: topic) {
+            let session = subscriber.session
             // Deliveries to established subscriptions carry RETAIN 0 (3.3.1.3).
             let deliveryQoS = min(qos, granted)
-            if deliveryQoS == .atMostOnce, session.presentedPrefixes.isEmpty, let connection = session.connection {
+            if deliveryQoS == .atMostOnce, subscriber.presentedPrefix == nil, let connection = session.connection {
                 sendAtMostOnce(topic: topic, payload: payload, retain: false, to: connection)
                 continue
             }
             let shared = message ?? BrokerMessage(topic: topic, payload: Array(payload), qos: qos, retain: retain)
             message = shared
-            deliver(shared, to: session, qos: deliveryQoS, retain: false)
+            deliver(shared, to: subscriber, qos: deliveryQoS, retain: false)
         }
     }
 
-    private func subscribers(of topic: String) -> [(Session, QoS)] {
+    private func subscribers(of topic: String) -> [(Subscriber, QoS)] {
         if let cached = matchCache[topic] { return cached }
         let found = subscriptions.subscribers(of: topic).map { ($0.key, $0.value) }
         if matchCache.count >= 4096 { matchCache.removeAll(keepingCapacity: true) }
@@ -45,9 +53,10 @@ extension BrokerCore {
 
     /// Hands a message to one session: straight to the socket at QoS 0, through the session's
     /// queue at QoS 1 and 2.
-    func deliver(_ message: BrokerMessage, to session: Session, qos: QoS, retain: Bool) {
+    func deliver(_ message: BrokerMessage, to subscriber: Subscriber, qos: QoS, retain: Bool) {
+        let session = subscriber.session
         var message = message
-        if !session.presentedPrefixes.isEmpty, let presented = session.presentedTopic(for: message.topic) {
+        if let presented = subscriber.presentedPrefix?.present(message.topic) {
             message = message.renamed(to: presented)
         }
         switch session.endpoint {
@@ -114,53 +123,70 @@ extension BrokerCore {
 
     // MARK: - Subscriptions
 
-    /// Adds subscriptions as the policy allows; returns the SUBACK codes and the granted filters.
-    func addSubscriptions(_ requested: [Subscription], to session: Session) -> ([SubscribeReturnCode], [(String, QoS)]) {
+    /// Adds subscriptions as the session's policy allows (each requested filter may stand for
+    /// several stored ones, narrowed to what the client may read); returns the SUBACK codes and
+    /// what was granted, for the retained and permanent replay.
+    func addSubscriptions(_ requested: [Subscription], to session: Session) -> ([SubscribeReturnCode], [GrantedSubscription]) {
         var codes: [SubscribeReturnCode] = []
-        var granted: [(String, QoS)] = []
+        var granted: [GrantedSubscription] = []
         for subscription in requested {
-            let rewrite = policy.rewriteFilter(subscription.filter, for: session.identity)
-            guard (try? Topic.validateFilter(rewrite.filter)) != nil,
-                  let allowed = policy.grantSubscription(rewrite.filter, qos: subscription.qos, client: session.identity) else {
+            let rewrites = session.policy.subscribe(to: subscription.filter).filter { (try? Topic.validateFilter($0.filter)) != nil }
+            guard !rewrites.isEmpty else {
+                statistics.subscriptionsDenied += 1
+                policy.record(.subscriptionDenied(session.identity, filter: subscription.filter), now: clock.now)
+                policyActivity = true
                 codes.append(.failure)
                 continue
             }
-            let qos = min(allowed, subscription.qos)
-            subscriptions.insert(session, filter: rewrite.filter, qos: qos)
-            session.subscriptions[rewrite.filter] = qos
-            if let prefix = rewrite.presentedPrefix,
-               !session.presentedPrefixes.contains(where: { $0.canonical == prefix.canonical && $0.presented == prefix.presented }) {
-                session.presentedPrefixes.append(prefix)
+            let qos = subscription.qos
+            let exact = !subscription.filter.contains(where: { $0 == "+" || $0 == "#" })
+            for rewrite in rewrites {
+                subscriptions.insert(session.subscriber(presenting: rewrite.presentedPrefix), filter: rewrite.filter, qos: qos)
+                session.subscriptions[rewrite] = qos
+                record(.subscribe(clientID: session.clientID, filter: rewrite.storageKey, qos: qos), for: session)
+                granted.append(GrantedSubscription(rewrite: rewrite, qos: qos, exact: exact))
             }
-            record(.subscribe(clientID: session.clientID, filter: rewrite.filter, qos: qos), for: session)
             codes.append(.granted(qos))
-            granted.append((rewrite.filter, qos))
         }
-        if !granted.isEmpty { matchCache.removeAll(keepingCapacity: true) }
+        if !granted.isEmpty {
+            matchCache.removeAll(keepingCapacity: true)
+            policy.record(.subscribed(session.identity), now: clock.now)
+            policyActivity = true
+        }
         return (codes, granted)
     }
 
     func removeSubscriptions(_ filters: [String], from session: Session) {
         for filter in filters {
-            let stored = policy.rewriteFilter(filter, for: session.identity).filter
-            guard session.subscriptions.removeValue(forKey: stored) != nil else { continue }
-            subscriptions.remove(session, filter: stored)
-            record(.unsubscribe(clientID: session.clientID, filter: stored), for: session)
-            matchCache.removeAll(keepingCapacity: true)
+            for rewrite in session.policy.subscribe(to: filter) {
+                guard session.subscriptions.removeValue(forKey: rewrite) != nil else { continue }
+                subscriptions.remove(session.subscriber(presenting: rewrite.presentedPrefix), filter: rewrite.filter)
+                record(.unsubscribe(clientID: session.clientID, filter: rewrite.storageKey), for: session)
+                matchCache.removeAll(keepingCapacity: true)
+            }
         }
     }
 
-    /// Sends the retained messages that match newly granted filters, RETAIN set; returns how many
-    /// were matched (the work the SUBSCRIBE cost, counted against its sender's turn). The store
-    /// walks only what each filter reaches. One SUBSCRIBE's replay is not split across turns (its
-    /// messages follow its SUBACK); a client whose unread output passes `maximumPendingBytes` is
-    /// being closed, so the walk stops there instead of encoding messages that will be dropped.
+    /// Sends the retained messages that match newly granted filters, RETAIN set, and for a
+    /// subscription to one exact permanent topic its last message (IOT-CORE.md: never through a
+    /// wildcard; the permanent copy is the newest message on the topic, so it replaces a retained
+    /// one there); returns how many were matched (the work the SUBSCRIBE cost, counted against its
+    /// sender's turn). The store walks only what each filter reaches. One SUBSCRIBE's replay is
+    /// not split across turns (its messages follow its SUBACK); a client whose unread output passes
+    /// `maximumPendingBytes` is being closed, so the walk stops there instead of encoding messages
+    /// that will be dropped.
     @discardableResult
-    func replayRetained(_ granted: [(String, QoS)], to session: Session) -> Int {
+    func replayRetained(_ granted: [GrantedSubscription], to session: Session) -> Int {
         var matched = 0
-        for (filter, qos) in granted {
-            matched += retained.forEachMatch(of: filter) { _, message in
-                deliver(message, to: session, qos: min(message.qos, qos), retain: true)
+        for grant in granted {
+            let subscriber = session.subscriber(presenting: grant.rewrite.presentedPrefix)
+            if grant.exact, let kept = permanent[grant.rewrite.filter] {
+                deliver(kept, to: subscriber, qos: min(kept.qos, grant.qos), retain: true)
+                matched += 1
+                continue
+            }
+            matched += retained.forEachMatch(of: grant.rewrite.filter) { _, message in
+                deliver(message, to: subscriber, qos: min(message.qos, grant.qos), retain: true)
                 return !(session.connection?.closeScheduled ?? false)
             }
         }
@@ -169,12 +195,20 @@ extension BrokerCore {
 
     /// Ends a session: its subscriptions and queued messages are gone.
     func endSession(_ session: Session) {
-        for filter in session.subscriptions.keys {
-            subscriptions.remove(session, filter: filter)
+        for rewrite in session.subscriptions.keys {
+            subscriptions.remove(session.subscriber(presenting: rewrite.presentedPrefix), filter: rewrite.filter)
         }
         if !session.subscriptions.isEmpty { matchCache.removeAll(keepingCapacity: true) }
         session.subscriptions = [:]
         if sessions[session.clientID] === session { sessions[session.clientID] = nil }
         if session.persistent { record(.closeSession(clientID: session.clientID)) }
     }
+}
+
+/// A filter granted by a SUBSCRIBE, as stored, with what its replay needs.
+struct GrantedSubscription {
+    var rewrite: FilterRewrite
+    var qos: QoS
+    /// The client asked for one exact topic (no wildcard): permanent topics are replayed to it.
+    var exact: Bool
 }

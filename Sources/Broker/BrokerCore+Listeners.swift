@@ -49,6 +49,7 @@ extension BrokerCore {
             let token = nextToken
             nextToken += 1
             let connection = Connection(token: token, socket: socket, remoteAddress: address,
+                                        channel: .plain(insecure: listener.settings.insecure),
                                         maximumPacketSize: configuration.maximumPacketSize,
                                         now: clock.now, connectTimeout: configuration.connectTimeout)
             do {

@@ -4,6 +4,14 @@ import MQTT
 /// policy as socket clients.
 extension BrokerCore {
     func attachLocal(_ identity: ClientIdentity, sink: LocalSink) -> Result<Void, BrokerError> {
+        let rules: any SessionPolicy
+        switch policy.attachLocal(identity) {
+        case let .accepted(_, accepted):
+            rules = accepted
+        case let .refused(_, refusal):
+            sink.finish()
+            return .failure(.notAuthorized(clientID: identity.clientID, topic: "login: \(refusal)"))
+        }
         if let existing = sessions[identity.clientID] {
             if existing.endpoint != nil {
                 sink.finish()
@@ -11,9 +19,11 @@ extension BrokerCore {
             }
             endSession(existing)
         }
-        let session = Session(clientID: identity.clientID, persistent: false, identity: identity)
+        let session = Session(clientID: identity.clientID, persistent: false, identity: identity, policy: rules)
         session.endpoint = .local(sink)
         sessions[identity.clientID] = session
+        policy.record(.connected(identity), now: clock.now)
+        policyActivity = true
         return .success(())
     }
 
@@ -21,6 +31,8 @@ extension BrokerCore {
         guard let session = sessions[clientID], case let .local(sink)? = session.endpoint else { return }
         session.endpoint = nil
         sink.finish()
+        policy.record(.disconnected(session.identity), now: clock.now)
+        policyActivity = true
         endSession(session)
     }
 
@@ -31,18 +43,26 @@ extension BrokerCore {
 
     func publishLocal(_ clientID: String, _ publish: Publish) -> Result<Void, BrokerError> {
         guard let session = localSession(clientID) else { return .failure(.notRunning) }
-        let topic = policy.rewriteTopic(publish.topic, from: session.identity)
         do {
-            try Topic.validateName(topic)
+            try Topic.validateName(publish.topic)
         } catch {
-            return .failure(.invalidTopic(topic, reason: "\(error)"))
+            return .failure(.invalidTopic(publish.topic, reason: "\(error)"))
         }
         guard publish.payload.count <= configuration.maximumMessageSize else {
-            return .failure(.messageTooLarge(topic: topic, size: publish.payload.count, limit: configuration.maximumMessageSize))
+            return .failure(.messageTooLarge(topic: publish.topic, size: publish.payload.count, limit: configuration.maximumMessageSize))
         }
-        guard policy.mayPublish(topic, client: session.identity) else {
-            return .failure(.notAuthorized(clientID: clientID, topic: topic))
+        let topic: String
+        switch session.policy.publish(to: publish.topic) {
+        case let .allowed(allowed):
+            topic = allowed
+        case let .denied(refusal):
+            statistics.publishesDenied += 1
+            policy.record(.publishDenied(session.identity, topic: publish.topic, refusal), now: clock.now)
+            policyActivity = true
+            return .failure(.notAuthorized(clientID: clientID, topic: publish.topic))
         }
+        policy.record(.published(session.identity), now: clock.now)
+        policyActivity = true
         self.publish(topic: topic, payload: publish.payload[...], qos: publish.qos, retain: publish.retain)
         return .success(())
     }

@@ -57,6 +57,10 @@ extension BrokerCore {
             sendAcknowledgement(.publishComplete, identifier, to: connection)
         case let .subscribe(subscribe):
             let (codes, granted) = addSubscriptions(subscribe.subscriptions, to: session)
+            for (subscription, code) in zip(subscribe.subscriptions, codes) where code == .failure {
+                logRefusal("subscription_denied", ["client": session.clientID, "address": connection.remoteAddress,
+                                                   "entity": session.identity.username ?? "-", "filter": subscription.filter])
+            }
             // One code per filter of a decoded SUBSCRIBE: the SUBACK is smaller than the packet it answers.
             connection.appendOutput { $0.appendSubscribeAcknowledgement(packetIdentifier: subscribe.packetIdentifier, returnCodes: codes) }
             scheduleFlush(connection)
@@ -96,19 +100,42 @@ extension BrokerCore {
         }
         let request = ConnectRequest(clientID: clientID, username: connect.username, password: connect.password,
                                      remoteAddress: connection.remoteAddress, cleanSession: connect.cleanSession,
-                                     will: connect.will)
-        let identity: ClientIdentity
+                                     will: connect.will, channel: connection.channel)
         switch policy.authenticate(request) {
-        case let .accepted(accepted):
+        case let .decided(authentication):
+            finishConnect(PendingConnect(connect: connect, clientID: clientID), authentication, on: connection)
+        case let .verify(check):
+            // The hash runs on the verifier's thread; the client's later packets wait unread.
+            guard verifier.submit(token: connection.token, check) else {
+                refuse(connection, clientID: clientID, .serverUnavailable,
+                       Refusal(entity: connect.username, reason: "\(LoginVerifier.maximumQueued) logins already wait for their check"))
+                return
+            }
+            connection.verifying = PendingConnect(connect: connect, clientID: clientID)
+            hold(connection)
+        }
+    }
+
+    /// The rest of CONNECT once the policy has decided (at once, or after the verifier's check).
+    func finishConnect(_ pending: PendingConnect, _ authentication: Authentication, on connection: Connection) {
+        let (connect, clientID) = (pending.connect, pending.clientID)
+        let identity: ClientIdentity
+        let rules: any SessionPolicy
+        switch authentication {
+        case let .accepted(accepted, policy):
             identity = accepted
-        case let .refused(code):
-            refuse(connection, clientID: clientID, code)
+            rules = policy
+        case let .refused(code, refusal):
+            refuse(connection, clientID: clientID, code, refusal)
             return
         }
         if var will = connect.will {
-            will.topic = policy.rewriteTopic(will.topic, from: identity)
-            guard policy.mayPublish(will.topic, client: identity) else {
-                refuse(connection, clientID: clientID, .notAuthorized)
+            switch rules.publish(to: will.topic) {
+            case let .allowed(topic):
+                will.topic = topic
+            case let .denied(refusal):
+                refuse(connection, clientID: clientID, .notAuthorized,
+                       Refusal(entity: refusal.entity, reason: "will topic \(will.topic): \(refusal.reason)"))
                 return
             }
             connection.will = will
@@ -120,7 +147,8 @@ extension BrokerCore {
             case let .connection(previous)?:
                 close(previous, reason: "taken over by a new connection from \(connection.remoteAddress)", publishWill: true)
             case .local?:
-                refuse(connection, clientID: clientID, .identifierRejected)
+                refuse(connection, clientID: clientID, .identifierRejected,
+                       Refusal(entity: identity.username, reason: "the client id is an in-process device's"))
                 return
             case nil:
                 break
@@ -133,11 +161,12 @@ extension BrokerCore {
             sessionPresent = true
         } else {
             if let existing = sessions[clientID] { endSession(existing) }
-            session = Session(clientID: clientID, persistent: !connect.cleanSession, identity: identity)
+            session = Session(clientID: clientID, persistent: !connect.cleanSession, identity: identity, policy: rules)
             sessions[clientID] = session
             record(.openSession(clientID: clientID), for: session)
         }
         session.identity = identity
+        session.policy = rules
         session.endpoint = .connection(connection)
         connection.session = session
         connection.phase = .connected
@@ -145,8 +174,11 @@ extension BrokerCore {
         connection.appendOutput { $0.appendConnectAcknowledgement(sessionPresent: sessionPresent, returnCode: .accepted) }
         scheduleFlush(connection)
         log(.info, "client_connected", ["client": clientID, "address": connection.remoteAddress,
+                                         "entity": identity.username ?? "-",
                                          "clean_session": connect.cleanSession ? "1" : "0",
                                          "session_present": sessionPresent ? "1" : "0"])
+        policy.record(.connected(identity), now: clock.now)
+        policyActivity = true
         if sessionPresent {
             // 4.4: unacknowledged PUBLISH (DUP set) and PUBREL packets are sent again, in order.
             for (identifier, entry) in session.outgoing.inflightForResend() {
@@ -161,8 +193,12 @@ extension BrokerCore {
         }
     }
 
-    private func refuse(_ connection: Connection, clientID: String, _ code: ConnectReturnCode) {
-        log(.info, "client_refused", ["client": clientID, "address": connection.remoteAddress, "return_code": "\(code.rawValue)"])
+    private func refuse(_ connection: Connection, clientID: String, _ code: ConnectReturnCode, _ refusal: Refusal) {
+        statistics.loginsRefused += 1
+        policy.record(.loginRefused(clientID: clientID, remoteAddress: connection.remoteAddress, refusal), now: clock.now)
+        policyActivity = true
+        logRefusal("client_refused", ["client": clientID, "address": connection.remoteAddress, "entity": refusal.entity ?? "-",
+                                      "reason": refusal.reason, "return_code": "\(code.rawValue)"])
         connection.appendOutput { $0.appendConnectAcknowledgement(sessionPresent: false, returnCode: code) }
         close(connection, reason: "refused with CONNACK \(code.rawValue)", publishWill: false)
     }
@@ -175,10 +211,27 @@ extension BrokerCore {
             close(connection, reason: "message of \(publish.payload.count) bytes over the limit of \(configuration.maximumMessageSize)", publishWill: true)
             return
         }
-        let topic = policy.rewriteTopic(publish.topic, from: session.identity)
-        guard policy.mayPublish(topic, client: session.identity) else {
-            close(connection, reason: "not authorised to publish to \(topic)", publishWill: true)
+        let topic: String
+        switch session.policy.publish(to: publish.topic) {
+        case let .allowed(allowed):
+            topic = allowed
+        case let .denied(refusal):
+            statistics.publishesDenied += 1
+            policy.record(.publishDenied(session.identity, topic: publish.topic, refusal), now: clock.now)
+            policyActivity = true
+            logRefusal("publish_denied", ["client": session.clientID, "address": connection.remoteAddress,
+                                          "entity": refusal.entity ?? session.identity.username ?? "-",
+                                          "topic": publish.topic, "reason": refusal.reason])
+            close(connection, reason: "not authorised to publish to \(publish.topic)", publishWill: true)
             return
+        }
+        policy.record(.published(session.identity), now: clock.now)
+        policyActivity = true
+        let pause = session.policy.pauseAfterPublish(now: clock.now)
+        if pause > .zero {
+            // Over the entity's message rate: this message goes through, the next ones wait.
+            connection.pausedUntil = clock.now.advanced(by: pause)
+            hold(connection)
         }
         let identifier = publish.packetIdentifier ?? 0
         switch publish.qos {

@@ -55,12 +55,18 @@ extension BrokerCore {
         for (topic, stored) in state.retained {
             retained.set(BrokerMessage(topic: topic, payload: stored.payload, qos: stored.qos, retain: true), for: topic)
         }
+        for (topic, stored) in state.permanent {
+            permanent[topic] = BrokerMessage(topic: topic, payload: stored.payload, qos: stored.qos, retain: false)
+        }
         for (clientID, stored) in state.sessions {
             let session = Session(clientID: clientID, persistent: true,
-                                  identity: ClientIdentity(clientID: clientID, remoteAddress: "restored"))
-            for (filter, qos) in stored.subscriptions {
-                subscriptions.insert(session, filter: filter, qos: qos)
-                session.subscriptions[filter] = qos
+                                  identity: ClientIdentity(clientID: clientID, remoteAddress: "restored"),
+                                  // Until its client logs in again the session only receives.
+                                  policy: OpenSessionPolicy.shared)
+            for (key, qos) in stored.subscriptions {
+                let rewrite = FilterRewrite(storageKey: key)
+                subscriptions.insert(session.subscriber(presenting: rewrite.presentedPrefix), filter: rewrite.filter, qos: qos)
+                session.subscriptions[rewrite] = qos
             }
             // Messages go out in order, so everything before the last PUBREC'd one was sent: those
             // are in flight again (resent first, with DUP). Whether later ones left before the
@@ -87,6 +93,9 @@ extension BrokerCore {
         retained.forEach { topic, message in
             state.retained[topic] = StoredMessage(topic: topic, payload: message.payload, qos: message.qos, retain: true)
         }
+        for (topic, message) in permanent {
+            state.permanent[topic] = StoredMessage(topic: topic, payload: message.payload, qos: message.qos, retain: false)
+        }
         for (clientID, session) in sessions where session.persistent {
             let outgoing = session.outgoing.allInOrder.map { identifier, entry in
                 DurableState.Outgoing(packetIdentifier: identifier,
@@ -94,7 +103,9 @@ extension BrokerCore {
                                                              qos: entry.qos, retain: entry.retain),
                                       released: entry.stage == .released)
             }
-            state.sessions[clientID] = DurableState.Session(subscriptions: session.subscriptions, outgoing: outgoing,
+            var subscriptions: [String: QoS] = [:]
+            for (rewrite, qos) in session.subscriptions { subscriptions[rewrite.storageKey] = qos }
+            state.sessions[clientID] = DurableState.Session(subscriptions: subscriptions, outgoing: outgoing,
                                                             awaitingRelease: session.awaitingRelease)
         }
         return state

@@ -37,16 +37,25 @@ final class BrokerCore: @unchecked Sendable {
     var retainedMatchedByPacket = 0
 
     var sessions: [String: Session] = [:]
-    let subscriptions = SubscriptionTree<Session>()
+    let subscriptions = SubscriptionTree<Subscriber>()
     /// Subscribers by topic, so repeated topics skip the tree walk; emptied on any subscription change.
-    var matchCache: [String: [(Session, QoS)]] = [:]
+    var matchCache: [String: [(Subscriber, QoS)]] = [:]
     /// Retained messages by topic level (3.3.1.3).
     let retained = RetainedStore<BrokerMessage>()
+    /// The last message of each permanent topic (the policy's `isPermanent`), by topic.
+    var permanent: [String: BrokerMessage] = [:]
+    /// Set when the policy was told of activity this turn: its due messages are asked for at
+    /// the turn's end.
+    var policyActivity = false
+    /// Runs the policy's slow login checks (password hashes) off the reactor thread.
+    let verifier: LoginVerifier
     var storage: WriteAheadLog?
     var lastSync: ContinuousClock.Instant
     var unsyncedRecords = false
     var lastCompactedSize = 0
     var statistics = BrokerStatistics()
+    /// The current second of refusal logging: when it began, lines logged, lines left out.
+    var refusalWindow: (start: ContinuousClock.Instant, lines: Int, suppressed: Int) = (ContinuousClock.now, 0, 0)
     var nextAutomaticClientID = 0
 
     /// The port each listener got (the configured one, or the one picked for port 0).
@@ -80,6 +89,11 @@ final class BrokerCore: @unchecked Sendable {
         }
         self.listeners = listeners
         nextToken = UInt64(listeners.count) + 1
+        do {
+            verifier = try LoginVerifier(mailbox: mailbox)
+        } catch {
+            throw .reactorFailed("login verifier thread", error)
+        }
         lastSync = clock.now
     }
 
@@ -140,6 +154,10 @@ final class BrokerCore: @unchecked Sendable {
         while let (connection, reason) = closeQueue.popLast() {
             close(connection, reason: reason, publishWill: true, reset: true)
         }
+        if policyActivity {
+            policyActivity = false
+            publishPolicyMessages(now: now)
+        }
         flushStorage(now: now)
         // Before the answers leave, so a client that has seen its answer reads statistics that
         // include what it asked for (what flushing changes shows at the next turn's end).
@@ -154,6 +172,7 @@ final class BrokerCore: @unchecked Sendable {
     }
 
     private func shutDown() {
+        verifier.stop()
         for connection in Array(connections.values) {
             close(connection, reason: "broker stopping", publishWill: false)
         }
@@ -205,6 +224,9 @@ final class BrokerCore: @unchecked Sendable {
     private func handleBuffered(_ connection: Connection, work: inout Int) -> Bool {
         do {
             while connection.isOpen {
+                // A CONNECT being verified, or a client paused by its message rate: the rest of
+                // its packets wait in the framer until it is let go (`resume`).
+                guard !connection.isHeld else { return false }
                 guard work < Self.workPerTurn else {
                     if !connection.backlogged {
                         connection.backlogged = true
@@ -270,12 +292,44 @@ final class BrokerCore: @unchecked Sendable {
         do {
             let done = try connection.writePending()
             if done == connection.watchingWritable {
-                try epoll.modify(connection.socket.descriptor, token: connection.token,
-                                 interest: done ? .readable : [.readable, .writable])
                 connection.watchingWritable = !done
+                try updateInterest(connection)
             }
         } catch {
             close(connection, reason: "write failed: \(error)", publishWill: true)
+        }
+    }
+
+    /// What epoll watches on the connection's socket: reading unless it is held, writing while
+    /// output is pending.
+    private func updateInterest(_ connection: Connection) throws(Errno) {
+        var interest: Epoll.Interest = connection.isHeld ? [] : .readable
+        if connection.watchingWritable { interest.insert(.writable) }
+        try epoll.modify(connection.socket.descriptor, token: connection.token, interest: interest)
+    }
+
+    /// Stops reading the connection until `resume` (a login being verified, a rate pause).
+    func hold(_ connection: Connection) {
+        do {
+            try updateInterest(connection)
+        } catch {
+            close(connection, reason: "epoll_ctl failed: \(error)", publishWill: true)
+        }
+    }
+
+    /// Reads the connection again; packets that waited in its framer are handled next turn.
+    func resume(_ connection: Connection) {
+        connection.pausedUntil = nil
+        guard connection.isOpen, !connection.isHeld else { return }
+        do {
+            try updateInterest(connection)
+        } catch {
+            close(connection, reason: "epoll_ctl failed: \(error)", publishWill: true)
+            return
+        }
+        if !connection.backlogged {
+            connection.backlogged = true
+            backlog.append(connection)
         }
     }
 
@@ -297,6 +351,8 @@ final class BrokerCore: @unchecked Sendable {
         connection.will = nil
         if let session = connection.session {
             log(.info, "client_disconnected", ["client": session.clientID, "address": connection.remoteAddress, "reason": reason])
+            policy.record(.disconnected(session.identity), now: clock.now)
+            policyActivity = true
             if session.connection === connection {
                 session.endpoint = nil
                 if !session.persistent { endSession(session) }
@@ -320,7 +376,9 @@ final class BrokerCore: @unchecked Sendable {
     /// Keep-alive (1.5 × the interval, 3.1.2.10) and CONNECT deadlines.
     private func sweep(now: ContinuousClock.Instant) {
         resumePausedListeners(now: now)
+        publishPolicyMessages(now: now)
         for connection in Array(connections.values) {
+            if let until = connection.pausedUntil, now >= until { resume(connection) }
             switch connection.phase {
             case let .awaitingConnect(deadline) where now >= deadline:
                 close(connection, reason: "no CONNECT within \(configuration.connectTimeout)", publishWill: false)
@@ -355,6 +413,11 @@ final class BrokerCore: @unchecked Sendable {
                 reply(subscribeLocal(clientID, filters))
             case let .unsubscribe(clientID, filters, reply):
                 reply(unsubscribeLocal(clientID, filters))
+            case let .verified(token, authentication):
+                guard let connection = connections[token], let pending = connection.verifying else { continue }
+                connection.verifying = nil
+                finishConnect(pending, authentication, on: connection)
+                resume(connection)
             }
         }
     }

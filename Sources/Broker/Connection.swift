@@ -19,6 +19,8 @@ final class Connection {
     let token: UInt64
     let socket: Socket
     let remoteAddress: String
+    /// How the client reached the broker, as the policy sees it at CONNECT.
+    var channel: ConnectChannel
     var phase: Phase
     var framer: MQTTFramer
     /// Bytes waiting for the socket to take them; `outputStart` is where the unsent part begins.
@@ -36,14 +38,20 @@ final class Connection {
     var servedInTurn: UInt64 = 0
     var session: Session?
     var will: Will?
+    /// Set while the CONNECT's credentials are checked off the reactor thread.
+    var verifying: PendingConnect?
+    /// Set while the client's message rate holds it back: its packets wait until then.
+    var pausedUntil: ContinuousClock.Instant?
     /// Seconds from CONNECT; 0 is off.
     var keepAlive: UInt16 = 0
     var lastReceived: ContinuousClock.Instant
 
-    init(token: UInt64, socket: Socket, remoteAddress: String, maximumPacketSize: Int, now: ContinuousClock.Instant, connectTimeout: Duration) {
+    init(token: UInt64, socket: Socket, remoteAddress: String, channel: ConnectChannel, maximumPacketSize: Int,
+         now: ContinuousClock.Instant, connectTimeout: Duration) {
         self.token = token
         self.socket = socket
         self.remoteAddress = remoteAddress
+        self.channel = channel
         self.framer = MQTTFramer(maximumPacketSize: maximumPacketSize)
         self.phase = .awaitingConnect(deadline: now.advanced(by: connectTimeout))
         self.lastReceived = now
@@ -56,6 +64,10 @@ final class Connection {
         case .closing, .closed: false
         }
     }
+
+    /// No packet of this client is handled for now (a login being verified, a rate pause); its
+    /// socket is not watched for reading, so the kernel's buffers push back on it.
+    var isHeld: Bool { verifying != nil || pausedUntil != nil }
 
     var isConnected: Bool {
         if case .connected = phase { return true }
@@ -115,4 +127,10 @@ final class Connection {
         _ = try? writePending()
         close()
     }
+}
+
+/// A CONNECT whose credentials the `LoginVerifier` is checking.
+struct PendingConnect {
+    let connect: Connect
+    let clientID: String
 }

@@ -6,12 +6,16 @@ package struct ListenerConfiguration: Sendable, Equatable, CustomStringConvertib
     package var port: UInt16
     /// How connections on this listener are secured.
     package var security: ListenerSecurity
+    /// Passwords are accepted on this listener without TLS (IOT-CORE.md allows it only where the
+    /// listener is marked so: loopback, tests). The policy enforces it; the broker passes it on.
+    package var insecure: Bool
 
     /// A listener on `host`:`port`.
-    package init(host: String, port: UInt16, security: ListenerSecurity = .plain) {
+    package init(host: String, port: UInt16, security: ListenerSecurity = .plain, insecure: Bool = false) {
         self.host = host
         self.port = port
         self.security = security
+        self.insecure = insecure
     }
 
     /// "host:port", with an IPv6 address in brackets ("[::1]:1883"), as errors and logs name it.

@@ -21,6 +21,16 @@ package struct BrokerStatistics: Sendable, Equatable {
     package var protocolErrors = 0
     /// Storage writes that failed (the broker keeps serving from memory).
     package var storageErrors = 0
+    /// CONNECTs refused by the policy (bad credentials, disabled registry, ...).
+    package var loginsRefused = 0
+    /// PUBLISH packets to a topic the client may not use (each disconnected its sender).
+    package var publishesDenied = 0
+    /// SUBSCRIBE filters answered with 0x80.
+    package var subscriptionsDenied = 0
+    /// TLS handshakes that failed or did not finish in time.
+    package var tlsHandshakesFailed = 0
+    /// Log lines about refusals and denials left out because too many came at once.
+    package var refusalLogsSuppressed = 0
 
     package init() {}
 }
@@ -33,6 +43,8 @@ enum BrokerCommand {
     case publish(clientID: String, Publish, reply: @Sendable (Result<Void, BrokerError>) -> Void)
     case subscribe(clientID: String, [Subscription], reply: @Sendable (Result<[SubscribeReturnCode], BrokerError>) -> Void)
     case unsubscribe(clientID: String, [String], reply: @Sendable (Result<Void, BrokerError>) -> Void)
+    /// A login checked by the `LoginVerifier`, for the connection with this epoll token.
+    case verified(token: UInt64, Authentication)
 }
 
 /// The reactor's inbox: commands queued under a lock, and an eventfd that wakes the reactor.
@@ -107,7 +119,7 @@ final class Mailbox: Sendable {
         defer { for waiter in waiters { waiter.resume() } }
         for command in orphans {
             switch command {
-            case .stop, .detachLocal: break
+            case .stop, .detachLocal, .verified: break
             case let .attachLocal(_, sink, reply): sink.finish(); reply(.failure(.notRunning))
             case let .publish(_, _, reply): reply(.failure(.notRunning))
             case let .subscribe(_, _, reply): reply(.failure(.notRunning))

@@ -32,7 +32,7 @@ struct PersistenceTests {
         StoreRecord.retain(StoredMessage(topic: "a", payload: [7], qos: .atLeastOnce, retain: true)).encode(into: &valid)
         // type 1, topic length 1 0, "a", qos, retain, payload length, payload
         #expect(valid == [1, 1, 0, 0x61, 1, 1, 1, 0, 0, 0, 7])
-        for (index, value) in [(0, UInt8(0)), (0, 12), (0, 255), (4, 3), (5, 2), (3, 0xFF), (1, 2), (6, 2)] {
+        for (index, value) in [(0, UInt8(0)), (0, 13), (0, 255), (4, 3), (5, 2), (3, 0xFF), (1, 2), (6, 2)] {
             var bytes = valid
             bytes[index] = value
             #expect(StoreRecord.decode(bytes, in: bytes.indices) == nil, "byte \(index) = \(value)")
@@ -435,6 +435,7 @@ struct PersistenceTests {
         .complete(clientID: "c", packetIdentifier: 1),
         .awaitRelease(clientID: "c", packetIdentifier: 0x1234),
         .released(clientID: "c", packetIdentifier: 0x1234),
+        .permanent(StoredMessage(topic: "$devices/oven-1/state", payload: Array("{\"online\":true}".utf8), qos: .atLeastOnce, retain: false)),
     ]
 
     /// A mix of every kind of record over a few clients, topics and identifiers.

@@ -7,32 +7,44 @@ import Testing
 /// A policy in the shape of IOT-CORE.md, small enough to read: passwords per user, devices may
 /// publish under their own `devices/<id>/` only, `$me/` and one alias rewrite to it.
 struct DevicePolicy: BrokerPolicy {
-    func authenticate(_ request: ConnectRequest) -> Authentication {
-        guard let username = request.username else { return .refused(.notAuthorized) }
-        guard request.password == Array("secret-\(username)".utf8) else { return .refused(.badUsernameOrPassword) }
-        return .accepted(ClientIdentity(clientID: request.clientID, username: username, remoteAddress: request.remoteAddress))
-    }
-
-    func rewriteTopic(_ topic: String, from client: ClientIdentity) -> String {
-        if topic.hasPrefix("$me/") { return "devices/\(client.username ?? "")/" + topic.dropFirst(4) }
-        if topic.hasPrefix("oven/") { return "devices/oven1/" + topic.dropFirst(5) }
-        return topic
-    }
-
-    func rewriteFilter(_ filter: String, for client: ClientIdentity) -> FilterRewrite {
-        if filter.hasPrefix("oven/") {
-            return FilterRewrite(filter: "devices/oven1/" + filter.dropFirst(5), presentedPrefix: ("devices/oven1/", "oven/"))
+    func authenticate(_ request: ConnectRequest) -> AuthenticationStep {
+        guard let username = request.username else { return .decided(.refused(.notAuthorized, Refusal(entity: nil, reason: "no user"))) }
+        guard request.password == Array("secret-\(username)".utf8) else {
+            return .decided(.refused(.badUsernameOrPassword, Refusal(entity: username, reason: "bad password")))
         }
-        return FilterRewrite(filter: filter)
+        return .decided(.accepted(ClientIdentity(clientID: request.clientID, username: username, remoteAddress: request.remoteAddress),
+                                  DeviceRules(username: username)))
     }
 
-    func mayPublish(_ topic: String, client: ClientIdentity) -> Bool {
-        client.username == "registry" || topic.hasPrefix("devices/\(client.username ?? "")/")
+    func attachLocal(_ identity: ClientIdentity) -> Authentication {
+        .accepted(identity, DeviceRules(username: identity.username ?? ""))
+    }
+}
+
+/// The rules of one user of `DevicePolicy`.
+final class DeviceRules: SessionPolicy {
+    let username: String
+
+    init(username: String) { self.username = username }
+
+    func publish(to topic: String) -> PublishDecision {
+        var canonical = topic
+        if topic.hasPrefix("$me/") { canonical = "devices/\(username)/" + topic.dropFirst(4) }
+        if topic.hasPrefix("oven/") { canonical = "devices/oven1/" + topic.dropFirst(5) }
+        guard username == "registry" || canonical.hasPrefix("devices/\(username)/") else {
+            return .denied(Refusal(entity: username, reason: "not its topic"))
+        }
+        return .allowed(topic: canonical)
     }
 
-    func grantSubscription(_ filter: String, qos: QoS, client: ClientIdentity) -> QoS? {
-        if client.username == "registry" { return min(qos, .atLeastOnce) }
-        return filter.hasPrefix("devices/\(client.username ?? "")/") ? qos : nil
+    func subscribe(to filter: String) -> [FilterRewrite] {
+        var rewrite = FilterRewrite(filter: filter)
+        if filter.hasPrefix("oven/") {
+            rewrite = FilterRewrite(filter: "devices/oven1/" + filter.dropFirst(5),
+                                    presentedPrefix: PresentedPrefix(canonical: "devices/oven1/", presented: "oven/"))
+        }
+        if username == "registry" { return [rewrite] }
+        return rewrite.filter.hasPrefix("devices/\(username)/") ? [rewrite] : []
     }
 }
 

@@ -108,11 +108,14 @@ package struct DurableState: Equatable, Sendable {
     package var retained: [String: StoredMessage]
     /// Persistent sessions by client identifier.
     package var sessions: [String: Session]
+    /// The last message of each permanent topic, by topic.
+    package var permanent: [String: StoredMessage]
 
     /// No retained messages, no sessions.
     package init() {
         retained = [:]
         sessions = [:]
+        permanent = [:]
     }
 
     /// Applies one change; a record about a session that is not open, or about a packet
@@ -123,6 +126,8 @@ package struct DurableState: Equatable, Sendable {
             retained[message.topic] = message
         case let .clearRetained(topic):
             retained[topic] = nil
+        case let .permanent(message):
+            permanent[message.topic] = message
         case let .openSession(clientID):
             if sessions[clientID] == nil { sessions[clientID] = Session() }
         case let .closeSession(clientID):
@@ -151,6 +156,9 @@ package struct DurableState: Equatable, Sendable {
         var records: [StoreRecord] = []
         for topic in retained.keys.sorted() {
             if let message = retained[topic] { records.append(.retain(message)) }
+        }
+        for topic in permanent.keys.sorted() {
+            if let message = permanent[topic] { records.append(.permanent(message)) }
         }
         for clientID in sessions.keys.sorted() {
             guard let session = sessions[clientID] else { continue }

@@ -40,6 +40,8 @@ package enum StoreRecord: Equatable, Sendable {
     case awaitRelease(clientID: String, packetIdentifier: UInt16)
     /// The inbound PUBREL was received.
     case released(clientID: String, packetIdentifier: UInt16)
+    /// The last message of a permanent topic (IOT-CORE.md), replacing the one before.
+    case permanent(StoredMessage)
 }
 
 // MARK: - Binary form (the payload of one log frame; see WriteAheadLog.swift for the framing)
@@ -49,6 +51,7 @@ extension StoreRecord {
     fileprivate enum Kind: UInt8 {
         case retain = 1, clearRetained, openSession, closeSession, subscribe, unsubscribe
         case enqueue, release, complete, awaitRelease, released
+        case permanent
     }
 
     /// Appends the record's binary form (type byte, then its fields, little-endian).
@@ -88,6 +91,9 @@ extension StoreRecord {
             bytes.appendIdentified(.awaitRelease, clientID, packetIdentifier)
         case let .released(clientID, packetIdentifier):
             bytes.appendIdentified(.released, clientID, packetIdentifier)
+        case let .permanent(message):
+            bytes.append(Kind.permanent.rawValue)
+            bytes.appendMessage(message)
         }
     }
 
@@ -101,6 +107,8 @@ extension StoreRecord {
         switch kind {
         case .retain:
             record = reader.message().map { .retain($0) }
+        case .permanent:
+            record = reader.message().map { .permanent($0) }
         case .clearRetained:
             record = reader.string().map { .clearRetained(topic: $0) }
         case .openSession:
