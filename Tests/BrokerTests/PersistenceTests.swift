@@ -129,7 +129,7 @@ struct PersistenceTests {
     @Test("apply ignores records about sessions that are not open")
     func applyIgnoresUnopenedSessions() {
         var state = DurableState()
-        for record in Self.everyKind where ![.retain, .clearRetained, .open].contains(Self.category(record)) {
+        for record in Self.everyKind where ![.retain, .clearRetained, .open, .permanent].contains(Self.category(record)) {
             state.apply(record)
         }
         #expect(state == DurableState())
@@ -402,13 +402,14 @@ struct PersistenceTests {
 
     // MARK: - Helpers
 
-    private enum Category { case retain, clearRetained, open, other }
+    private enum Category { case retain, clearRetained, open, permanent, other }
 
     private static func category(_ record: StoreRecord) -> Category {
         switch record {
         case .retain: .retain
         case .clearRetained: .clearRetained
         case .openSession: .open
+        case .permanent: .permanent
         default: .other
         }
     }
