@@ -1,14 +1,13 @@
 import FoundationEssentials
 import TLS
-import TestSupport
 
 /// Certificates made by the `openssl` CLI for one test, in a temporary folder: a CA, a second CA
 /// that signed nothing here, a server certificate for server.test and 127.0.0.1, a client
-/// certificate, and an expired server certificate. EC P-256 keys, so that making them is quick.
-final class TestCertificates {
-    let folder = TemporaryFolder()
+/// certificate, an expired server certificate, and self-signed device certificates (one expired). EC P-256 keys, so that making them is quick.
+package final class TestCertificates {
+    package let folder = TemporaryFolder()
 
-    init() throws {
+    package init() throws {
         try write("openssl.cnf", """
             [req]
             distinguished_name = name
@@ -33,32 +32,44 @@ final class TestCertificates {
         try makeLeaf("client", subject: "/O=Plant/CN=client-1", extensions: "client", days: "30")
         // Valid from now until a day ago: verification finds it expired.
         try makeLeaf("expired", subject: "/CN=server.test", extensions: "server", days: "-1")
+        // Device certificates as IoT Core users make them: self-signed, registered by fingerprint.
+        try makeSelfSigned("device", subject: "/CN=device-1", days: "30")
+        try makeSelfSigned("device-expired", subject: "/CN=device-2", days: "-1")
+    }
+
+    /// A self-signed client certificate `name.pem` with its key `name.key` (no CA).
+    package func makeSelfSigned(_ name: String, subject: String, days: String) throws {
+        // `req -x509` refuses a negative -days; `x509 -signkey` takes it (an expired one).
+        try run(["req", "-new", "-config", path("openssl.cnf"), "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+                 "-nodes", "-keyout", path(name + ".key"), "-out", path(name + ".csr"), "-subj", subject])
+        try run(["x509", "-req", "-in", path(name + ".csr"), "-signkey", path(name + ".key"), "-days", days,
+                 "-extfile", path("openssl.cnf"), "-extensions", "client", "-out", path(name + ".pem")])
     }
 
     /// The path of a file in the folder.
-    func path(_ name: String) -> String { folder.path + "/" + name }
+    package func path(_ name: String) -> String { folder.path + "/" + name }
 
     /// `name.pem` as a PEM source.
-    func pem(_ name: String) -> PEMSource { .file(path(name + ".pem")) }
+    package func pem(_ name: String) -> PEMSource { .file(path(name + ".pem")) }
 
     /// `name.key` as a PEM source.
-    func key(_ name: String) -> PEMSource { .file(path(name + ".key")) }
+    package func key(_ name: String) -> PEMSource { .file(path(name + ".key")) }
 
     /// The server configuration for `name` (its chain and key), trusting `ca` for clients.
-    func server(_ name: String = "server", clientCertificates: ClientCertificatePolicy = .none,
+    package func server(_ name: String = "server", clientCertificates: ClientCertificatePolicy = .none,
                 version: TLSVersion? = nil) -> TLSConfiguration {
         TLSConfiguration(certificateChain: pem(name), privateKey: key(name), trustedCertificates: pem("ca"),
                          clientCertificates: clientCertificates, minimumVersion: version ?? .v1_2, maximumVersion: version ?? .v1_3)
     }
 
     /// The client configuration trusting `ca`, with the client certificate if `withCertificate`.
-    func client(trusting ca: String = "ca", withCertificate: Bool = true, version: TLSVersion? = nil) -> TLSConfiguration {
+    package func client(trusting ca: String = "ca", withCertificate: Bool = true, version: TLSVersion? = nil) -> TLSConfiguration {
         TLSConfiguration(certificateChain: withCertificate ? pem("client") : nil, privateKey: withCertificate ? key("client") : nil,
                          trustedCertificates: pem(ca), minimumVersion: version ?? .v1_2, maximumVersion: version ?? .v1_3)
     }
 
     /// `openssl x509 -fingerprint` of `name.pem` with `digest`, as printed ("AB:CD:...").
-    func fingerprintByCLI(_ name: String, digest: String) throws -> String {
+    package func fingerprintByCLI(_ name: String, digest: String) throws -> String {
         let line = try run(["x509", "-in", path(name + ".pem"), "-noout", "-fingerprint", "-\(digest)"])
         guard let equals = line.firstIndex(of: "=") else { throw TestCertificateError.commandFailed("no fingerprint in \(line)") }
         return String(line[line.index(after: equals)...])
@@ -66,7 +77,7 @@ final class TestCertificates {
 
     /// Runs `openssl arguments`, failing unless it exits 0; its first line of output.
     @discardableResult
-    func run(_ arguments: [String]) throws -> String {
+    package func run(_ arguments: [String]) throws -> String {
         let process = try ChildProcess("openssl", arguments)
         let line = process.readLine(timeout: .seconds(60)) ?? ""
         let status = process.waitForExit(timeout: .seconds(60))
@@ -77,7 +88,7 @@ final class TestCertificates {
     }
 
     /// Writes `text` to a file in the folder.
-    func write(_ name: String, _ text: String) throws {
+    package func write(_ name: String, _ text: String) throws {
         guard FileManager.default.createFile(atPath: path(name), contents: Data(text.utf8)) else {
             throw TestCertificateError.commandFailed("cannot write \(name)")
         }
@@ -85,7 +96,7 @@ final class TestCertificates {
 
     /// An intermediate CA signed by the Test CA, and `name` (for server.test) signed by it;
     /// `name-chain.pem` holds the leaf then the intermediate.
-    func makeIntermediateChain(_ name: String) throws {
+    package func makeIntermediateChain(_ name: String) throws {
         try makeLeaf("intermediate", subject: "/CN=Test Intermediate", extensions: "ca", days: "30")
         try makeLeaf(name, subject: "/CN=server.test", extensions: "server", days: "30", issuer: "intermediate")
         let leaf = try String(contentsOfFile: path(name + ".pem"), encoding: .utf8)
@@ -107,6 +118,6 @@ final class TestCertificates {
     }
 }
 
-enum TestCertificateError: Error {
+package enum TestCertificateError: Error {
     case commandFailed(String)
 }
