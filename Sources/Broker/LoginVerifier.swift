@@ -4,9 +4,9 @@ import POSIX
 /// costs this thread's time, never the reactor's, so connected clients keep being served. Each
 /// result goes back to the reactor through the mailbox, for the connection it belongs to.
 ///
-/// One thread, in arrival order: on a small box the other core stays with the reactor, and a
-/// flood of wrong passwords delays only the logins queued behind it, which the CONNECT timeout
-/// bounds.
+/// One thread, in arrival order, at idle priority: on a small box the reactor and the buses
+/// keep their cores, and a flood of wrong passwords delays only the logins queued behind it,
+/// which the CONNECT timeout bounds.
 final class LoginVerifier: Sendable {
     private struct Job {
         let token: UInt64
@@ -29,6 +29,9 @@ final class LoginVerifier: Sendable {
     init(mailbox: Mailbox) throws(Errno) {
         let state = self.state
         thread = try DedicatedThread(name: "mqtt-login") {
+            // Hashes yield to every other thread: a flood of logins on a small box takes the
+            // idle CPU, never the reactor's or a bus thread's time.
+            runCurrentThreadAtIdlePriority()
             while let job = state.wait(until: nil, { state -> Job?? in
                 if state.stopping { return .some(nil) }
                 guard state.next < state.jobs.count else { return nil }

@@ -142,3 +142,15 @@ package func sleepThread(_ duration: Duration) {
         request = remaining
     }
 }
+
+/// Puts the calling thread in Linux's idle scheduling class (sched(7), SCHED_IDLE): it runs only
+/// when no normal thread wants the CPU. For background work that must never delay the threads
+/// serving clients (password hashes during a login flood). Best effort: false if refused.
+@discardableResult
+package func runCurrentThreadAtIdlePriority() -> Bool {
+    var parameters = sched_param()
+    parameters.sched_priority = 0
+    // SCHED_IDLE is 5 in <linux/sched.h>; Glibc exports it only under _GNU_SOURCE.
+    let idlePolicy: Int32 = 5
+    return sched_setscheduler(0, idlePolicy, &parameters) == 0
+}
