@@ -32,14 +32,17 @@ final class BusPoller: BusDriver, @unchecked Sendable {
     let commandBacklogLimit: Int
     /// Where device events (found, online, offline, plan splits, refused commands) are logged.
     let logger: Logger
+    /// Where each device's link state goes for monitoring.
+    let links: DeviceLinkBoard?
     private let inbox = Mutex(Inbox())
     // Confined to the bus thread (which makes the unchecked Sendable sound).
     var agents: [DeviceAgent] = []
     private var stopped = false
 
-    init(busID: String, probeLength: Duration, commandBacklogLimit: Int, logger: Logger) {
+    init(busID: String, probeLength: Duration, commandBacklogLimit: Int, links: DeviceLinkBoard? = nil, logger: Logger) {
         self.busID = busID
         self.logger = logger
+        self.links = links
         self.probeLength = probeLength
         self.commandBacklogLimit = commandBacklogLimit
     }
@@ -104,6 +107,7 @@ final class BusPoller: BusDriver, @unchecked Sendable {
         switch request {
         case let .add(device, channel):
             agents.append(DeviceAgent(device: device, channel: channel, now: .now))
+            links?.added(device.settings.id, bus: busID, unit: device.settings.unit)
         case let .remove(deviceID, reason, done):
             if let index = agents.firstIndex(where: { $0.id == deviceID }) { retire(agents.remove(at: index), reason: reason) }
             done()
@@ -123,6 +127,7 @@ final class BusPoller: BusDriver, @unchecked Sendable {
 
     private func retire(_ agent: DeviceAgent, reason: String) {
         agent.availability.retire(reason)
+        links?.removed(agent.id)
         agent.channel.publishState(agent.stateFields())
         agent.channel.close()
     }
@@ -239,6 +244,7 @@ final class BusPoller: BusDriver, @unchecked Sendable {
                 agent.plan.makeAllDue(at: .now)
                 agent.stateAwaitsFreshPoll = !agent.plan.groups.isEmpty
             case let .cameOnline(afterOutage):
+                links?.cameOnline(agent.id)
                 logger.log(.info, afterOutage ? "device_online" : "device_found", ["device": agent.id, "bus": busID, "unit": String(agent.unit)])
             case .publishStateSoon:
                 agent.stateIsUrgent = true
@@ -250,6 +256,7 @@ final class BusPoller: BusDriver, @unchecked Sendable {
                 message.values = agent.desired
                 apply(message, to: agent, reapplied: true, line: line)
             case .wentOffline:
+                links?.wentOffline(agent.id, error: error?.reason)
                 agent.stateAwaitsFreshPoll = false
                 logger.log(.warning, "device_offline", ["device": agent.id, "bus": busID, "unit": String(agent.unit), "error": error?.reason ?? ""])
                 agent.channel.publishState(agent.stateFields())

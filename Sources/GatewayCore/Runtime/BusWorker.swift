@@ -17,12 +17,15 @@ package final class BusWorker: Sendable {
     /// While the bus is busy, up to `commandBacklogLimit` commands per device wait; more are dropped.
     /// Line and device events go to `logger`.
     package init(settings: BusSettings, configuration: BusConfiguration,
-                 commandBacklogLimit: Int = defaultCommandBacklogLimit, logger: Logger) throws(ModbusError) {
+                 commandBacklogLimit: Int = defaultCommandBacklogLimit, links: DeviceLinkBoard? = nil, logger: Logger) throws(ModbusError) {
         let poller = BusPoller(busID: settings.id, probeLength: configuration.interFrameSilence + configuration.responseTimeout,
-                               commandBacklogLimit: commandBacklogLimit, logger: logger)
+                               commandBacklogLimit: commandBacklogLimit, links: links, logger: logger)
         self.poller = poller
         bus = try Bus(configuration, threadName: "bus:" + settings.id, driver: poller) { event in logger.log(event, bus: settings.id) }
     }
+
+    /// The line's counters (a copy taken under the bus's lock).
+    package var status: BusStatus { bus.status }
 
     /// Adds a device: its first poll is due at once. Its commands go from the channel's delivery
     /// path straight into the poller's inbox, in the order the channel received them.

@@ -13,21 +13,25 @@ actor GatewayRuntime {
     /// Where the runtime, its buses, devices and broker log; the command that starts it owns the handler.
     let logger: Logger
     private var workers: [String: BusWorker] = [:]
+    /// Each polled device's link state and its bus's counters, for the broker's monitoring messages.
+    let links: DeviceLinkBoard
     private var simulators: [String: ModbusSimulator] = [:]
     /// Which steps may run now: the actor's methods interleave at every `await`, and a stop
     /// (SIGTERM) can come while a reload (SIGHUP) is between its steps.
     private var lifecycle = RuntimeLifecycle()
 
-    private init(loaded: LoadedConfiguration, broker: Broker, logger: Logger) {
+    private init(loaded: LoadedConfiguration, broker: Broker, links: DeviceLinkBoard, logger: Logger) {
         self.loaded = loaded
         self.broker = broker
+        self.links = links
         self.logger = logger
     }
 
     /// Starts the broker, the buses and their devices for a loaded config; all of them log to `logger`.
     static func start(_ loaded: LoadedConfiguration, logger: Logger) async throws(GatewayError) -> GatewayRuntime {
-        let broker = try startBroker(loaded, logger: logger)
-        let runtime = GatewayRuntime(loaded: loaded, broker: broker, logger: logger)
+        let links = DeviceLinkBoard()
+        let broker = try startBroker(loaded, links: links, logger: logger)
+        let runtime = GatewayRuntime(loaded: loaded, broker: broker, links: links, logger: logger)
         do {
             for bus in loaded.config.buses {
                 try await runtime.startBus(bus, devices: loaded.devices.filter { $0.bus.id == bus.id })
@@ -39,7 +43,7 @@ actor GatewayRuntime {
         return runtime
     }
 
-    private static func startBroker(_ loaded: LoadedConfiguration, logger: Logger) throws(GatewayError) -> Broker {
+    private static func startBroker(_ loaded: LoadedConfiguration, links: DeviceLinkBoard, logger: Logger) throws(GatewayError) -> Broker {
         guard case let .embedded(listeners, maximumMessageSize) = loaded.config.broker else {
             throw .unsupported("\(loaded.file): $.broker.mode: upstream mode is not available in this version; use \"embedded\"")
         }
@@ -150,12 +154,13 @@ actor GatewayRuntime {
         let configuration = try busConfiguration(settings)
         let worker: BusWorker
         do {
-            worker = try BusWorker(settings: settings, configuration: configuration, logger: logger)
+            worker = try BusWorker(settings: settings, configuration: configuration, links: links, logger: logger)
         } catch {
             throw .bus(id: settings.id, error)
         }
         // Kept first, so that a device that cannot connect leaves the others running.
         workers[settings.id] = worker
+        links.attach(bus: settings.id) { worker.status }
         for device in devices { try await addDevice(device, to: worker) }
     }
 
@@ -169,6 +174,7 @@ actor GatewayRuntime {
     }
 
     private func stopBus(_ id: String, reason: String) async {
+        links.detach(bus: id)
         if let worker = workers.removeValue(forKey: id) { await worker.stop(reason: reason) }
         simulators.removeValue(forKey: id)?.stop()
     }

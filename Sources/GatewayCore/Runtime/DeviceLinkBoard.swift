@@ -1,0 +1,62 @@
+import Modbus
+import Synchronization
+
+/// How each of the gateway's devices is doing on its Modbus line, for `$monitoring/<id>/json`:
+/// written by the bus threads when a device is found, goes offline or comes back, read by the
+/// broker's reactor when it builds a monitoring message. Only a lock held for a copy.
+package final class DeviceLinkBoard: Sendable {
+    /// One device's link, as last seen by its bus thread.
+    package struct Link: Sendable, Equatable {
+        package var bus: String
+        package var unit: UInt8
+        /// "unknown" before the first answer or failure, then "online" or "offline".
+        package var state: String
+        package var lastError: String?
+    }
+
+    private let links = Mutex<[String: Link]>([:])
+    private let buses = Mutex<[String: @Sendable () -> BusStatus]>([:])
+
+    package init() {}
+
+    /// A device starts being polled.
+    func added(_ deviceID: String, bus: String, unit: UInt8) {
+        links.withLock { $0[deviceID] = Link(bus: bus, unit: unit, state: "unknown", lastError: nil) }
+    }
+
+    /// The device answered after being unknown or offline.
+    func cameOnline(_ deviceID: String) {
+        links.withLock { $0[deviceID]?.state = "online" }
+    }
+
+    /// The device stopped answering.
+    func wentOffline(_ deviceID: String, error: String?) {
+        links.withLock {
+            $0[deviceID]?.state = "offline"
+            $0[deviceID]?.lastError = error
+        }
+    }
+
+    /// The device is no longer polled.
+    func removed(_ deviceID: String) {
+        _ = links.withLock { $0.removeValue(forKey: deviceID) }
+    }
+
+    /// Where a bus's counters are read from, while it runs.
+    func attach(bus: String, status: @escaping @Sendable () -> BusStatus) {
+        buses.withLock { $0[bus] = status }
+    }
+
+    func detach(bus: String) {
+        _ = buses.withLock { $0.removeValue(forKey: bus) }
+    }
+
+    /// The device's link, if it is one of the gateway's polled devices.
+    package func link(_ deviceID: String) -> Link? { links.withLock { $0[deviceID] } }
+
+    /// Its bus's counters (transactions, failures, stray bytes, opens), if the bus runs.
+    package func busStatus(_ bus: String) -> BusStatus? {
+        let reader = buses.withLock { $0[bus] }
+        return reader?()
+    }
+}
