@@ -9,6 +9,10 @@ package struct Certificate: Equatable, Sendable {
     package let sha1Fingerprint: String
     /// The subject in RFC 2253 form ("CN=client-1,O=Plant"), for logs.
     package let subject: String
+    /// The start of the validity period, Unix seconds (UTC).
+    package let notBefore: Int64
+    /// The end of the validity period, Unix seconds (UTC).
+    package let notAfter: Int64
 
     /// The first certificate in `source`, which holds PEM or DER.
     package static func load(_ source: PEMSource) throws(TLSError) -> Certificate {
@@ -20,6 +24,10 @@ package struct Certificate: Equatable, Sendable {
         sha256Fingerprint = Self.hex(try OpenSSL.digest(.sha256, of: der))
         sha1Fingerprint = Self.hex(try OpenSSL.digest(.sha1, of: der))
         subject = OpenSSL.subject(ofDER: der)
+        guard let validity = OpenSSL.validity(ofDER: der) else {
+            throw .invalidPEM(source: source, what: "certificate", detail: "its validity period cannot be read")
+        }
+        (notBefore, notAfter) = validity
     }
 
     /// `fingerprint` in the form this type gives: colons and spaces dropped, lowercase

@@ -350,6 +350,21 @@ enum OpenSSL {
         return String(decoding: text.prefix(max(0, Int(read))), as: UTF8.self)
     }
 
+    /// The validity period (notBefore, notAfter) of the certificate in `der`, as Unix seconds.
+    static func validity(ofDER der: [UInt8]) -> (notBefore: Int64, notAfter: Int64)? {
+        guard let certificate = parseDER(der) else { return nil }
+        defer { X509_free(certificate) }
+        guard let start = X509_get0_notBefore(certificate), let end = X509_get0_notAfter(certificate),
+              let notBefore = unixSeconds(start), let notAfter = unixSeconds(end) else { return nil }
+        return (notBefore, notAfter)
+    }
+
+    private static func unixSeconds(_ time: UnsafePointer<ASN1_TIME>) -> Int64? {
+        var parts = tm()
+        guard ASN1_TIME_to_tm(time, &parts) == 1 else { return nil }
+        return Int64(timegm(&parts))
+    }
+
     enum Digest { case sha256, sha1 }
 
     static func digest(_ algorithm: Digest, of bytes: [UInt8]) throws(TLSError) -> [UInt8] {
