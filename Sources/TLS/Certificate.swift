@@ -9,6 +9,11 @@ package struct Certificate: Equatable, Sendable {
     package let sha1Fingerprint: String
     /// The subject in RFC 2253 form ("CN=client-1,O=Plant"), for logs.
     package let subject: String
+    /// Start of the validity period, seconds since the Unix epoch (UTC).
+    package let notBefore: Int64
+    /// End of the validity period, seconds since the Unix epoch (UTC): an expired certificate
+    /// still completes a `requestedUnverified` handshake, so whoever trusts it checks this.
+    package let notAfter: Int64
 
     /// The first certificate in `source`, which holds PEM or DER.
     package static func load(_ source: PEMSource) throws(TLSError) -> Certificate {
@@ -20,6 +25,7 @@ package struct Certificate: Equatable, Sendable {
         sha256Fingerprint = Self.hex(try OpenSSL.digest(.sha256, of: der))
         sha1Fingerprint = Self.hex(try OpenSSL.digest(.sha1, of: der))
         subject = OpenSSL.subject(ofDER: der)
+        (notBefore, notAfter) = try OpenSSL.validity(ofDER: der, source: source)
     }
 
     /// `fingerprint` in the form this type gives: colons and spaces dropped, lowercase
