@@ -1,3 +1,5 @@
+import TLS
+
 /// Where the broker listens, where it keeps its state, and its limits.
 package struct BrokerConfiguration: Sendable {
     /// The addresses to listen on, each with its own port; at least one.
@@ -13,8 +15,10 @@ package struct BrokerConfiguration: Sendable {
     /// Bytes written to a client's connection that it has not read yet; above this the client
     /// is a slow consumer and is disconnected (its persistent session keeps its QoS 1/2 messages).
     package var maximumPendingBytes: Int
-    /// Time a new connection has to send CONNECT.
+    /// Time a new connection has to send CONNECT (on a TLS listener: from the handshake's end).
     package var connectTimeout: Duration
+    /// Time a connection on a TLS listener has to complete its handshake.
+    package var tlsHandshakeTimeout: Duration = .seconds(10)
     /// How often flushed storage records are fsynced (a power loss loses at most this much).
     package var syncInterval: Duration
 
@@ -76,6 +80,14 @@ package struct BrokerConfiguration: Sendable {
         if maximumQueuedMessages < 0 || maximumQueuedMessages + maximumInflightMessages > 65_535 {
             throw .invalidLimit(name: "maximumQueuedMessages", value: maximumQueuedMessages,
                                 expected: "0...\(65_535 - maximumInflightMessages) (inflight + queued ≤ 65535)")
+        }
+        for listener in listeners {
+            if case let .tls(context) = listener.security, context.role != .server {
+                throw .invalidListener(listener.description, reason: "its TLS context is a client context")
+            }
+        }
+        if tlsHandshakeTimeout <= .zero {
+            throw .invalidLimit(name: "tlsHandshakeTimeout", value: 0, expected: "more than 0 seconds")
         }
         if maximumPendingBytes < maximumMessageSize {
             throw .invalidLimit(name: "maximumPendingBytes", value: maximumPendingBytes,

@@ -52,6 +52,10 @@ extension BrokerCore {
                                         channel: .plain(insecure: listener.settings.insecure),
                                         maximumPacketSize: configuration.maximumPacketSize,
                                         now: clock.now, connectTimeout: configuration.connectTimeout)
+            if case let .tls(context) = listener.settings.security, !startTLS(on: connection, context: context, listener: listener) {
+                socket.close()
+                continue
+            }
             do {
                 try epoll.add(socket.descriptor, token: token, interest: .readable)
             } catch {

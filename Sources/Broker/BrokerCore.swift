@@ -200,8 +200,12 @@ final class BrokerCore: @unchecked Sendable {
             let socket = connection.socket
             let received: (count: Int, filledSpace: Bool)?
             do {
-                // Straight into the connection's framer: no copy between the socket and the decoder.
-                received = try connection.framer.read { space throws(Errno) in try socket.read(into: space) }
+                if let tls = connection.tls {
+                    received = try readTLS(connection, tls)
+                } else {
+                    // Straight into the connection's framer: no copy between the socket and the decoder.
+                    received = try connection.framer.read { space throws(Errno) in try socket.read(into: space) }
+                }
             } catch {
                 close(connection, reason: "read failed: \(error)", publishWill: true)
                 return
@@ -381,7 +385,11 @@ final class BrokerCore: @unchecked Sendable {
             if let until = connection.pausedUntil, now >= until { resume(connection) }
             switch connection.phase {
             case let .awaitingConnect(deadline) where now >= deadline:
-                close(connection, reason: "no CONNECT within \(configuration.connectTimeout)", publishWill: false)
+                if let tls = connection.tls, tls.isHandshaking {
+                    failHandshake(connection, tls, reason: "no handshake within \(configuration.tlsHandshakeTimeout)")
+                } else {
+                    close(connection, reason: "no CONNECT within \(configuration.connectTimeout)", publishWill: false)
+                }
             case .connected:
                 let silence = connection.lastReceived.duration(to: now)
                 if connection.keepAlive > 0 && silence > .milliseconds(Int64(connection.keepAlive) * 1500) {

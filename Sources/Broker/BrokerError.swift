@@ -12,6 +12,8 @@ package enum BrokerError: Error, Equatable, Sendable, CustomStringConvertible {
     case storageCorrupt(path: String, offset: Int, reason: String)
     /// A limit in the broker's settings that makes no sense (name, value, what is allowed).
     case invalidLimit(name: String, value: Int, expected: String)
+    /// A listener whose settings cannot work (`reason` says why).
+    case invalidListener(String, reason: String)
     /// The broker is not running (stopped, or not started yet).
     case notRunning
     /// The in-process client was refused by the policy (a publish or a subscribe).
@@ -30,6 +32,7 @@ package enum BrokerError: Error, Equatable, Sendable, CustomStringConvertible {
         case let .storageFailed(path, operation, error): "storage \(path): \(operation): \(error)"
         case let .storageCorrupt(path, offset, reason): "storage \(path) at byte \(offset): \(reason)"
         case let .invalidLimit(name, value, expected): "broker limit \(name) = \(value): expected \(expected)"
+        case let .invalidListener(listener, reason): "listener \(listener): \(reason)"
         case .notRunning: "the broker is not running"
         case let .notAuthorized(clientID, topic): "client \(clientID) is not authorised for \(topic)"
         case let .invalidTopic(topic, reason): "topic \(topic): \(reason)"

@@ -23,6 +23,9 @@ final class Connection {
     var channel: ConnectChannel
     var phase: Phase
     var framer: MQTTFramer
+    /// The TLS session on a TLS listener (nil on a plain one): input is decrypted through it
+    /// before the framer, output encrypted through it at flush.
+    var tls: TLSTransport?
     /// Bytes waiting for the socket to take them; `outputStart` is where the unsent part begins.
     private(set) var output: [UInt8] = []
     private var outputStart = 0
@@ -75,7 +78,7 @@ final class Connection {
     }
 
     /// Bytes written by the broker that the client has not taken yet.
-    var pendingByteCount: Int { output.count - outputStart }
+    var pendingByteCount: Int { output.count - outputStart + (tls?.pendingByteCount ?? 0) }
 
     /// Appends bytes through `body` (the output buffer is passed inout so packets can be encoded
     /// in place).
@@ -85,6 +88,7 @@ final class Connection {
 
     /// Writes what the socket takes; true when everything is written.
     func writePending() throws(Errno) -> Bool {
+        if let tls { return try tls.write(&output, from: &outputStart, to: socket) }
         while outputStart < output.count {
             let start = outputStart
             let written = try output.withUnsafeBytes { buffer in
@@ -124,7 +128,12 @@ final class Connection {
     /// The end of a closing connection: one non-blocking attempt to write what is owed, then the
     /// socket is closed.
     func finishClosing() {
-        _ = try? writePending()
+        if let tls {
+            // close_notify after what is owed (RFC 8446 §6.1).
+            _ = try? tls.write(&output, from: &outputStart, to: socket, thenClose: true)
+        } else {
+            _ = try? writePending()
+        }
         close()
     }
 }

@@ -1,3 +1,5 @@
+import TLS
+
 /// One address the broker accepts MQTT connections on.
 package struct ListenerConfiguration: Sendable, Equatable, CustomStringConvertible {
     /// Numeric IPv4 or IPv6 address ("127.0.0.1", "0.0.0.0", "::1", "::"), without brackets.
@@ -44,8 +46,21 @@ package struct ListenerConfiguration: Sendable, Equatable, CustomStringConvertib
     }
 }
 
-/// How a listener's connections are secured; TLS is to come as a case of its own.
+/// How a listener's connections are secured.
 package enum ListenerSecurity: Sendable, Equatable {
     /// Plain TCP (MQTT 3.1.1 section 4.2).
     case plain
+    /// TLS (MQTT 3.1.1 section 5.4.8) with this server context: its versions, certificate and
+    /// client-certificate policy. The client's certificate reaches the policy at CONNECT as
+    /// `ConnectChannel.tls(clientCertificate:)`.
+    case tls(TLSContext)
+
+    /// Two TLS listeners are equal when they share one context (contexts are not comparable).
+    package static func == (left: ListenerSecurity, right: ListenerSecurity) -> Bool {
+        switch (left, right) {
+        case (.plain, .plain): true
+        case let (.tls(one), .tls(other)): one === other
+        default: false
+        }
+    }
 }

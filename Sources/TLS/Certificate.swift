@@ -9,9 +9,10 @@ package struct Certificate: Equatable, Sendable {
     package let sha1Fingerprint: String
     /// The subject in RFC 2253 form ("CN=client-1,O=Plant"), for logs.
     package let subject: String
-    /// The start of the validity period, Unix seconds (UTC).
+    /// Start of the validity period, seconds since the Unix epoch (UTC).
     package let notBefore: Int64
-    /// The end of the validity period, Unix seconds (UTC).
+    /// End of the validity period, seconds since the Unix epoch (UTC): an expired certificate
+    /// still completes a `requestedUnverified` handshake, so whoever trusts it checks this.
     package let notAfter: Int64
 
     /// The first certificate in `source`, which holds PEM or DER.
@@ -24,10 +25,7 @@ package struct Certificate: Equatable, Sendable {
         sha256Fingerprint = Self.hex(try OpenSSL.digest(.sha256, of: der))
         sha1Fingerprint = Self.hex(try OpenSSL.digest(.sha1, of: der))
         subject = OpenSSL.subject(ofDER: der)
-        guard let validity = OpenSSL.validity(ofDER: der) else {
-            throw .invalidPEM(source: source, what: "certificate", detail: "its validity period cannot be read")
-        }
-        (notBefore, notAfter) = validity
+        (notBefore, notAfter) = try OpenSSL.validity(ofDER: der, source: source)
     }
 
     /// `fingerprint` in the form this type gives: colons and spaces dropped, lowercase

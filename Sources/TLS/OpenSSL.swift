@@ -94,15 +94,17 @@ final class OpenSSLContext: @unchecked Sendable {
             if trusted == nil { try check(SSL_CTX_set_default_verify_paths(context), "load the system's trusted certificates") }
             SSL_CTX_set_verify(context, SSL_VERIFY_PEER, nil)
         case .server:
-            if clientCertificates != .none, trusted == nil {
+            if clientCertificates == .optional || clientCertificates == .required, trusted == nil {
                 throw .configuration(step: "client certificates", detail: "verifying client certificates needs trusted CA certificates")
             }
-            let mode: Int32 = switch clientCertificates {
-            case .none: SSL_VERIFY_NONE
-            case .optional: SSL_VERIFY_PEER
-            case .required: SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT
+            switch clientCertificates {
+            case .none: SSL_CTX_set_verify(context, SSL_VERIFY_NONE, nil)
+            case .optional: SSL_CTX_set_verify(context, SSL_VERIFY_PEER, nil)
+            case .required: SSL_CTX_set_verify(context, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nil)
+            // SSL_VERIFY_PEER sends the CertificateRequest; the callback overrules every chain
+            // error, so the handshake only proves the client holds the certificate's key.
+            case .requestedUnverified: SSL_CTX_set_verify(context, SSL_VERIFY_PEER, OpenSSL.acceptAnyCertificate)
             }
-            SSL_CTX_set_verify(context, mode, nil)
             // Resuming a session with client verification needs a context id, or OpenSSL fails it.
             let name = Array("modbridge".utf8)
             try check(SSL_CTX_set_session_id_context(context, name, UInt32(name.count)), "set the session id context")
@@ -350,19 +352,25 @@ enum OpenSSL {
         return String(decoding: text.prefix(max(0, Int(read))), as: UTF8.self)
     }
 
-    /// The validity period (notBefore, notAfter) of the certificate in `der`, as Unix seconds.
-    static func validity(ofDER der: [UInt8]) -> (notBefore: Int64, notAfter: Int64)? {
-        guard let certificate = parseDER(der) else { return nil }
+    /// notBefore and notAfter of the certificate in `der`, in seconds since the Unix epoch (UTC).
+    static func validity(ofDER der: [UInt8], source: String) throws(TLSError) -> (notBefore: Int64, notAfter: Int64) {
+        guard let certificate = parseDER(der) else {
+            throw .invalidPEM(source: source, what: "certificate (DER)", detail: drainErrors())
+        }
         defer { X509_free(certificate) }
-        guard let start = X509_get0_notBefore(certificate), let end = X509_get0_notAfter(certificate),
-              let notBefore = unixSeconds(start), let notAfter = unixSeconds(end) else { return nil }
+        guard let notBefore = unixTime(X509_get0_notBefore(certificate)), let notAfter = unixTime(X509_get0_notAfter(certificate)) else {
+            throw .invalidPEM(source: source, what: "certificate validity", detail: "a date OpenSSL cannot convert")
+        }
         return (notBefore, notAfter)
     }
 
-    private static func unixSeconds(_ time: UnsafePointer<ASN1_TIME>) -> Int64? {
-        var parts = tm()
-        guard ASN1_TIME_to_tm(time, &parts) == 1 else { return nil }
-        return Int64(timegm(&parts))
+    /// An ASN1_TIME (UTCTime or GeneralizedTime, always UTC in X.509: RFC 5280 §4.1.2.5) as
+    /// seconds since the epoch.
+    private static func unixTime(_ time: UnsafePointer<ASN1_TIME>?) -> Int64? {
+        guard let time else { return nil }
+        var fields = tm()
+        guard ASN1_TIME_to_tm(time, &fields) == 1 else { return nil }
+        return Int64(timegm(&fields))
     }
 
     enum Digest { case sha256, sha1 }
@@ -422,6 +430,9 @@ enum OpenSSL {
             return d2i_X509(nil, &cursor, buffer.count)
         }
     }
+
+    /// A verify callback that accepts whatever chain the client sent (`requestedUnverified`).
+    fileprivate static let acceptAnyCertificate: @convention(c) (Int32, OpaquePointer?) -> Int32 = { _, _ in 1 }
 
     /// A passphrase callback that gives none, so that OpenSSL never prompts on the terminal.
     private static let refusePassphrase: @convention(c) (UnsafeMutablePointer<CChar>?, Int32, Int32, UnsafeMutableRawPointer?) -> Int32 = { _, _, _, _ in 0 }

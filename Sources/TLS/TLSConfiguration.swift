@@ -24,6 +24,10 @@ package enum ClientCertificatePolicy: Equatable, Sendable {
     case optional
     /// A client without a certificate (or with one that does not verify) fails the handshake.
     case required
+    /// A certificate is asked for and any is accepted, not verified (self-signed, unknown issuer,
+    /// expired), as is a client without one: the application judges `peerCertificate` (a device
+    /// registry trusts registered fingerprints, not CAs). Needs no trusted certificates.
+    case requestedUnverified
 }
 
 /// Where PEM text comes from: a file, or bytes already in memory (named for error messages).
