@@ -11,7 +11,10 @@ import Testing
 struct ClientScriptedServerTests {
     @Test("PUBCOMP before PUBREC: the QoS 2 publish fails with a protocol violation and the client closes")
     func completeBeforeReceived() async throws {
-        let listener = try Socket.listen(host: "127.0.0.1", port: 0)
+        // A port below the ephemeral range that no other test of the run is given: a port-0
+        // listener may get a port some other test's client still reconnects to, and then the
+        // script talks to that client (it once saw a foreign CONNECT and a non-QoS-2 packet).
+        let listener = try Socket.listen(host: "127.0.0.1", port: freePort())
         defer { listener.close() }
         let port = listener.localPort
         // The server thread gets its own descriptor: Socket is not Sendable.
