@@ -41,8 +41,8 @@ package struct CheckCommand: Command {
             let plan = PollPlan(profile: profile, start: .now)
             let readable = profile.points.filter(\.access.isReadable).count
             let writable = profile.points.filter(\.access.isWritable).count
-            text += "  \(device.registry)/\(device.settings.id): bus \(device.bus.id) unit \(device.settings.unit), "
-            text += "profile \(profile.model)\(device.settings.overrides == nil ? "" : " with overrides"), "
+            text += "  \(device.registry)/\(device.settings.id): bus \(device.bus.id) unit \(device.unit), "
+            text += "profile \(profile.model)\(device.settings.modbus?.overrides == nil ? "" : " with overrides"), "
             text += "\(Self.count(readable, "polled point")) in \(Self.count(plan.requestsPerCycle, "read request")) per cycle, "
             text += "\(Self.count(writable, "writable point")), \(Self.count(profile.commands.count, "command"))\n"
             guard listsPlan else { continue }
