@@ -40,10 +40,12 @@ package enum ConfigurationLoader {
         let stageProblems = stage(config)
         var problems: [MappingError.Problem] = []
         var profiles: [String: (DeviceProfile, JSONValue, String)] = [:]
+        // A pure IoT Core (no device on a bus) needs no profile folder.
+        let pollsDevices = config.registries.contains { $0.devices.contains { $0.modbus != nil } }
         for (index, entry) in config.profiles.enumerated() {
             let path = resolve(entry, against: base)
             guard let files = profileFiles(at: path) else {
-                log.report("$.profiles[\(index)]", "\(path): no such folder or file")
+                if pollsDevices { log.report("$.profiles[\(index)]", "\(path): no such folder or file") }
                 continue
             }
             // The config itself may sit in a profile folder.

@@ -153,6 +153,11 @@ package struct CredentialSettings: Sendable, Equatable {
     package struct Password: Sendable, Equatable {
         package var hash: String
         package var path: String
+
+        package init(hash: String, path: String) {
+            self.hash = hash
+            self.path = path
+        }
     }
 
     /// A certificate: a PEM file (resolved against the config file's folder) or a fingerprint.
@@ -165,6 +170,11 @@ package struct CredentialSettings: Sendable, Equatable {
 
         package var source: Source
         package var path: String
+
+        package init(source: Source, path: String) {
+            self.source = source
+            self.path = path
+        }
     }
 
     package var passwords: [Password]
