@@ -35,8 +35,8 @@ package enum ConfigurationLoader {
         let data = try read(configFile)
         let tree = try JSONValue.parse(data, file: configFile)
         guard var config = ConfigParser(log: log).config(tree) else { try log.check(); throw MappingError(file: configFile, "not a config") }
-        resolvePaths(&config, against: folder(of: configFile))
         let base = folder(of: configFile)
+        resolvePaths(&config, against: base)
         let stageProblems = stage(config)
         var problems: [MappingError.Problem] = []
         var profiles: [String: (DeviceProfile, JSONValue, String)] = [:]
