@@ -76,7 +76,7 @@ let package = Package(
         .testTarget(name: "TLSTests", dependencies: ["TLS", "TestSupport"]),
         .testTarget(name: "BrokerTests", dependencies: ["POSIX", "Broker", "MQTT", "TLS", "TestSupport"]),
         .testTarget(name: "RegistryTests", dependencies: ["POSIX", "Registry", "Broker", "MQTT", "TLS", "TestSupport"]),
-        .testTarget(name: "GatewayTests", dependencies: ["GatewayCore", "POSIX", "Modbus", "Mapping", "Serial", "Broker", "MQTT", "MQTTClient", "TestSupport"]),
+        .testTarget(name: "GatewayTests", dependencies: ["GatewayCore", "POSIX", "Modbus", "Mapping", "Serial", "Broker", "MQTT", "MQTTClient", "TLS", "Registry", "TestSupport"]),
         // Reads docs/architecture.md and every import under Sources/: the module graph holds.
         .testTarget(name: "LayoutTests", dependencies: ["TestSupport"]),
         .testTarget(name: "InteropTests", dependencies: ["POSIX", "Modbus", "Serial", "Broker", "MQTT", "TestSupport"]),

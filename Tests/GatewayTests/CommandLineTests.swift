@@ -15,7 +15,8 @@ struct ModbridgeProcess {
 
     /// Runs to completion (in `workingFolder`, if given); killed after 30 s so that a hang fails
     /// instead of blocking the suite.
-    static func run(_ arguments: [String], in workingFolder: String? = nil) throws -> Result {
+    /// `input`, if given, is the program's standard input (a pipe, closed after it).
+    static func run(_ arguments: [String], in workingFolder: String? = nil, input: String? = nil) throws -> Result {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
@@ -23,8 +24,13 @@ struct ModbridgeProcess {
         let output = Pipe(), error = Pipe()
         process.standardOutput = output
         process.standardError = error
-        process.standardInput = FileHandle.nullDevice
+        let inputPipe = Pipe()
+        process.standardInput = input == nil ? FileHandle.nullDevice : inputPipe
         try process.run()
+        if let input {
+            inputPipe.fileHandleForWriting.write(Data(input.utf8))
+            try inputPipe.fileHandleForWriting.close()
+        }
         let watchdog = DispatchWorkItem { if process.isRunning { process.terminate() } }
         DispatchQueue.global().asyncAfter(deadline: .now() + 30, execute: watchdog)
         let outputData = output.fileHandleForReading.readDataToEndOfFile()

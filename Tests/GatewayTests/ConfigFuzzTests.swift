@@ -101,7 +101,7 @@ struct ConfigFuzzTests {
             let config = folder.path + "/config.json"
             Self.write(Array("""
             { "profiles": ["\(model).json"], "buses": [{ "id": "sim", "type": "simulator" }],
-              "registries": [{ "id": "r", "devices": [{ "id": "dev", "bus": "sim", "unit": 1, "profile": "\(model)" }] }] }
+              "registries": [{ "id": "reg", "devices": [{ "id": "dev", "bus": "sim", "unit": 1, "profile": "\(model)" }] }] }
             """.utf8), to: config)
             refused += try expectCheckEnds(config, log: log, mutation) ? 1 : 0
             runs += 1

@@ -17,7 +17,7 @@ struct BaudRateListTests {
         try? """
         { "profiles": ["p.json"],
           "buses": [{ "id": "line1", "type": "rtu", "device": "/dev/ttyUSB0", "baud": \(baud) }],
-          "registries": [{ "id": "r", "devices": [{ "id": "dev-1", "bus": "line1", "unit": 1, "profile": "p" }] }] }
+          "registries": [{ "id": "reg", "devices": [{ "id": "dev-1", "bus": "line1", "unit": 1, "profile": "p" }] }] }
         """.write(toFile: file, atomically: true, encoding: .utf8)
         try? """
         { "model": "p", "vendor": "v", "points": [{ "name": "pv", "table": "input", "address": 0, "type": "int16" }] }

@@ -50,7 +50,7 @@ import TestSupport
         #expect(loaded.devices.map(\.settings.id) == ["oven-1", "Oven_2"])
         #expect(loaded.devices[0].settings.name == "oven-1" && loaded.devices[0].profile.point(named: "sv")?.maximum == 500)
         let second = loaded.devices[1]
-        #expect(second.registry == "plant" && second.bus.id == "plc" && second.settings.unit == 0)
+        #expect(second.registry == "plant" && second.bus.id == "plc" && second.unit == 0)
         #expect(second.profile.point(named: "sv")?.maximum == 300)
         #expect(second.profile.point(named: "sv")?.scaling == .linear(scale: 0.1, offset: 0))
         #expect(second.profile.point(named: "extra")?.address == 9)
@@ -97,7 +97,7 @@ import TestSupport
         let folder = TemporaryFolder()
         let file = setUp(folder, config: """
         { "profiles": ["../profiles"], "buses": [{ "id": "b", "type": "tcp", "host": "h" }],
-          "registries": [{ "id": "r", "devices": [{ "id": "dev-1", "bus": "b", "unit": 1, "profile": "acme-t1" }] }] }
+          "registries": [{ "id": "reg", "devices": [{ "id": "dev-1", "bus": "b", "unit": 1, "profile": "acme-t1" }] }] }
         """, extraProfiles: ["other.json": Self.profile])
         do {
             _ = try ConfigurationLoader.load(configFile: file)
@@ -115,14 +115,14 @@ import TestSupport
         let folder = TemporaryFolder()
         let file = setUp(folder, config: """
         { "profiles": ["../profiles/acme-t1.json"], "buses": [{ "id": "b", "type": "tcp", "host": "h" }],
-          "registries": [{ "id": "r", "devices": [{ "id": "dev-1", "bus": "b", "unit": 1, "profile": "acme-t1" }] }] }
+          "registries": [{ "id": "reg", "devices": [{ "id": "dev-1", "bus": "b", "unit": 1, "profile": "acme-t1" }] }] }
         """)
         #expect(try ConfigurationLoader.load(configFile: file).devices.map(\.profile.model) == ["acme-t1"])
         // A file not ending in .json is named by its whole file name.
         rename(folder.path + "/profiles/acme-t1.json", folder.path + "/profiles/acme-t1")
         let renamed = setUp(folder, config: """
         { "profiles": ["../profiles/acme-t1"], "buses": [{ "id": "b", "type": "tcp", "host": "h" }],
-          "registries": [{ "id": "r", "devices": [{ "id": "dev-1", "bus": "b", "unit": 1, "profile": "acme-t1" }] }] }
+          "registries": [{ "id": "reg", "devices": [{ "id": "dev-1", "bus": "b", "unit": 1, "profile": "acme-t1" }] }] }
         """)
         unlink(folder.path + "/profiles/acme-t1.json")
         #expect(try ConfigurationLoader.load(configFile: renamed).devices.count == 1)
@@ -139,7 +139,7 @@ import TestSupport
         let file = setUp(folder, config: """
         { "profiles": ["../profiles"], "broker": { "mode": "upstream", "upstream": { "url": "mqtt://[::1]:8883", "clientId": "gw1", "keepAlive": "30s" } },
           "buses": [{ "id": "b", "type": "simulator", "units": [1, 2] }],
-          "registries": [{ "id": "r", "devices": [{ "id": "dev-1", "bus": "b", "unit": 2, "profile": "acme-t1" }] }] }
+          "registries": [{ "id": "reg", "devices": [{ "id": "dev-1", "bus": "b", "unit": 2, "profile": "acme-t1" }] }] }
         """)
         let loaded = try ConfigurationLoader.load(configFile: file)
         #expect(loaded.config.broker == .upstream(.init(host: "::1", port: 8883, clientID: "gw1", username: nil, password: nil, keepAlive: .seconds(30))))

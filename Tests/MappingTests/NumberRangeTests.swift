@@ -70,7 +70,7 @@ import TestSupport
     private static func config(bus extra: String = "", config more: String = "", device: String = "") -> String {
         #"""
         { "buses": [{ "id": "b", "type": "tcp", "host": "h"\#(extra) }]\#(more),
-          "registries": [{ "id": "r", "devices": [{ "id": "dev", "bus": "b", "unit": 1, "profile": "m"\#(device) }] }] }
+          "registries": [{ "id": "reg", "devices": [{ "id": "dev", "bus": "b", "unit": 1, "profile": "m"\#(device) }] }] }
         """#
     }
 
@@ -86,9 +86,9 @@ import TestSupport
               path: "$.broker.listeners[0].port", accepted: ["-0"]),
         Field(template: config(config: #", "broker": { "mode": "upstream", "upstream": { "url": "mqtt://h", "clientId": "c", "keepAlive": $V } }"#),
               path: "$.broker.upstream.keepAlive", accepted: ["0.5", "1e-7", "-0"]),
-        Field(template: #"{ "buses": [{ "id": "b", "type": "rtu", "device": "/dev/x", "baud": $V }], "registries": [{ "id": "r", "devices": [{ "id": "dev", "bus": "b", "unit": 1, "profile": "m" }] }] }"#,
+        Field(template: #"{ "buses": [{ "id": "b", "type": "rtu", "device": "/dev/x", "baud": $V }], "registries": [{ "id": "reg", "devices": [{ "id": "dev", "bus": "b", "unit": 1, "profile": "m" }] }] }"#,
               path: "$.buses[0].baud", accepted: []),
-        Field(template: #"{ "buses": [{ "id": "b", "type": "simulator", "units": [$V] }], "registries": [{ "id": "r", "devices": [{ "id": "dev", "bus": "b", "unit": 1, "profile": "m" }] }] }"#,
+        Field(template: #"{ "buses": [{ "id": "b", "type": "simulator", "units": [$V] }], "registries": [{ "id": "reg", "devices": [{ "id": "dev", "bus": "b", "unit": 1, "profile": "m" }] }] }"#,
               path: "$.buses[0].units[0]", accepted: []),
     ]
 

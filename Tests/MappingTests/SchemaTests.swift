@@ -131,6 +131,31 @@ struct SchemaTests {
         }
         """#
 
+    /// The IoT Core example of docs/configuration.md: TLS and insecure listeners, a registry with
+    /// credentials, a polled device and an MQTT device with aliases, and no buses of its own here.
+    static let documentedIoTConfig = #"""
+        {
+          "$schema": "schemas/config.schema.json",
+          "broker": {
+            "listeners": [
+              { "host": "0.0.0.0", "port": 8883, "tls": { "certificate": "tls/server.pem", "key": "tls/server.key" } },
+              { "host": "127.0.0.1", "port": 1883, "insecure": true }
+            ],
+            "messagesPerSecond": 100
+          },
+          "registries": [
+            { "id": "plant1", "name": "plant-1",
+              "credentials": { "passwords": ["$pbkdf2-sha256$i=600000$3o6S1Ypu0Oq+eMU4gC8Bmw$sQ0V1wAZg4bYd0mK6Qe5vN1f8m0B2u6Xk3c9y7Zp4tU"] },
+              "devices": [
+                { "id": "oven-2", "aliases": ["plant/oven2/"],
+                  "credentials": { "certificates": [{ "file": "certs/oven-2.pem" },
+                                                    { "fingerprint": "5F:3C:A0:9B:11:02:7E:D4:6A:C8:93:0E:B7:21:44:F9:60:1D:AB:3E:8C:57:92:06:FE:14:B0:7A:C3:D5:68:2B" }] } },
+                { "id": "sensor-7", "credentials": { "certificates": [{ "fingerprint": "a94a8fe5ccb19ba61c4c0873d391e987982fbbd3" }] } }
+              ] }
+          ]
+        }
+        """#
+
     static let validPoint = #"{"name": "pv", "table": "holding", "address": 0, "type": "int16"}"#
     static let validBus = #"{"id": "line1", "type": "rtu", "device": "/dev/ttyUSB0"}"#
     static let validDevice = #"{"id": "oven-1", "bus": "line1", "unit": 1, "profile": "acme-t1"}"#
@@ -149,7 +174,8 @@ struct SchemaTests {
     func validDocuments() throws {
         let folder = TemporaryFolder()
         let profiles = try write([("documented-profile", Self.documentedProfile), ("small-profile", Self.profile())], into: folder)
-        let configs = try write([("documented-config", Self.documentedConfig), ("small-config", Self.config())], into: folder)
+        let configs = try write([("documented-config", Self.documentedConfig), ("documented-iot-config", Self.documentedIoTConfig),
+                                 ("small-config", Self.config())], into: folder)
         try expectAllValid(profiles, .profile)
         try expectAllValid(configs, .config)
     }
@@ -191,6 +217,25 @@ struct SchemaTests {
             InvalidDocument(name: "device unit 300", kind: .config,
                             text: config(device: #"{"id": "oven-1", "bus": "line1", "unit": 300, "profile": "acme-t1"}"#),
                             message: "300 is greater than the maximum of 255"),
+            InvalidDocument(name: "device with a bus but no unit or profile", kind: .config,
+                            text: config(device: #"{"id": "oven-1", "bus": "line1"}"#), message: "'unit' is a dependency of 'bus'"),
+            InvalidDocument(name: "six aliases", kind: .config,
+                            text: config(device: #"{"id": "oven-1", "aliases": ["a/", "b/", "c/", "d/", "e/", "f/"]}"#), message: "is too long"),
+            InvalidDocument(name: "alias with a wildcard", kind: .config,
+                            text: config(device: #"{"id": "oven-1", "aliases": ["plant/+/x"]}"#), message: "'plant/+/x' does not match"),
+            InvalidDocument(name: "alias starting with $", kind: .config,
+                            text: config(device: #"{"id": "oven-1", "aliases": ["$me/x"]}"#), message: "'$me/x' does not match"),
+            InvalidDocument(name: "plaintext password", kind: .config,
+                            text: config(device: #"{"id": "oven-1", "credentials": {"passwords": ["Correct-Horse-42"]}}"#),
+                            message: "'Correct-Horse-42' does not match"),
+            InvalidDocument(name: "certificate with both file and fingerprint", kind: .config,
+                            text: config(device: #"{"id": "oven-1", "credentials": {"certificates": [{"file": "a.pem", "fingerprint": "a94a8fe5ccb19ba61c4c0873d391e987982fbbd3"}]}}"#),
+                            message: "is not valid under any of the given schemas"),
+            InvalidDocument(name: "TLS listener without a key", kind: .config,
+                            text: config(extra: #""broker": {"listeners": [{"host": "::", "port": 8883, "tls": {"certificate": "s.pem"}}]}, "#),
+                            message: "'key' is a required property"),
+            InvalidDocument(name: "a config without registries", kind: .config,
+                            text: #"{"buses": [\#(validBus)]}"#, message: "'registries' is a required property"),
         ]
     }
 

@@ -116,6 +116,12 @@ package struct ArgumentReader {
         return remaining.remove(at: index)
     }
 
+    /// Takes every argument left, for a command that must refuse them without echoing them.
+    mutating func takeRemaining() -> [String] {
+        defer { remaining = [] }
+        return remaining
+    }
+
     /// Fails on the first argument nobody took.
     func finish() throws(UsageError) {
         guard let first = remaining.first else { return }

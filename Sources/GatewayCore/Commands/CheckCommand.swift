@@ -11,8 +11,10 @@ package struct CheckCommand: Command {
     Reads the gateway config (modbridge.json) and every device profile it names, and checks them
     together without opening a port or a line. Prints every problem, one per line, as
     FILE: JSON-PATH: what was found, what was expected; exit status 1 if there is any, 0 (with
-    a summary of the buses and devices) if there is none. The summary gives each device's
-    polled points and the read requests per cycle the planner makes of them.
+    a summary of the buses and devices) if there is none. Certificate files, password hashes
+    and TLS listeners' certificate and key are loaded and checked too. The summary gives each
+    polled device's points and the read requests per cycle the planner makes of them, and each
+    MQTT device's aliases and credentials.
 
       --plan                   also list each device's read requests: interval, request, points
     """
@@ -26,23 +28,27 @@ package struct CheckCommand: Command {
     }
 
     package func run(logger: Logger) async -> Int32 {
-        let loaded: LoadedConfiguration
+        let gateway: LoadedGateway
         do {
-            loaded = try ConfigurationLoader.load(configFile: configFile)
+            gateway = try RegistryLoader.load(configFile: configFile)
         } catch {
             Self.reportProblems(error, in: configFile)
             return ExitStatus.failure
         }
+        let loaded = gateway.configuration
         for warning in loaded.warnings { Output.error("warning: \(warning)\n") }
+        let mqttDevices = gateway.registry.registries.flatMap { registry in registry.devices.filter { !$0.isGatewayDevice }.map { (registry, $0) } }
         var text = "\(configFile): OK — \(Self.count(loaded.config.buses.count, "bus", plural: "buses")), "
-        text += "\(Self.count(loaded.devices.count, "device")), \(Self.count(loaded.profiles.count, "profile")) loaded\n"
+        text += "\(Self.count(loaded.devices.count, "device")), \(Self.count(loaded.profiles.count, "profile")) loaded; "
+        text += "\(Self.count(gateway.registry.registries.count, "registry", plural: "registries")), \(Self.count(mqttDevices.count, "MQTT device")), "
+        text += "\(Self.count(gateway.listeners.filter { $0.tls != nil }.count, "TLS listener"))\n"
         for device in loaded.devices {
             let profile = device.profile
             let plan = PollPlan(profile: profile, start: .now)
             let readable = profile.points.filter(\.access.isReadable).count
             let writable = profile.points.filter(\.access.isWritable).count
-            text += "  \(device.registry)/\(device.settings.id): bus \(device.bus.id) unit \(device.settings.unit), "
-            text += "profile \(profile.model)\(device.settings.overrides == nil ? "" : " with overrides"), "
+            text += "  \(device.registry)/\(device.settings.id): bus \(device.bus.id) unit \(device.unit), "
+            text += "profile \(profile.model)\(device.settings.modbus?.overrides == nil ? "" : " with overrides"), "
             text += "\(Self.count(readable, "polled point")) in \(Self.count(plan.requestsPerCycle, "read request")) per cycle, "
             text += "\(Self.count(writable, "writable point")), \(Self.count(profile.commands.count, "command"))\n"
             guard listsPlan else { continue }
@@ -52,6 +58,10 @@ package struct CheckCommand: Command {
                     text += "      every \(DurationText.format(group.interval)): \(read.request(limits: profile.limits).summary): \(names)\n"
                 }
             }
+        }
+        for (registry, device) in mqttDevices {
+            text += "  \(registry.id)/\(device.id): MQTT device, \(Self.count(device.aliases.count, "alias", plural: "aliases")), "
+            text += "\(Self.count(device.credentials.passwordHashes.count, "password")), \(Self.count(device.credentials.certificates.count, "certificate"))\n"
         }
         Output.print(text)
         return ExitStatus.success

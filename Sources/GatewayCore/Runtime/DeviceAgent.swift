@@ -32,7 +32,7 @@ final class DeviceAgent {
     private let hasSubtopic: [Bool]
 
     var id: String { device.settings.id }
-    var unit: UInt8 { device.settings.unit }
+    var unit: UInt8 { device.unit }
     var profile: DeviceProfile { device.profile }
 
     init(device: ResolvedDevice, channel: any DeviceChannel, now: ContinuousClock.Instant) {

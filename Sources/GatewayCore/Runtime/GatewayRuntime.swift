@@ -48,6 +48,10 @@ actor GatewayRuntime {
             throw .unsupported("\(loaded.file): $.broker.mode: upstream mode is not available in this version; use \"embedded\"")
         }
         guard !listeners.isEmpty else { throw .unsupported("\(loaded.file): $.broker.listeners: no listener") }
+        // Never serve in plain text what the config asks to secure.
+        if let listener = listeners.first(where: { $0.tls != nil }) {
+            throw .unsupported("\(loaded.file): \(listener.path).tls: TLS listeners are not served by `modbridge run` in this version")
+        }
         let configuration = BrokerConfiguration(listeners: listeners.map { ListenerConfiguration(host: $0.host, port: $0.port) },
                                                 storageDirectory: loaded.storagePath,
                                                 maximumMessageSize: maximumMessageSize)

@@ -1,12 +1,13 @@
 import Serial
 
-/// Walks a config tree, reporting every problem to `log`.
+/// Walks a config tree, reporting every problem to `log` (registries and devices: ConfigParser+Registries.swift).
 struct ConfigParser {
     let log: ProblemLog
 
     func config(_ value: JSONValue) -> GatewayConfig? {
         guard var reader = ObjectReader(value, path: "$", log: log) else { return nil }
-        let broker = reader.object("broker").flatMap(broker) ?? .embedded(listeners: [.init(host: "127.0.0.1", port: 1883)], maximumMessageSize: 262_144)
+        let broker = reader.object("broker").flatMap(broker)
+            ?? (.embedded(listeners: [.init(host: "127.0.0.1", port: 1883)], maximumMessageSize: 262_144), nil)
         let storage = reader.string("storage", expected: "a folder path", valid: { !$0.isEmpty })
         var profiles = ["mappings"]
         if let items = reader.array("profiles", nonEmpty: true) {
@@ -18,34 +19,33 @@ struct ConfigParser {
                 return text
             }
         }
-        let buses = (reader.array("buses", required: true, nonEmpty: true) ?? []).compactMap { bus($0.0, path: $0.1) }
-        let registries = (reader.array("registries", required: true, nonEmpty: true) ?? []).compactMap { registry($0.0, path: $0.1, buses: buses) }
+        let busItems = reader.array("buses", nonEmpty: true)
+        let buses = (busItems ?? []).compactMap { bus($0.0, path: $0.1) }
+        // Devices name buses only when the config has them (a pure IoT Core has none).
+        let knownBuses: [BusSettings]? = reader.value("buses") == nil ? [] : (buses.isEmpty ? nil : buses)
+        let registries = (reader.array("registries", required: true, nonEmpty: true) ?? []).compactMap { registry($0.0, path: $0.1, buses: knownBuses) }
         reader.finish()
-        let config = GatewayConfig(broker: broker, storage: storage, profiles: profiles, buses: buses, registries: registries)
+        var config = GatewayConfig(broker: broker.settings, storage: storage, profiles: profiles, buses: buses, registries: registries)
+        config.messagesPerSecond = broker.messagesPerSecond
         crossCheck(config)
         return config
     }
 
-    private func broker(_ reader: ObjectReader) -> BrokerSettings? {
+    /// The broker's settings and its per-device message rate (nil: no limit).
+    private func broker(_ reader: ObjectReader) -> (settings: BrokerSettings, messagesPerSecond: Int?)? {
         var reader = reader
         let mode = reader.choice("mode", ["embedded", "upstream"]) ?? "embedded"
         var listeners: [BrokerSettings.Listener] = [.init(host: "127.0.0.1", port: 1883)]
         if let items = reader.array("listeners", nonEmpty: true) {
-            listeners = items.compactMap { item, path in
-                guard var listener = ObjectReader(item, path: path, log: log) else { return nil }
-                let host = listener.string("host", required: true, expected: "an address to listen on", valid: { !$0.isEmpty })
-                let port = listener.integer("port", in: 0...65535, required: true)
-                listener.finish()
-                guard let host, let port else { return nil }
-                return .init(host: host, port: UInt16(port))
-            }
+            listeners = items.compactMap { listener($0.0, path: $0.1) }
         }
         let maximumMessageSize = reader.integer("maxMessageSize", in: 1024...268_435_455).map(Int.init) ?? 262_144
+        let messagesPerSecond = reader.integer("messagesPerSecond", in: 1...1_000_000).map(Int.init)
         let upstreamReader = reader.object("upstream", required: mode == "upstream")
         reader.finish()
         if mode == "embedded" {
             if upstreamReader != nil { log.report(reader.childPath("upstream"), "applies to mode \"upstream\" only") }
-            return .embedded(listeners: listeners, maximumMessageSize: maximumMessageSize)
+            return (.embedded(listeners: listeners, maximumMessageSize: maximumMessageSize), messagesPerSecond)
         }
         guard var upstream = upstreamReader else { return nil }
         let url = upstream.string("url", required: true, expected: "mqtt://host[:port]")
@@ -59,7 +59,25 @@ struct ConfigParser {
             log.report(upstream.childPath("url"), "found \"\(url)\", expected mqtt://host[:port] (port 1883 by default)")
             return nil
         }
-        return .upstream(.init(host: host, port: port, clientID: clientID, username: username, password: password, keepAlive: keepAlive))
+        return (.upstream(.init(host: host, port: port, clientID: clientID, username: username, password: password, keepAlive: keepAlive)), messagesPerSecond)
+    }
+
+    /// `{host, port, insecure?, tls?: {certificate, key}}`; the TLS files are loaded by the gateway.
+    private func listener(_ value: JSONValue, path: String) -> BrokerSettings.Listener? {
+        guard var listener = ObjectReader(value, path: path, log: log) else { return nil }
+        let host = listener.string("host", required: true, expected: "an address to listen on", valid: { !$0.isEmpty })
+        let port = listener.integer("port", in: 0...65535, required: true)
+        let insecure = listener.bool("insecure") ?? false
+        var tls: BrokerSettings.TLSFiles?
+        if var files = listener.object("tls") {
+            let certificate = files.string("certificate", required: true, expected: "the path of the server's certificate chain (PEM)", valid: { !$0.isEmpty })
+            let key = files.string("key", required: true, expected: "the path of the server's private key (PEM)", valid: { !$0.isEmpty })
+            files.finish()
+            if let certificate, let key { tls = .init(certificate: certificate, key: key) }
+        }
+        listener.finish()
+        guard let host, let port else { return nil }
+        return .init(host: host, port: UInt16(port), insecure: insecure, tls: tls, path: path)
     }
 
     /// `mqtt://host[:port]`, `[v6]` allowed.
@@ -142,79 +160,48 @@ struct ConfigParser {
         return line
     }
 
-    private func registry(_ value: JSONValue, path: String, buses: [BusSettings]) -> RegistrySettings? {
-        guard var reader = ObjectReader(value, path: path, log: log) else { return nil }
-        let id = reader.string("id", required: true, expected: "an id of 1-50 letters, digits, '_' or '-'", valid: Naming.isID)
-        let devices = (reader.array("devices", required: true, nonEmpty: true) ?? []).compactMap { device($0.0, path: $0.1, buses: buses) }
-        reader.finish()
-        guard let id else { return nil }
-        return RegistrySettings(id: id, devices: devices)
-    }
-
-    /// A device whose id, bus and profile are readable, so later checks (bus, profile, overrides)
-    /// still run when another field is wrong; a wrong field is reported, so it never loads.
-    private func device(_ value: JSONValue, path: String, buses: [BusSettings]) -> DeviceSettings? {
-        guard var reader = ObjectReader(value, path: path, log: log) else { return nil }
-        let id = reader.string("id", required: true, expected: "an id of 1-50 letters, digits, '_' or '-'", valid: Naming.isID)
-        let name = reader.string("name", expected: "a name of 3-63 lowercase letters, digits or '-'", valid: Naming.isDeviceName)
-        let bus = reader.string("bus", required: true, expected: "the id of a bus")
-        let unit = reader.integer("unit", in: 0...255, required: true, expected: "a unit id 1...247 (TCP: 0...255)")
-        let profile = reader.string("profile", required: true, expected: "the model of a profile")
-        let overrides = reader.value("overrides")
-        if let overrides, case .object = overrides {} else if let overrides {
-            log.mismatch(reader.childPath("overrides"), found: overrides, expected: "an object shaped like a profile")
-        }
-        reader.finish()
-        if let bus, !buses.isEmpty, !buses.contains(where: { $0.id == bus }) {
-            log.report("\(path).bus", "found \"\(bus)\", expected the id of a bus (\(buses.map(\.id).joined(separator: ", ")))")
-        }
-        guard let id, let bus, let profile else { return nil }
-        if name == nil && !Naming.isDeviceName(id) {
-            log.report("\(path).name", "missing, and the id \"\(id)\" is not a valid name (3-63 lowercase letters, digits or '-'); give a name")
-        }
-        return DeviceSettings(id: id, name: name ?? id, bus: bus, unit: UInt8(unit ?? 0), profile: profile, overrides: overrides, path: path)
-    }
-
-    /// Ids unique, devices on known buses at valid and distinct units.
+    /// Ids unique (registries and devices together), devices on known buses at valid and distinct units.
     private func crossCheck(_ config: GatewayConfig) {
         var busPaths: [String: Int] = [:]
         for (index, bus) in config.buses.enumerated() {
             if let first = busPaths[bus.id] { log.report("$.buses[\(index)].id", "\"\(bus.id)\" is already the id of $.buses[\(first)]") }
             busPaths[bus.id] = busPaths[bus.id] ?? index
         }
-        var registryIDs: Set<String> = []
-        var devicePaths: [String: String] = [:]
+        // A username names one entity: registry and device ids share one space.
+        var entityPaths: [String: String] = [:]
         var units: [String: String] = [:]
-        for (index, registry) in config.registries.enumerated() {
-            if !registryIDs.insert(registry.id).inserted { log.report("$.registries[\(index)].id", "\"\(registry.id)\" is already a registry id") }
+        for registry in config.registries {
+            if let other = entityPaths[registry.id] { log.report("\(registry.path).id", "\"\(registry.id)\" is already the id of \(other)") }
+            entityPaths[registry.id] = entityPaths[registry.id] ?? registry.path
             var names: [String: String] = [:]
             for device in registry.devices {
-                if let other = devicePaths[device.id] { log.report("\(device.path).id", "\"\(device.id)\" is already the id of \(other)") }
-                devicePaths[device.id] = devicePaths[device.id] ?? device.path
+                if let other = entityPaths[device.id] { log.report("\(device.path).id", "\"\(device.id)\" is already the id of \(other)") }
+                entityPaths[device.id] = entityPaths[device.id] ?? device.path
                 if let other = names[device.name] { log.report("\(device.path).name", "\"\(device.name)\" is already the name of \(other) in this registry") }
                 names[device.name] = names[device.name] ?? device.path
-                guard let bus = config.bus(device.bus) else { continue }  // reported with the device
-                checkUnit(device, on: bus)
-                let key = "\(bus.id)/\(device.unit)"
-                if let other = units[key] { log.report("\(device.path).unit", "unit \(device.unit) on bus \"\(bus.id)\" is already \(other)") }
+                guard let modbus = device.modbus, let bus = config.bus(modbus.bus) else { continue }  // reported with the device
+                checkUnit(device, modbus.unit, on: bus)
+                let key = "\(bus.id)/\(modbus.unit)"
+                if let other = units[key] { log.report("\(device.path).unit", "unit \(modbus.unit) on bus \"\(bus.id)\" is already \(other)") }
                 units[key] = units[key] ?? device.path
             }
+            checkAliasPrefixes(registry)
         }
     }
 
-    private func checkUnit(_ device: DeviceSettings, on bus: BusSettings) {
+    private func checkUnit(_ device: DeviceSettings, _ unit: UInt8, on bus: BusSettings) {
         // A unit that was not a number 0...255 is reported already.
         if log.problems.contains(where: { $0.path == "\(device.path).unit" }) { return }
         switch bus.kind {
         case .tcp:
             break
         case .rtu:
-            if !(1...247).contains(device.unit) {
-                log.report("\(device.path).unit", "found \(device.unit), expected a unit id 1...247 on the serial bus \"\(bus.id)\"")
+            if !(1...247).contains(unit) {
+                log.report("\(device.path).unit", "found \(unit), expected a unit id 1...247 on the serial bus \"\(bus.id)\"")
             }
         case let .simulator(units, _):
-            if !units.contains(device.unit) {
-                log.report("\(device.path).unit", "found \(device.unit), expected one of the simulated units of bus \"\(bus.id)\" (\(units.map(String.init).joined(separator: ", ")))")
+            if !units.contains(unit) {
+                log.report("\(device.path).unit", "found \(unit), expected one of the simulated units of bus \"\(bus.id)\" (\(units.map(String.init).joined(separator: ", ")))")
             }
         }
     }

@@ -14,35 +14,38 @@ package struct LoadedConfiguration: Sendable {
     package var storagePath: String?
 }
 
-/// A device ready to run: its settings, its bus and its effective profile.
+/// A polled device ready to run: its settings, its bus, its unit and its effective profile.
 package struct ResolvedDevice: Sendable, Equatable {
     package var registry: String
     package var settings: DeviceSettings
     package var bus: BusSettings
+    package var unit: UInt8
     package var profile: DeviceProfile
 }
 
 /// Reads a gateway config and its profiles from disk and checks them together; every problem of
 /// every file is reported in one `MappingError`.
 package enum ConfigurationLoader {
-    package static func load(configFile: String) throws(MappingError) -> LoadedConfiguration {
+    /// Loads `configFile`. `stage` checks what this module cannot (certificate files, password
+    /// hashes: the gateway's TLS side); it sees the config as far as it parsed, also when it has
+    /// errors, and its problems are reported with the others, so one run lists every error.
+    package static func load(configFile: String,
+                             stage: (GatewayConfig) -> [MappingError.Problem] = { _ in [] }) throws(MappingError) -> LoadedConfiguration {
         let log = ProblemLog(file: configFile)
         let data = try read(configFile)
         let tree = try JSONValue.parse(data, file: configFile)
         guard var config = ConfigParser(log: log).config(tree) else { try log.check(); throw MappingError(file: configFile, "not a config") }
         let base = folder(of: configFile)
-        // A serial line's device, like profiles and storage, is relative to the config's folder.
-        for index in config.buses.indices {
-            if case let .rtu(device, line) = config.buses[index].kind {
-                config.buses[index].kind = .rtu(device: resolve(device, against: base), line: line)
-            }
-        }
+        resolvePaths(&config, against: base)
+        let stageProblems = stage(config)
         var problems: [MappingError.Problem] = []
         var profiles: [String: (DeviceProfile, JSONValue, String)] = [:]
+        // A pure IoT Core (no device on a bus) needs no profile folder.
+        let pollsDevices = config.registries.contains { $0.devices.contains { $0.modbus != nil } }
         for (index, entry) in config.profiles.enumerated() {
             let path = resolve(entry, against: base)
             guard let files = profileFiles(at: path) else {
-                log.report("$.profiles[\(index)]", "\(path): no such folder or file")
+                if pollsDevices { log.report("$.profiles[\(index)]", "\(path): no such folder or file") }
                 continue
             }
             // The config itself may sit in a profile folder.
@@ -71,16 +74,17 @@ package enum ConfigurationLoader {
         var warnings: [MappingError.Problem] = []
         for registry in config.registries {
             for device in registry.devices {
-                guard let (profile, tree, file) = profiles[device.profile] else {
+                guard let modbus = device.modbus else { continue }  // an MQTT device: nothing to poll
+                guard let (profile, tree, file) = profiles[modbus.profile] else {
                     if !profiles.isEmpty || config.profiles.isEmpty {
-                        log.report("\(device.path).profile", "found \"\(device.profile)\", expected one of \(profiles.keys.sorted().joined(separator: ", "))")
+                        log.report("\(device.path).profile", "found \"\(modbus.profile)\", expected one of \(profiles.keys.sorted().joined(separator: ", "))")
                     } else {
-                        log.report("\(device.path).profile", "found \"\(device.profile)\", but no profile could be loaded")
+                        log.report("\(device.path).profile", "found \"\(modbus.profile)\", but no profile could be loaded")
                     }
                     continue
                 }
                 var effective = profile
-                if let overrides = device.overrides {
+                if let overrides = modbus.overrides {
                     let merged = ProfileOverrides.apply(overrides, to: tree, path: "\(device.path).overrides", log: log)
                     do {
                         effective = try DeviceProfile.parse(merged, file: "\(configFile): \(device.path) (profile \(profile.model) with overrides)")
@@ -89,17 +93,47 @@ package enum ConfigurationLoader {
                         continue
                     }
                 }
-                guard let bus = config.bus(device.bus) else { continue }  // reported by the parser
+                guard let bus = config.bus(modbus.bus) else { continue }  // reported by the parser
                 if !effective.verified {
                     warnings.append(.init(file: configFile, path: device.path, "device \"\(device.id)\" uses the unverified profile \(profile.model) (\(file)): check its registers on the hardware"))
                 }
-                devices.append(ResolvedDevice(registry: registry.id, settings: device, bus: bus, profile: effective))
+                devices.append(ResolvedDevice(registry: registry.id, settings: device, bus: bus, unit: modbus.unit, profile: effective))
             }
         }
-        let all = log.problems + problems
+        let all = log.problems + stageProblems + problems
         if !all.isEmpty { throw MappingError(problems: all) }
         return LoadedConfiguration(file: configFile, config: config, profiles: profiles.mapValues(\.0), devices: devices,
                                    warnings: warnings, storagePath: config.storage.map { resolve($0, against: base) })
+    }
+
+    /// A serial line's device, a TLS listener's files and certificate files are, like profiles
+    /// and storage, relative to the config's folder.
+    private static func resolvePaths(_ config: inout GatewayConfig, against base: String) {
+        for index in config.buses.indices {
+            if case let .rtu(device, line) = config.buses[index].kind {
+                config.buses[index].kind = .rtu(device: resolve(device, against: base), line: line)
+            }
+        }
+        if case .embedded(var listeners, let maximumMessageSize) = config.broker {
+            for index in listeners.indices {
+                guard let tls = listeners[index].tls else { continue }
+                listeners[index].tls = .init(certificate: resolve(tls.certificate, against: base), key: resolve(tls.key, against: base))
+            }
+            config.broker = .embedded(listeners: listeners, maximumMessageSize: maximumMessageSize)
+        }
+        func resolveFiles(_ credentials: inout CredentialSettings) {
+            for index in credentials.certificates.indices {
+                if case let .file(path) = credentials.certificates[index].source {
+                    credentials.certificates[index].source = .file(resolve(path, against: base))
+                }
+            }
+        }
+        for registry in config.registries.indices {
+            resolveFiles(&config.registries[registry].credentials)
+            for device in config.registries[registry].devices.indices {
+                resolveFiles(&config.registries[registry].devices[device].credentials)
+            }
+        }
     }
 
     private static func read(_ path: String) throws(MappingError) -> Data {

@@ -7,8 +7,11 @@ package struct GatewayConfig: Sendable, Equatable {
     package var storage: String?
     /// Folders or files holding profiles, resolved against the config file's folder.
     package var profiles: [String]
+    /// Empty for a config that is a pure IoT Core (no Modbus devices).
     package var buses: [BusSettings]
     package var registries: [RegistrySettings]
+    /// `broker.messagesPerSecond`: messages a device or registry may publish each second; nil is no limit.
+    package var messagesPerSecond: Int?
 
     /// The bus called `id`.
     package func bus(_ id: String) -> BusSettings? { buses.first { $0.id == id } }
@@ -22,10 +25,30 @@ package enum BrokerSettings: Sendable, Equatable {
     package struct Listener: Sendable, Equatable {
         package var host: String
         package var port: UInt16
+        /// Passwords are accepted without TLS (loopback, tests).
+        package var insecure: Bool
+        /// The server certificate and key of a TLS listener, resolved against the config file's folder.
+        package var tls: TLSFiles?
+        /// Where the listener sits in the config (`$.broker.listeners[0]`), for messages.
+        package var path: String
 
-        package init(host: String, port: UInt16) {
+        package init(host: String, port: UInt16, insecure: Bool = false, tls: TLSFiles? = nil, path: String = "$.broker.listeners[0]") {
             self.host = host
             self.port = port
+            self.insecure = insecure
+            self.tls = tls
+            self.path = path
+        }
+    }
+
+    /// A TLS listener's certificate chain and private key files (PEM).
+    package struct TLSFiles: Sendable, Equatable {
+        package var certificate: String
+        package var key: String
+
+        package init(certificate: String, key: String) {
+            self.certificate = certificate
+            self.key = key
         }
     }
 
@@ -88,18 +111,77 @@ package struct BusSettings: Sendable, Equatable {
 /// A registry and its devices.
 package struct RegistrySettings: Sendable, Equatable {
     package var id: String
+    /// 3–63 of lowercase letters, digits and '-'; the id when not given.
+    package var name: String
+    /// A disabled registry and all its devices are refused at CONNECT.
+    package var disabled: Bool
+    package var credentials: CredentialSettings
     package var devices: [DeviceSettings]
+    /// Where the registry sits in the config (`$.registries[0]`), for messages.
+    package var path: String
 }
 
-/// One controller as a device of a registry, before its profile is resolved.
+/// One device of a registry: a Modbus controller the gateway polls (with `modbus`), or an MQTT
+/// device that connects on its own (without).
 package struct DeviceSettings: Sendable, Equatable {
     package var id: String
     package var name: String
+    /// Topic prefixes standing for `$devices/<id>/`, each ending in "/" (at most 5).
+    package var aliases: [String]
+    /// The JSON path of each alias, in the same order.
+    package var aliasPaths: [String]
+    package var credentials: CredentialSettings
+    /// The bus, unit and profile of a polled controller; nil for an MQTT device.
+    package var modbus: ModbusBinding?
+    /// Where the device sits in the config (`$.registries[0].devices[1]`), for messages.
+    package var path: String
+}
+
+/// Where a polled device sits on the Modbus side, before its profile is resolved.
+package struct ModbusBinding: Sendable, Equatable {
     package var bus: String
     package var unit: UInt8
     package var profile: String
     /// Changes to the profile for this device only (merged over the profile's JSON).
     package var overrides: JSONValue?
-    /// Where the device sits in the config (`$.registries[0].devices[1]`), for messages.
-    package var path: String
+}
+
+/// An entity's credentials as written in the config: checked for shape here, turned into hashes
+/// and fingerprints by the gateway (which has the TLS module).
+package struct CredentialSettings: Sendable, Equatable {
+    /// A password hash string (`$pbkdf2-sha256$...`), as written, with its JSON path.
+    package struct Password: Sendable, Equatable {
+        package var hash: String
+        package var path: String
+
+        package init(hash: String, path: String) {
+            self.hash = hash
+            self.path = path
+        }
+    }
+
+    /// A certificate: a PEM file (resolved against the config file's folder) or a fingerprint.
+    package struct Certificate: Sendable, Equatable {
+        package enum Source: Sendable, Equatable {
+            case file(String)
+            /// Lowercase hex without colons: 64 digits (SHA-256) or 40 (legacy SHA-1).
+            case fingerprint(String)
+        }
+
+        package var source: Source
+        package var path: String
+
+        package init(source: Source, path: String) {
+            self.source = source
+            self.path = path
+        }
+    }
+
+    package var passwords: [Password]
+    package var certificates: [Certificate]
+
+    package init(passwords: [Password] = [], certificates: [Certificate] = []) {
+        self.passwords = passwords
+        self.certificates = certificates
+    }
 }
