@@ -63,6 +63,13 @@ package final class Broker: Sendable {
         thread.detach()
     }
 
+    /// Puts `policy` in charge of new logins and in-process clients from now on (a reloaded
+    /// registry); connected clients keep the rules they logged in with until they reconnect.
+    /// Returns once the reactor has switched.
+    package func replacePolicy(_ policy: any BrokerPolicy) async {
+        _ = await mailbox.ask { reply in .replacePolicy(policy, reply: reply) }
+    }
+
     /// Counters, as of the reactor's last turn.
     package var statistics: BrokerStatistics { mailbox.statistics }
 

@@ -62,6 +62,7 @@ extension BrokerCore {
                 log(.warning, "accept_failed", ["listener": listener.address, "error": "\(error)"])
                 continue
             }
+            connection.anonymousEntity = listener.settings.anonymousEntity
             connections[token] = connection
         }
     }

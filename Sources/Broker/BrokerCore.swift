@@ -9,7 +9,8 @@ import Synchronization
 /// there.
 final class BrokerCore: @unchecked Sendable {
     let configuration: BrokerConfiguration
-    let policy: any BrokerPolicy
+    /// Replaced by a reload (`Broker.replacePolicy`); sessions keep the rules compiled at login.
+    var policy: any BrokerPolicy
     let logger: Logger
     let mailbox: Mailbox
     let clock = ContinuousClock()
@@ -421,6 +422,9 @@ final class BrokerCore: @unchecked Sendable {
                 reply(subscribeLocal(clientID, filters))
             case let .unsubscribe(clientID, filters, reply):
                 reply(unsubscribeLocal(clientID, filters))
+            case let .replacePolicy(policy, reply):
+                self.policy = policy
+                reply(.success(()))
             case let .verified(token, authentication):
                 guard let connection = connections[token], let pending = connection.verifying else { continue }
                 connection.verifying = nil

@@ -37,9 +37,12 @@ package struct ConnectRequest: Sendable {
     package var cleanSession: Bool
     package var will: Will?
     package var channel: ConnectChannel
+    /// The entity the listener logs clients without credentials in as (`ListenerConfiguration.anonymousEntity`).
+    package var anonymousEntity: String?
 
     package init(clientID: String, username: String? = nil, password: [UInt8]? = nil, remoteAddress: String,
-                 cleanSession: Bool = true, will: Will? = nil, channel: ConnectChannel) {
+                 cleanSession: Bool = true, will: Will? = nil, channel: ConnectChannel, anonymousEntity: String? = nil) {
+        self.anonymousEntity = anonymousEntity
         self.clientID = clientID
         self.username = username
         self.password = password

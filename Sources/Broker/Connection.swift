@@ -21,6 +21,8 @@ final class Connection {
     let remoteAddress: String
     /// How the client reached the broker, as the policy sees it at CONNECT.
     var channel: ConnectChannel
+    /// The listener's `anonymousEntity`.
+    var anonymousEntity: String?
     var phase: Phase
     var framer: MQTTFramer
     /// The TLS session on a TLS listener (nil on a plain one): input is decrypted through it

@@ -11,13 +11,17 @@ package struct ListenerConfiguration: Sendable, Equatable, CustomStringConvertib
     /// Passwords are accepted on this listener without TLS (IOT-CORE.md allows it only where the
     /// listener is marked so: loopback, tests). The policy enforces it; the broker passes it on.
     package var insecure: Bool
+    /// Clients that present no credentials at all (no user name, password or certificate) log in
+    /// as this entity: for trusted local consumers on a loopback listener. Nil refuses them.
+    package var anonymousEntity: String?
 
     /// A listener on `host`:`port`.
-    package init(host: String, port: UInt16, security: ListenerSecurity = .plain, insecure: Bool = false) {
+    package init(host: String, port: UInt16, security: ListenerSecurity = .plain, insecure: Bool = false, anonymousEntity: String? = nil) {
         self.host = host
         self.port = port
         self.security = security
         self.insecure = insecure
+        self.anonymousEntity = anonymousEntity
     }
 
     /// "host:port", with an IPv6 address in brackets ("[::1]:1883"), as errors and logs name it.

@@ -43,6 +43,7 @@ enum BrokerCommand {
     case publish(clientID: String, Publish, reply: @Sendable (Result<Void, BrokerError>) -> Void)
     case subscribe(clientID: String, [Subscription], reply: @Sendable (Result<[SubscribeReturnCode], BrokerError>) -> Void)
     case unsubscribe(clientID: String, [String], reply: @Sendable (Result<Void, BrokerError>) -> Void)
+    case replacePolicy(any BrokerPolicy, reply: @Sendable (Result<Void, BrokerError>) -> Void)
     /// A login checked by the `LoginVerifier`, for the connection with this epoll token.
     case verified(token: UInt64, Authentication)
 }
@@ -124,6 +125,7 @@ final class Mailbox: Sendable {
             case let .publish(_, _, reply): reply(.failure(.notRunning))
             case let .subscribe(_, _, reply): reply(.failure(.notRunning))
             case let .unsubscribe(_, _, reply): reply(.failure(.notRunning))
+            case let .replacePolicy(_, reply): reply(.failure(.notRunning))
             }
         }
     }

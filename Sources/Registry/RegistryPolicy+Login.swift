@@ -23,6 +23,9 @@ extension RegistryPolicy {
             return passwordLogin(request, password: password)
         }
         guard let certificate else {
+            if request.username == nil, let anonymous = request.anonymousEntity {
+                return anonymousLogin(request, as: anonymous)
+            }
             return refuse(.notAuthorized, request.username, "no password and no client certificate")
         }
         return certificateLogin(request, certificate: certificate)
@@ -67,6 +70,16 @@ extension RegistryPolicy {
         }
         if let username = request.username, username != entity.id {
             return refuse(.notAuthorized, entity.id, "user name \(username) is not the certificate's entity")
+        }
+        if let refusal = disabledRefusal(entity) { return .decided(refusal) }
+        return .decided(accept(request, entity))
+    }
+
+    /// A client without any credentials on a listener that names an entity for them (trusted
+    /// local consumers): that entity's rules, if it exists and its registry is enabled.
+    private func anonymousLogin(_ request: ConnectRequest, as entityID: String) -> AuthenticationStep {
+        guard let entity = index.entities[entityID] else {
+            return refuse(.notAuthorized, entityID, "the listener's anonymous entity is not in the registry")
         }
         if let refusal = disabledRefusal(entity) { return .decided(refusal) }
         return .decided(accept(request, entity))

@@ -70,18 +70,19 @@ struct BrokerListenersCommandTests {
         let gateway = try GatewayFixture(start: false)
         let second = freePort()
         let text = try String(contentsOfFile: gateway.configFile, encoding: .utf8)
-        let one = #"[{ "host": "127.0.0.1", "port": \#(gateway.port) }]"#
+        let one = #"[{ "host": "127.0.0.1", "port": \#(gateway.port), "anonymousAs": "plant" }]"#
         #expect(text.contains(one))
-        try text.replacingOccurrences(of: one, with: #"[{ "host": "127.0.0.1", "port": \#(gateway.port) }, { "host": "127.0.0.1", "port": \#(second) }]"#)
+        // The registry's clients on the first listener, device oven-1's on the second.
+        try text.replacingOccurrences(of: one, with: #"[{ "host": "127.0.0.1", "port": \#(gateway.port), "anonymousAs": "plant" }, { "host": "127.0.0.1", "port": \#(second), "anonymousAs": "oven-1" }]"#)
             .write(toFile: gateway.configFile, atomically: true, encoding: .utf8)
         try gateway.startGateway()
 
         let subscriber = try RawMQTTClient(port: second)
         _ = try subscriber.connect(Connect(clientIdentifier: "on-second"))
-        _ = try subscriber.subscribe([Subscription(filter: "x", qos: .atMostOnce)])
+        #expect(try subscriber.subscribe([Subscription(filter: "$registries/plant/config/probe", qos: .atMostOnce)]) == [.granted(.atMostOnce)])
         let publisher = try RawMQTTClient(port: gateway.port)
         _ = try publisher.connect(Connect(clientIdentifier: "on-first"))
-        try publisher.send(.publish(Publish(topic: "x", payload: [7])))
+        try publisher.send(.publish(Publish(topic: "$registries/plant/config/probe", payload: [7])))
         #expect(try subscriber.nextPublish().payload == [7])
     }
 }

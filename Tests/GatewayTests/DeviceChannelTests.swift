@@ -227,7 +227,7 @@ struct DeviceChannelTests {
         await rig.worker.stop(reason: "test over")
         let acks = rig.channel.published.filter { $0.kind == .ack }.compactMap { GatewayFixture.json($0.payload) }
         #expect(acks.compactMap { $0["id"] as? Int } == [0, 1, 2, 3])
-        #expect(acks.allSatisfy { $0["ok"] as? Bool == true })
+        #expect(acks.allSatisfy { $0["ok"] as? Bool == true }, "\(acks)")
         #expect(rig.gateway.writes.count == 4)
         #expect(rig.controller.registers(.holdingRegisters, address: 0, count: 1) == [103])
     }

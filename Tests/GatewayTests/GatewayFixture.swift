@@ -65,7 +65,7 @@ final class GatewayFixture {
             return #"{ "id": "oven-\#(unit)", "bus": "line", "unit": \#(unit), "profile": "test-oven"\#(overrides) }"#
         }
         try """
-        { "broker": { "listeners": [{ "host": "127.0.0.1", "port": \(port) }] },
+        { "broker": { "listeners": [{ "host": "127.0.0.1", "port": \(port), "anonymousAs": "plant" }] },
           "profiles": ["\(folder.path)/test-oven.json"],
           "buses": [{ "id": "line", "type": "rtu", "device": "\(device)", "rs485": "off",
                       "responseTimeout": "150ms" }],

@@ -51,9 +51,10 @@ import TLS
                                                 credentials: Credentials(passwordHashes: [hash], certificates: [try #require(CertificateFingerprint(device.sha256Fingerprint))]))]),
         ], messagesPerSecond: 5))
         #expect(try loaded.registry.registries[0].devices[0].credentials.passwordHashes[0].verify("Correct-Horse-42"))
-        #expect(loaded.listeners.map(\.configuration) == [ListenerConfiguration(host: "127.0.0.1", port: 0),
-                                                          ListenerConfiguration(host: "127.0.0.1", port: 0, insecure: true)])
+        #expect(loaded.listeners.map { "\($0.configuration) insecure=\($0.configuration.insecure)" } == ["127.0.0.1:0 insecure=false", "127.0.0.1:0 insecure=true"])
         #expect(loaded.listeners[0].tls != nil && loaded.listeners[1].tls == nil)
+        let tlsContext = try #require(loaded.listeners[0].tls)
+        #expect(loaded.listeners[0].configuration.security == .tls(tlsContext) && loaded.listeners[1].configuration.security == .plain)
     }
 
     @Test func aCertificateOnTwoEntitiesIsFoundByFingerprintAcrossFilesAndStrings() throws {

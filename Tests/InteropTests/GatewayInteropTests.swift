@@ -30,7 +30,7 @@ struct GatewayInteropTests {
         let port = freePort()
         try Self.profile.write(toFile: folder.path + "/pymodbus-image.json", atomically: true, encoding: .utf8)
         try """
-        { "broker": { "listeners": [{ "host": "127.0.0.1", "port": \(port) }] },
+        { "broker": { "listeners": [{ "host": "127.0.0.1", "port": \(port), "anonymousAs": "plant" }] },
           "profiles": ["\(folder.path)/pymodbus-image.json"],
           "buses": [{ "id": "line", "type": "rtu", "device": "\(peer.path)", "baud": 19200, "rs485": "off", "responseTimeout": "1s" }],
           "registries": [{ "id": "plant", "devices": [{ "id": "peer", "bus": "line", "unit": 7, "profile": "pymodbus-image" }] }] }

@@ -38,17 +38,18 @@ package struct RunCommand: Command {
     package func run(logger: Logger) async -> Int32 {
         Signals.install()
         let hangups = Signals.hangups()
-        let loaded: LoadedConfiguration
+        let gateway: LoadedGateway
         do {
-            loaded = try ConfigurationLoader.load(configFile: configFile)
+            gateway = try RegistryLoader.load(configFile: configFile)
         } catch {
             CheckCommand.reportProblems(error, in: configFile)
             return ExitStatus.failure
         }
+        let loaded = gateway.configuration
         for warning in loaded.warnings { logger.log(.warning, "config_warning", ["warning": warning.description]) }
         let runtime: GatewayRuntime
         do {
-            runtime = try await GatewayRuntime.start(loaded, logger: logger)
+            runtime = try await GatewayRuntime.start(gateway, logger: logger)
         } catch {
             logger.flush()
             Output.error("modbridge run: \(error)")

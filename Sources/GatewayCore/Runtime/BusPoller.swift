@@ -107,7 +107,7 @@ final class BusPoller: BusDriver, @unchecked Sendable {
         switch request {
         case let .add(device, channel):
             agents.append(DeviceAgent(device: device, channel: channel, now: .now))
-            links?.added(device.settings.id, bus: busID, unit: device.settings.unit)
+            links?.added(device.settings.id, bus: busID, unit: device.unit)
         case let .remove(deviceID, reason, done):
             if let index = agents.firstIndex(where: { $0.id == deviceID }) { retire(agents.remove(at: index), reason: reason) }
             done()

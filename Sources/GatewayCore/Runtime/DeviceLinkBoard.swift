@@ -1,4 +1,5 @@
 import Modbus
+import Registry
 import Synchronization
 
 /// How each of the gateway's devices is doing on its Modbus line, for `$monitoring/<id>/json`:
@@ -58,5 +59,24 @@ package final class DeviceLinkBoard: Sendable {
     package func busStatus(_ bus: String) -> BusStatus? {
         let reader = buses.withLock { $0[bus] }
         return reader?()
+    }
+}
+
+extension DeviceLinkBoard {
+    /// The Modbus fields of a gateway device's `$monitoring/<id>/json`: its bus and unit, the
+    /// link state the bus thread last saw and its last error, and the bus's counters.
+    package func monitoringFields(_ deviceID: String) -> [(String, MonitoringValue)] {
+        guard let link = link(deviceID) else { return [] }
+        var fields: [(String, MonitoringValue)] = [
+            ("modbus_bus", .string(link.bus)), ("modbus_unit", .integer(Int64(link.unit))),
+            ("modbus_link", .string(link.state)), ("modbus_last_error", link.lastError.map(MonitoringValue.string) ?? .null),
+        ]
+        if let status = busStatus(link.bus) {
+            fields += [("modbus_line_open", .bool(status.isOpen)), ("modbus_line_opens", .integer(Int64(status.opens))),
+                       ("modbus_transactions", .integer(Int64(status.transactions))),
+                       ("modbus_failures", .integer(Int64(status.failures))),
+                       ("modbus_stray_bytes", .integer(Int64(status.strayBytes)))]
+        }
+        return fields
     }
 }

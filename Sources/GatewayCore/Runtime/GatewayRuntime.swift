@@ -2,6 +2,7 @@ import Broker
 import Mapping
 import Modbus
 import POSIX
+import Registry
 import Serial
 
 /// The running gateway: the embedded broker, one `BusWorker` per bus (with a simulator behind
@@ -27,10 +28,12 @@ actor GatewayRuntime {
         self.logger = logger
     }
 
-    /// Starts the broker, the buses and their devices for a loaded config; all of them log to `logger`.
-    static func start(_ loaded: LoadedConfiguration, logger: Logger) async throws(GatewayError) -> GatewayRuntime {
+    /// Starts the broker (under the registry's policy), the buses and their devices for a loaded
+    /// config; all of them log to `logger`.
+    static func start(_ gateway: LoadedGateway, logger: Logger) async throws(GatewayError) -> GatewayRuntime {
+        let loaded = gateway.configuration
         let links = DeviceLinkBoard()
-        let broker = try startBroker(loaded, links: links, logger: logger)
+        let broker = try startBroker(gateway, links: links, logger: logger)
         let runtime = GatewayRuntime(loaded: loaded, broker: broker, links: links, logger: logger)
         do {
             for bus in loaded.config.buses {
@@ -43,23 +46,26 @@ actor GatewayRuntime {
         return runtime
     }
 
-    private static func startBroker(_ loaded: LoadedConfiguration, links: DeviceLinkBoard, logger: Logger) throws(GatewayError) -> Broker {
-        guard case let .embedded(listeners, maximumMessageSize) = loaded.config.broker else {
+    private static func startBroker(_ gateway: LoadedGateway, links: DeviceLinkBoard, logger: Logger) throws(GatewayError) -> Broker {
+        let loaded = gateway.configuration
+        guard case let .embedded(_, maximumMessageSize) = loaded.config.broker else {
             throw .unsupported("\(loaded.file): $.broker.mode: upstream mode is not available in this version; use \"embedded\"")
         }
-        guard !listeners.isEmpty else { throw .unsupported("\(loaded.file): $.broker.listeners: no listener") }
-        // Never serve in plain text what the config asks to secure.
-        if let listener = listeners.first(where: { $0.tls != nil }) {
-            throw .unsupported("\(loaded.file): \(listener.path).tls: TLS listeners are not served by `modbridge run` in this version")
-        }
-        let configuration = BrokerConfiguration(listeners: listeners.map { ListenerConfiguration(host: $0.host, port: $0.port) },
+        guard !gateway.listeners.isEmpty else { throw .unsupported("\(loaded.file): $.broker.listeners: no listener") }
+        let configuration = BrokerConfiguration(listeners: gateway.listeners.map(\.configuration),
                                                 storageDirectory: loaded.storagePath,
                                                 maximumMessageSize: maximumMessageSize)
         do {
-            return try Broker.start(configuration, logger: logger)
+            return try Broker.start(configuration, policy: policy(gateway.registry, links: links), logger: logger)
         } catch {
             throw .broker(error)
         }
+    }
+
+    /// The registry's rules (docs/iot-core.md), with the Modbus link of the gateway's own devices
+    /// in their monitoring messages.
+    private static func policy(_ registry: RegistryDirectory, links: DeviceLinkBoard) -> RegistryPolicy {
+        RegistryPolicy(registry, monitoringFields: { links.monitoringFields($0) })
     }
 
     /// Stops every bus (each device's `state` says why) and then the broker. A reload under way
@@ -95,14 +101,18 @@ actor GatewayRuntime {
 
     private func reloadOnce() async {
         let file = loaded.file
-        let next: LoadedConfiguration
+        let nextGateway: LoadedGateway
         do {
-            next = try ConfigurationLoader.load(configFile: file)
+            nextGateway = try RegistryLoader.load(configFile: file)
         } catch {
             for problem in error.problems { logger.log(.error, "config_problem", ["problem": problem.description]) }
             logger.log(.error, "reload_refused", ["config": file, "problems": String(error.problems.count), "note": "the running config stays"])
             return
         }
+        let next = nextGateway.configuration
+        // New logins (and the gateway's devices started below) follow the new registry; clients
+        // already connected keep the rules they logged in with until they reconnect.
+        await broker.replacePolicy(Self.policy(nextGateway.registry, links: links))
         if next.config.broker != loaded.config.broker || next.storagePath != loaded.storagePath {
             logger.log(.warning, "broker_settings_changed", ["config": file, "note": "restart modbridge to apply broker settings"])
         }

@@ -5,10 +5,9 @@ import TLS
 
 /// A listener of the embedded broker as the config asks for it.
 package struct GatewayListener: Sendable {
-    /// Host, port and `insecure`; `security` is `.plain` here.
+    /// Host, port, `insecure`, and `.tls(context)` for a TLS listener.
     package var configuration: ListenerConfiguration
-    /// The server context of a TLS listener, built from its files (nil: plain). The broker's
-    /// `ListenerSecurity.tls(TLSContext)` takes it; until then a TLS listener is not served.
+    /// The server context of a TLS listener, built from its files (nil: plain).
     package var tls: TLSContext?
     /// Where it sits in the config (`$.broker.listeners[0]`).
     package var path: String
@@ -29,9 +28,9 @@ package struct LoadedGateway: Sendable {
 package enum RegistryLoader {
     /// Hashes cheaper than this are refused: they would give little protection if the config leaked.
     package static let minimumHashIterations = 100_000
-    /// Client certificates are judged by the registry (registered fingerprints), never by a CA.
-    /// TODO(lead): `.requestedUnverified` once the TLS branch adds it; `.none` does not ask for one.
-    static let clientCertificates: ClientCertificatePolicy = .none
+    /// Client certificates are asked for and judged by the registry (registered fingerprints,
+    /// validity dates), never by a CA: docs/iot-core.md, "no CA chain is required".
+    static let clientCertificates: ClientCertificatePolicy = .requestedUnverified
 
     package static func load(configFile: String) throws(MappingError) -> LoadedGateway {
         var built: (RegistryDirectory, [GatewayListener])?
@@ -59,7 +58,10 @@ package enum RegistryLoader {
                         problems.append(.init(file: file, path: listener.path + ".tls", "\(error)"))
                     }
                 }
-                listeners.append(GatewayListener(configuration: ListenerConfiguration(host: listener.host, port: listener.port, insecure: listener.insecure),
+                listeners.append(GatewayListener(configuration: ListenerConfiguration(host: listener.host, port: listener.port,
+                                                                                      security: context.map(ListenerSecurity.tls) ?? .plain,
+                                                                                      insecure: listener.insecure,
+                                                                                      anonymousEntity: listener.anonymousAs),
                                                  tls: context, path: listener.path))
             }
         }

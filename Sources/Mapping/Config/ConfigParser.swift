@@ -62,12 +62,13 @@ struct ConfigParser {
         return (.upstream(.init(host: host, port: port, clientID: clientID, username: username, password: password, keepAlive: keepAlive)), messagesPerSecond)
     }
 
-    /// `{host, port, insecure?, tls?: {certificate, key}}`; the TLS files are loaded by the gateway.
+    /// `{host, port, insecure?, anonymousAs?, tls?: {certificate, key}}`; the TLS files are loaded by the gateway.
     private func listener(_ value: JSONValue, path: String) -> BrokerSettings.Listener? {
         guard var listener = ObjectReader(value, path: path, log: log) else { return nil }
         let host = listener.string("host", required: true, expected: "an address to listen on", valid: { !$0.isEmpty })
         let port = listener.integer("port", in: 0...65535, required: true)
         let insecure = listener.bool("insecure") ?? false
+        let anonymousAs = listener.string("anonymousAs", expected: "the id of a registry or device of this config", valid: Naming.isID)
         var tls: BrokerSettings.TLSFiles?
         if var files = listener.object("tls") {
             let certificate = files.string("certificate", required: true, expected: "the path of the server's certificate chain (PEM)", valid: { !$0.isEmpty })
@@ -77,7 +78,7 @@ struct ConfigParser {
         }
         listener.finish()
         guard let host, let port else { return nil }
-        return .init(host: host, port: UInt16(port), insecure: insecure, tls: tls, path: path)
+        return .init(host: host, port: UInt16(port), insecure: insecure, tls: tls, anonymousAs: anonymousAs, path: path)
     }
 
     /// `mqtt://host[:port]`, `[v6]` allowed.
@@ -186,6 +187,12 @@ struct ConfigParser {
                 units[key] = units[key] ?? device.path
             }
             checkAliasPrefixes(registry)
+        }
+        if case let .embedded(listeners, _) = config.broker {
+            for listener in listeners {
+                guard let entity = listener.anonymousAs, entityPaths[entity] == nil else { continue }
+                log.report("\(listener.path).anonymousAs", "found \"\(entity)\", expected the id of a registry or device of this config")
+            }
         }
     }
 

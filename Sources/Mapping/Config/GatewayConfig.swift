@@ -29,13 +29,18 @@ package enum BrokerSettings: Sendable, Equatable {
         package var insecure: Bool
         /// The server certificate and key of a TLS listener, resolved against the config file's folder.
         package var tls: TLSFiles?
+        /// The registry or device id that clients with no credentials at all log in as (trusted
+        /// local consumers); nil refuses them.
+        package var anonymousAs: String?
         /// Where the listener sits in the config (`$.broker.listeners[0]`), for messages.
         package var path: String
 
-        package init(host: String, port: UInt16, insecure: Bool = false, tls: TLSFiles? = nil, path: String = "$.broker.listeners[0]") {
+        package init(host: String, port: UInt16, insecure: Bool = false, tls: TLSFiles? = nil, anonymousAs: String? = nil,
+                     path: String = "$.broker.listeners[0]") {
             self.host = host
             self.port = port
             self.insecure = insecure
+            self.anonymousAs = anonymousAs
             self.tls = tls
             self.path = path
         }
