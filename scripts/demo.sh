@@ -26,7 +26,9 @@ modbridge run $config
 
 Two simulated controllers (units 1 and 2 on a new pty) become devices oven-1 and oven-2 of
 registry "demo"; their process value climbs from 20 °C towards the 65 °C set point.
-In another terminal, watch everything they publish:
+The broker follows the registry's access rules (docs/iot-core.md); on this loopback listener a
+client without credentials is registry "demo" (listener option anonymousAs), so it reads its
+devices' telemetry and sends them commands. In another terminal, watch everything they publish:
   mosquitto_sub -p $port -t '\$devices/#' -v
 Set oven-1's set point to 80 °C (acknowledged on \$devices/oven-1/events/ack):
   mosquitto_pub -p $port -t '\$devices/oven-1/commands/set_point' -m '{"value": 80, "id": "1"}'
