@@ -30,7 +30,7 @@ final class BrokerCore: @unchecked Sendable {
     /// Connections with whole packets left in their framer after their turn's work ran out. Their
     /// sockets may have nothing more to read, and epoll watches sockets (level-triggered), not
     /// framers: while this is not empty the reactor polls without sleeping.
-    private var backlog: [Connection] = []
+    var backlog: [Connection] = []
     /// Packets plus retained messages matched that one connection may cost a turn, so 500
     /// pipelined wildcard SUBSCRIBEs are spread over turns instead of stalling every other client.
     static let workPerTurn = 1024
@@ -302,39 +302,6 @@ final class BrokerCore: @unchecked Sendable {
             }
         } catch {
             close(connection, reason: "write failed: \(error)", publishWill: true)
-        }
-    }
-
-    /// What epoll watches on the connection's socket: reading unless it is held, writing while
-    /// output is pending.
-    private func updateInterest(_ connection: Connection) throws(Errno) {
-        var interest: Epoll.Interest = connection.isHeld ? [] : .readable
-        if connection.watchingWritable { interest.insert(.writable) }
-        try epoll.modify(connection.socket.descriptor, token: connection.token, interest: interest)
-    }
-
-    /// Stops reading the connection until `resume` (a login being verified, a rate pause).
-    func hold(_ connection: Connection) {
-        do {
-            try updateInterest(connection)
-        } catch {
-            close(connection, reason: "epoll_ctl failed: \(error)", publishWill: true)
-        }
-    }
-
-    /// Reads the connection again; packets that waited in its framer are handled next turn.
-    func resume(_ connection: Connection) {
-        connection.pausedUntil = nil
-        guard connection.isOpen, !connection.isHeld else { return }
-        do {
-            try updateInterest(connection)
-        } catch {
-            close(connection, reason: "epoll_ctl failed: \(error)", publishWill: true)
-            return
-        }
-        if !connection.backlogged {
-            connection.backlogged = true
-            backlog.append(connection)
         }
     }
 
