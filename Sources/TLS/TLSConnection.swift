@@ -112,13 +112,18 @@ package final class TLSConnection {
 
     /// Encrypts `plaintext`; the records are in the output.
     package func write(_ plaintext: some Collection<UInt8>) throws(TLSError) {
+        let bytes = Array(plaintext)
+        try bytes.withUnsafeBytes { buffer in Result { () throws(TLSError) in try write(buffer) } }.get()
+    }
+
+    /// Encrypts the bytes in `plaintext` without copying them first (an event loop's output buffer).
+    package func write(_ plaintext: UnsafeRawBufferPointer) throws(TLSError) {
         switch state {
         case .handshaking, .closed: throw TLSError.notEstablished(operation: "write")
         case let .failed(error): throw error
         case .established: break
         }
-        let bytes = Array(plaintext)
-        let outcome = bytes.withUnsafeBytes { openSSL.write($0) }
+        let outcome = openSSL.write(plaintext)
         switch outcome {
         case .done: return
         case .wantsInput, .peerClosed: throw fail(.connectionFailed(operation: "write", reason: "OpenSSL could not take the data"))
