@@ -247,6 +247,15 @@ $(tail -n 20 "$TMP/$name.log")"
 $(tail -n 20 "$TMP/$name.log")"
         sleep 0.2
     done
+    # One right login per entity first: modbridge checks a password's hash once and keeps the
+    # result, so the rows after this measure no first-time check (Mosquitto keeps nothing).
+    local entity
+    for entity in bench $(seq -f 'dev-%g' 2 "$DEVICES"); do
+        local pw=$DEVICE_PASSWORD
+        [[ $entity == bench ]] && pw=$REGISTRY_PASSWORD
+        "$LOAD" probe --port "$port" --cafile "$TMP/ca.pem" --username "$entity" --password "$pw" --timeout 30 \
+            2>"$TMP/probe.err" || die "$name refused $entity's login: $(cat "$TMP/probe.err")"
+    done
 }
 
 stop_broker() {
@@ -396,7 +405,9 @@ ms() { awk -v us="$1" 'BEGIN { printf "%.2f", us / 1000 }'; }
     echo "Command: \`make bench\` (this part alone: \`make bench-registry\`, which runs"
     echo "\`scripts/registry-bench.sh --load .build/mqtt-tls-load --write BENCHMARKS.md\`; ${elapsed} s)."
     echo "Measured $(date +%Y-%m-%d) on ${cpu:-unknown CPU}, $cores cores, $(uname -srm); Mosquitto ${mosquitto_version:-unknown},"
-    echo "OpenSSL $openssl_version. Negotiated with both: ${R[modbridge|tls]} (modbridge), ${R[mosquitto|tls]} (Mosquitto)."
+    echo "OpenSSL $openssl_version. Negotiated: ${R[modbridge|tls]} (modbridge), ${R[mosquitto|tls]} (Mosquitto)."
+    settings=$(env | grep -E '^(BENCH_[A-Z_]+|MODBRIDGE|MOSQUITTO)=' | sort | tr '\n' ' ' || true)
+    [[ -z $settings ]] || echo "Environment of this run: \`${settings% }\`."
     echo
     echo "modbridge: \`modbridge run --config FILE\`, FILE holding a TLS listener on 127.0.0.1 and one registry,"
     echo "\`bench\`, with $DEVICES devices \`dev-1\`…\`dev-$DEVICES\`, each entity with one password hash"
