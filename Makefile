@@ -13,8 +13,9 @@ PIP_PACKAGES := pymodbus==3.8.6 pyserial==3.5 paho-mqtt==2.1.0 jsonschema==4.26.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 C_LOOP := .build/libmodbus-loop
 MQTT_LOAD := .build/mqtt-load
+MQTT_TLS_LOAD := .build/mqtt-tls-load
 
-.PHONY: all setup setup-system setup-python build test demo bench bench-gateway bench-broker clean
+.PHONY: all setup setup-system setup-python build test demo bench bench-gateway bench-broker bench-registry clean
 
 all: build
 
@@ -58,6 +59,7 @@ bench: setup-system $(C_LOOP)
 	.build/release/modbridge-bench --c-loop $(C_LOOP) --write BENCHMARKS.md
 	$(MAKE) bench-gateway
 	$(MAKE) bench-broker
+	$(MAKE) bench-registry
 
 # Gateway bench: requests per cycle of each shipped profile, register change → subscriber
 # latency, CPU and memory of `modbridge run` polling 100 simulated Modbus TCP devices.
@@ -78,6 +80,17 @@ bench-broker: setup-system $(MQTT_LOAD)
 		$(SWIFT) build -c release --product modbridge; \
 	fi
 	scripts/broker-bench.sh --load $(MQTT_LOAD) --write BENCHMARKS.md
+
+$(MQTT_TLS_LOAD): Benchmarks/c/mqtt_tls_load.c | setup-system
+	mkdir -p .build
+	cc -O2 -Wall -o $@ $< $$(pkg-config --cflags --libs openssl)
+
+# Registry bench over TLS: `modbridge run` with a registry of devices vs Mosquitto with a password
+# file and an ACL for the same entities; TLS logins/s, 1→1 QoS 1 msg/s, latency p99 during a burst
+# of wrong-password logins.
+bench-registry: setup-system $(MQTT_TLS_LOAD)
+	$(SWIFT) build -c release --product modbridge
+	scripts/registry-bench.sh --load $(MQTT_TLS_LOAD) --write BENCHMARKS.md
 
 clean:
 	rm -rf .build
