@@ -55,8 +55,11 @@ package struct RunCommand: Command {
             Output.error("modbridge run: \(error)")
             return ExitStatus.failure
         }
-        logger.log(.info, "gateway_started", ["config": configFile, "port": String(runtime.broker.port),
-                                               "buses": String(loaded.config.buses.count), "devices": String(loaded.devices.count)])
+        let mqttDevices = gateway.registry.registries.reduce(0) { $0 + $1.devices.filter { !$0.isGatewayDevice }.count }
+        logger.log(.info, "gateway_started", ["config": configFile,
+                                               "ports": runtime.broker.ports.map(String.init).joined(separator: ","),
+                                               "buses": String(loaded.config.buses.count), "devices": String(loaded.devices.count),
+                                               "registries": String(gateway.registry.registries.count), "mqtt_devices": String(mqttDevices)])
         let reloads = Task {
             for await _ in hangups {
                 logger.log(.info, "reload_requested", ["config": configFile])
