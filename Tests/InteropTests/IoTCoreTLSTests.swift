@@ -254,6 +254,7 @@ struct IoTCoreTLSTests {
         let registry = try gateway.subscribe(.plant, ["$devices/sensor-1/events"])
         #expect(registry.granted() == [1])
 
+        let started = ContinuousClock.now
         let burst = try BrokerInteropTests.Peer("python3", [BrokerInteropTests.pahoScript, "burst", "--port", String(gateway.tlsPort),
             "--cafile", gateway.certificates.path("ca.pem"), "--username", "sensor-1", "--password", "Wrong-password-99",
             "--count", "200", "--timeout", "60"], inheritStandardError: true)
@@ -265,13 +266,19 @@ struct IoTCoreTLSTests {
         }
         // paho reports CONNACK 4 as reason code 134 (bad user name or password).
         #expect(burst.waitFor(timeout: .seconds(60)) { $0.hasPrefix("burst ") } == "burst refused-134:200")
+        let seconds = Int(ContinuousClock.now.duration(to: started).components.seconds.magnitude) + 1
         #expect(try gateway.publish(.certificate("device"), "$devices/sensor-1/events", "after").succeeded)
         #expect(registry.next() == "0 $devices/sensor-1/events after")
 
+        // Every refusal is either a `client_refused` line (at most 20 a second) or counted as not
+        // logged; the stop line has both counts.
+        gateway.stop()
         let lines = gateway.log.split(separator: "\n")
-        let refusals = lines.filter { $0.contains("client_refused") }
-        #expect(!refusals.isEmpty)
-        #expect(refusals.count < 200, "every refusal was logged: \(refusals.count) lines")
-        #expect(lines.contains { $0.contains("refusals_not_logged") } || refusals.count == 200)
+        let refusals = lines.filter { $0.contains("event=client_refused") }
+        #expect(refusals.allSatisfy { $0.contains("entity=sensor-1") })
+        #expect(!refusals.isEmpty && refusals.count <= 20 * (seconds + 1), "\(refusals.count) lines in about \(seconds) s")
+        let stopLine = lines.first { $0.contains("event=gateway_stopped") }.map(String.init) ?? ""
+        #expect(stopLine.contains("logins_refused=200"), "\(stopLine)")
+        #expect(stopLine.contains("refusals_not_logged=\(200 - refusals.count)"), "\(refusals.count) logged; \(stopLine)")
     }
 }

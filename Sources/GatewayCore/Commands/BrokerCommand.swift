@@ -89,10 +89,7 @@ package struct BrokerCommand: Command {
         }
         await Signals.shared.termination()
         await broker.stop()
-        let statistics = broker.statistics
-        logger.log(.info, "broker_stopped", ["received": String(statistics.messagesReceived),
-                                              "delivered": String(statistics.messagesDelivered),
-                                              "dropped": String(statistics.messagesDropped)])
+        logger.log(.info, "broker_stopped", broker.statistics.stopLineFields)
         return ExitStatus.success
     }
 }

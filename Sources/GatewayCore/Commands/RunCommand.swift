@@ -66,7 +66,7 @@ package struct RunCommand: Command {
         await Signals.shared.termination()
         reloads.cancel()
         await runtime.stop(reason: "gateway stopped")
-        logger.log(.info, "gateway_stopped", [:])
+        logger.log(.info, "gateway_stopped", runtime.broker.statistics.stopLineFields)
         return ExitStatus.success
     }
 }
