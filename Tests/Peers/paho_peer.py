@@ -23,6 +23,14 @@ Subcommands:
        Connects with a will. "wait" (the default) then stays connected until killed; "disconnect"
        sends DISCONNECT (so the broker must discard the will) and exits 0.
 
+  burst --port P --count N --username U --password W [--cafile CA]
+       Opens N connections at once, each logging in as U with W, waits for every CONNACK (or the
+       connection's end), prints "burst <outcome>:<count> ..." (outcomes: accepted, refused-<paho
+       reason code: 134 for CONNACK 4, 135 for 5>, dropped) and exits 0 (2 on timeout).
+
+Every subcommand takes --cafile CA (TLS, trusting CA; the server is checked against 127.0.0.1),
+--cert/--key (a client certificate) and --username/--password.
+
 Exits 3 if the broker refuses or drops the connection unexpectedly. Ends by itself once its parent (the
 test) is gone.
 """
@@ -56,6 +64,10 @@ class Peer:
         self.client.on_subscribe = self.on_subscribe
         self.client.on_message = self.on_message
         self.client.on_disconnect = self.on_disconnect
+        if args.cafile:
+            self.client.tls_set(ca_certs=args.cafile, certfile=args.cert, keyfile=args.key)
+        if args.username is not None:
+            self.client.username_pw_set(args.username, args.password)
         if will is not None:
             topic, payload, qos, retain = will
             self.client.will_set(topic, payload, qos, retain)
@@ -114,6 +126,11 @@ def common(parser):
     parser.add_argument("--id", default=None)
     parser.add_argument("--clean", type=int, choices=[0, 1], default=1)
     parser.add_argument("--timeout", type=float, default=20)
+    parser.add_argument("--cafile", default=None)
+    parser.add_argument("--cert", default=None)
+    parser.add_argument("--key", default=None)
+    parser.add_argument("--username", default=None)
+    parser.add_argument("--password", default=None)
 
 
 def sub(args):
@@ -151,6 +168,41 @@ def will(args):
     peer.run_until(lambda: False, float("inf"))
 
 
+def burst(args):
+    # All CONNECTs go out before any CONNACK is awaited: the broker sees them as one burst.
+    outcomes = {}
+    clients = []
+    for index in range(args.count):
+        client = Client(callback_api_version=CallbackAPIVersion.VERSION2, client_id="burst-%d-%d" % (os.getpid(), index),
+                        protocol=MQTTv311, reconnect_on_failure=False)
+        if args.cafile:
+            client.tls_set(ca_certs=args.cafile, certfile=args.cert, keyfile=args.key)
+        client.username_pw_set(args.username, args.password)
+
+        def on_connect(client, userdata, flags, reason_code, properties, index=index):
+            outcomes.setdefault(index, "refused-%d" % reason_code.value if reason_code.is_failure else "accepted")
+
+        def on_disconnect(client, userdata, flags, reason_code, properties, index=index):
+            outcomes.setdefault(index, "dropped")
+
+        client.on_connect = on_connect
+        client.on_disconnect = on_disconnect
+        client.connect(HOST, args.port, keepalive=30)
+        clients.append(client)
+    parent = os.getppid()
+    deadline = time.monotonic() + args.timeout
+    while len(outcomes) < args.count:
+        if time.monotonic() > deadline or os.getppid() != parent:
+            sys.exit(2)
+        for index, client in enumerate(clients):
+            if index not in outcomes:
+                client.loop(timeout=0.001)
+    for client in clients:
+        client.disconnect()
+    kinds = sorted(set(outcomes.values()))
+    say("burst " + " ".join("%s:%d" % (kind, list(outcomes.values()).count(kind)) for kind in kinds))
+
+
 def main():
     parser = argparse.ArgumentParser()
     commands = parser.add_subparsers(dest="command", required=True)
@@ -179,6 +231,11 @@ def main():
     parser_will.add_argument("--will-retain", action="store_true")
     parser_will.add_argument("--then", choices=["wait", "disconnect"], default="wait")
     parser_will.set_defaults(run=will)
+
+    parser_burst = commands.add_parser("burst")
+    common(parser_burst)
+    parser_burst.add_argument("--count", type=int, required=True)
+    parser_burst.set_defaults(run=burst)
 
     args = parser.parse_args()
     args.run(args)
