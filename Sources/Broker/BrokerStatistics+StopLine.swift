@@ -6,6 +6,6 @@ extension BrokerStatistics {
         [("received", String(messagesReceived)), ("delivered", String(messagesDelivered)), ("dropped", String(messagesDropped)),
          ("logins_refused", String(loginsRefused)), ("publishes_denied", String(publishesDenied)),
          ("subscriptions_denied", String(subscriptionsDenied)), ("tls_handshakes_failed", String(tlsHandshakesFailed)),
-         ("refusals_not_logged", String(refusalLogsSuppressed))]
+         ("refusals_not_logged", String(refusalLogsSuppressed)), ("protocol_errors", String(protocolErrors))]
     }
 }

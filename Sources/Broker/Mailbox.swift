@@ -166,13 +166,3 @@ final class LocalSink: Sendable {
 
     func finish() { finishDelivery() }
 }
-
-extension BrokerStatistics {
-    /// The counters a stop line reports: messages, and every refusal the registry made.
-    package var stopLineFields: [(String, String)] {
-        [("received", String(messagesReceived)), ("delivered", String(messagesDelivered)), ("dropped", String(messagesDropped)),
-         ("logins_refused", String(loginsRefused)), ("publishes_denied", String(publishesDenied)),
-         ("subscriptions_denied", String(subscriptionsDenied)), ("tls_handshakes_failed", String(tlsHandshakesFailed)),
-         ("protocol_errors", String(protocolErrors))]
-    }
-}
