@@ -24,7 +24,7 @@ final class GatewayUnderTest {
         let buses = devices.map { #"{ "id": "bus-\#($0.id)", "type": "tcp", "host": "127.0.0.1", "port": \#($0.port), "responseTimeout": "1s" }"# }
         let entries = devices.map { #"{ "id": "\#($0.id)", "bus": "bus-\#($0.id)", "unit": \#($0.unit), "profile": "\#(BenchProfile.model)" }"# }
         let config = """
-        { "broker": { "mode": "embedded", "listeners": [{ "host": "127.0.0.1", "port": \(brokerPort) }] },
+        { "broker": { "mode": "embedded", "listeners": [{ "host": "127.0.0.1", "port": \(brokerPort), "anonymousAs": "bench" }] },
           "profiles": ["profiles"],
           "buses": [\(buses.joined(separator: ",\n  "))],
           "registries": [{ "id": "bench", "devices": [\(entries.joined(separator: ",\n  "))] }] }

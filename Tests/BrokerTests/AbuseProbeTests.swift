@@ -41,7 +41,7 @@ struct AbuseProbeTests {
 
     @Test("5,000 silent connections, slow CONNECTs, a subscriber that never reads, churn, takeover storms: a healthy client is served throughout and the broker's sockets return to their count")
     func abuse() async throws {
-        Self.raiseDescriptorLimit(to: Self.silentConnectionCount + 2048)
+        raiseDescriptorLimit(to: Self.silentConnectionCount + 2048)
         let problems = await onDedicatedThread("abuse-probe") { () -> [String] in
             let broker: ModbridgeBrokerProcess
             let healthy: HealthyClient
@@ -210,14 +210,5 @@ struct AbuseProbeTests {
             sleepThread(.milliseconds(10))
         }
         return condition()
-    }
-
-    /// Raises this process's soft descriptor limit toward `count` (up to the hard limit), so the
-    /// silent connections fit beside the suites running in parallel; the broker inherits it.
-    private static func raiseDescriptorLimit(to count: Int) {
-        var limit = rlimit()
-        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur < rlim_t(count) else { return }
-        limit.rlim_cur = min(rlim_t(count), limit.rlim_max)
-        _ = setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
     }
 }

@@ -144,6 +144,29 @@ struct IoTCoreTLSTests {
         #expect(registry.next() == "0 $devices/sensor-1/events password wins")
     }
 
+    @Test("An expired and an unregistered certificate and a password on the plain listener are each refused and counted, while a TLS subscriber keeps its messages")
+    func badLoginsAreCounted() throws {
+        let gateway = try IoTCoreGateway()
+        defer { gateway.stop() }
+        let registry = try gateway.subscribe(.plant, ["$devices/sensor-1/events"])
+        #expect(registry.granted() == [1])
+        let bad: [(String, Login, IoTCoreGateway.Listener)] = [
+            ("expired", .certificate("device-expired"), .tls),
+            ("unregistered", .certificate("stranger"), .tls),
+            ("plain", .password("sensor-1", IoTCoreGateway.sensorPassword), .plain),
+        ]
+        for (name, login, listener) in bad {
+            #expect(try gateway.publish(login, "$me/device/events", name, on: listener).notAuthorised, "\(name)")
+            #expect(try gateway.publish(.certificate("device"), "$devices/sensor-1/events", "after \(name)").succeeded)
+            #expect(registry.next() == "0 $devices/sensor-1/events after \(name)")
+        }
+        gateway.stop()
+        let stopLine = gateway.log.split(separator: "\n").first { $0.contains("event=gateway_stopped") }.map(String.init) ?? ""
+        #expect(stopLine.contains("logins_refused=3"), "\(stopLine)")
+        let refusals = gateway.log.split(separator: "\n").filter { $0.contains("event=client_refused") }
+        #expect(refusals.count == 3 && refusals.allSatisfy { $0.contains("reason=") }, "\(refusals)")
+    }
+
     // MARK: - 3. paho-mqtt, aliases and $me
 
     @Test("paho-mqtt over TLS: subscriptions through an alias and $me receive under the names subscribed")

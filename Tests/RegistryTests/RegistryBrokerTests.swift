@@ -155,4 +155,37 @@ struct RegistryBrokerTests {
         let own = try oven.nextPublish()
         #expect(own.topic == "$me/monitoring/json" && String(decoding: own.payload, as: UTF8.self).contains("\"last_sub_activity_time\":\"2"))
     }
+
+    @Test("1,000 wrong passwords in a burst: each refused with CONNACK 4 and counted, while a connected registry keeps getting its device's messages")
+    func wrongPasswordFlood() throws {
+        let broker = try Self.start(RegistryPolicy(try RegistryFixture().directory))
+        defer { broker.stop() }
+        let registry = try Self.login(broker, "plant", as: "plant-1")
+        _ = try registry.subscribe([Subscription(filter: "$devices/oven-1/events", qos: .atLeastOnce)])
+        let oven = try Self.login(broker, "oven", as: "oven-1")
+
+        // All 1,000 CONNECTs are sent before any answer is read: they queue for the login thread.
+        raiseDescriptorLimit(to: 8192)  // 1,000 connections are 2,000 descriptors in this process
+        var attackers: [RawMQTTClient] = []
+        for index in 0..<1000 {
+            let attacker = try RawMQTTClient(port: broker.port)
+            try attacker.send(.connect(Connect(clientIdentifier: "attacker-\(index)", username: index % 2 == 0 ? "oven-1" : "nobody",
+                                               password: Array("Wrong-password-\(index)".utf8))))
+            attackers.append(attacker)
+            if index % 250 == 0 {
+                // The connected clients are served all along.
+                try Self.publish(oven, "$devices/oven-1/events", "during \(index)", id: UInt16(index + 1))
+                let message = try registry.nextPublish()
+                #expect(String(decoding: message.payload, as: UTF8.self) == "during \(index)")
+                try registry.send(.publishAcknowledgement(packetIdentifier: message.packetIdentifier ?? 0))
+            }
+        }
+        for attacker in attackers {
+            #expect(try attacker.next(timeout: .seconds(60)) == .connectAcknowledgement(ConnectAcknowledgement(sessionPresent: false, returnCode: .badUsernameOrPassword)))
+            attacker.close()
+        }
+        try Self.publish(oven, "$devices/oven-1/events", "after", id: 2000)
+        #expect(String(decoding: try registry.nextPublish().payload, as: UTF8.self) == "after")
+        #expect(broker.statistics.loginsRefused == 1000)
+    }
 }

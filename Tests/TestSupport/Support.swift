@@ -158,3 +158,12 @@ package var modbridgeExecutable: String {
     let folder = path.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
     return folder + "/modbridge"
 }
+
+/// Raises this process's soft descriptor limit toward `count` (up to the hard limit), so a test's
+/// many connections fit beside the suites running in parallel; a broker in the process shares it.
+package func raiseDescriptorLimit(to count: Int) {
+    var limit = rlimit()
+    guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur < rlim_t(count) else { return }
+    limit.rlim_cur = min(rlim_t(count), limit.rlim_max)
+    _ = setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+}
