@@ -224,7 +224,8 @@ start_broker() {
 config = json.load(open(sys.argv[1]))
 config["broker"]["listeners"][0]["port"] = int(sys.argv[2])
 json.dump(config, open(sys.argv[3], "w"), indent=2)' "$TMP/modbridge-template.json" "$port" "$conf"
-        cmd="$(printf '%q' "$MODBRIDGE") run --config $(printf '%q' "$conf")"
+        # --quiet: no line per connection, as Mosquitto runs with log_dest none (refusals still logged).
+        cmd="$(printf '%q' "$MODBRIDGE") run --quiet --config $(printf '%q' "$conf")"
     fi
     log "starting $name on 127.0.0.1:$port ($hashes hashes): $cmd"
     # In a session of its own, so stop_broker can end the whole group.

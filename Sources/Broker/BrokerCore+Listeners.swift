@@ -49,7 +49,7 @@ extension BrokerCore {
             let token = nextToken
             nextToken += 1
             let connection = Connection(token: token, socket: socket, remoteAddress: address,
-                                        channel: .plain(insecure: listener.settings.insecure),
+                                        listener: listener,
                                         maximumPacketSize: configuration.maximumPacketSize,
                                         now: clock.now, connectTimeout: configuration.connectTimeout)
             if case let .tls(context) = listener.settings.security, !startTLS(on: connection, context: context, listener: listener) {
@@ -62,7 +62,6 @@ extension BrokerCore {
                 log(.warning, "accept_failed", ["listener": listener.address, "error": "\(error)"])
                 continue
             }
-            connection.anonymousEntity = listener.settings.anonymousEntity
             connections[token] = connection
         }
     }

@@ -14,7 +14,6 @@ extension BrokerCore {
             log(.warning, "accept_failed", ["listener": listener.address, "error": "\(error)"])
             return false
         }
-        connection.channel = .tls(clientCertificate: nil)
         connection.phase = .awaitingConnect(deadline: clock.now.advanced(by: configuration.tlsHandshakeTimeout))
         return true
     }
@@ -59,7 +58,7 @@ extension BrokerCore {
             tls.collectOutput()
             if tls.pendingByteCount > 0 { scheduleFlush(connection) }
             guard progress == .done else { return (count, count == space) }
-            connection.channel = .tls(clientCertificate: tls.session.peerCertificate)
+            tls.clientCertificate = tls.session.peerCertificate
             connection.phase = .awaitingConnect(deadline: clock.now.advanced(by: configuration.connectTimeout))
         }
         do {

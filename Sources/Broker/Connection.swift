@@ -19,10 +19,8 @@ final class Connection {
     let token: UInt64
     let socket: Socket
     let remoteAddress: String
-    /// How the client reached the broker, as the policy sees it at CONNECT.
-    var channel: ConnectChannel
-    /// The listener's `anonymousEntity`.
-    var anonymousEntity: String?
+    /// The listener that accepted it (it outlives every connection: the reactor owns both).
+    unowned let listener: Listener
     var phase: Phase
     var framer: MQTTFramer
     /// The TLS session on a TLS listener (nil on a plain one): input is decrypted through it
@@ -51,12 +49,12 @@ final class Connection {
     var keepAlive: UInt16 = 0
     var lastReceived: ContinuousClock.Instant
 
-    init(token: UInt64, socket: Socket, remoteAddress: String, channel: ConnectChannel, maximumPacketSize: Int,
+    init(token: UInt64, socket: Socket, remoteAddress: String, listener: Listener, maximumPacketSize: Int,
          now: ContinuousClock.Instant, connectTimeout: Duration) {
         self.token = token
         self.socket = socket
         self.remoteAddress = remoteAddress
-        self.channel = channel
+        self.listener = listener
         self.framer = MQTTFramer(maximumPacketSize: maximumPacketSize)
         self.phase = .awaitingConnect(deadline: now.advanced(by: connectTimeout))
         self.lastReceived = now
@@ -68,6 +66,13 @@ final class Connection {
         case .awaitingConnect, .connected: true
         case .closing, .closed: false
         }
+    }
+
+    /// How the client reached the broker, as the policy sees it at CONNECT. Worked out when asked
+    /// rather than stored: thousands of idle connections each carry only the listener's reference.
+    var channel: ConnectChannel {
+        if let tls { return .tls(clientCertificate: tls.clientCertificate) }
+        return .plain(insecure: listener.settings.insecure)
     }
 
     /// No packet of this client is handled for now (a login being verified, a rate pause); its
@@ -140,8 +145,14 @@ final class Connection {
     }
 }
 
-/// A CONNECT whose credentials the `LoginVerifier` is checking.
-struct PendingConnect {
+/// A CONNECT whose credentials the `LoginVerifier` is checking. A class, so that a connection
+/// holds one reference while it waits, not a CONNECT's worth of fields all its life.
+final class PendingConnect {
     let connect: Connect
     let clientID: String
+
+    init(connect: Connect, clientID: String) {
+        self.connect = connect
+        self.clientID = clientID
+    }
 }

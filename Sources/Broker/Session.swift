@@ -20,7 +20,8 @@ final class Session: Hashable {
     var endpoint: Endpoint?
     /// The session's entries in the subscription tree: one per way of naming topics, so that a
     /// client subscribed both through an alias and directly gets each message under each name.
-    private(set) var plainSubscriber: Subscriber!
+    /// Made on the first subscription: an idle client that never subscribes costs none.
+    private var plainSubscriber: Subscriber?
     private var presentedSubscribers: [PresentedPrefix: Subscriber] = [:]
 
     enum Endpoint {
@@ -33,7 +34,6 @@ final class Session: Hashable {
         self.persistent = persistent
         self.identity = identity
         self.policy = policy
-        plainSubscriber = Subscriber(session: self, presentedPrefix: nil)
     }
 
     var connection: Connection? {
@@ -43,7 +43,12 @@ final class Session: Hashable {
 
     /// The tree entry for subscriptions presented through `prefix` (nil: topics as they are).
     func subscriber(presenting prefix: PresentedPrefix?) -> Subscriber {
-        guard let prefix else { return plainSubscriber }
+        guard let prefix else {
+            if let plainSubscriber { return plainSubscriber }
+            let subscriber = Subscriber(session: self, presentedPrefix: nil)
+            plainSubscriber = subscriber
+            return subscriber
+        }
         if let existing = presentedSubscribers[prefix] { return existing }
         let subscriber = Subscriber(session: self, presentedPrefix: prefix)
         presentedSubscribers[prefix] = subscriber

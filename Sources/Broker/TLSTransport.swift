@@ -9,6 +9,8 @@ final class TLSTransport {
     let session: TLSConnection
     /// The listener's address, for the log line of a failed handshake.
     let listener: String
+    /// The certificate the client presented, read once the handshake is done (nil: none).
+    var clientCertificate: Certificate?
     /// Ciphertext not written yet; `ciphertextStart` is where the unsent part begins.
     private var ciphertext: [UInt8] = []
     private var ciphertextStart = 0

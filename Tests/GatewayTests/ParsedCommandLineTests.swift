@@ -109,6 +109,9 @@ struct ParsedCommandLineTests {
     func runAndCheck() throws {
         #expect(try command(["run", "--config", "/etc/modbridge.json"], as: RunCommand.self).configFile == "/etc/modbridge.json")
         #expect(try command(["run", "plant.json"], as: RunCommand.self).configFile == "plant.json")
+        #expect(try command(["run", "plant.json"], as: RunCommand.self).quiet == false)
+        let quiet = try command(["run", "--quiet", "--config", "plant.json"], as: RunCommand.self)
+        #expect(quiet.quiet && quiet.configFile == "plant.json")
         #expect(usageError(["run"])?.argument == "--config CONFIG")
         #expect(usageError(["run", "--config", "a.json", "b.json"])?.argument == "b.json")
 

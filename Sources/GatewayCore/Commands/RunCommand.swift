@@ -6,8 +6,8 @@ package struct RunCommand: Command {
     package static let name = "run"
     package static let summary = "run the gateway on a config file (buses, devices, embedded broker)"
     package static let help = """
-    Usage: modbridge run --config CONFIG
-           modbridge run CONFIG
+    Usage: modbridge run [--quiet] --config CONFIG
+           modbridge run [--quiet] CONFIG
 
     Starts the embedded MQTT broker, opens every bus of the config (a bus of type simulator gets
     simulated controllers on a new pty), polls every device and publishes as it:
@@ -22,12 +22,17 @@ package struct RunCommand: Command {
 
     A config with errors is refused with every error listed (as `modbridge check` lists them).
     SIGHUP reloads the config and restarts only the buses and devices that changed; SIGINT and
-    SIGTERM stop cleanly. Logs go to standard error, one line per event, key=value.
+    SIGTERM stop cleanly. Logs go to standard error, one line per event, key=value; --quiet
+    leaves out the broker's line per connection (connects, disconnects), keeping its warnings
+    (refusals, denials) and every line of the buses and devices.
     """
 
     package let configFile: String
+    /// The broker logs only warnings and errors.
+    package let quiet: Bool
 
     package init(parsing arguments: inout ArgumentReader) throws(UsageError) {
+        quiet = arguments.flag("quiet")
         if let file = try arguments.value("config") {
             configFile = file
         } else {
@@ -49,7 +54,9 @@ package struct RunCommand: Command {
         for warning in loaded.warnings { logger.log(.warning, "config_warning", ["warning": warning.description]) }
         let runtime: GatewayRuntime
         do {
-            runtime = try await GatewayRuntime.start(gateway, logger: logger)
+            var brokerLogger = logger
+            if quiet { brokerLogger.minimumLevel = .warning }
+            runtime = try await GatewayRuntime.start(gateway, logger: logger, brokerLogger: brokerLogger)
         } catch {
             logger.flush()
             Output.error("modbridge run: \(error)")

@@ -30,10 +30,11 @@ actor GatewayRuntime {
 
     /// Starts the broker (under the registry's policy), the buses and their devices for a loaded
     /// config; all of them log to `logger`.
-    static func start(_ gateway: LoadedGateway, logger: Logger) async throws(GatewayError) -> GatewayRuntime {
+    /// `brokerLogger` (default `logger`) is the broker's: `run --quiet` raises its level.
+    static func start(_ gateway: LoadedGateway, logger: Logger, brokerLogger: Logger? = nil) async throws(GatewayError) -> GatewayRuntime {
         let loaded = gateway.configuration
         let links = DeviceLinkBoard()
-        let broker = try startBroker(gateway, links: links, logger: logger)
+        let broker = try startBroker(gateway, links: links, logger: brokerLogger ?? logger)
         let runtime = GatewayRuntime(loaded: loaded, broker: broker, links: links, logger: logger)
         do {
             for bus in loaded.config.buses {
