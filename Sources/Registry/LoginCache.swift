@@ -9,15 +9,25 @@ final class LoginCache: Sendable {
     /// Good passwords remembered per entity (a device with several passwords, during rotation).
     static let entriesPerEntity = 4
 
-    private let secret: [UInt8]
     private let entries = Mutex<[String: [[UInt8]]]>([:])
+    /// Drawn on the first password login, not at start: a gateway whose clients never send a
+    /// password never initialises OpenSSL's random generator (about 3 MiB of resident pages).
+    private let secretStore = Mutex<[UInt8]?>(nil)
 
-    init() {
-        // Without random bytes the cache stays off: every login pays the hash, none is wrong.
-        secret = (try? Digests.randomBytes(32)) ?? []
+    init() {}
+
+    private var secret: [UInt8] {
+        secretStore.withLock { stored in
+            if let stored { return stored }
+            // Without random bytes the cache stays off: every login pays the hash, none is wrong.
+            let drawn = (try? Digests.randomBytes(32)) ?? []
+            stored = drawn
+            return drawn
+        }
     }
 
     private func key(_ password: [UInt8]) -> [UInt8]? {
+        let secret = self.secret
         guard !secret.isEmpty else { return nil }
         return try? Digests.sha256(secret + password)
     }
