@@ -310,6 +310,10 @@ kv() {
     die "no $1= in result line: $LINE"
 }
 
+# CPU time (user + system) the process PID has used, in clock ticks (/proc/PID/stat fields 14, 15).
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+TICKS_PER_SECOND=$(getconf CLK_TCK)
+
 median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 spread() {
     local med
@@ -340,11 +344,17 @@ for ((rep = 0; rep < REPS; rep++)); do
     order=("${BROKERS[@]}")
     ((rep % 2)) && order=($(printf '%s\n' "${BROKERS[@]}" | tac))
     for name in "${order[@]}"; do
+        before=$(cpu_ticks "${PID[$name]}")
         run_load "$name" handshakes "${LOGIN[@]}" --parallel "$PARALLEL" --warmup "$WARMUP" --seconds "$RUN_SECONDS"
+        after=$(cpu_ticks "${PID[$name]}")
         R[$name|login|runs]+=" $(kv logins_per_s)"
+        # The broker's own CPU per login, warm-up included (at the rate counted): what a login costs
+        # the broker, whatever share of the 2 cores the load generator leaves it.
+        R[$name|cpu|runs]+=" $(awk -v t=$((after - before)) -v hz="$TICKS_PER_SECOND" -v rate="$(kv logins_per_s)" \
+            -v s="$(awk -v a="$WARMUP" -v b="$RUN_SECONDS" 'BEGIN { print a + b }')" 'BEGIN { printf "%.0f", (rate > 0) ? t / hz * 1e6 / (rate * s) : 0 }')"
         R[$name|login|p50]+=" $(kv login_p50_ms)"
         R[$name|tls]="$(kv tls) $(kv cipher)"
-        log "  $name: $(kv logins_per_s) logins/s, p50 $(kv login_p50_ms) ms, load generator CPU $(kv load_cpu)"
+        log "  $name: $(kv logins_per_s) logins/s, p50 $(kv login_p50_ms) ms, broker CPU $(awk -v t=$((after - before)) -v hz="$TICKS_PER_SECOND" 'BEGIN { printf "%.2f", t / hz }') s, load generator CPU $(kv load_cpu)"
     done
 done
 log "throughput 1→1 QoS 1 64 B over TLS: $REPS runs of $RUN_SECONDS s per broker, window $WINDOW"
@@ -361,7 +371,7 @@ for ((rep = 0; rep < REPS; rep++)); do
     done
 done
 for name in "${BROKERS[@]}"; do
-    for row in login tp; do
+    for row in login tp cpu; do
         # shellcheck disable=SC2086 # word splitting wanted: the runs
         R[$name|$row|value]=$(median ${R[$name|$row|runs]})
         # shellcheck disable=SC2086
@@ -428,7 +438,9 @@ ms() { awk -v us="$1" 'BEGIN { printf "%.2f", us / 1000 }'; }
     echo "  modbridge keeps a verified password per device (its $(thousands "$ITERATIONS")-iteration hash is checked once, in"
     echo "  the warm-up), and Mosquitto's password file here has the \`mosquitto_passwd\` default, 101 iterations of"
     echo "  sha512-pbkdf2 (tens of microseconds). Median of $REPS runs of $RUN_SECONDS s (after $WARMUP s of warm-up each),"
-    echo "  the brokers alternating."
+    echo "  the brokers alternating. Beside it, what a login costs each broker in CPU (its user + system time"
+    echo "  over the run, from /proc/PID/stat, divided by the logins at the rate counted): the load generator"
+    echo "  takes about one of the 2 cores, so the rate also depends on how the two processes share them."
     echo "- **Throughput** (msg/s, higher is better): 1 publisher (\`dev-1\`, to \`\$devices/dev-1/events\`) → 1"
     echo "  subscriber (\`bench\`, filter \`\$devices/+/events\`), QoS 1 both ways, 64 B, over TLS; closed loop with at"
     echo "  most $WINDOW messages published and not yet received, as the plain broker rows. Median of $REPS runs of $RUN_SECONDS s."
@@ -450,6 +462,10 @@ ms() { awk -v us="$1" 'BEGIN { printf "%.2f", us / 1000 }'; }
     r=$(ratio "$m" "$q")
     printf '| TLS logins per second, %s in parallel | %.0f | %.0f | %s | %s | %s %%; %s %% | — |\n' "$PARALLEL" "$m" "$q" "$r" \
         "$(met "$r" higher)" "${R[modbridge|login|spread]}" "${R[mosquitto|login|spread]}"
+    m=${R[modbridge|cpu|value]}
+    q=${R[mosquitto|cpu|value]}
+    printf '| broker CPU per TLS login (µs, user + system, from /proc) | %.0f | %.0f | %s | — | %s %%; %s %% | — |\n' "$m" "$q" \
+        "$(ratio "$m" "$q")" "${R[modbridge|cpu|spread]}" "${R[mosquitto|cpu|spread]}"
     m=${R[modbridge|tp|value]}
     q=${R[mosquitto|tp|value]}
     r=$(ratio "$m" "$q")
