@@ -26,7 +26,7 @@ struct DeviceChannelTests {
         let worker: BusWorker
 
         /// With `profile`, the device uses that profile instead of the fixture's.
-        init(profile: String? = nil, responseTimeout: Duration = .milliseconds(150),
+        init(profile: String? = nil, responseTimeout: Duration = .milliseconds(500),
              commandBacklogLimit: Int = BusWorker.defaultCommandBacklogLimit) throws {
             gateway = try GatewayFixture(start: false)
             controller = try gateway.controller()
@@ -97,13 +97,13 @@ struct DeviceChannelTests {
 
         rig.channel.inject(.devicePoint(device: "oven-1", point: "set_point"), #"{"value": 80.5, "id": "c1"}"#)
         let ack = await rig.channel.first(.ack) { $0["id"] as? String == "c1" }
-        #expect(ack?["ok"] as? Bool == true)
+        #expect(ack?["ok"] as? Bool == true, "\(ack ?? [:])")
         #expect((ack?["written"] as? [String: Any])?["set_point"] as? Double == 80.5)
         #expect(rig.controller.registers(.holdingRegisters, address: 0, count: 1) == [805])
 
         rig.channel.inject(.registryBatch(registry: "plant"), #"{"mode": "cool", "id": "c2"}"#)
         let batch = await rig.channel.first(.ack) { $0["id"] as? String == "c2" }
-        #expect(batch?["ok"] as? Bool == true)
+        #expect(batch?["ok"] as? Bool == true, "\(batch ?? [:])")
         #expect(rig.controller.registers(.holdingRegisters, address: 1, count: 1) == [2])
         // The written point is read again at once: events show the new value.
         #expect(await rig.channel.first(.events) { $0["mode"] as? String == "cool" } != nil)

@@ -68,7 +68,7 @@ final class GatewayFixture {
         { "broker": { "listeners": [{ "host": "127.0.0.1", "port": \(port), "anonymousAs": "plant" }] },
           "profiles": ["\(folder.path)/test-oven.json"],
           "buses": [{ "id": "line", "type": "rtu", "device": "\(device)", "rs485": "off",
-                      "responseTimeout": "150ms" }],
+                      "responseTimeout": "500ms" }],
           "registries": [{ "id": "plant", "devices": [\(devices.joined(separator: ", "))] }] }
         """.write(toFile: configFile, atomically: true, encoding: .utf8)
     }

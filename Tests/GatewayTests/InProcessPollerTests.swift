@@ -67,7 +67,7 @@ struct InProcessPollerTests {
 
         var serial = SerialSettings()
         serial.rs485.mode = .off  // a pty has no RS-485 driver
-        let line = BusConfiguration(target: .rtu(path: gateway.simulator.address, settings: serial), responseTimeout: .milliseconds(150))
+        let line = BusConfiguration(target: .rtu(path: gateway.simulator.address, settings: serial), responseTimeout: .milliseconds(500))
         let worker = try BusWorker(settings: device.bus, configuration: line, logger: .discarding)
         worker.add(device, channel: try await BrokerDeviceChannel.connect(to: broker, deviceID: device.settings.id, registryID: device.registry, logger: .discarding))
 
