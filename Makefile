@@ -73,7 +73,7 @@ bench-gateway: setup-system
 	$(SWIFT) build -c release --product modbridge-gateway-bench
 	.build/release/modbridge-gateway-bench --modbridge .build/release/modbridge --write BENCHMARKS.md
 
-$(MQTT_LOAD): Benchmarks/c/mqtt_load.c | setup-system
+$(MQTT_LOAD): Benchmarks/c/mqtt_load.c Benchmarks/c/load_common.h | setup-system
 	mkdir -p .build
 	cc -O2 -Wall -o $@ $<
 
@@ -86,7 +86,7 @@ bench-broker: setup-system $(MQTT_LOAD)
 	fi
 	scripts/broker-bench.sh --load $(MQTT_LOAD) --write BENCHMARKS.md
 
-$(MQTT_TLS_LOAD): Benchmarks/c/mqtt_tls_load.c | setup-system
+$(MQTT_TLS_LOAD): Benchmarks/c/mqtt_tls_load.c Benchmarks/c/load_common.h | setup-system
 	mkdir -p .build
 	cc -O2 -Wall -o $@ $< $$(pkg-config --cflags --libs openssl)
 

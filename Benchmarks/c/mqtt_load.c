@@ -117,137 +117,10 @@ static const char usage_text[] =
     "  mqtt_load idle --port 1883 --clients 10000 --pid 4242\n"
     "  mqtt_load retained --port 1883 --retained 50000 --subscribes 100\n";
 
-/* ---------- errors, time ---------- */
-
-static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-static void warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static void vwarnx(const char *fmt, va_list ap)
-{
-    fputs("mqtt_load: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-}
-
-static void die(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vwarnx(fmt, ap);
-    va_end(ap);
-    exit(1);
-}
-
-static void warnx(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vwarnx(fmt, ap);
-    va_end(ap);
-}
-
-static void die_errno(const char *what)
-{
-    die("%s: %s", what, strerror(errno));
-}
-
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
-        die_errno("clock_gettime");
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static uint64_t cpu_ns(void)
-{
-    struct rusage ru;
-    if (getrusage(RUSAGE_SELF, &ru) != 0)
-        die_errno("getrusage");
-    return ((uint64_t)ru.ru_utime.tv_sec + (uint64_t)ru.ru_stime.tv_sec) * 1000000000u
-         + ((uint64_t)ru.ru_utime.tv_usec + (uint64_t)ru.ru_stime.tv_usec) * 1000u;
-}
-
-static void *xrealloc(void *p, size_t n)
-{
-    void *q = realloc(p, n);
-    if (q == NULL)
-        die("out of memory (%zu bytes)", n);
-    return q;
-}
-
-/* ---------- byte buffers ---------- */
-
-typedef struct {
-    uint8_t *p;
-    size_t off; /* first byte not yet consumed (input) or sent (output) */
-    size_t len; /* end of data */
-    size_t cap;
-} buf_t;
-
-/* Make room for `extra` more bytes after len, compacting first. */
-static void buf_reserve(buf_t *b, size_t extra)
-{
-    if (b->cap - b->len >= extra)
-        return;
-    if (b->off > 0) {
-        memmove(b->p, b->p + b->off, b->len - b->off);
-        b->len -= b->off;
-        b->off = 0;
-        if (b->cap - b->len >= extra)
-            return;
-    }
-    size_t cap = b->cap ? b->cap : 64;
-    while (cap - b->len < extra)
-        cap *= 2;
-    b->p = xrealloc(b->p, cap);
-    b->cap = cap;
-}
-
-static uint8_t *buf_put(buf_t *b, size_t n)
-{
-    buf_reserve(b, n);
-    uint8_t *w = b->p + b->len;
-    b->len += n;
-    return w;
-}
-
-static void buf_free(buf_t *b)
-{
-    free(b->p);
-    memset(b, 0, sizeof *b);
-}
+static const char *prog_tag = "mqtt_load";
+#include "load_common.h"
 
 /* ---------- MQTT 3.1.1 encoding ---------- */
-
-static size_t rl_size(size_t v)
-{
-    return v < 128 ? 1 : v < 16384 ? 2 : v < 2097152 ? 3 : 4;
-}
-
-static uint8_t *put_rl(uint8_t *w, size_t v)
-{
-    do {
-        uint8_t digit = (uint8_t)(v % 128);
-        v /= 128;
-        if (v > 0)
-            digit |= 0x80;
-        *w++ = digit;
-    } while (v > 0);
-    return w;
-}
-
-static uint8_t *put_u16(uint8_t *w, unsigned v)
-{
-    *w++ = (uint8_t)(v >> 8);
-    *w++ = (uint8_t)v;
-    return w;
-}
-
-static unsigned get_u16(const uint8_t *r)
-{
-    return (unsigned)r[0] << 8 | r[1];
-}
 
 static void put_le32(uint8_t *w, uint32_t v)
 {
@@ -275,13 +148,6 @@ static uint64_t get_le64(const uint8_t *r)
     for (int i = 7; i >= 0; i--)
         v = v << 8 | r[i];
     return v;
-}
-
-static uint8_t *put_header(buf_t *b, uint8_t first, size_t remaining)
-{
-    uint8_t *w = buf_put(b, 1 + rl_size(remaining) + remaining);
-    *w++ = first;
-    return put_rl(w, remaining);
 }
 
 /* CONNECT, protocol level 4, clean session, no will, no user name or password. */
@@ -1019,12 +885,6 @@ static void on_timer(int tfd)
     for (int t = 0; t < G.targets; t++)
         if (!G.pubs[t]->want_out)
             conn_flush(G.pubs[t]);
-}
-
-static int cmp_i64(const void *a, const void *b)
-{
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return (x > y) - (x < y);
 }
 
 /* Nearest-rank percentile of a sorted array, in µs. */
