@@ -133,8 +133,7 @@ extension BrokerCore {
             let rewrites = session.policy.subscribe(to: subscription.filter).filter { (try? Topic.validateFilter($0.filter)) != nil }
             guard !rewrites.isEmpty else {
                 statistics.subscriptionsDenied += 1
-                policy.record(.subscriptionDenied(session.identity, filter: subscription.filter), now: clock.now)
-                policyActivity = true
+                recordActivity(.subscriptionDenied(session.identity, filter: subscription.filter))
                 codes.append(.failure)
                 continue
             }
@@ -150,8 +149,7 @@ extension BrokerCore {
         }
         if !granted.isEmpty {
             matchCache.removeAll(keepingCapacity: true)
-            policy.record(.subscribed(session.identity), now: clock.now)
-            policyActivity = true
+            recordActivity(.subscribed(session.identity))
         }
         return (codes, granted)
     }

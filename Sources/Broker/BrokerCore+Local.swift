@@ -22,8 +22,7 @@ extension BrokerCore {
         let session = Session(clientID: identity.clientID, persistent: false, identity: identity, policy: rules)
         session.endpoint = .local(sink)
         sessions[identity.clientID] = session
-        policy.record(.connected(identity), now: clock.now)
-        policyActivity = true
+        recordActivity(.connected(identity))
         return .success(())
     }
 
@@ -31,8 +30,7 @@ extension BrokerCore {
         guard let session = sessions[clientID], case let .local(sink)? = session.endpoint else { return }
         session.endpoint = nil
         sink.finish()
-        policy.record(.disconnected(session.identity), now: clock.now)
-        policyActivity = true
+        recordActivity(.disconnected(session.identity))
         endSession(session)
     }
 
@@ -51,18 +49,9 @@ extension BrokerCore {
         guard publish.payload.count <= configuration.maximumMessageSize else {
             return .failure(.messageTooLarge(topic: publish.topic, size: publish.payload.count, limit: configuration.maximumMessageSize))
         }
-        let topic: String
-        switch session.policy.publish(to: publish.topic) {
-        case let .allowed(allowed):
-            topic = allowed
-        case let .denied(refusal):
-            statistics.publishesDenied += 1
-            policy.record(.publishDenied(session.identity, topic: publish.topic, refusal), now: clock.now)
-            policyActivity = true
+        guard case let .allowed(topic) = authorizePublish(publish.topic, by: session, now: clock.now) else {
             return .failure(.notAuthorized(clientID: clientID, topic: publish.topic))
         }
-        policy.record(.published(session.identity), now: clock.now)
-        policyActivity = true
         self.publish(topic: topic, payload: publish.payload[...], qos: publish.qos, retain: publish.retain)
         return .success(())
     }

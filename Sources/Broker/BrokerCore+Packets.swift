@@ -177,8 +177,7 @@ extension BrokerCore {
                                          "entity": identity.username ?? "-",
                                          "clean_session": connect.cleanSession ? "1" : "0",
                                          "session_present": sessionPresent ? "1" : "0"])
-        policy.record(.connected(identity), now: clock.now)
-        policyActivity = true
+        recordActivity(.connected(identity))
         if sessionPresent {
             // 4.4: unacknowledged PUBLISH (DUP set) and PUBREL packets are sent again, in order.
             for (identifier, entry) in session.outgoing.inflightForResend() {
@@ -195,8 +194,7 @@ extension BrokerCore {
 
     private func refuse(_ connection: Connection, clientID: String, _ code: ConnectReturnCode, _ refusal: Refusal) {
         statistics.loginsRefused += 1
-        policy.record(.loginRefused(clientID: clientID, remoteAddress: connection.remoteAddress, refusal), now: clock.now)
-        policyActivity = true
+        recordActivity(.loginRefused(clientID: clientID, remoteAddress: connection.remoteAddress, refusal))
         logRefusal("client_refused", ["client": clientID, "address": connection.remoteAddress, "entity": refusal.entity ?? "-",
                                       "reason": refusal.reason, "return_code": "\(code.rawValue)"])
         connection.appendOutput { $0.appendConnectAcknowledgement(sessionPresent: false, returnCode: code) }
@@ -211,26 +209,22 @@ extension BrokerCore {
             close(connection, reason: "message of \(publish.payload.count) bytes over the limit of \(configuration.maximumMessageSize)", publishWill: true)
             return
         }
+        let now = clock.now
         let topic: String
-        switch session.policy.publish(to: publish.topic) {
+        switch authorizePublish(publish.topic, by: session, now: now) {
         case let .allowed(allowed):
             topic = allowed
         case let .denied(refusal):
-            statistics.publishesDenied += 1
-            policy.record(.publishDenied(session.identity, topic: publish.topic, refusal), now: clock.now)
-            policyActivity = true
             logRefusal("publish_denied", ["client": session.clientID, "address": connection.remoteAddress,
                                           "entity": refusal.entity ?? session.identity.username ?? "-",
                                           "topic": publish.topic, "reason": refusal.reason])
             close(connection, reason: "not authorised to publish to \(publish.topic)", publishWill: true)
             return
         }
-        policy.record(.published(session.identity), now: clock.now)
-        policyActivity = true
-        let pause = session.policy.pauseAfterPublish(now: clock.now)
+        let pause = session.policy.pauseAfterPublish(now: now)
         if pause > .zero {
             // Over the entity's message rate: this message goes through, the next ones wait.
-            connection.pausedUntil = clock.now.advanced(by: pause)
+            connection.pausedUntil = now.advanced(by: pause)
             hold(connection)
         }
         let identifier = publish.packetIdentifier ?? 0

@@ -7,6 +7,26 @@ extension BrokerCore {
     /// logged once the second is over (1,000 wrong passwords leave a few lines, not a thousand).
     static let refusalLinesPerSecond = 20
 
+    /// Tells the policy what a client did; what it then has due is asked for at the end of the turn.
+    func recordActivity(_ activity: ClientActivity, now: ContinuousClock.Instant? = nil) {
+        policy.record(activity, now: now ?? clock.now)
+        policyActivity = true
+    }
+
+    /// Whether `session` may publish to `topic` (as sent) and as which topic, by its rules; either
+    /// way the policy is told, and a refusal is counted. Socket and in-process clients alike.
+    func authorizePublish(_ topic: String, by session: Session, now: ContinuousClock.Instant) -> PublishDecision {
+        let decision = session.policy.publish(to: topic)
+        switch decision {
+        case .allowed:
+            recordActivity(.published(session.identity), now: now)
+        case let .denied(refusal):
+            statistics.publishesDenied += 1
+            recordActivity(.publishDenied(session.identity, topic: topic, refusal), now: now)
+        }
+        return decision
+    }
+
     /// Publishes what the policy says is due (QoS 0, not retained), as the broker itself: no
     /// session's rules apply to it.
     func publishPolicyMessages(now: ContinuousClock.Instant) {

@@ -323,8 +323,7 @@ final class BrokerCore: @unchecked Sendable {
         connection.will = nil
         if let session = connection.session {
             log(.info, "client_disconnected", ["client": session.clientID, "address": connection.remoteAddress, "reason": reason])
-            policy.record(.disconnected(session.identity), now: clock.now)
-            policyActivity = true
+            recordActivity(.disconnected(session.identity))
             if session.connection === connection {
                 session.endpoint = nil
                 if !session.persistent { endSession(session) }
