@@ -94,28 +94,9 @@ if (($(ulimit -n) < IDLE_CLIENTS + 100)); then
     die "open-files limit $(ulimit -n) is below $((IDLE_CLIENTS + 100)); raise it (ulimit -Hn)"
 fi
 
-SETSID=""
-command -v setsid >/dev/null && SETSID=setsid
-
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/broker-bench.XXXXXX")
-declare -A PID=() PORT=()
-LOADPID=""
-
-cleanup() {
-    local rc=$?
-    trap - EXIT INT TERM
-    if [[ -n $LOADPID ]]; then
-        kill -TERM "$LOADPID" 2>/dev/null || true
-        wait "$LOADPID" 2>/dev/null || true
-    fi
-    local name
-    for name in "${!PID[@]}"; do stop_broker "$name"; done
-    rm -rf "$TMP"
-    exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+BENCH_NAME=broker-bench
+# shellcheck source=scripts/bench-lib.sh
+source "$(dirname "$0")/bench-lib.sh"
 
 # Inode of the socket listening on 127.0.0.1:PORT (or any address, IPv4 or IPv6), if any.
 listen_inode() {
@@ -165,27 +146,7 @@ $(tail -n 20 "$TMP/$name.log")"
     fi
 }
 
-stop_broker() {
-    local name=$1 pid=${PID[$1]:-} status=0 i
-    [[ -n $pid ]] || return 0
-    unset "PID[$name]"
-    local target=$pid
-    [[ -n $SETSID ]] && target=-$pid # the process group: a wrapper's children too
-    kill -TERM -- "$target" 2>/dev/null || true
-    for ((i = 0; i < 100; i++)); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.05
-    done
-    if kill -0 "$pid" 2>/dev/null; then
-        log "WARNING: $name (pid $pid) still running 5 s after SIGTERM; killing it"
-    fi
-    kill -KILL -- "$target" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || status=$?
-    ((status == 0)) || log "WARNING: $name exited with status $status after SIGTERM"
-}
-
 # run_load BROKER COMMAND [OPTIONS...]: one load-generator run against BROKER; result in LINE.
-LINE=""
 run_load() {
     local name=$1 cmd=$2
     shift 2
@@ -203,32 +164,6 @@ run_load() {
         die "$why"
     fi
     [[ -n $LINE ]] || die "mqtt_load $cmd against $name printed no result"
-}
-
-# kv KEY: the value of KEY in LINE.
-kv() {
-    local tok
-    for tok in $LINE; do
-        if [[ $tok == "$1="* ]]; then
-            printf '%s' "${tok#*=}"
-            return 0
-        fi
-    done
-    die "no $1= in result line: $LINE"
-}
-
-median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-# spread VALUES...: (max - min) / median, in percent.
-spread() {
-    local med
-    med=$(median "$@")
-    printf '%s\n' "$@" | sort -g | awk -v m="$med" '{ v[NR] = $1 } END { printf "%.0f", (m > 0) ? (v[NR] - v[1]) / m * 100 : 0 }'
-}
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
-# met RATIO higher|lower: whether modbridge meets "at or above" / "no worse than" Mosquitto.
-met() {
-    [[ $1 == n/a ]] && { echo "n/a"; return; }
-    awk -v r="$1" -v dir="$2" 'BEGIN { ok = (dir == "higher") ? (r >= 1) : (r <= 1); print ok ? "yes" : "**no**" }'
 }
 
 # met_latency RATIO CONTROL: "yes" at or below 1; "within noise" when no further above 1 than the

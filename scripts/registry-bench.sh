@@ -82,28 +82,9 @@ if [[ -n $WRITE && ${#BROKERS[@]} != 2 ]]; then
     die "--write needs both brokers (BENCH_BROKERS is '${BROKERS[*]}')"
 fi
 
-SETSID=""
-command -v setsid >/dev/null && SETSID=setsid
-
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/registry-bench.XXXXXX")
-declare -A PID=() PORT=()
-LOADPID=""
-
-cleanup() {
-    local rc=$?
-    trap - EXIT INT TERM
-    if [[ -n $LOADPID ]]; then
-        kill -TERM "$LOADPID" 2>/dev/null || true
-        wait "$LOADPID" 2>/dev/null || true
-    fi
-    local name
-    for name in "${!PID[@]}"; do stop_broker "$name"; done
-    rm -rf "$TMP"
-    exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+BENCH_NAME=registry-bench
+# shellcheck source=scripts/bench-lib.sh
+source "$(dirname "$0")/bench-lib.sh"
 
 # ---------- certificates, passwords, configurations ----------
 
@@ -259,27 +240,7 @@ $(tail -n 20 "$TMP/$name.log")"
     done
 }
 
-stop_broker() {
-    local name=$1 pid=${PID[$1]:-} status=0 i
-    [[ -n $pid ]] || return 0
-    unset "PID[$name]"
-    local target=$pid
-    [[ -n $SETSID ]] && target=-$pid
-    kill -TERM -- "$target" 2>/dev/null || true
-    for ((i = 0; i < 100; i++)); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.05
-    done
-    if kill -0 "$pid" 2>/dev/null; then
-        log "WARNING: $name (pid $pid) still running 5 s after SIGTERM; killing it"
-    fi
-    kill -KILL -- "$target" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || status=$?
-    ((status == 0)) || log "WARNING: $name exited with status $status after SIGTERM"
-}
-
 # run_load BROKER COMMAND [OPTIONS...]: one load-generator run against BROKER; result in LINE.
-LINE=""
 run_load() {
     local name=$1 cmd=$2
     shift 2
@@ -299,32 +260,9 @@ run_load() {
     [[ -n $LINE ]] || die "mqtt_tls_load $cmd against $name printed no result"
 }
 
-kv() {
-    local tok
-    for tok in $LINE; do
-        if [[ $tok == "$1="* ]]; then
-            printf '%s' "${tok#*=}"
-            return 0
-        fi
-    done
-    die "no $1= in result line: $LINE"
-}
-
 # CPU time (user + system) the process PID has used, in clock ticks (/proc/PID/stat fields 14, 15).
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 TICKS_PER_SECOND=$(getconf CLK_TCK)
-
-median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-spread() {
-    local med
-    med=$(median "$@")
-    printf '%s\n' "$@" | sort -g | awk -v m="$med" '{ v[NR] = $1 } END { printf "%.0f", (m > 0) ? (v[NR] - v[1]) / m * 100 : 0 }'
-}
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
-met() {
-    [[ $1 == n/a ]] && { echo "n/a"; return; }
-    awk -v r="$1" -v dir="$2" 'BEGIN { ok = (dir == "higher") ? (r >= 1) : (r <= 1); print ok ? "yes" : "**no**" }'
-}
 
 declare -A R=()
 cpu=$(awk -F': *' '/^model name/ { print $2; exit }' /proc/cpuinfo)
