@@ -7,8 +7,11 @@ import TLS
 package struct GatewayListener: Sendable {
     /// Host, port, `insecure`, and `.tls(context)` for a TLS listener.
     package var configuration: ListenerConfiguration
-    /// The server context of a TLS listener, built from its files (nil: plain).
-    package var tls: TLSContext?
+    /// The server context of a TLS listener, built from its files (nil: plain): the one in `configuration`.
+    package var tls: TLSContext? {
+        if case let .tls(context) = configuration.security { return context }
+        return nil
+    }
     /// Where it sits in the config (`$.broker.listeners[0]`).
     package var path: String
 }
@@ -62,7 +65,7 @@ package enum RegistryLoader {
                                                                                       security: context.map(ListenerSecurity.tls) ?? .plain,
                                                                                       insecure: listener.insecure,
                                                                                       anonymousEntity: listener.anonymousAs),
-                                                 tls: context, path: listener.path))
+                                                 path: listener.path))
             }
         }
         var credentials = CredentialBuilder(file: file)
