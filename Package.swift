@@ -34,7 +34,8 @@ let package = Package(
         // The MQTT 3.1.1 codec depends on nothing: the client, which owns a socket and a thread, is
         // its own module.
         .target(name: "MQTT"),
-        .target(name: "MQTTClient", dependencies: ["MQTT", "POSIX"]),
+        // Upstream links speak TLS through the TLS module's memory-BIO connections.
+        .target(name: "MQTTClient", dependencies: ["MQTT", "POSIX", "TLS"]),
         // Record logs with CRC framing, torn-tail replay and atomic compaction (the broker's state,
         // the coming upstream queue).
         .target(name: "Storage", dependencies: ["POSIX"]),
@@ -72,7 +73,7 @@ let package = Package(
         .testTarget(name: "SerialTests", dependencies: ["POSIX", "Serial", "TestSupport"]),
         .testTarget(name: "ModbusTests", dependencies: ["POSIX", "Modbus", "Serial", "TestSupport"]),
         .testTarget(name: "MappingTests", dependencies: ["Mapping", "Serial", "TestSupport"]),
-        .testTarget(name: "MQTTTests", dependencies: ["POSIX", "MQTT", "MQTTClient", "TestSupport"]),
+        .testTarget(name: "MQTTTests", dependencies: ["POSIX", "MQTT", "MQTTClient", "TLS", "Broker", "TestSupport"]),
         .testTarget(name: "TLSTests", dependencies: ["TLS", "TestSupport"]),
         .testTarget(name: "BrokerTests", dependencies: ["POSIX", "Broker", "MQTT", "TLS", "TestSupport"]),
         .testTarget(name: "RegistryTests", dependencies: ["POSIX", "Registry", "Broker", "MQTT", "TLS", "TestSupport"]),
