@@ -3,6 +3,7 @@ import POSIX
 
 /// One log line a link machine asks for: what the loop logs, and what tests compare.
 package struct UpstreamLogEntry: Sendable, Equatable {
+    /// One key=value field, in the order logged.
     package struct Field: Sendable, Equatable {
         package var key: String
         package var value: String
@@ -12,6 +13,7 @@ package struct UpstreamLogEntry: Sendable, Equatable {
     package var event: String
     package var fields: [Field]
 
+    /// An entry with fields in the order given.
     package init(_ level: Logger.Level, _ event: String, _ fields: KeyValuePairs<String, String>) {
         self.level = level
         self.event = event

@@ -33,7 +33,7 @@ package final class UpstreamLoop: Sendable {
         return link
     }
 
-    /// Closes every link (DISCONNECT) and ends the thread.
+    /// Closes every link (DISCONNECT) and ends the thread; sources are not called again.
     package func stop() async {
         _ = mailbox.send(.stop)
         await mailbox.stopped()
@@ -58,7 +58,8 @@ package final class UpstreamLink: Sendable {
         _ = mailbox.send(.wake(id))
     }
 
-    /// Sends DISCONNECT, closes, and forgets the link; returns once the loop has done so.
+    /// Sends DISCONNECT, closes, and forgets the link; returns once the loop has done so. The
+    /// source is not called again (no `linkDown`).
     package func remove() async {
         await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
             if !mailbox.send(.remove(id, done: { done.resume() })) { done.resume() }

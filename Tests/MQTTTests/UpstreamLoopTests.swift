@@ -17,6 +17,8 @@ final class RecordingSource: UpstreamLinkSource {
         var ups = 0
         var downs: [MQTTError] = []
         var received: [Publish] = []
+        /// The names of the threads that asked for messages.
+        var askingThreads: Set<String> = []
     }
 
     let state = Mutex(State())
@@ -36,7 +38,9 @@ final class RecordingSource: UpstreamLinkSource {
     }
 
     func nextMessages(limit: Int, at now: ContinuousClock.Instant) -> (messages: [OutboundMessage], askAgainAt: ContinuousClock.Instant?) {
-        state.withLock { state in
+        let thread = currentThreadName()
+        return state.withLock { state in
+            state.askingThreads.insert(thread)
             let batch = Array(state.pending.prefix(limit))
             state.pending.removeFirst(batch.count)
             state.handedOut += batch
@@ -56,6 +60,15 @@ final class RecordingSource: UpstreamLinkSource {
     func subscriptionRefused(_ filter: String) {}
 
     var snapshot: State { state.withLock { $0 } }
+}
+
+/// The calling thread's name (/proc/thread-self/comm).
+private func currentThreadName() -> String {
+    guard let file = fopen("/proc/thread-self/comm", "r") else { return "?" }
+    defer { fclose(file) }
+    var line = [CChar](repeating: 0, count: 64)
+    guard fgets(&line, Int32(line.count), file) != nil else { return "?" }
+    return String(decoding: line.prefix { $0 != 0 && $0 != 10 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
 }
 
 /// `count` messages for `topic`, tokens 1...count, payload "<token>".
@@ -101,6 +114,7 @@ struct UpstreamLoopTests {
         for (source, link) in zip(sources, links) {
             #expect(source.snapshot.acknowledged == Array(1...1000))
             #expect(source.snapshot.ups == 1 && source.snapshot.downs.isEmpty)
+            #expect(source.snapshot.askingThreads == ["mqtt-upstream"])
             let statistics = link.statistics
             #expect(statistics.isConnected && statistics.connects == 1 && statistics.acknowledged == 1000 && statistics.published == 1000)
         }
