@@ -77,11 +77,12 @@ private func messages(_ count: Int, topic: String, from first: UInt64 = 1) -> [O
 }
 
 private func link(_ name: String, port: UInt16, host: String = "127.0.0.1", tls: TLSContext? = nil, serverName: String? = nil,
-                  subscriptions: [Subscription] = [], initialDelay: Duration = .milliseconds(100)) -> UpstreamLinkConfiguration {
+                  subscriptions: [Subscription] = [], initialDelay: Duration = .milliseconds(100),
+                  maximumDelay: Duration = .seconds(1)) -> UpstreamLinkConfiguration {
     UpstreamLinkConfiguration(name: name, host: host, port: port, tls: tls, serverName: serverName,
                               connect: Connect(clientIdentifier: name, cleanSession: true, keepAlive: 30),
                               subscriptions: subscriptions, connectTimeout: .seconds(5),
-                              reconnect: ReconnectPolicy(initialDelay: initialDelay, maximumDelay: .seconds(1)), maximumInFlight: 32)
+                              reconnect: ReconnectPolicy(initialDelay: initialDelay, maximumDelay: maximumDelay), maximumInFlight: 32)
 }
 
 /// The payloads received on `topic`, in order.
@@ -216,9 +217,10 @@ struct UpstreamLoopTests {
         let loop = try UpstreamLoop(logger: log.logger())
         let source = RecordingSource(messages(1, topic: "up/w"))
         let context = try TLSContext.client(certificates.client(trusting: "other-ca", withCertificate: false))
-        let upstream = loop.add(link("w", port: broker.port, tls: context, serverName: "server.test"), source: source)
+        // 100 ms doubling up to 60 s: fewer than 30 attempts in any window shorter than 20 minutes,
+        // however slow the machine; a loop without delays would make thousands a second.
+        let upstream = loop.add(link("w", port: broker.port, tls: context, serverName: "server.test", maximumDelay: .seconds(60)), source: source)
         #expect(await within30Seconds { source.snapshot.downs.count >= 2 })
-        // 100 ms doubling to 1 s: a handful of attempts in 1.5 s; a loop without delays would make thousands.
         try await Task.sleep(for: .milliseconds(1500))
         let failures = log.events("upstream_connect_failed")
         await loop.stop()
