@@ -133,6 +133,8 @@ package struct UpstreamLinkMachine<Clock: _Concurrency.Clock>: Sendable where Cl
 
     /// Time passed: the retry, connect deadlines, keep-alive and the source's `askAgainAt`.
     package mutating func tick(at now: Clock.Instant) -> [Action] {
+        // The driver forgets its tick once it fires: the next one is always given again.
+        scheduledTick = nil
         var actions: [Action] = []
         switch phase {
         case let .waiting(retryAt) where now >= retryAt:

@@ -117,8 +117,8 @@ struct LinkMachineTests {
         #expect(source.downs.last?.error == .connectionFailed("DNS: cannot resolve broker.test: Name or service not known"))
         #expect(harness.logs.last?.event == "upstream_connect_failed")
         #expect(harness.logs.last?["retry_in_ms"] == "60000")
-        // Ticks before the retry do nothing.
-        #expect(harness.machine.tick(at: now.advanced(by: .seconds(-1))).isEmpty)
+        // A tick before the retry only asks for the retry's tick again.
+        #expect(harness.machine.tick(at: now.advanced(by: .seconds(-1))) == [.scheduleTick(at: now)])
 
         let again = try connected(&harness, at: now, first: false)
         #expect(again.first == .subscribe(Subscribe(packetIdentifier: again.first.flatMap { if case let .subscribe(s) = $0 { s.packetIdentifier } else { nil } } ?? 0,
