@@ -97,20 +97,23 @@ private func within30Seconds(_ condition: () -> Bool) async -> Bool {
 
 @Suite("The upstream loop: many links on one thread, against real brokers")
 struct UpstreamLoopTests {
-    /// Three links publish 1,000 QoS 1 messages each through `port`; a subscriber gets them all, in order per link.
+    /// Three links publish 1,000 QoS 1 messages each through `port`; a subscriber per link gets them
+    /// all, in order (one each: a broker queues at most 1,000 messages per session, Mosquitto too).
     func publishThousands(port: UInt16) async throws {
-        let subscriber = try await connect(port, "watcher")
-        _ = try await subscriber.subscribe([Subscription(filter: "up/#", qos: .atLeastOnce)])
-        let inbox = Inbox(subscriber.messages)
+        var watchers: [(MQTTClient, Inbox)] = []
+        for name in ["a", "b", "c"] {
+            let subscriber = try await connect(port, "watcher-\(name)")
+            _ = try await subscriber.subscribe([Subscription(filter: "up/\(name)", qos: .atLeastOnce)])
+            watchers.append((subscriber, Inbox(subscriber.messages)))
+        }
         let log = CapturedLog()
         let loop = try UpstreamLoop(logger: log.logger())
         let names = ["a", "b", "c"]
         let sources = names.map { RecordingSource(messages(1000, topic: "up/\($0)")) }
         let links = zip(names, sources).map { loop.add(link($0, port: port), source: $1) }
         #expect(await within30Seconds { sources.allSatisfy { $0.snapshot.acknowledged.count == 1000 } })
-        let received = await inbox.wait(for: 3000)
-        for name in names {
-            #expect(payloads(received, topic: "up/\(name)") == (1...1000).map { "\($0)" })
+        for (name, (_, inbox)) in zip(names, watchers) {
+            #expect(payloads(await inbox.wait(for: 1000), topic: "up/\(name)") == (1...1000).map { "\($0)" })
         }
         for (source, link) in zip(sources, links) {
             #expect(source.snapshot.acknowledged == Array(1...1000))
@@ -122,7 +125,7 @@ struct UpstreamLoopTests {
         #expect(log.events("upstream_connected").count == 3)
         await loop.stop()
         #expect(links.allSatisfy { !$0.statistics.isConnected })
-        await subscriber.disconnect()
+        for (subscriber, _) in watchers { await subscriber.disconnect() }
     }
 
     @Test("Three links on one loop publish 1,000 QoS 1 messages each to the project's broker, all acknowledged and received in order")
