@@ -3,6 +3,11 @@ import MQTT
 /// The owner of a link's messages (the store-and-forward outbox). Called on the loop's thread
 /// only; no method may block.
 package protocol UpstreamLinkSource: AnyObject, Sendable {
+    /// Called when the link is added, after every `wake()` and at the instant it last returned,
+    /// whatever the link's state: the source moves what was posted into its store (a message
+    /// posted during an outage reaches the disk at once) and does its housekeeping. Returns when
+    /// to be called again (nil: only on `wake()`).
+    func service(at now: ContinuousClock.Instant) -> ContinuousClock.Instant?
     /// CONNACK accepted the connection (the subscriptions are on their way).
     func linkUp(sessionPresent: Bool, at now: ContinuousClock.Instant)
     /// The link went down (or a connect attempt failed); the next attempt is at `retryAt`.
@@ -36,4 +41,9 @@ package struct UpstreamLinkStatistics: Sendable, Equatable {
     package var isConnected = false
 
     package init() {}
+}
+
+extension UpstreamLinkSource {
+    /// A source without a store of its own needs no service.
+    package func service(at now: ContinuousClock.Instant) -> ContinuousClock.Instant? { nil }
 }

@@ -20,6 +20,8 @@ final class UpstreamLinkState {
     var outputStart = 0
     var watchingWritable = false
     var tickAt: ContinuousClock.Instant?
+    /// When the source asked to be serviced again.
+    var serviceAt: ContinuousClock.Instant?
 
     init(handle: UpstreamLink, configuration: UpstreamLinkConfiguration, source: any UpstreamLinkSource) {
         self.handle = handle

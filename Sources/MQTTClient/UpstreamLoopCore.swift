@@ -53,6 +53,7 @@ final class UpstreamLoopCore: @unchecked Sendable {
             }
             let now = clock.now
             for link in Array(links.values) {
+                if let due = link.serviceAt, now >= due { service(link, at: now) }
                 guard let due = link.tickAt, now >= due else { continue }
                 link.tickAt = nil
                 perform(link, link.machine.tick(at: now))
@@ -69,6 +70,7 @@ final class UpstreamLoopCore: @unchecked Sendable {
         var earliest: ContinuousClock.Instant?
         for link in links.values {
             if let due = link.tickAt, earliest.map({ due < $0 }) ?? true { earliest = due }
+            if let due = link.serviceAt, earliest.map({ due < $0 }) ?? true { earliest = due }
         }
         guard let earliest else { return nil }
         return max(.zero, clock.now.duration(to: earliest))
@@ -84,9 +86,11 @@ final class UpstreamLoopCore: @unchecked Sendable {
             case let .add(handle, configuration, source):
                 let link = UpstreamLinkState(handle: handle, configuration: configuration, source: source)
                 links[link.id] = link
+                service(link, at: now)
                 perform(link, link.machine.start(at: now))
             case let .wake(id):
                 guard let link = links[id] else { continue }
+                service(link, at: now)
                 perform(link, link.machine.wake(at: now))
             case let .remove(id, done):
                 if let link = links[id] { forget(link, at: now) }
@@ -99,6 +103,11 @@ final class UpstreamLoopCore: @unchecked Sendable {
                 }
             }
         }
+    }
+
+    /// Lets the source store what was posted, whether the link is up or not.
+    private func service(_ link: UpstreamLinkState, at now: ContinuousClock.Instant) {
+        link.serviceAt = link.source.service(at: now)
     }
 
     /// Removes a link: DISCONNECT if it is logged in, its socket closed.
