@@ -13,9 +13,14 @@ extension MessageQueue {
         let queue = MessageQueue(directory: directory, limits: limits, directoryDescriptor: folder)
         // Two processes appending to one queue would interleave their records.
         try StorageFiles.lock(folder, directory: directory)
-        try queue.replay()
-        // Acknowledgements moved off deleted segments, and those deletions, reach the files now.
-        try queue.flush()
+        do {
+            try queue.replay()
+            // Acknowledgements moved off deleted segments, and those deletions, reach the files now.
+            try queue.flush()
+        } catch {
+            queue.abandon()
+            throw error
+        }
         return queue
     }
 
@@ -50,6 +55,13 @@ extension MessageQueue {
             pendingRemovals.removeFirst()
             directoryNeedsSync = true
         }
+    }
+
+    /// Closes every descriptor without writing anything: a failed open leaves the files as they were.
+    private func abandon() {
+        for segment in segments + pendingRemovals { Self.closeDescriptor(&segment.descriptor) }
+        Self.closeDescriptor(&directoryDescriptor)
+        isClosed = true
     }
 
     // MARK: - Segments
