@@ -159,7 +159,7 @@ package final class MessageQueue {
             guard segment.unacknowledged > 0, let sequences = segment.sequences, sequences.upperBound >= from,
                   let start = segment.acknowledged.firstMissing(in: max(from, sequences.lowerBound)...sequences.upperBound)
             else { continue }
-            try read(segment, from: start, limit: limit) { result.append($0) }
+            try read(segment, from: start, limit: limit - result.count) { result.append($0) }
         }
         closeIdleDescriptors()
         return result

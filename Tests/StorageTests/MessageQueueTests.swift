@@ -308,6 +308,67 @@ struct MessageQueueTests {
         #expect(Self.openDescriptors(into: folder) == 0)
     }
 
+    @Test("Random appends, acknowledgements in any order, pages and restarts agree with a plain model", arguments: [1, 2, 3, 4] as [UInt64])
+    func agreesWithModel(seed: UInt64) throws {
+        var random = SplitMix64(seed: seed)
+        // Segments of 8 messages: files are created and unlinked often, but not at every third append.
+        let limits = MessageQueueLimits(maximumBytes: 1 << 20, maximumAge: nil, segmentBytes: 8 + 8 * 45)
+        var folder = TemporaryFolder()
+        var queue = try MessageQueue.open(directory: folder.path, limits: limits)
+        var model: [UInt64: [UInt8]] = [:]
+        var next: UInt64 = 1
+        for step in 0..<1000 {
+            switch Int.random(in: 0..<100, using: &random) {
+            case 0..<55:
+                let payload = Self.payload(Int(next))
+                #expect(queue.append(payload, at: Int64(next)) == next)
+                model[next] = payload
+                next += 1
+            case 55..<90:
+                // Mostly near the oldest (as PUBACKs come), now and then anywhere.
+                let unacknowledged = model.keys.sorted()
+                guard !unacknowledged.isEmpty else { continue }
+                let pick = Int.random(in: 0..<100, using: &random) < 70
+                    ? Int.random(in: 0..<min(4, unacknowledged.count), using: &random)
+                    : Int.random(in: 0..<unacknowledged.count, using: &random)
+                queue.acknowledge(unacknowledged[pick])
+                model[unacknowledged[pick]] = nil
+            case 90..<97:
+                let after: UInt64? = Bool.random(using: &random) ? nil : UInt64.random(in: 0..<next, using: &random)
+                let limit = Int.random(in: 1...8, using: &random)
+                let expected = model.keys.sorted().filter { $0 > (after ?? 0) }.prefix(limit)
+                let page = try queue.messages(after: after, limit: limit)
+                #expect(page.map(\.sequence) == Array(expected), "seed \(seed) step \(step)")
+                #expect(page.map(\.payload) == expected.map { model[$0] ?? [] })
+            default:
+                if Bool.random(using: &random) {
+                    queue.close()
+                } else {
+                    // kill -9 after a flush: a copy of the folder is what survives.
+                    try queue.flush()
+                    let copy = TemporaryFolder()
+                    for name in Self.files(folder) {
+                        #expect(writeFileBytes(try #require(readFileBytes(folder.path + "/" + name)), to: copy.path + "/" + name))
+                    }
+                    queue.close()
+                    folder = copy
+                }
+                queue = try MessageQueue.open(directory: folder.path, limits: limits)
+                #expect(queue.droppedBytesAtOpen == 0)
+                #expect(queue.lastSequence == next - 1)
+            }
+            #expect(queue.count == model.count, "seed \(seed) step \(step)")
+        }
+        #expect(try queue.messages(after: nil, limit: 10_000).map(\.sequence) == model.keys.sorted())
+        try queue.flush()
+        #expect(queue.bytes == Self.folderBytes(folder))
+        // No segment file is left without an unacknowledged message, besides the last (written) one.
+        let firsts = Self.files(folder).compactMap { UInt64($0.prefix(20)) }
+        for (index, first) in firsts.dropLast().enumerated() {
+            #expect(model.keys.contains { $0 >= first && $0 < firsts[index + 1] }, "seed \(seed): segment \(first)")
+        }
+    }
+
     @Test("One queue per folder: a second open fails with operation lock until the first is closed")
     func folderLock() throws {
         let folder = TemporaryFolder()
