@@ -48,12 +48,12 @@ package final class RecordLog {
         apply: (inout State, _ bytes: [UInt8], _ payload: Range<Int>) -> Bool,
         snapshot: (State, inout Frames) -> Void
     ) throws(StorageError) -> (RecordLog, State) {
-        try makeDirectories(directory)
-        let folder = try system(directory, "open") { Glibc.open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC) }
+        try StorageFiles.makeDirectories(directory)
+        let folder = try StorageFiles.system(directory, "open") { Glibc.open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC) }
         let log = RecordLog(directory: directory, fileName: fileName, format: format, directoryDescriptor: folder)
         // Two processes appending to one log would interleave their records.
-        try lock(folder, directory: directory)
-        let bytes = try readFile(log.path)
+        try StorageFiles.lock(folder, directory: directory)
+        let bytes = try StorageFiles.readFile(log.path)
         var state = initial
         let end = try replay(bytes, format: format, path: log.path) { apply(&state, bytes, $0) }
         log.droppedBytesAtOpen = bytes.count - end
@@ -72,10 +72,10 @@ package final class RecordLog {
         guard !buffer.isEmpty else { return }
         do {
             // pwrite at the end of the last whole record: a retry rewrites the same bytes there.
-            try Self.writeAll(buffer, to: descriptor, at: size, path: path)
+            try StorageFiles.writeAll(buffer, to: descriptor, at: size, path: path)
         } catch {
             // Cut a partial write back to the last whole record, so the file stays valid meanwhile.
-            _ = try? Self.system(path, "ftruncate") { ftruncate(descriptor, off_t(size)) }
+            _ = try? StorageFiles.system(path, "ftruncate") { ftruncate(descriptor, off_t(size)) }
             throw error
         }
         size += buffer.count
@@ -88,9 +88,9 @@ package final class RecordLog {
         if let syncFailure { throw syncFailure }
         try flush()
         do {
-            try Self.system(path, "fsync") { fsync(descriptor) }
+            try StorageFiles.system(path, "fsync") { fsync(descriptor) }
             if directoryNeedsSync {
-                try Self.system(directory, "fsync") { fsync(directoryDescriptor) }
+                try StorageFiles.system(directory, "fsync") { fsync(directoryDescriptor) }
                 directoryNeedsSync = false
             }
         } catch {
@@ -112,28 +112,28 @@ package final class RecordLog {
         writeSnapshot(&frames)
         let bytes = frames.bytes
         let temporary = path + ".tmp"
-        let file = try Self.system(temporary, "open") {
+        let file = try StorageFiles.system(temporary, "open") {
             Glibc.open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
         }
         do {
-            try Self.writeAll(bytes, to: file, at: 0, path: temporary)
+            try StorageFiles.writeAll(bytes, to: file, at: 0, path: temporary)
             // The data must be on disk before the name points at it, or a power loss could leave
             // the log renamed but empty.
-            try Self.system(temporary, "fsync") { fsync(file) }
-            try Self.system(temporary, "rename") { rename(temporary, path) }
+            try StorageFiles.system(temporary, "fsync") { fsync(file) }
+            try StorageFiles.system(temporary, "rename") { rename(temporary, path) }
         } catch {
-            Self.closeDescriptor(file)
-            _ = try? Self.system(temporary, "unlink") { unlink(temporary) }
+            StorageFiles.closeDescriptor(file)
+            _ = try? StorageFiles.system(temporary, "unlink") { unlink(temporary) }
             throw error
         }
         // The path now names the new file: append to it, whatever the folder's fsync says.
-        Self.closeDescriptor(descriptor)
+        StorageFiles.closeDescriptor(descriptor)
         descriptor = file
         size = bytes.count
         buffer.removeAll()
         syncFailure = nil
         directoryNeedsSync = true
-        try Self.system(directory, "fsync") { fsync(directoryDescriptor) }
+        try StorageFiles.system(directory, "fsync") { fsync(directoryDescriptor) }
         directoryNeedsSync = false
     }
 
@@ -144,9 +144,9 @@ package final class RecordLog {
             try? flush()
             try? sync()
         }
-        Self.closeDescriptor(descriptor)
+        StorageFiles.closeDescriptor(descriptor)
         descriptor = -1
-        Self.closeDescriptor(directoryDescriptor)
+        StorageFiles.closeDescriptor(directoryDescriptor)
         directoryDescriptor = -1
     }
 
@@ -176,105 +176,5 @@ package final class RecordLog {
             end = found.next
         }
         return end
-    }
-
-    // MARK: - Files
-
-    /// `mkdir -p`, fsyncing the parent of each folder it creates so the new entry survives a power loss.
-    private static func makeDirectories(_ directory: String) throws(StorageError) {
-        var current = directory.hasPrefix("/") ? "" : "."
-        for component in directory.split(separator: "/") {
-            let parent = current.isEmpty ? "/" : current
-            current += "/" + component
-            do throws(Errno) {
-                _ = try checkedSyscall { mkdir(current, 0o700) }
-            } catch {
-                // EEXIST, or EROFS/EACCES for a folder that exists: fine if it is a folder.
-                var info = stat()
-                guard stat(current, &info) == 0 else { throw .failed(path: current, operation: "mkdir", error) }
-                if (info.st_mode & S_IFMT) == S_IFDIR { continue }
-                throw .failed(path: current, operation: "mkdir", Errno(rawValue: ENOTDIR))
-            }
-            let folder = try system(parent, "open") { Glibc.open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC) }
-            defer { closeDescriptor(folder) }
-            try system(parent, "fsync") { fsync(folder) }
-        }
-    }
-
-    /// The whole file (empty if there is none).
-    private static func readFile(_ path: String) throws(StorageError) -> [UInt8] {
-        let file: Int32
-        do throws(Errno) {
-            file = try checkedSyscall { Glibc.open(path, O_RDONLY | O_CLOEXEC) }
-        } catch {
-            if error.rawValue == ENOENT { return [] }
-            throw .failed(path: path, operation: "open", error)
-        }
-        defer { closeDescriptor(file) }
-        var info = stat()
-        try system(path, "fstat") { fstat(file, &info) }
-        var bytes = [UInt8](repeating: 0, count: Int(info.st_size))
-        var filled = 0
-        while filled < bytes.count {
-            let count = try system(path, "read") {
-                bytes.withUnsafeMutableBytes { buffer in
-                    pread(file, buffer.baseAddress.map { $0 + filled }, buffer.count - filled, off_t(filled))
-                }
-            }
-            if count == 0 { break } // shorter than fstat said
-            filled += count
-        }
-        bytes.removeSubrange(filled...)
-        return bytes
-    }
-
-    private static func writeAll(_ bytes: [UInt8], to file: Int32, at offset: Int, path: String) throws(StorageError) {
-        var written = 0
-        while written < bytes.count {
-            let count = try system(path, "write") {
-                bytes.withUnsafeBytes { buffer in
-                    pwrite(file, buffer.baseAddress.map { $0 + written }, buffer.count - written, off_t(offset + written))
-                }
-            }
-            // A regular file takes at least one byte or fails; 0 would loop for ever.
-            guard count > 0 else { throw .failed(path: path, operation: "write", Errno(rawValue: EIO)) }
-            written += count
-        }
-    }
-
-    private static func closeDescriptor(_ descriptor: Int32) {
-        guard descriptor >= 0 else { return }
-        // No retry: Linux releases the descriptor even when close reports EINTR.
-        _ = try? checkedSyscall(retryOnInterrupt: false) { Glibc.close(descriptor) }
-    }
-
-    /// A syscall through `checkedSyscall` (EINTR retried), its failure named by path and operation.
-    @discardableResult
-    /// Takes the folder's lock, waiting up to a second for it: a lock released in that time was
-    /// held by something ending (a previous instance exiting, or a copy of the descriptor that a
-    /// child process holds between its fork and its exec, when another thread of this process
-    /// starts one); one still held after it means another process uses the folder.
-    private static func lock(_ folder: Int32, directory: String) throws(StorageError) {
-        var attempts = 0
-        while true {
-            do throws(Errno) {
-                _ = try checkedSyscall { flock(folder, LOCK_EX | LOCK_NB) }
-                return
-            } catch {
-                attempts += 1
-                guard error.rawValue == EWOULDBLOCK, attempts < 100 else { throw .failed(path: directory, operation: "lock", error) }
-                usleep(10_000)
-            }
-        }
-    }
-
-    private static func system<Result: BinaryInteger>(
-        _ path: String, _ operation: String, _ call: () -> Result
-    ) throws(StorageError) -> Result {
-        do throws(Errno) {
-            return try checkedSyscall(call)
-        } catch {
-            throw .failed(path: path, operation: operation, error)
-        }
     }
 }
