@@ -21,7 +21,7 @@ package struct GatewayListener: Sendable {
 package struct LoadedGateway: Sendable {
     package var configuration: LoadedConfiguration
     package var registry: RegistryDirectory
-    /// Empty in upstream mode.
+    /// Empty in upstream mode (no embedded broker).
     package var listeners: [GatewayListener]
 }
 
@@ -50,23 +50,21 @@ package enum RegistryLoader {
     static func build(_ config: GatewayConfig, file: String) -> (RegistryDirectory, [GatewayListener], [MappingError.Problem]) {
         var problems: [MappingError.Problem] = []
         var listeners: [GatewayListener] = []
-        if case let .embedded(settings, _) = config.broker {
-            for listener in settings {
-                var context: TLSContext?
-                if let files = listener.tls {
-                    do {
-                        context = try TLSContext.server(TLSConfiguration(certificateChain: .file(files.certificate), privateKey: .file(files.key),
-                                                                         clientCertificates: clientCertificates))
-                    } catch {
-                        problems.append(.init(file: file, path: listener.path + ".tls", "\(error)"))
-                    }
+        for listener in config.broker.listeners {
+            var context: TLSContext?
+            if let files = listener.tls {
+                do {
+                    context = try TLSContext.server(TLSConfiguration(certificateChain: .file(files.certificate), privateKey: .file(files.key),
+                                                                     clientCertificates: clientCertificates))
+                } catch {
+                    problems.append(.init(file: file, path: listener.path + ".tls", "\(error)"))
                 }
-                listeners.append(GatewayListener(configuration: ListenerConfiguration(host: listener.host, port: listener.port,
-                                                                                      security: context.map(ListenerSecurity.tls) ?? .plain,
-                                                                                      insecure: listener.insecure,
-                                                                                      anonymousEntity: listener.anonymousAs),
-                                                 path: listener.path))
             }
+            listeners.append(GatewayListener(configuration: ListenerConfiguration(host: listener.host, port: listener.port,
+                                                                                  security: context.map(ListenerSecurity.tls) ?? .plain,
+                                                                                  insecure: listener.insecure,
+                                                                                  anonymousEntity: listener.anonymousAs),
+                                             path: listener.path))
         }
         var credentials = CredentialBuilder(file: file)
         let registries = config.registries.map { registry in
