@@ -53,7 +53,9 @@ extension ConfigParser {
         reader.finish()
 
         if let tls = parsedURL?.tls, !tls {
-            for key in ["ca", "serverName", "certificate", "key"] where reader.value(key) != nil {
+            // A certificate and its key are one problem, reported at the certificate.
+            let keys = ["ca", "serverName", reader.value("certificate") != nil ? "certificate" : "key"]
+            for key in keys where reader.value(key) != nil {
                 log.report(reader.childPath(key), "applies to mqtts:// only (the url is mqtt://, plain TCP)")
             }
         }
@@ -179,10 +181,9 @@ extension ConfigParser {
                 log.report(credentials.path, "applies to broker modes \"upstream\" and \"both\" only")
             } else if parse.connection == .shared {
                 log.report(credentials.path, "used only with connection \"per-device\" (the shared connection logs in with broker.upstream's credentials)")
-            } else if parse.tls == false {
-                for (key, value) in [("certificate", credentials.certificate), ("key", credentials.key)] where value != nil {
-                    log.report("\(credentials.path).\(key)", "applies to mqtts:// only (broker.upstream.url is mqtt://, plain TCP)")
-                }
+            } else if parse.tls == false, credentials.certificate != nil || credentials.key != nil {
+                let key = credentials.certificate != nil ? "certificate" : "key"
+                log.report("\(credentials.path).\(key)", "applies to mqtts:// only (broker.upstream.url is mqtt://, plain TCP)")
             }
         }
     }
