@@ -12,7 +12,8 @@ package struct CheckCommand: Command {
     together without opening a port or a line. Prints every problem, one per line, as
     FILE: JSON-PATH: what was found, what was expected; exit status 1 if there is any, 0 (with
     a summary of the buses and devices) if there is none. Certificate files, password hashes,
-    TLS listeners' certificate and key, and upstream password files are loaded and checked too.
+    TLS listeners' certificate and key, the upstream CA, client certificates and password files
+    are loaded and checked too.
     The summary gives the upstream broker and its connections, each polled device's points and
     the read requests per cycle the planner makes of them, and each MQTT device's aliases and
     credentials.

@@ -26,7 +26,8 @@ package struct LoadedGateway: Sendable {
 }
 
 /// Loads a gateway config (`ConfigurationLoader`) and, in the same pass, what Mapping cannot
-/// check without TLS: certificate files and fingerprints, password hashes, TLS listeners' files.
+/// check without TLS: certificate files and fingerprints, password hashes, TLS listeners' files,
+/// the upstream broker's CA and client certificates.
 /// Every problem of both stages comes in one `MappingError`, in one format.
 package enum RegistryLoader {
     /// Hashes cheaper than this are refused: they would give little protection if the config leaked.
@@ -66,6 +67,7 @@ package enum RegistryLoader {
                                                                                   anonymousEntity: listener.anonymousAs),
                                              path: listener.path))
         }
+        problems += upstreamProblems(config, file: file)
         var credentials = CredentialBuilder(file: file)
         let registries = config.registries.map { registry in
             RegistryEntry(id: registry.id, name: registry.name, disabled: registry.disabled,
