@@ -17,8 +17,6 @@ extension ConfigParser {
         var passwordFile: String?
         var certificate: String?
         var key: String?
-
-        var isEmpty: Bool { username == nil && password == nil && passwordFile == nil && certificate == nil && key == nil }
     }
 
     /// `broker.upstream`; `parse` is told what the registry checks need.

@@ -1,9 +1,9 @@
 /// `broker.upstream.url`: `mqtt://host[:port]` (port 1883 by default) or `mqtts://host[:port]`
 /// (TLS, port 8883 by default); an IPv6 address goes in brackets (`mqtts://[2001:db8::1]:8883`).
-package struct UpstreamURL: Equatable, Sendable {
-    package var host: String
-    package var port: UInt16
-    package var tls: Bool
+struct UpstreamURL: Equatable, Sendable {
+    var host: String
+    var port: UInt16
+    var tls: Bool
 
     /// What a URL was expected to be, for a message "found ..., expected <reason>".
     struct Problem: Error, Equatable {
