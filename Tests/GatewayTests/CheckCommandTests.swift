@@ -15,6 +15,14 @@ struct CheckCommandTests {
         #expect(result.output.contains("demo/oven-1: bus sim unit 1, profile modbridge-simulator"))
     }
 
+    @Test("The shipped upstream example passes, with its upstream broker and connections")
+    func upstreamExamplePasses() throws {
+        let result = try ModbridgeProcess.run(["check", Self.repository + "/examples/upstream.json"])
+        #expect(result.status == 0, "\(result.error)")
+        #expect(result.output.contains("OK — 1 bus, 3 devices"))
+        #expect(result.output.contains("  upstream mqtts://mqtt.example.com:8883: 3 per-device connections, topics plant/{id} and plant/registries/{id}\n"))
+    }
+
     @Test("--plan lists each device's merged read requests, per interval, with the points they carry")
     func listsPlan() throws {
         let result = try ModbridgeProcess.run(["check", "--plan", Self.repository + "/examples/demo.json"])

@@ -98,6 +98,44 @@ import TLS
         #expect(found[5].hasPrefix("\(device).certificates[1]: cannot read a certificate in PEM from \(certificates.path("not-a-cert.pem"))"))
     }
 
+    @Test func upstreamCAAndClientCertificatesAreLoadedAndEachFailureIsAtItsKey() throws {
+        let certificates = try TestCertificates()
+        let devices = #"""
+        "buses": [{ "id": "b", "type": "simulator", "units": [1, 2] }], "profiles": ["acme-t1.json"],
+          "registries": [{ "id": "plant", "devices": [
+            { "id": "oven-1", "bus": "b", "unit": 1, "profile": "acme-t1", "upstream": { "certificate": "client.pem", "key": "client.key" } },
+            { "id": "oven-2", "bus": "b", "unit": 2, "profile": "acme-t1", "upstream": { "certificate": "client.pem", "key": "server.key" } } ] }] }
+        """#
+        try certificates.write("acme-t1.json", #"{ "model": "acme-t1", "vendor": "Acme", "points": [{ "name": "pv", "table": "input", "address": 0, "type": "int16" }] }"#)
+        // The CA loads; oven-2's key is not its certificate's.
+        var file = try write(#"{ "broker": { "mode": "upstream", "upstream": { "url": "mqtts://server.test", "ca": "ca.pem" } }, "# + devices, in: certificates)
+        var found = problems(file)
+        try #require(found.count == 1, "\(found)")
+        #expect(found[0].hasPrefix("$.registries[0].devices[1].upstream.certificate: "), "\(found)")
+        #expect(found[0].contains(certificates.path("server.key")), "\(found)")
+        // A CA file that is not there; a shared connection's certificate that does not load.
+        file = try write(#"""
+        { "broker": { "mode": "both", "listeners": [{ "host": "127.0.0.1", "port": 0 }],
+                      "upstream": { "url": "mqtts://server.test", "ca": "missing-ca.pem", "connection": "shared", "certificate": "missing.pem", "key": "client.key" } },
+          "buses": [{ "id": "b", "type": "simulator" }], "profiles": ["acme-t1.json"],
+          "registries": [{ "id": "plant", "devices": [{ "id": "oven-1", "bus": "b", "unit": 1, "profile": "acme-t1" }] }] }
+        """#, in: certificates)
+        found = problems(file)
+        try #require(found.count == 2, "\(found)")
+        #expect(found[0].hasPrefix("$.broker.upstream.ca: cannot read \(certificates.path("missing-ca.pem")): "), "\(found)")
+        #expect(found[1].hasPrefix("$.broker.upstream.certificate: cannot read \(certificates.path("missing.pem")): "), "\(found)")
+        // All good: the gateway loads, with the embedded listener of mode both.
+        file = try write(#"""
+        { "broker": { "mode": "both", "listeners": [{ "host": "127.0.0.1", "port": 0 }],
+                      "upstream": { "url": "mqtts://server.test", "ca": "ca.pem", "connection": "shared", "certificate": "client.pem", "key": "client.key" } },
+          "buses": [{ "id": "b", "type": "simulator" }], "profiles": ["acme-t1.json"],
+          "registries": [{ "id": "plant", "devices": [{ "id": "oven-1", "bus": "b", "unit": 1, "profile": "acme-t1" }] }] }
+        """#, in: certificates)
+        let loaded = try RegistryLoader.load(configFile: file)
+        #expect(loaded.listeners.map { "\($0.configuration)" } == ["127.0.0.1:0"])
+        #expect(loaded.configuration.config.broker.upstream?.ca == certificates.path("ca.pem"))
+    }
+
     @Test("modbridge check lists the gateway stage's problems with the others")
     func checkListsEverything() throws {
         let certificates = try TestCertificates()

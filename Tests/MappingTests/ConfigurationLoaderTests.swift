@@ -137,12 +137,12 @@ import TestSupport
     @Test func upstreamModeNeedsAnURL() throws {
         let folder = TemporaryFolder()
         let file = setUp(folder, config: """
-        { "profiles": ["../profiles"], "broker": { "mode": "upstream", "upstream": { "url": "mqtt://[::1]:8883", "clientId": "gw1", "keepAlive": "30s" } },
+        { "profiles": ["../profiles"], "broker": { "mode": "upstream", "upstream": { "url": "mqtt://[::1]:8883", "connection": "shared", "clientId": "gw1", "keepAlive": "30s" } },
           "buses": [{ "id": "b", "type": "simulator", "units": [1, 2] }],
           "registries": [{ "id": "reg", "devices": [{ "id": "dev-1", "bus": "b", "unit": 2, "profile": "acme-t1" }] }] }
         """)
         let loaded = try ConfigurationLoader.load(configFile: file)
-        #expect(loaded.config.broker == .upstream(.init(host: "::1", port: 8883, clientID: "gw1", username: nil, password: nil, keepAlive: .seconds(30))))
+        #expect(loaded.config.broker == .upstream(.init(host: "::1", port: 8883, clientID: "gw1", keepAlive: .seconds(30), connection: .shared)))
         #expect(loaded.config.buses[0].kind == .simulator(units: [1, 2], line: .init()))
     }
 }

@@ -74,6 +74,11 @@ import TestSupport
         """#
     }
 
+    /// A config in upstream mode whose `broker.upstream` also holds `field`.
+    private static func upstream(_ field: String) -> String {
+        config(config: #", "broker": { "mode": "upstream", "upstream": { "url": "mqtt://h", \#(field) } }"#)
+    }
+
     static let configFields: [Field] = [
         Field(template: config(bus: #", "responseTimeout": $V"#), path: "$.buses[0].responseTimeout", accepted: []),
         Field(template: config(bus: #", "byteTimeout": $V"#), path: "$.buses[0].byteTimeout", accepted: []),
@@ -84,8 +89,15 @@ import TestSupport
         Field(template: config(config: #", "broker": { "maxMessageSize": $V }"#), path: "$.broker.maxMessageSize", accepted: []),
         Field(template: config(config: #", "broker": { "listeners": [{ "host": "127.0.0.1", "port": $V }] }"#),
               path: "$.broker.listeners[0].port", accepted: ["-0"]),
-        Field(template: config(config: #", "broker": { "mode": "upstream", "upstream": { "url": "mqtt://h", "clientId": "c", "keepAlive": $V } }"#),
+        Field(template: config(config: #", "broker": { "mode": "upstream", "upstream": { "url": "mqtt://h", "connection": "shared", "clientId": "c", "keepAlive": $V } }"#),
               path: "$.broker.upstream.keepAlive", accepted: ["0.5", "1e-7", "-0"]),
+        Field(template: upstream(#""queue": { "maxBytes": $V }"#), path: "$.broker.upstream.queue.maxBytes", accepted: []),
+        Field(template: upstream(#""queue": { "maxAge": $V }"#), path: "$.broker.upstream.queue.maxAge", accepted: []),
+        Field(template: upstream(#""queue": { "replayRate": $V }"#), path: "$.broker.upstream.queue.replayRate", accepted: ["-0"]),
+        Field(template: upstream(#""queue": { "sync": $V }"#), path: "$.broker.upstream.queue.sync", accepted: []),
+        Field(template: upstream(#""commandDedupWindow": $V"#), path: "$.broker.upstream.commandDedupWindow", accepted: ["0.5", "1e-7", "-0"]),
+        Field(template: upstream(#""reconnect": { "initial": $V }"#), path: "$.broker.upstream.reconnect.initial", accepted: []),
+        Field(template: upstream(#""reconnect": { "max": $V }"#), path: "$.broker.upstream.reconnect.max", accepted: []),
         Field(template: #"{ "buses": [{ "id": "b", "type": "rtu", "device": "/dev/x", "baud": $V }], "registries": [{ "id": "reg", "devices": [{ "id": "dev", "bus": "b", "unit": 1, "profile": "m" }] }] }"#,
               path: "$.buses[0].baud", accepted: []),
         Field(template: #"{ "buses": [{ "id": "b", "type": "simulator", "units": [$V] }], "registries": [{ "id": "reg", "devices": [{ "id": "dev", "bus": "b", "unit": 1, "profile": "m" }] }] }"#,

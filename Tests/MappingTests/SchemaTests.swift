@@ -156,6 +156,49 @@ struct SchemaTests {
         }
         """#
 
+    /// The upstream example of docs/configuration.md (its broker, and its device with an upstream
+    /// login) in a whole config.
+    static let documentedUpstreamConfig = #"""
+        {
+          "$schema": "schemas/config.schema.json",
+          "broker": {
+            "mode": "both",
+            "listeners": [{ "host": "127.0.0.1", "port": 1883, "anonymousAs": "plant1" }],
+            "upstream": {
+              "url": "mqtts://mqtt.example.com:8883",
+              "ca": "tls/upstream-ca.pem",
+              "connection": "per-device",
+              "topics": { "device": "plant/{id}", "registry": "plant/registries/{id}" },
+              "queue": { "maxBytes": 67108864, "maxAge": "168h", "replayRate": 1000, "sync": "1s" }
+            }
+          },
+          "buses": [{ "id": "sim", "type": "simulator", "units": [1, 2] }],
+          "registries": [
+            { "id": "plant1", "devices": [
+              { "id": "oven-1", "bus": "sim", "unit": 1, "profile": "modbridge-simulator" },
+              { "id": "oven-2", "bus": "sim", "unit": 2, "profile": "modbridge-simulator",
+                "upstream": { "username": "plant1-oven-2", "passwordFile": "secrets/oven-2.password" } }
+            ] }
+          ]
+        }
+        """#
+
+    /// A shared upstream connection with every key of its own.
+    static let sharedUpstreamConfig = #"""
+        {
+          "broker": {
+            "mode": "upstream",
+            "upstream": {
+              "url": "mqtts://[2001:db8::1]", "ca": "ca.pem", "serverName": "mqtt.example.com", "connection": "shared",
+              "clientId": "gw-7", "username": "gateway", "passwordFile": "secret.txt", "certificate": "gw.pem", "key": "gw.key",
+              "keepAlive": "30s", "cleanSession": true, "commandDedupWindow": "5m", "reconnect": { "initial": "500ms", "max": "2m" }
+            }
+          },
+          "buses": [{ "id": "sim", "type": "simulator" }],
+          "registries": [{ "id": "plant1", "devices": [{ "id": "oven-1", "bus": "sim", "unit": 1, "profile": "modbridge-simulator" }] }]
+        }
+        """#
+
     static let validPoint = #"{"name": "pv", "table": "holding", "address": 0, "type": "int16"}"#
     static let validBus = #"{"id": "line1", "type": "rtu", "device": "/dev/ttyUSB0"}"#
     static let validDevice = #"{"id": "oven-1", "bus": "line1", "unit": 1, "profile": "acme-t1"}"#
@@ -175,6 +218,7 @@ struct SchemaTests {
         let folder = TemporaryFolder()
         let profiles = try write([("documented-profile", Self.documentedProfile), ("small-profile", Self.profile())], into: folder)
         let configs = try write([("documented-config", Self.documentedConfig), ("documented-iot-config", Self.documentedIoTConfig),
+                                 ("documented-upstream-config", Self.documentedUpstreamConfig), ("shared-upstream-config", Self.sharedUpstreamConfig),
                                  ("small-config", Self.config())], into: folder)
         try expectAllValid(profiles, .profile)
         try expectAllValid(configs, .config)
@@ -234,6 +278,39 @@ struct SchemaTests {
             InvalidDocument(name: "TLS listener without a key", kind: .config,
                             text: config(extra: #""broker": {"listeners": [{"host": "::", "port": 8883, "tls": {"certificate": "s.pem"}}]}, "#),
                             message: "'key' is a required property"),
+            InvalidDocument(name: "upstream in embedded mode", kind: .config,
+                            text: config(extra: #""broker": {"upstream": {"url": "mqtt://b"}}, "#), message: "False schema does not allow"),
+            InvalidDocument(name: "mode both without upstream", kind: .config,
+                            text: config(extra: #""broker": {"mode": "both"}, "#), message: "'upstream' is a required property"),
+            InvalidDocument(name: "listeners in upstream mode", kind: .config,
+                            text: config(extra: #""broker": {"mode": "upstream", "listeners": [{"host": "::1", "port": 0}], "upstream": {"url": "mqtt://b"}}, "#),
+                            message: "False schema does not allow"),
+            InvalidDocument(name: "upstream url http://", kind: .config,
+                            text: config(extra: #""broker": {"mode": "upstream", "upstream": {"url": "http://b"}}, "#), message: "'http://b' does not match"),
+            InvalidDocument(name: "upstream ca with mqtt://", kind: .config,
+                            text: config(extra: #""broker": {"mode": "upstream", "upstream": {"url": "mqtt://b", "ca": "ca.pem"}}, "#),
+                            message: "False schema does not allow 'ca.pem'"),
+            InvalidDocument(name: "upstream clientId with per-device connections", kind: .config,
+                            text: config(extra: #""broker": {"mode": "upstream", "upstream": {"url": "mqtts://b", "clientId": "gw"}}, "#),
+                            message: "False schema does not allow 'gw'"),
+            InvalidDocument(name: "upstream password and passwordFile", kind: .config,
+                            text: config(extra: #""broker": {"mode": "upstream", "upstream": {"url": "mqtts://b", "connection": "shared", "username": "u", "password": "p", "passwordFile": "f"}}, "#),
+                            message: "should not be valid under {'required': ['password', 'passwordFile']}"),
+            InvalidDocument(name: "upstream password without username", kind: .config,
+                            text: config(extra: #""broker": {"mode": "upstream", "upstream": {"url": "mqtts://b", "connection": "shared", "password": "p"}}, "#),
+                            message: "'username' is a dependency of 'password'"),
+            InvalidDocument(name: "upstream certificate without key", kind: .config,
+                            text: config(extra: #""broker": {"mode": "upstream", "upstream": {"url": "mqtts://b", "connection": "shared", "certificate": "c.pem"}}, "#),
+                            message: "'key' is a dependency of 'certificate'"),
+            InvalidDocument(name: "upstream topic template without {id}", kind: .config,
+                            text: config(extra: #""broker": {"mode": "upstream", "upstream": {"url": "mqtts://b", "topics": {"device": "plant/dev"}}}, "#),
+                            message: "'plant/dev' does not match"),
+            InvalidDocument(name: "upstream queue.maxBytes below 64 KiB", kind: .config,
+                            text: config(extra: #""broker": {"mode": "upstream", "upstream": {"url": "mqtts://b", "queue": {"maxBytes": 100}}}, "#),
+                            message: "100 is less than the minimum of 65536"),
+            InvalidDocument(name: "upstream login on an MQTT device", kind: .config,
+                            text: config(device: #"{"id": "s7", "upstream": {"username": "x"}}"#, extra: #""broker": {"mode": "upstream", "upstream": {"url": "mqtts://b"}}, "#),
+                            message: "'bus' is a dependency of 'upstream'"),
             InvalidDocument(name: "a config without registries", kind: .config,
                             text: #"{"buses": [\#(validBus)]}"#, message: "'registries' is a required property"),
         ]

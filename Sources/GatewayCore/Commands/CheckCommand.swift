@@ -11,10 +11,12 @@ package struct CheckCommand: Command {
     Reads the gateway config (modbridge.json) and every device profile it names, and checks them
     together without opening a port or a line. Prints every problem, one per line, as
     FILE: JSON-PATH: what was found, what was expected; exit status 1 if there is any, 0 (with
-    a summary of the buses and devices) if there is none. Certificate files, password hashes
-    and TLS listeners' certificate and key are loaded and checked too. The summary gives each
-    polled device's points and the read requests per cycle the planner makes of them, and each
-    MQTT device's aliases and credentials.
+    a summary of the buses and devices) if there is none. Certificate files, password hashes,
+    TLS listeners' certificate and key, the upstream CA, client certificates and password files
+    are loaded and checked too.
+    The summary gives the upstream broker and its connections, each polled device's points and
+    the read requests per cycle the planner makes of them, and each MQTT device's aliases and
+    credentials.
 
       --plan                   also list each device's read requests: interval, request, points
     """
@@ -42,6 +44,7 @@ package struct CheckCommand: Command {
         text += "\(Self.count(loaded.devices.count, "device")), \(Self.count(loaded.profiles.count, "profile")) loaded; "
         text += "\(Self.count(gateway.registry.registries.count, "registry", plural: "registries")), \(Self.count(mqttDevices.count, "MQTT device")), "
         text += "\(Self.count(gateway.listeners.filter { $0.tls != nil }.count, "TLS listener"))\n"
+        if let upstream = loaded.config.broker.upstream { text += Self.upstreamLine(upstream, devices: loaded.devices.count) }
         for device in loaded.devices {
             let profile = device.profile
             let plan = PollPlan(profile: profile, start: .now)
@@ -70,6 +73,13 @@ package struct CheckCommand: Command {
     /// Every problem of a config that is refused, one per line, and how many there were.
     static func reportProblems(_ error: MappingError, in configFile: String) {
         Output.error(error.description + "\n\(configFile): \(count(error.problems.count, "problem")); nothing was started\n")
+    }
+
+    /// Where the devices' messages go upstream, and how.
+    private static func upstreamLine(_ upstream: BrokerSettings.Upstream, devices: Int) -> String {
+        let host = upstream.host.contains(":") ? "[\(upstream.host)]" : upstream.host
+        let connections = upstream.connection == .shared ? "1 shared connection" : count(devices, "per-device connection")
+        return "  upstream \(upstream.tls ? "mqtts" : "mqtt")://\(host):\(upstream.port): \(connections), topics \(upstream.deviceTopic) and \(upstream.registryTopic)\n"
     }
 
     /// "1 device", "3 devices".

@@ -50,7 +50,7 @@ actor GatewayRuntime {
     private static func startBroker(_ gateway: LoadedGateway, links: DeviceLinkBoard, logger: Logger) throws(GatewayError) -> Broker {
         let loaded = gateway.configuration
         guard case let .embedded(_, maximumMessageSize) = loaded.config.broker else {
-            throw .unsupported("\(loaded.file): $.broker.mode: upstream mode is not available in this version; use \"embedded\"")
+            throw .unsupported("\(loaded.file): $.broker.mode: modes \"upstream\" and \"both\" are not available in this version; use \"embedded\"")
         }
         guard !gateway.listeners.isEmpty else { throw .unsupported("\(loaded.file): $.broker.listeners: no listener") }
         let configuration = BrokerConfiguration(listeners: gateway.listeners.map(\.configuration),

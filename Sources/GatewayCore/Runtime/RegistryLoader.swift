@@ -21,12 +21,13 @@ package struct GatewayListener: Sendable {
 package struct LoadedGateway: Sendable {
     package var configuration: LoadedConfiguration
     package var registry: RegistryDirectory
-    /// Empty in upstream mode.
+    /// Empty in upstream mode (no embedded broker).
     package var listeners: [GatewayListener]
 }
 
 /// Loads a gateway config (`ConfigurationLoader`) and, in the same pass, what Mapping cannot
-/// check without TLS: certificate files and fingerprints, password hashes, TLS listeners' files.
+/// check without TLS: certificate files and fingerprints, password hashes, TLS listeners' files,
+/// the upstream broker's CA and client certificates.
 /// Every problem of both stages comes in one `MappingError`, in one format.
 package enum RegistryLoader {
     /// Hashes cheaper than this are refused: they would give little protection if the config leaked.
@@ -50,24 +51,23 @@ package enum RegistryLoader {
     static func build(_ config: GatewayConfig, file: String) -> (RegistryDirectory, [GatewayListener], [MappingError.Problem]) {
         var problems: [MappingError.Problem] = []
         var listeners: [GatewayListener] = []
-        if case let .embedded(settings, _) = config.broker {
-            for listener in settings {
-                var context: TLSContext?
-                if let files = listener.tls {
-                    do {
-                        context = try TLSContext.server(TLSConfiguration(certificateChain: .file(files.certificate), privateKey: .file(files.key),
-                                                                         clientCertificates: clientCertificates))
-                    } catch {
-                        problems.append(.init(file: file, path: listener.path + ".tls", "\(error)"))
-                    }
+        for listener in config.broker.listeners {
+            var context: TLSContext?
+            if let files = listener.tls {
+                do {
+                    context = try TLSContext.server(TLSConfiguration(certificateChain: .file(files.certificate), privateKey: .file(files.key),
+                                                                     clientCertificates: clientCertificates))
+                } catch {
+                    problems.append(.init(file: file, path: listener.path + ".tls", "\(error)"))
                 }
-                listeners.append(GatewayListener(configuration: ListenerConfiguration(host: listener.host, port: listener.port,
-                                                                                      security: context.map(ListenerSecurity.tls) ?? .plain,
-                                                                                      insecure: listener.insecure,
-                                                                                      anonymousEntity: listener.anonymousAs),
-                                                 path: listener.path))
             }
+            listeners.append(GatewayListener(configuration: ListenerConfiguration(host: listener.host, port: listener.port,
+                                                                                  security: context.map(ListenerSecurity.tls) ?? .plain,
+                                                                                  insecure: listener.insecure,
+                                                                                  anonymousEntity: listener.anonymousAs),
+                                             path: listener.path))
         }
+        problems += upstreamProblems(config, file: file)
         var credentials = CredentialBuilder(file: file)
         let registries = config.registries.map { registry in
             RegistryEntry(id: registry.id, name: registry.name, disabled: registry.disabled,

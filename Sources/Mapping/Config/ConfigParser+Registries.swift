@@ -25,11 +25,13 @@ extension ConfigParser {
         let name = reader.string("name", expected: Self.nameRule, valid: Naming.isDeviceName)
         let aliases = aliases(&reader)
         let credentials = credentials(&reader)
+        let polled = ["bus", "unit", "profile"].contains { reader.value($0) != nil }
         let modbus = modbusBinding(&reader, path: path, buses: buses)
+        let upstream = deviceUpstream(&reader, polled: polled)
         reader.finish()
         guard let id else { return nil }
         return DeviceSettings(id: id, name: name ?? defaultName(id, path: path), aliases: aliases.map(\.0), aliasPaths: aliases.map(\.1),
-                              credentials: credentials, modbus: modbus, path: path)
+                              credentials: credentials, modbus: modbus, upstream: upstream, path: path)
     }
 
     /// The id, when `name` is not given; reported if the id is not a valid name.

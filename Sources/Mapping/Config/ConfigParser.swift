@@ -6,8 +6,9 @@ struct ConfigParser {
 
     func config(_ value: JSONValue) -> GatewayConfig? {
         guard var reader = ObjectReader(value, path: "$", log: log) else { return nil }
-        let broker = reader.object("broker").flatMap(broker)
-            ?? (.embedded(listeners: [.init(host: "127.0.0.1", port: 1883)], maximumMessageSize: 262_144), nil)
+        var upstreamParse = UpstreamParse()
+        let brokerSettings = reader.object("broker").flatMap { broker($0, parse: &upstreamParse) }
+            ?? (.embedded(listeners: [.init(host: "127.0.0.1", port: 1883)], maximumMessageSize: BrokerSettings.defaultMaximumMessageSize), nil)
         let storage = reader.string("storage", expected: "a folder path", valid: { !$0.isEmpty })
         var profiles = ["mappings"]
         if let items = reader.array("profiles", nonEmpty: true) {
@@ -25,41 +26,43 @@ struct ConfigParser {
         let knownBuses: [BusSettings]? = reader.value("buses") == nil ? [] : (buses.isEmpty ? nil : buses)
         let registries = (reader.array("registries", required: true, nonEmpty: true) ?? []).compactMap { registry($0.0, path: $0.1, buses: knownBuses) }
         reader.finish()
-        var config = GatewayConfig(broker: broker.settings, storage: storage, profiles: profiles, buses: buses, registries: registries)
-        config.messagesPerSecond = broker.messagesPerSecond
+        var config = GatewayConfig(broker: brokerSettings.settings, storage: storage, profiles: profiles, buses: buses, registries: registries)
+        config.messagesPerSecond = brokerSettings.messagesPerSecond
+        checkUpstream(&config, upstreamParse)
         crossCheck(config)
         return config
     }
 
-    /// The broker's settings and its per-device message rate (nil: no limit).
-    private func broker(_ reader: ObjectReader) -> (settings: BrokerSettings, messagesPerSecond: Int?)? {
+    /// The broker's settings and its per-device message rate (nil: no limit); `parse` is told
+    /// what the upstream checks of the registries need.
+    private func broker(_ reader: ObjectReader, parse: inout UpstreamParse) -> (settings: BrokerSettings, messagesPerSecond: Int?)? {
         var reader = reader
-        let mode = reader.choice("mode", ["embedded", "upstream"]) ?? "embedded"
+        let mode = reader.choice("mode", ["embedded", "upstream", "both"]) ?? "embedded"
+        parse.mode = mode
         var listeners: [BrokerSettings.Listener] = [.init(host: "127.0.0.1", port: 1883)]
-        if let items = reader.array("listeners", nonEmpty: true) {
-            listeners = items.compactMap { listener($0.0, path: $0.1) }
+        var maximumMessageSize = BrokerSettings.defaultMaximumMessageSize
+        var messagesPerSecond: Int?
+        if mode == "upstream" {
+            // No embedded broker: its settings would be ignored, so they are errors.
+            for key in ["listeners", "maxMessageSize", "messagesPerSecond"] where reader.value(key) != nil {
+                log.report(reader.childPath(key), "applies to broker modes \"embedded\" and \"both\" only (upstream mode runs no broker of its own)")
+            }
+        } else {
+            if let items = reader.array("listeners", nonEmpty: true) {
+                listeners = items.compactMap { listener($0.0, path: $0.1) }
+            }
+            maximumMessageSize = reader.integer("maxMessageSize", in: 1024...268_435_455).map(Int.init) ?? maximumMessageSize
+            messagesPerSecond = reader.integer("messagesPerSecond", in: 1...1_000_000).map(Int.init)
         }
-        let maximumMessageSize = reader.integer("maxMessageSize", in: 1024...268_435_455).map(Int.init) ?? 262_144
-        let messagesPerSecond = reader.integer("messagesPerSecond", in: 1...1_000_000).map(Int.init)
-        let upstreamReader = reader.object("upstream", required: mode == "upstream")
+        let upstreamReader = reader.object("upstream", required: mode != "embedded")
         reader.finish()
         if mode == "embedded" {
-            if upstreamReader != nil { log.report(reader.childPath("upstream"), "applies to mode \"upstream\" only") }
+            if upstreamReader != nil { log.report(reader.childPath("upstream"), "applies to broker modes \"upstream\" and \"both\" only") }
             return (.embedded(listeners: listeners, maximumMessageSize: maximumMessageSize), messagesPerSecond)
         }
-        guard var upstream = upstreamReader else { return nil }
-        let url = upstream.string("url", required: true, expected: "mqtt://host[:port]")
-        let clientID = upstream.string("clientId", required: true, expected: "an MQTT client id (1-23 characters is safe with any broker)", valid: { !$0.isEmpty && $0.utf8.count <= 65535 })
-        let username = upstream.string("username")
-        let password = upstream.string("password")
-        let keepAlive = upstream.duration("keepAlive", in: .zero...Duration.seconds(65535)) ?? .seconds(60)
-        upstream.finish()
-        guard let url, let clientID else { return nil }
-        guard let (host, port) = Self.parseURL(url) else {
-            log.report(upstream.childPath("url"), "found \"\(url)\", expected mqtt://host[:port] (port 1883 by default)")
-            return nil
-        }
-        return (.upstream(.init(host: host, port: port, clientID: clientID, username: username, password: password, keepAlive: keepAlive)), messagesPerSecond)
+        guard let upstream = upstreamReader.flatMap({ upstream($0, parse: &parse) }) else { return nil }
+        if mode == "upstream" { return (.upstream(upstream), messagesPerSecond) }
+        return (.both(listeners: listeners, maximumMessageSize: maximumMessageSize, upstream: upstream), messagesPerSecond)
     }
 
     /// `{host, port, insecure?, anonymousAs?, tls?: {certificate, key}}`; the TLS files are loaded by the gateway.
@@ -79,29 +82,6 @@ struct ConfigParser {
         listener.finish()
         guard let host, let port else { return nil }
         return .init(host: host, port: UInt16(port), insecure: insecure, tls: tls, anonymousAs: anonymousAs, path: path)
-    }
-
-    /// `mqtt://host[:port]`, `[v6]` allowed.
-    static func parseURL(_ url: String) -> (String, UInt16)? {
-        guard url.hasPrefix("mqtt://") else { return nil }
-        let rest = url.dropFirst("mqtt://".count)
-        var host = Substring(rest)
-        var port: UInt16 = 1883
-        if rest.hasPrefix("[") {
-            guard let close = rest.firstIndex(of: "]") else { return nil }
-            host = rest[rest.index(after: rest.startIndex)..<close]
-            let tail = rest[rest.index(after: close)...]
-            if !tail.isEmpty {
-                guard tail.hasPrefix(":"), let parsed = UInt16(tail.dropFirst()), parsed > 0 else { return nil }
-                port = parsed
-            }
-        } else if let colon = rest.lastIndex(of: ":") {
-            host = rest[..<colon]
-            guard let parsed = UInt16(rest[rest.index(after: colon)...]), parsed > 0 else { return nil }
-            port = parsed
-        }
-        guard !host.isEmpty, !host.contains("/") else { return nil }
-        return (String(host), port)
     }
 
     private func bus(_ value: JSONValue, path: String) -> BusSettings? {
@@ -188,11 +168,9 @@ struct ConfigParser {
             }
             checkAliasPrefixes(registry)
         }
-        if case let .embedded(listeners, _) = config.broker {
-            for listener in listeners {
-                guard let entity = listener.anonymousAs, entityPaths[entity] == nil else { continue }
-                log.report("\(listener.path).anonymousAs", "found \"\(entity)\", expected the id of a registry or device of this config")
-            }
+        for listener in config.broker.listeners {
+            guard let entity = listener.anonymousAs, entityPaths[entity] == nil else { continue }
+            log.report("\(listener.path).anonymousAs", "found \"\(entity)\", expected the id of a registry or device of this config")
         }
     }
 

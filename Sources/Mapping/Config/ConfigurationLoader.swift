@@ -37,6 +37,7 @@ package enum ConfigurationLoader {
         guard var config = ConfigParser(log: log).config(tree) else { try log.check(); throw MappingError(file: configFile, "not a config") }
         let base = folder(of: configFile)
         resolvePaths(&config, against: base)
+        readPasswordFiles(&config, log: log)
         let stageProblems = stage(config)
         var problems: [MappingError.Problem] = []
         var profiles: [String: (DeviceProfile, JSONValue, String)] = [:]
@@ -106,21 +107,21 @@ package enum ConfigurationLoader {
                                    warnings: warnings, storagePath: config.storage.map { resolve($0, against: base) })
     }
 
-    /// A serial line's device, a TLS listener's files and certificate files are, like profiles
-    /// and storage, relative to the config's folder.
+    /// A serial line's device, a TLS listener's files, certificate files and upstream files are,
+    /// like profiles and storage, relative to the config's folder.
     private static func resolvePaths(_ config: inout GatewayConfig, against base: String) {
         for index in config.buses.indices {
             if case let .rtu(device, line) = config.buses[index].kind {
                 config.buses[index].kind = .rtu(device: resolve(device, against: base), line: line)
             }
         }
-        if case .embedded(var listeners, let maximumMessageSize) = config.broker {
-            for index in listeners.indices {
-                guard let tls = listeners[index].tls else { continue }
-                listeners[index].tls = .init(certificate: resolve(tls.certificate, against: base), key: resolve(tls.key, against: base))
-            }
-            config.broker = .embedded(listeners: listeners, maximumMessageSize: maximumMessageSize)
+        var listeners = config.broker.listeners
+        for index in listeners.indices {
+            guard let tls = listeners[index].tls else { continue }
+            listeners[index].tls = .init(certificate: resolve(tls.certificate, against: base), key: resolve(tls.key, against: base))
         }
+        config.broker = config.broker.replacingListeners(listeners)
+        resolveUpstreamPaths(&config, against: base)
         func resolveFiles(_ credentials: inout CredentialSettings) {
             for index in credentials.certificates.indices {
                 if case let .file(path) = credentials.certificates[index].source {
@@ -136,7 +137,7 @@ package enum ConfigurationLoader {
         }
     }
 
-    private static func read(_ path: String) throws(MappingError) -> Data {
+    static func read(_ path: String) throws(MappingError) -> Data {
         do {
             return try Data(contentsOf: URL(fileURLWithPath: path))
         } catch {
@@ -144,7 +145,7 @@ package enum ConfigurationLoader {
         }
     }
 
-    private static func readReason(_ error: any Error) -> String {
+    static func readReason(_ error: any Error) -> String {
         if let cocoa = error as? CocoaError, let underlying = cocoa.underlying as? POSIXError {
             return underlying.code == .ENOENT ? "no such file" : "\(underlying.code)"
         }
@@ -171,7 +172,7 @@ package enum ConfigurationLoader {
         return folder.isEmpty ? "/" : String(folder)
     }
 
-    private static func resolve(_ path: String, against base: String) -> String {
+    static func resolve(_ path: String, against base: String) -> String {
         path.hasPrefix("/") || base == "." ? path : base + "/" + path
     }
 }

@@ -17,65 +17,6 @@ package struct GatewayConfig: Sendable, Equatable {
     package func bus(_ id: String) -> BusSettings? { buses.first { $0.id == id } }
 }
 
-/// The embedded broker, or the upstream one.
-package enum BrokerSettings: Sendable, Equatable {
-    case embedded(listeners: [Listener], maximumMessageSize: Int)
-    case upstream(Upstream)
-
-    package struct Listener: Sendable, Equatable {
-        package var host: String
-        package var port: UInt16
-        /// Passwords are accepted without TLS (loopback, tests).
-        package var insecure: Bool
-        /// The server certificate and key of a TLS listener, resolved against the config file's folder.
-        package var tls: TLSFiles?
-        /// The registry or device id that clients with no credentials at all log in as (trusted
-        /// local consumers); nil refuses them.
-        package var anonymousAs: String?
-        /// Where the listener sits in the config (`$.broker.listeners[0]`), for messages.
-        package var path: String
-
-        package init(host: String, port: UInt16, insecure: Bool = false, tls: TLSFiles? = nil, anonymousAs: String? = nil,
-                     path: String = "$.broker.listeners[0]") {
-            self.host = host
-            self.port = port
-            self.insecure = insecure
-            self.anonymousAs = anonymousAs
-            self.tls = tls
-            self.path = path
-        }
-    }
-
-    /// A TLS listener's certificate chain and private key files (PEM).
-    package struct TLSFiles: Sendable, Equatable {
-        package var certificate: String
-        package var key: String
-
-        package init(certificate: String, key: String) {
-            self.certificate = certificate
-            self.key = key
-        }
-    }
-
-    package struct Upstream: Sendable, Equatable {
-        package var host: String
-        package var port: UInt16
-        package var clientID: String
-        package var username: String?
-        package var password: String?
-        package var keepAlive: Duration
-
-        package init(host: String, port: UInt16, clientID: String, username: String?, password: String?, keepAlive: Duration) {
-            self.host = host
-            self.port = port
-            self.clientID = clientID
-            self.username = username
-            self.password = password
-            self.keepAlive = keepAlive
-        }
-    }
-}
-
 /// One serial line, Modbus TCP endpoint, or simulated line.
 package struct BusSettings: Sendable, Equatable {
     package enum Kind: Sendable, Equatable {
@@ -138,8 +79,13 @@ package struct DeviceSettings: Sendable, Equatable {
     package var credentials: CredentialSettings
     /// The bus, unit and profile of a polled controller; nil for an MQTT device.
     package var modbus: ModbusBinding?
+    /// A polled device's login on its per-device upstream connection; nil: none given (user name = id).
+    package var upstream: UpstreamCredentials?
     /// Where the device sits in the config (`$.registries[0].devices[1]`), for messages.
     package var path: String
+
+    /// The user name of its per-device upstream connection: the one given, else the device id.
+    package var upstreamUsername: String { upstream?.username ?? id }
 }
 
 /// Where a polled device sits on the Modbus side, before its profile is resolved.
