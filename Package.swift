@@ -49,7 +49,7 @@ let package = Package(
         .target(name: "Registry", dependencies: ["POSIX", "MQTT", "TLS", "Broker"]),
         // The gateway as a library (CLI commands, runtime, bus poller), so tests and later tools
         // reach it in process; the executable is only its main.swift.
-        .target(name: "GatewayCore", dependencies: ["POSIX", "Serial", "Modbus", "Mapping", "MQTT", "TLS", "Broker", "Registry"]),
+        .target(name: "GatewayCore", dependencies: ["POSIX", "Serial", "Modbus", "Mapping", "MQTT", "MQTTClient", "Storage", "TLS", "Broker", "Registry"]),
         .executableTarget(name: "modbridge", dependencies: ["GatewayCore"], path: "Sources/Gateway"),
 
         // Benchmarks (`make bench`), not shipped.
@@ -77,7 +77,7 @@ let package = Package(
         .testTarget(name: "TLSTests", dependencies: ["TLS", "TestSupport"]),
         .testTarget(name: "BrokerTests", dependencies: ["POSIX", "Broker", "MQTT", "TLS", "TestSupport"]),
         .testTarget(name: "RegistryTests", dependencies: ["POSIX", "Registry", "Broker", "MQTT", "TLS", "TestSupport"]),
-        .testTarget(name: "GatewayTests", dependencies: ["GatewayCore", "POSIX", "Modbus", "Mapping", "Serial", "Broker", "MQTT", "MQTTClient", "TLS", "Registry", "TestSupport"]),
+        .testTarget(name: "GatewayTests", dependencies: ["GatewayCore", "POSIX", "Modbus", "Mapping", "Serial", "Broker", "MQTT", "MQTTClient", "TLS", "Registry", "Storage", "TestSupport"]),
         // Reads docs/architecture.md and every import under Sources/: the module graph holds.
         .testTarget(name: "LayoutTests", dependencies: ["TestSupport"]),
         .testTarget(name: "InteropTests", dependencies: ["POSIX", "Modbus", "Serial", "Broker", "MQTT", "TLS", "TestSupport"]),

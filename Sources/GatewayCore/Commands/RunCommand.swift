@@ -64,7 +64,8 @@ package struct RunCommand: Command {
         }
         let mqttDevices = gateway.registry.registries.reduce(0) { $0 + $1.devices.filter { !$0.isGatewayDevice }.count }
         logger.log(.info, "gateway_started", ["config": configFile,
-                                               "ports": runtime.broker.ports.map(String.init).joined(separator: ","),
+                                               "ports": runtime.broker?.ports.map(String.init).joined(separator: ",") ?? "none",
+                                               "upstream": runtime.upstream.map { "\($0.plan.url) (\($0.plan.settings.connection.rawValue))" } ?? "none",
                                                "buses": String(loaded.config.buses.count), "devices": String(loaded.devices.count),
                                                "registries": String(gateway.registry.registries.count), "mqtt_devices": String(mqttDevices)])
         let reloads = Task {
@@ -76,7 +77,7 @@ package struct RunCommand: Command {
         await Signals.shared.termination()
         reloads.cancel()
         await runtime.stop(reason: "gateway stopped")
-        logger.log(.info, "gateway_stopped", runtime.broker.statistics.stopLineFields)
+        logger.log(.info, "gateway_stopped", (runtime.broker?.statistics.stopLineFields ?? []) + (runtime.upstream?.stopLineFields ?? []))
         return ExitStatus.success
     }
 }

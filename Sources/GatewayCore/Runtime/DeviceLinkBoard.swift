@@ -1,3 +1,4 @@
+import Mapping
 import Modbus
 import Registry
 import Synchronization
@@ -17,6 +18,7 @@ package final class DeviceLinkBoard: Sendable {
 
     private let links = Mutex<[String: Link]>([:])
     private let buses = Mutex<[String: @Sendable () -> BusStatus]>([:])
+    private let upstream = Mutex<(@Sendable (String) -> UpstreamQueueStatus?)?>(nil)
 
     package init() {}
 
@@ -52,6 +54,17 @@ package final class DeviceLinkBoard: Sendable {
         _ = buses.withLock { $0.removeValue(forKey: bus) }
     }
 
+    /// Where each device's upstream connection and queue status is read from.
+    func attachUpstream(_ status: @escaping @Sendable (String) -> UpstreamQueueStatus?) {
+        upstream.withLock { $0 = status }
+    }
+
+    /// The device's upstream connection and queue, if the gateway has an upstream broker.
+    package func upstreamStatus(_ deviceID: String) -> UpstreamQueueStatus? {
+        let reader = upstream.withLock { $0 }
+        return reader?(deviceID)
+    }
+
     /// The device's link, if it is one of the gateway's polled devices.
     package func link(_ deviceID: String) -> Link? { links.withLock { $0[deviceID] } }
 
@@ -76,6 +89,13 @@ extension DeviceLinkBoard {
                        ("modbus_transactions", .integer(Int64(status.transactions))),
                        ("modbus_failures", .integer(Int64(status.failures))),
                        ("modbus_stray_bytes", .integer(Int64(status.strayBytes)))]
+        }
+        if let queue = upstreamStatus(deviceID) {
+            fields += [("upstream_connected", .bool(queue.connected)), ("upstream_queue_depth", .integer(Int64(queue.depth))),
+                       ("upstream_queue_bytes", .integer(Int64(queue.bytes))),
+                       ("upstream_queue_oldest_age_s", queue.oldestAgeSeconds(at: Timestamp.nowMilliseconds()).map(MonitoringValue.integer) ?? .null),
+                       ("upstream_queue_dropped", .integer(Int64(queue.dropped))), ("upstream_backlog", .integer(Int64(queue.backlog))),
+                       ("upstream_drain_rate", .integer(Int64(queue.drainRate))), ("upstream_resent", .integer(Int64(queue.resent)))]
         }
         return fields
     }

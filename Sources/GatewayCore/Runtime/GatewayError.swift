@@ -14,6 +14,8 @@ package enum GatewayError: Error, CustomStringConvertible {
     case unsupported(String)
     /// A topic template that cannot lay out a device's or registry's topics.
     case topicTemplate(String, reason: String)
+    /// The upstream side (its loop, a queue, a connection) could not start.
+    case upstream(String)
 
     package var description: String {
         switch self {
@@ -22,6 +24,7 @@ package enum GatewayError: Error, CustomStringConvertible {
         case let .bus(id, error): "bus \(id): \(error)"
         case let .unsupported(what): what
         case let .topicTemplate(template, reason): "topic template \"\(template)\": \(reason)"
+        case let .upstream(detail): "upstream: \(detail)"
         }
     }
 }

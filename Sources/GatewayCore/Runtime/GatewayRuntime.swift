@@ -5,12 +5,16 @@ import POSIX
 import Registry
 import Serial
 
-/// The running gateway: the embedded broker, one `BusWorker` per bus (with a simulator behind
-/// buses of type simulator), and a `BrokerDeviceChannel` per device. Reloading a config restarts only what
-/// changed: a bus whose settings changed, a device whose settings or profile changed.
+/// The running gateway: the embedded broker and/or the upstream side, one `BusWorker` per bus
+/// (with a simulator behind buses of type simulator), and a channel per device (into the embedded
+/// broker, into its upstream queue, or both). Reloading a config restarts only what changed: a
+/// bus whose settings changed, a device whose settings or profile changed.
 actor GatewayRuntime {
     private(set) var loaded: LoadedConfiguration
-    let broker: Broker
+    /// The embedded broker; nil in `upstream` mode.
+    let broker: Broker?
+    /// The upstream connections and their queues; nil in `embedded` mode.
+    let upstream: UpstreamService?
     /// Where the runtime, its buses, devices and broker log; the command that starts it owns the handler.
     let logger: Logger
     private var workers: [String: BusWorker] = [:]
@@ -20,22 +24,42 @@ actor GatewayRuntime {
     /// Which steps may run now: the actor's methods interleave at every `await`, and a stop
     /// (SIGTERM) can come while a reload (SIGHUP) is between its steps.
     private var lifecycle = RuntimeLifecycle()
+    /// Commands from both sides (or repeated by QoS 1) run once per request id.
+    private let deduplicator: CommandDeduplicator?
 
-    private init(loaded: LoadedConfiguration, broker: Broker, links: DeviceLinkBoard, logger: Logger) {
+    private init(loaded: LoadedConfiguration, broker: Broker?, upstream: UpstreamService?, links: DeviceLinkBoard, logger: Logger) {
         self.loaded = loaded
         self.broker = broker
+        self.upstream = upstream
         self.links = links
         self.logger = logger
+        deduplicator = upstream.map { CommandDeduplicator(window: $0.plan.settings.commandDedupWindow) }
     }
 
-    /// Starts the broker (under the registry's policy), the buses and their devices for a loaded
-    /// config; all of them log to `logger`.
+    /// Starts the broker (under the registry's policy) and/or the upstream side, the buses and
+    /// their devices for a loaded config; all of them log to `logger`.
     /// `brokerLogger` (default `logger`) is the broker's: `run --quiet` raises its level.
     static func start(_ gateway: LoadedGateway, logger: Logger, brokerLogger: Logger? = nil) async throws(GatewayError) -> GatewayRuntime {
         let loaded = gateway.configuration
         let links = DeviceLinkBoard()
-        let broker = try startBroker(gateway, links: links, logger: brokerLogger ?? logger)
-        let runtime = GatewayRuntime(loaded: loaded, broker: broker, links: links, logger: logger)
+        var upstream: UpstreamService?
+        if let plan = gateway.upstream {
+            guard let storage = loaded.storagePath else {
+                throw .unsupported("\(loaded.file): $.storage: an upstream broker needs a storage folder for its queue")
+            }
+            let service = try UpstreamService.start(plan, storage: storage, logger: logger)
+            links.attachUpstream { service.status(of: $0) }
+            upstream = service
+        }
+        let broker: Broker?
+        do {
+            broker = gateway.listeners.isEmpty && gateway.upstream != nil ? nil
+                : try startBroker(gateway, links: links, logger: brokerLogger ?? logger)
+        } catch {
+            await upstream?.stop()
+            throw error
+        }
+        let runtime = GatewayRuntime(loaded: loaded, broker: broker, upstream: upstream, links: links, logger: logger)
         do {
             for bus in loaded.config.buses {
                 try await runtime.startBus(bus, devices: loaded.devices.filter { $0.bus.id == bus.id })
@@ -49,13 +73,10 @@ actor GatewayRuntime {
 
     private static func startBroker(_ gateway: LoadedGateway, links: DeviceLinkBoard, logger: Logger) throws(GatewayError) -> Broker {
         let loaded = gateway.configuration
-        guard case let .embedded(_, maximumMessageSize) = loaded.config.broker else {
-            throw .unsupported("\(loaded.file): $.broker.mode: modes \"upstream\" and \"both\" are not available in this version; use \"embedded\"")
-        }
         guard !gateway.listeners.isEmpty else { throw .unsupported("\(loaded.file): $.broker.listeners: no listener") }
         let configuration = BrokerConfiguration(listeners: gateway.listeners.map(\.configuration),
                                                 storageDirectory: loaded.storagePath,
-                                                maximumMessageSize: maximumMessageSize)
+                                                maximumMessageSize: loaded.config.broker.maximumMessageSize)
         do {
             return try Broker.start(configuration, policy: policy(gateway.registry, links: links), logger: logger)
         } catch {
@@ -64,7 +85,7 @@ actor GatewayRuntime {
     }
 
     /// The registry's rules (docs/iot-core.md), with the Modbus link of the gateway's own devices
-    /// in their monitoring messages.
+    /// (and their upstream queue) in their monitoring messages.
     private static func policy(_ registry: RegistryDirectory, links: DeviceLinkBoard) -> RegistryPolicy {
         RegistryPolicy(registry, monitoringFields: { links.monitoringFields($0) })
     }
@@ -74,7 +95,9 @@ actor GatewayRuntime {
     func stop(reason: String) async {
         guard lifecycle.beginStop() == .proceed else { return }
         for id in workers.keys.sorted() { await stopBus(id, reason: reason) }
-        await broker.stop()
+        // The devices' last `state` went into the queues above; the queues close after it.
+        await upstream?.stop()
+        await broker?.stop()
         lifecycle.endStop()
     }
 
@@ -113,7 +136,7 @@ actor GatewayRuntime {
         let next = nextGateway.configuration
         // New logins (and the gateway's devices started below) follow the new registry; clients
         // already connected keep the rules they logged in with until they reconnect.
-        await broker.replacePolicy(Self.policy(nextGateway.registry, links: links))
+        await broker?.replacePolicy(Self.policy(nextGateway.registry, links: links))
         if next.config.broker != loaded.config.broker || next.storagePath != loaded.storagePath {
             logger.log(.warning, "broker_settings_changed", ["config": file, "note": "restart modbridge to apply broker settings"])
         }
@@ -180,11 +203,26 @@ actor GatewayRuntime {
     }
 
     private func addDevice(_ device: ResolvedDevice, to worker: BusWorker) async throws(GatewayError) {
-        do {
-            let channel = try await BrokerDeviceChannel.connect(to: broker, deviceID: device.settings.id, registryID: device.registry, logger: logger)
+        var channels: [any DeviceChannel] = []
+        if let broker {
+            do {
+                channels.append(try await BrokerDeviceChannel.connect(to: broker, deviceID: device.settings.id,
+                                                                      registryID: device.registry, logger: logger))
+            } catch {
+                throw .broker(error)
+            }
+        }
+        if let upstream, let deduplicator {
+            do {
+                channels.append(try await upstream.channel(for: device))
+            } catch {
+                for channel in channels { channel.close() }
+                throw error
+            }
+            worker.add(device, channel: FanOutDeviceChannel(deviceID: device.settings.id, channels: channels,
+                                                            deduplicator: deduplicator, logger: logger))
+        } else if let channel = channels.first {
             worker.add(device, channel: channel)
-        } catch {
-            throw .broker(error)
         }
     }
 

@@ -23,6 +23,8 @@ package struct LoadedGateway: Sendable {
     package var registry: RegistryDirectory
     /// Empty in upstream mode (no embedded broker).
     package var listeners: [GatewayListener]
+    /// The upstream broker's side (modes upstream and both); nil in embedded mode.
+    package var upstream: UpstreamPlan?
 }
 
 /// Loads a gateway config (`ConfigurationLoader`) and, in the same pass, what Mapping cannot
@@ -37,14 +39,15 @@ package enum RegistryLoader {
     static let clientCertificates: ClientCertificatePolicy = .requestedUnverified
 
     package static func load(configFile: String) throws(MappingError) -> LoadedGateway {
-        var built: (RegistryDirectory, [GatewayListener])?
+        var built: (RegistryDirectory, [GatewayListener], UpstreamPlan?)?
         let configuration = try ConfigurationLoader.load(configFile: configFile) { config in
             let (registry, listeners, problems) = build(config, file: configFile)
-            built = (registry, listeners)
-            return problems
+            let (upstream, upstreamProblems) = UpstreamPlanBuilder.build(config, file: configFile)
+            built = (registry, listeners, upstream)
+            return problems + upstreamProblems
         }
-        guard let (registry, listeners) = built else { throw MappingError(file: configFile, "the registry was not built") }
-        return LoadedGateway(configuration: configuration, registry: registry, listeners: listeners)
+        guard let (registry, listeners, upstream) = built else { throw MappingError(file: configFile, "the registry was not built") }
+        return LoadedGateway(configuration: configuration, registry: registry, listeners: listeners, upstream: upstream)
     }
 
     /// The registry and listeners of `config`, with every problem found in making them.
@@ -67,7 +70,6 @@ package enum RegistryLoader {
                                                                                   anonymousEntity: listener.anonymousAs),
                                              path: listener.path))
         }
-        problems += upstreamProblems(config, file: file)
         var credentials = CredentialBuilder(file: file)
         let registries = config.registries.map { registry in
             RegistryEntry(id: registry.id, name: registry.name, disabled: registry.disabled,

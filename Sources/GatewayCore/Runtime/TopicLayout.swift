@@ -108,6 +108,13 @@ package struct TopicLayout: Equatable, Sendable {
         return [device + "/commands", device + "/commands/+", device + "/config", registry + "/commands", registry + "/commands/+"]
     }
 
+    /// The filters of a connection that serves many devices (an upstream `shared` one): every
+    /// device's and every registry's commands and config; messages for others are let go.
+    package func wildcardCommandFilters() -> [String] {
+        let device = device.topic("+"), registry = registry.topic("+")
+        return [device + "/commands", device + "/commands/+", device + "/config", registry + "/commands", registry + "/commands/+"]
+    }
+
     /// What a message on `topic` asks of a device, or nil if it is not one of the command topics.
     /// A point is one level (MQTT 3.1.1 §4.7.1.3: `+` in the filter matches exactly one, maybe empty).
     package func parse(_ topic: String) -> CommandTopic? {

@@ -9,6 +9,13 @@ package enum Timestamp {
         return String(decoding: bytes, as: UTF8.self)
     }
 
+    /// Milliseconds since 1970 (UTC) now: when a message was queued, for its age.
+    package static func nowMilliseconds() -> Int64 {
+        var spec = timespec()
+        clock_gettime(CLOCK_REALTIME, &spec)
+        return Int64(spec.tv_sec) * 1000 + Int64(spec.tv_nsec / 1_000_000)
+    }
+
     /// Appends `now()` to `bytes` (a telemetry document's `ts`, written at every poll).
     package static func appendNow(to bytes: inout [UInt8]) {
         var spec = timespec()

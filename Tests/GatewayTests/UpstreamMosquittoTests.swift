@@ -1,0 +1,71 @@
+import Foundation
+import Glibc
+import MQTT
+import MQTTClient
+import Testing
+import TestSupport
+
+/// Upstream mode against a real Mosquitto: telemetry arrives under the topic template, each
+/// device logs in as itself (its certificate or its password; the ACL lets it use only its own
+/// topics, so a wrong identity would deliver nothing), commands from upstream are written and
+/// acknowledged, and a wrong CA or password is a clear error retried with backoff.
+@Suite(.serialized) struct UpstreamMosquittoTests {
+    @Test(arguments: [UpstreamGatewayFixture.Login.certificates, .passwords])
+    func telemetryAndCommandsFlowWithEachDevicesOwnIdentity(login: UpstreamGatewayFixture.Login) async throws {
+        let fixture = try UpstreamGatewayFixture(login: login)
+        fixture.setCounter(41)
+        let (consumer, inbox) = try await fixture.consumer(["plant/+/events", "plant/+/events/ack", "plant/+/state"])
+        try fixture.startGateway()
+
+        for device in ["oven-1", "oven-2"] {
+            let events = await GatewayFixture.message(in: inbox, on: "plant/\(device)/events") { $0["counter"] as? Int == 41 }
+            #expect(events != nil, "no events of \(device) upstream; gateway log: \(fixture.log)\nmosquitto: \(fixture.mosquitto.log)")
+            let state = await GatewayFixture.message(in: inbox, on: "plant/\(device)/state") { $0["online"] as? Bool == true }
+            #expect(state != nil, "no state of \(device) upstream")
+        }
+        // Each connection is the device's own: Mosquitto names the user it logged in as.
+        #expect(fixture.mosquitto.log.contains("u'oven-1'") && fixture.mosquitto.log.contains("u'oven-2'"),
+                "\(fixture.mosquitto.log)")
+
+        // A command from the cloud side is written to the controller and acknowledged upstream.
+        try await consumer.publish(topic: "plant/oven-2/commands/set_point", payload: Array(#"{"value": 70.5, "id": "cloud-1"}"#.utf8),
+                                   qos: .atLeastOnce)
+        let ack = await GatewayFixture.message(in: inbox, on: "plant/oven-2/events/ack") { $0["id"] as? String == "cloud-1" }
+        #expect(ack?["ok"] as? Bool == true, "ack: \(String(describing: ack)); log: \(fixture.log)")
+        #expect(try fixture.controller(2).registers(.holdingRegisters, address: 0, count: 1) == [705])
+        #expect(try fixture.controller(1).registers(.holdingRegisters, address: 0, count: 1) != [705])
+
+        await consumer.disconnect()
+        #expect(fixture.stopGateway() == 0)
+        #expect(fixture.log.contains("gateway_stopped"))
+    }
+
+    @Test func aWrongCertificateAuthorityIsAClearErrorRetriedWithBackoff() async throws {
+        let fixture = try UpstreamGatewayFixture(login: .passwords, caName: "stranger-ca")
+        try fixture.certificates.makeSelfSigned("stranger-ca", subject: "/CN=stranger-ca", days: "30")
+        try fixture.startGateway()
+        try await Task.sleep(for: .seconds(3))
+        let failures = fixture.log.split(separator: "\n").filter { $0.contains("upstream_connect_failed") && $0.contains("link=oven-1") }
+        #expect(!failures.isEmpty, "\(fixture.log)")
+        #expect(failures.allSatisfy { $0.contains("certificate verify failed") }, "\(failures)")
+        // Delays of 200 ms, 400, 800, 1600 (±25 %) in 3 s: a handful of attempts, not a tight loop.
+        #expect((2...8).contains(failures.count), "\(failures.count) attempts in 3 s")
+        #expect(fixture.stopGateway() == 0)
+    }
+
+    @Test func aWrongPasswordIsAClearErrorRetriedWithBackoff() async throws {
+        let fixture = try UpstreamGatewayFixture(login: .plainPasswords, password: { $0 == "oven-1" ? "not-the-password" : nil })
+        let (consumer, inbox) = try await fixture.consumer(["plant/+/events"])
+        try fixture.startGateway()
+        // oven-2 logs in and publishes while oven-1 is refused.
+        #expect(await GatewayFixture.message(in: inbox, on: "plant/oven-2/events") != nil)
+        try await Task.sleep(for: .seconds(3))
+        let failures = fixture.log.split(separator: "\n").filter { $0.contains("upstream_connect_failed") && $0.contains("link=oven-1") }
+        #expect(!failures.isEmpty, "\(fixture.log)")
+        #expect(failures.allSatisfy { $0.contains("not authorized") || $0.contains("bad user name or password") }, "\(failures)")
+        #expect((2...8).contains(failures.count), "\(failures.count) attempts in 3 s")
+        #expect(!inbox.messages.contains { $0.topic.hasPrefix("plant/oven-1/") })
+        await consumer.disconnect()
+        #expect(fixture.stopGateway() == 0)
+    }
+}
