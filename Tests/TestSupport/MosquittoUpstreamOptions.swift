@@ -28,8 +28,10 @@ package struct MosquittoUpstreamOptions {
     /// Sessions and retained messages kept across stop/start: written to the fixture's folder on a
     /// clean stop (SIGTERM), so a `kill()` loses what changed since the start.
     package var persistence: Bool
-    /// Messages queued per offline persistent session; 0: no bound (Mosquitto's default is 1000,
-    /// which would hide a gateway's backlog behind the broker's own drops).
+    /// Messages queued per client (offline persistent sessions, slow readers). Mosquitto's default,
+    /// 1000, would hide a gateway's backlog behind the broker's own drops. Not 0 ("no bound"):
+    /// 2.0.11 then disconnects every client whose publish it denies (it compares its count of
+    /// packets waiting to be sent with the bound and finds the quota exceeded).
     package var maximumQueuedMessages: Int
     /// TLS listeners with `server.pem`/`server.key` of these certificates (SANs: DNS server.test and
     /// IP 127.0.0.1), trusting their `ca.pem` for clients; nil: the plain listener only.
@@ -41,7 +43,7 @@ package struct MosquittoUpstreamOptions {
                  consumerTopics: [String] = ["#", "$devices/#", "$registries/#"],
                  extraACL: [String] = [],
                  persistence: Bool = false,
-                 maximumQueuedMessages: Int = 0,
+                 maximumQueuedMessages: Int = 1_000_000,
                  certificates: TestCertificates? = nil) {
         self.users = users
         self.devicePatterns = devicePatterns
