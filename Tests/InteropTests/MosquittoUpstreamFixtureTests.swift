@@ -76,20 +76,25 @@ struct MosquittoUpstreamFixtureTests {
         await consumer.disconnect()
     }
 
-    @Test("A wrong password, an unknown user and an anonymous login get CONNACK 5")
+    @Test("A wrong password, an unknown user and an anonymous login get CONNACK 5; a password changed or removed counts from the next login")
     func refusedLogins() throws {
         let upstream = try MosquittoUpstream(MosquittoUpstreamOptions(users: Self.devices))
         defer { upstream.stop() }
-        let logins: [(String?, String?)] = [("dev-1", "dev-2-password"), ("nobody", "dev-1-password"), (nil, nil)]
-        for (username, password) in logins {
+        func answer(_ username: String?, _ password: String?) throws -> ConnectReturnCode {
             let client = try RawMQTTClient(port: upstream.port)
             defer { client.close() }
-            let answer = try client.connect(Connect(clientIdentifier: "probe", username: username, password: password.map { Array($0.utf8) }))
-            #expect(answer.returnCode == .notAuthorized, "\(username ?? "anonymous")")
+            return try client.connect(Connect(clientIdentifier: "probe", username: username, password: password.map { Array($0.utf8) })).returnCode
         }
-        let client = try RawMQTTClient(port: upstream.port)
-        defer { client.close() }
-        #expect(try client.connect(Connect(clientIdentifier: "probe", username: "dev-1", password: Array("dev-1-password".utf8))).returnCode == .accepted)
+        #expect(try answer("dev-1", "dev-2-password") == .notAuthorized)
+        #expect(try answer("nobody", "dev-1-password") == .notAuthorized)
+        #expect(try answer(nil, nil) == .notAuthorized)
+        #expect(try answer("dev-1", "dev-1-password") == .accepted)
+
+        try upstream.setPassword("changed", for: "dev-1")
+        #expect(try answer("dev-1", "dev-1-password") == .notAuthorized)
+        #expect(try answer("dev-1", "changed") == .accepted)
+        try upstream.removeUser("dev-2")
+        #expect(try answer("dev-2", "dev-2-password") == .notAuthorized)
     }
 
     @Test("Restarted on the same port, with persistence: a persistent consumer gets the QoS 1 messages of before and after the restart")

@@ -24,6 +24,8 @@ package final class MosquittoUpstream {
     private let folder = TemporaryFolder()
     private let layout: MosquittoLayout
     private var process: ChildProcess?
+    /// The password file's logins as the fixture last wrote them.
+    private var passwords: [String: String] = [:]
 
     /// Writes the password file, the ACL and the configuration, then starts Mosquitto.
     package init(_ options: MosquittoUpstreamOptions = MosquittoUpstreamOptions()) throws(MosquittoUpstreamError) {
@@ -88,12 +90,11 @@ package final class MosquittoUpstream {
     package var log: String { readText(layout.logPath) }
 
     /// A modbridge MQTT client logged in on the plain listener as `username`, with `password` or
-    /// else the one `options` gives that user.
+    /// else the user's own.
     package func connect(as username: String, password: String? = nil, clientIdentifier: String? = nil,
                          cleanSession: Bool = true) async throws(MQTTError) -> MQTTClient {
-        let known = (options.users + [options.consumer]).first { $0.name == username }?.password
         let connect = Connect(clientIdentifier: clientIdentifier ?? username, cleanSession: cleanSession, keepAlive: 30,
-                              username: username, password: (password ?? known).map { Array($0.utf8) })
+                              username: username, password: (password ?? passwords[username]).map { Array($0.utf8) })
         return try await MQTTClient.connect(MQTTClientConfiguration(host: host, port: port, connect: connect))
     }
 
@@ -102,15 +103,48 @@ package final class MosquittoUpstream {
         try await connect(as: options.consumer.name, clientIdentifier: clientIdentifier, cleanSession: cleanSession)
     }
 
+    /// Adds or replaces a password login, then has the running Mosquitto reload (see `reload`).
+    package func setPassword(_ password: String, for username: String) throws(MosquittoUpstreamError) {
+        try addPassword(MosquittoUser(username, password: password))
+        try reload()
+    }
+
+    /// Removes a password login (its next login gets CONNACK 5), then has the running Mosquitto reload.
+    package func removeUser(_ username: String) throws(MosquittoUpstreamError) {
+        try runPasswordTool(["-D", layout.passwordPath, username], user: username)
+        passwords[username] = nil
+        try reload()
+    }
+
+    /// SIGHUP: Mosquitto reads its password file and ACL again. Returns once its log says it began
+    /// (the reload runs whole in that turn of its loop, so later logins see the new files);
+    /// connections already open keep their login.
+    package func reload() throws(MosquittoUpstreamError) {
+        guard let process, process.isRunning else { return }
+        let marker = "Reloading config."
+        let before = log.ranges(of: marker).count
+        Glibc.kill(process.pid, SIGHUP)
+        for _ in 0..<1000 {
+            if log.ranges(of: marker).count > before { return }
+            usleep(10_000)
+        }
+        throw .noReload(log: log)
+    }
+
     /// `mosquitto_passwd -b` adds or replaces `user` in the password file.
     private func addPassword(_ user: MosquittoUser) throws(MosquittoUpstreamError) {
+        try runPasswordTool(["-b", layout.passwordPath, user.name, user.password], user: user.name)
+        passwords[user.name] = user.password
+    }
+
+    private func runPasswordTool(_ arguments: [String], user: String) throws(MosquittoUpstreamError) {
         let status: Int32
         do {
-            status = try ChildProcess("mosquitto_passwd", ["-b", layout.passwordPath, user.name, user.password]).waitForExit(timeout: .seconds(30))
+            status = try ChildProcess("mosquitto_passwd", arguments).waitForExit(timeout: .seconds(30))
         } catch {
-            throw .cannotStart("\(error)")
+            throw .passwordFileFailed(user: user, reason: "\(error)")
         }
-        guard ChildProcess.exitCode(status) == 0 else { throw .passwordFileFailed(user: user.name, status: status) }
+        guard ChildProcess.exitCode(status) == 0 else { throw .passwordFileFailed(user: user, reason: "status \(status)") }
     }
 
     private func writeFile(_ path: String, _ text: String) throws(MosquittoUpstreamError) {

@@ -120,16 +120,18 @@ struct MosquittoLayout {
 /// Why a MosquittoUpstream could not be set up or started.
 package enum MosquittoUpstreamError: Error, CustomStringConvertible {
     case cannotWrite(path: String, errno: Int32)
-    case passwordFileFailed(user: String, status: Int32)
+    case passwordFileFailed(user: String, reason: String)
     case cannotStart(String)
     case notListening(ports: [UInt16], log: String)
+    case noReload(log: String)
 
     package var description: String {
         switch self {
         case let .cannotWrite(path, code): "MosquittoUpstream: cannot write \(path): \(String(cString: strerror(code)))"
-        case let .passwordFileFailed(user, status): "MosquittoUpstream: mosquitto_passwd -b for \(user) ended with status \(status)"
+        case let .passwordFileFailed(user, reason): "MosquittoUpstream: mosquitto_passwd for \(user) failed: \(reason)"
         case let .cannotStart(reason): "MosquittoUpstream: \(reason)"
         case let .notListening(ports, log): "MosquittoUpstream: mosquitto never accepted on \(ports); its log and stderr:\n\(log)"
+        case let .noReload(log): "MosquittoUpstream: mosquitto did not reload within 10 s of SIGHUP; its log:\n\(log)"
         }
     }
 }
