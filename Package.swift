@@ -80,7 +80,7 @@ let package = Package(
         .testTarget(name: "GatewayTests", dependencies: ["GatewayCore", "POSIX", "Modbus", "Mapping", "Serial", "Broker", "MQTT", "MQTTClient", "TLS", "Registry", "Storage", "TestSupport"]),
         // Reads docs/architecture.md and every import under Sources/: the module graph holds.
         .testTarget(name: "LayoutTests", dependencies: ["TestSupport"]),
-        .testTarget(name: "InteropTests", dependencies: ["POSIX", "Modbus", "Serial", "Broker", "MQTT", "TLS", "TestSupport"]),
+        .testTarget(name: "InteropTests", dependencies: ["POSIX", "Modbus", "Serial", "Broker", "MQTT", "MQTTClient", "TLS", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -138,8 +138,7 @@ package final class MosquittoBroker {
         guard let file = fopen(configuration, "w") else { throw ChildProcessError.spawnFailed("mosquitto", errno) }
         fputs(text, file)
         fclose(file)
-        let executable = access("/usr/sbin/mosquitto", X_OK) == 0 ? "/usr/sbin/mosquitto" : "mosquitto"
-        process = try ChildProcess(executable, ["-c", configuration])
+        process = try ChildProcess(mosquittoExecutable, ["-c", configuration])
         // Ready when the port accepts a connection.
         for _ in 0..<500 {
             if acceptsConnections(port: port) { return }

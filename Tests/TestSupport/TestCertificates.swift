@@ -46,6 +46,12 @@ package final class TestCertificates {
                  "-extfile", path("openssl.cnf"), "-extensions", "client", "-out", path(name + ".pem")])
     }
 
+    /// A client certificate `name.pem` with its key `name.key`, signed by the Test CA, subject
+    /// `/CN=commonName` (a device's id where a broker takes the CN as the user name).
+    package func makeClientCertificate(_ name: String, commonName: String, days: String = "30") throws {
+        try makeLeaf(name, subject: "/CN=\(commonName)", extensions: "client", days: days)
+    }
+
     /// The path of a file in the folder.
     package func path(_ name: String) -> String { folder.path + "/" + name }
 
@@ -62,9 +68,10 @@ package final class TestCertificates {
                          clientCertificates: clientCertificates, minimumVersion: version ?? .v1_2, maximumVersion: version ?? .v1_3)
     }
 
-    /// The client configuration trusting `ca`, with the client certificate if `withCertificate`.
-    package func client(trusting ca: String = "ca", withCertificate: Bool = true, version: TLSVersion? = nil) -> TLSConfiguration {
-        TLSConfiguration(certificateChain: withCertificate ? pem("client") : nil, privateKey: withCertificate ? key("client") : nil,
+    /// The client configuration trusting `ca`, with the client certificate `certificate` if `withCertificate`.
+    package func client(trusting ca: String = "ca", withCertificate: Bool = true, certificate: String = "client",
+                        version: TLSVersion? = nil) -> TLSConfiguration {
+        TLSConfiguration(certificateChain: withCertificate ? pem(certificate) : nil, privateKey: withCertificate ? key(certificate) : nil,
                          trustedCertificates: pem(ca), minimumVersion: version ?? .v1_2, maximumVersion: version ?? .v1_3)
     }
 
