@@ -127,6 +127,10 @@ final class UpstreamGatewayFixture {
 
     /// Sets the counter register of both units.
     func setCounter(_ value: UInt16) {
+        Self.setCounter(value, on: simulator)
+    }
+
+    static func setCounter(_ value: UInt16, on simulator: ModbusSimulator) {
         for unit: UInt8 in [1, 2] { simulator.controller(unit: unit)?.setRegisters(.holdingRegisters, address: 10, [value]) }
     }
 

@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import Modbus
 import MQTT
 import MQTTClient
 import Synchronization
@@ -19,11 +20,11 @@ import TestSupport
 
         var current: Int { value.load(ordering: .relaxed) }
 
-        func start(_ fixture: UpstreamGatewayFixture) -> Task<Void, Never> {
+        func start(_ simulator: ModbusSimulator) -> Task<Void, Never> {
             Task {
                 while running.load(ordering: .relaxed) {
                     if !paused.load(ordering: .relaxed) {
-                        fixture.setCounter(UInt16(value.add(1, ordering: .relaxed).newValue))
+                        UpstreamGatewayFixture.setCounter(UInt16(value.add(1, ordering: .relaxed).newValue), on: simulator)
                     }
                     try? await Task.sleep(for: .milliseconds(40))
                 }
@@ -50,7 +51,7 @@ import TestSupport
         var (local, localInbox) = try await fixture.localConsumer(["$devices/+/events"])
         var localSeen: [String: [Int]] = [:]
         let driver = CounterDriver()
-        let driving = driver.start(fixture)
+        let driving = driver.start(fixture.simulator)
 
         try await Task.sleep(for: .seconds(1))
         fixture.mosquitto.stop()
