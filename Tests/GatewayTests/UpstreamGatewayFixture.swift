@@ -9,7 +9,8 @@ import TestSupport
 /// `modbridge run` in upstream mode against a real Mosquitto the test starts: simulated
 /// controllers on a pty the test owns (units 1 and 2, devices `oven-1` and `oven-2` of registry
 /// `plant`), a counter register the test moves so every poll reports a new value, and Mosquitto
-/// with a test CA, device users and an ACL that gives each device only `plant/<id>/#`.
+/// with a test CA, device users and an ACL that gives each device only `plant/<id>/#` (and
+/// reading its registry's commands).
 final class UpstreamGatewayFixture {
     /// How the devices log in upstream.
     enum Login: String, CaseIterable, CustomStringConvertible {
@@ -47,12 +48,15 @@ final class UpstreamGatewayFixture {
     /// The log of the current run of the gateway (each start writes a new file).
     var logPath: String { folder.path + "/gateway-\(starts).log" }
 
-    init(login: Login, mode: String = "upstream", caName: String = "ca", password: (String) -> String? = { _ in nil },
-         replayRate: Int = 1000, persistence: Bool = false) throws {
+    /// With `shared`, one connection for the gateway logs in as Mosquitto's consumer user (which
+    /// may use every topic) with client id `gateway-1`; devices then carry no logins of their own.
+    init(login: Login, mode: String = "upstream", shared: Bool = false, caName: String = "ca",
+         password: (String) -> String? = { _ in nil }, replayRate: Int = 1000, persistence: Bool = false) throws {
         certificates = try TestCertificates()
         for user in Self.deviceUsers { try certificates.makeClientCertificate(user.name, commonName: user.name) }
         simulator = try ModbusSimulator.startRTU(controllers: [1, 2].map { SimulatedController(unit: $0, temperatureModel: false) })
         mosquitto = try MosquittoUpstream(MosquittoUpstreamOptions(users: Self.deviceUsers, devicePatterns: ["plant/%u/#"],
+                                                                   extraACL: ["pattern read plant-registries/#"],
                                                                    persistence: persistence, certificates: certificates))
         try Self.profile.write(toFile: folder.path + "/upstream-test.json", atomically: true, encoding: .utf8)
         configFile = folder.path + "/modbridge.json"
@@ -69,13 +73,17 @@ final class UpstreamGatewayFixture {
             case .passwords, .plainPasswords:
                 #"{ "password": "\#(password(user.name) ?? user.password)" }"#
             }
-            return #"{ "id": "\#(user.name)", "bus": "line", "unit": \#(index + 1), "profile": "upstream-test", "upstream": \#(credentials) }"#
+            let upstream = shared ? "" : #", "upstream": \#(credentials)"#
+            return #"{ "id": "\#(user.name)", "bus": "line", "unit": \#(index + 1), "profile": "upstream-test"\#(upstream) }"#
         }
         let ca = login == .plainPasswords ? "" : #""ca": "\#(certificates.path(caName + ".pem"))","#
+        let connection = shared
+            ? #""connection": "shared", "clientId": "gateway-1", "username": "consumer", "password": "consumer-password","#
+            : #""connection": "per-device","#
         let listeners = mode == "upstream" ? "" : #""listeners": [{ "host": "127.0.0.1", "port": \#(localPort), "anonymousAs": "plant" }],"#
         try """
         { "broker": { "mode": "\(mode)", \(listeners)
-            "upstream": { "url": "\(url)", \(ca) "connection": "per-device", "keepAlive": "10s",
+            "upstream": { "url": "\(url)", \(ca) \(connection) "keepAlive": "10s",
                           "topics": { "device": "plant/{id}", "registry": "plant-registries/{id}" },
                           "reconnect": { "initial": "200ms", "max": "2s" }, "queue": { "replayRate": \(replayRate) } } },
           "storage": "storage",

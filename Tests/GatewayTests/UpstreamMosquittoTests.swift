@@ -35,6 +35,16 @@ import TestSupport
         #expect(try fixture.controller(2).registers(.holdingRegisters, address: 0, count: 1) == [705])
         #expect(try fixture.controller(1).registers(.holdingRegisters, address: 0, count: 1) != [705])
 
+        // A registry command arrives on every device's connection; each device runs it once (a bare
+        // value has no request id, so no de-duplication could hide a second delivery).
+        try await consumer.publish(topic: "plant-registries/plant/commands/set_point", payload: Array("33.5".utf8), qos: .atLeastOnce)
+        for device in ["oven-1", "oven-2"] {
+            let ack = await GatewayFixture.message(in: inbox, on: "plant/\(device)/events/ack") { ($0["written"] as? [String: Any])?["set_point"] as? Double == 33.5 }
+            #expect(ack?["ok"] as? Bool == true, "\(device): \(String(describing: ack))")
+        }
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(UpstreamSharedTests.setPointWrites(fixture, value: 335) == 2)
+
         await consumer.disconnect()
         #expect(fixture.stopGateway() == 0)
         #expect(fixture.log.contains("gateway_stopped"))
@@ -65,6 +75,63 @@ import TestSupport
         #expect(failures.allSatisfy { $0.contains("not authorized") || $0.contains("bad user name or password") }, "\(failures)")
         #expect((2...8).contains(failures.count), "\(failures.count) attempts in 3 s")
         #expect(!inbox.messages.contains { $0.topic.hasPrefix("plant/oven-1/") })
+        await consumer.disconnect()
+        #expect(fixture.stopGateway() == 0)
+    }
+}
+
+/// Mode both with one shared connection: a registry command from the cloud reaches every device
+/// of the registry once, the same request id sent locally and upstream is written once, and the
+/// monitoring document on the embedded broker shows the upstream queue.
+@Suite(.serialized) struct UpstreamSharedTests {
+    /// Writes of `value` to holding register 0 (the set point) the simulator received.
+    static func setPointWrites(_ fixture: UpstreamGatewayFixture, value: UInt16) -> Int {
+        fixture.simulator.requests.filter { request in
+            let frame = request.frame
+            guard request.functionCode == 6, frame.count >= 6 else { return false }
+            return Int(frame[2]) << 8 | Int(frame[3]) == 0 && UInt16(frame[4]) << 8 | UInt16(frame[5]) == value
+        }.count
+    }
+
+    @Test func registryCommandsDeduplicationAndMonitoring() async throws {
+        let fixture = try UpstreamGatewayFixture(login: .plainPasswords, mode: "both", shared: true)
+        let (consumer, inbox) = try await fixture.consumer(["plant/+/events/ack", "plant/+/state"])
+        try fixture.startGateway()
+        let (local, localInbox) = try await fixture.localConsumer(["$devices/+/events/ack", "$monitoring/+/json"])
+        for device in ["oven-1", "oven-2"] {
+            #expect(await GatewayFixture.message(in: inbox, on: "plant/\(device)/state") != nil, "\(fixture.log)")
+        }
+        // One shared connection, logged in as the gateway's own identity.
+        #expect(fixture.mosquitto.log.contains("as gateway-1"), "\(fixture.mosquitto.log)")
+
+        // A registry command from the cloud: both devices written once each, both acknowledge.
+        try await consumer.publish(topic: "plant-registries/plant/commands/set_point", payload: Array(#"{"value": 61.5, "id": "all-1"}"#.utf8),
+                                   qos: .atLeastOnce)
+        for device in ["oven-1", "oven-2"] {
+            let ack = await GatewayFixture.message(in: inbox, on: "plant/\(device)/events/ack") { $0["id"] as? String == "all-1" }
+            #expect(ack?["ok"] as? Bool == true, "\(device): \(String(describing: ack))")
+        }
+        #expect(Self.setPointWrites(fixture, value: 615) == 2)
+
+        // The same request from a local consumer and from the cloud runs once.
+        let command = Array(#"{"value": 48.0, "id": "both-1"}"#.utf8)
+        try await local.publish(topic: "$devices/oven-1/commands/set_point", payload: command, qos: .atLeastOnce)
+        try await consumer.publish(topic: "plant/oven-1/commands/set_point", payload: command, qos: .atLeastOnce)
+        #expect(await GatewayFixture.message(in: localInbox, on: "$devices/oven-1/events/ack") { $0["id"] as? String == "both-1" } != nil)
+        for _ in 0..<500 where !fixture.log.contains("command_duplicate") { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(fixture.log.contains("command_duplicate"), "\(fixture.log)")
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(Self.setPointWrites(fixture, value: 480) == 1)
+        #expect(try fixture.controller(1).registers(.holdingRegisters, address: 0, count: 1) == [480])
+
+        // The monitoring document carries the upstream connection and its queue.
+        let monitoring = await GatewayFixture.message(in: localInbox, on: "$monitoring/oven-1/json", within: 15) {
+            $0["upstream_connected"] as? Bool == true
+        }
+        #expect(monitoring?["upstream_queue_depth"] is Int, "\(String(describing: monitoring))")
+        #expect(monitoring?["upstream_queue_dropped"] as? Int == 0)
+
+        await local.disconnect()
         await consumer.disconnect()
         #expect(fixture.stopGateway() == 0)
     }

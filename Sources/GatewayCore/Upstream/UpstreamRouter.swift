@@ -29,13 +29,16 @@ final class UpstreamRouter: Sendable {
         _ = devices.withLock { $0.removeValue(forKey: deviceID) }
     }
 
-    /// Routes one message; one for no device of this gateway is logged and let go.
-    func route(_ publish: Publish) {
+    /// Routes one message; one for no device of this gateway is logged and let go. A message
+    /// that came on a device's own connection (`receiver`) goes to that device only: each
+    /// device's connection subscribes to its registry's commands, so one registry command
+    /// arrives once on every connection of the registry.
+    func route(_ publish: Publish, receiver: String? = nil) {
         guard let topic = layout.parse(publish.topic) else {
             logger.log(.warning, "upstream_topic_unknown", ["topic": publish.topic])
             return
         }
-        let relays: [(String, InputRelay)] = devices.withLock { devices in
+        var relays: [(String, InputRelay)] = devices.withLock { devices in
             switch topic {
             case let .devicePoint(device, _), let .deviceBatch(device), let .config(device):
                 return devices[device].map { [(device, $0.relay)] } ?? []
@@ -43,6 +46,7 @@ final class UpstreamRouter: Sendable {
                 return devices.filter { $0.value.registry == registry }.sorted { $0.key < $1.key }.map { ($0.key, $0.value.relay) }
             }
         }
+        if let receiver { relays = relays.filter { $0.0 == receiver } }
         if relays.isEmpty {
             logger.log(.warning, "upstream_command_unrouted", ["topic": publish.topic, "note": "no device of this gateway"])
         }
