@@ -24,6 +24,11 @@ import Testing
         #expect(deduplicator.admit(input(#"{"value": 70, "id": "r1"}"#), device: "oven-1", at: start.advanced(by: .seconds(601))))
     }
 
+    @Test func aWindowOfZeroTurnsItOff() {
+        let deduplicator = CommandDeduplicator(window: .zero)
+        for _ in 0..<2 { #expect(deduplicator.admit(input(#"{"value": 70, "id": "r1"}"#), device: "oven-1")) }
+    }
+
     @Test func commandsWithoutAnIdAlwaysRun() {
         let deduplicator = CommandDeduplicator(window: .seconds(600))
         for _ in 0..<3 { #expect(deduplicator.admit(input("70"), device: "oven-1")) }

@@ -114,6 +114,11 @@ final class UpstreamGatewayFixture {
         return process.map { ChildProcess.exitCode($0.stop()) ?? -1 }
     }
 
+    /// Sends `signal` to the gateway (SIGHUP: reload).
+    func signal(_ signal: Int32) {
+        if let process { Glibc.kill(process.pid, signal) }
+    }
+
     /// `kill -9`: nothing is flushed or closed.
     func killGateway() {
         process?.kill()

@@ -63,7 +63,7 @@ import TestSupport
         #expect(fixture.stopGateway() == 0)
     }
 
-    @Test func aWrongPasswordIsAClearErrorRetriedWithBackoff() async throws {
+    @Test func aWrongPasswordIsAClearErrorRetriedWithBackoffUntilAReloadPutsItRight() async throws {
         let fixture = try UpstreamGatewayFixture(login: .plainPasswords, password: { $0 == "oven-1" ? "not-the-password" : nil })
         let (consumer, inbox) = try await fixture.consumer(["plant/+/events"])
         try fixture.startGateway()
@@ -75,6 +75,14 @@ import TestSupport
         #expect(failures.allSatisfy { $0.contains("not authorized") || $0.contains("bad user name or password") }, "\(failures)")
         #expect((2...8).contains(failures.count), "\(failures.count) attempts in 3 s")
         #expect(!inbox.messages.contains { $0.topic.hasPrefix("plant/oven-1/") })
+
+        // The password put right in the config and SIGHUP: the device restarts with its new login
+        // and what it queued meanwhile arrives.
+        let config = try String(contentsOfFile: fixture.configFile, encoding: .utf8)
+        try config.replacingOccurrences(of: "not-the-password", with: "oven-1-upstream-pw")
+            .write(toFile: fixture.configFile, atomically: true, encoding: .utf8)
+        fixture.signal(SIGHUP)
+        #expect(await GatewayFixture.message(in: inbox, on: "plant/oven-1/events", within: 15) != nil, "\(fixture.log)")
         await consumer.disconnect()
         #expect(fixture.stopGateway() == 0)
     }

@@ -4,12 +4,14 @@ import POSIX
 /// `modbridge run`: the gateway — polls the configured controllers and serves them as devices.
 package struct RunCommand: Command {
     package static let name = "run"
-    package static let summary = "run the gateway on a config file (buses, devices, embedded broker)"
+    package static let summary = "run the gateway on a config file (buses, devices, embedded and/or upstream broker)"
     package static let help = """
     Usage: modbridge run [--quiet] --config CONFIG
            modbridge run [--quiet] CONFIG
 
-    Starts the embedded MQTT broker, opens every bus of the config (a bus of type simulator gets
+    Starts the embedded MQTT broker and/or connects to the upstream one (broker.mode: embedded,
+    upstream, both; upstream messages go through a queue on disk in the storage folder, so an
+    outage or a kill -9 loses nothing), opens every bus of the config (a bus of type simulator gets
     simulated controllers on a new pty), polls every device and publishes as it:
       $devices/<id>/events        the points reported this cycle, as JSON, with ts
       $devices/<id>/events/<p>    the bare value, for points with subtopics

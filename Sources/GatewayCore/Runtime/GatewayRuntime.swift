@@ -137,6 +137,7 @@ actor GatewayRuntime {
         // New logins (and the gateway's devices started below) follow the new registry; clients
         // already connected keep the rules they logged in with until they reconnect.
         await broker?.replacePolicy(Self.policy(nextGateway.registry, links: links))
+        if let upstream, let plan = nextGateway.upstream { upstream.replaceDeviceLogins(from: plan) }
         if next.config.broker != loaded.config.broker || next.storagePath != loaded.storagePath {
             logger.log(.warning, "broker_settings_changed", ["config": file, "note": "restart modbridge to apply broker settings"])
         }

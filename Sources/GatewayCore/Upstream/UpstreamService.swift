@@ -21,6 +21,9 @@ final class UpstreamService: Sendable {
         /// device waits, since its queue's folder is still locked.
         var removals: [String: Task<Void, Never>] = [:]
         var stopped = false
+        /// Each device's login on its own connection; a reload replaces them (a device whose
+        /// login changed is restarted by the reload, and its new connection uses the new one).
+        var deviceLogins: [String: UpstreamLogin] = [:]
         /// Every connection's status as it stopped, for the stop line.
         var finalStatuses: [String: UpstreamQueueStatus] = [:]
     }
@@ -43,6 +46,13 @@ final class UpstreamService: Sendable {
         self.queueFolder = queueFolder
         self.logger = logger
         router = UpstreamRouter(layout: plan.layout, logger: logger)
+        state.withLock { $0.deviceLogins = plan.deviceLogins }
+    }
+
+    /// The devices' logins of a reloaded config; the broker, its TLS settings and the topic
+    /// layout stay as they started (the runtime says a restart applies them).
+    func replaceDeviceLogins(from next: UpstreamPlan) {
+        state.withLock { $0.deviceLogins = next.deviceLogins }
     }
 
     /// Starts the loop and the syncer; in `shared` style, the one connection too.
@@ -80,7 +90,7 @@ final class UpstreamService: Sendable {
             }
             connection = shared
         } else {
-            let login = plan.deviceLogins[id] ?? UpstreamLogin(clientID: id, username: id)
+            let login = state.withLock { $0.deviceLogins[id] } ?? UpstreamLogin(clientID: id, username: id)
             connection = try open(name: id, login: login,
                                   subscriptions: plan.layout.commandFilters(device: id, registry: device.registry))
             let stopped = state.withLock { state -> Bool in
@@ -160,13 +170,15 @@ final class UpstreamService: Sendable {
 
     private func open(name: String, login: UpstreamLogin, subscriptions: [String]) throws(GatewayError) -> Connection {
         let settings = plan.settings
+        // A device's own connection delivers to that device only (UpstreamRouter.route).
+        let receiver: String? = settings.connection == .shared ? nil : name
         let outbox: UpstreamOutbox
         do {
             outbox = try UpstreamOutbox(name: name, directory: queueFolder + "/" + name,
                                         limits: MessageQueueLimits(maximumBytes: settings.queue.maximumBytes, maximumAge: settings.queue.maximumAge),
                                         replayRate: settings.queue.replayRate, syncInterval: settings.queue.sync, syncer: syncer,
                                         logger: logger, wallMilliseconds: { Timestamp.nowMilliseconds() },
-                                        onReceive: { [router] publish in router.route(publish) })
+                                        onReceive: { [router] publish in router.route(publish, receiver: receiver) })
         } catch {
             throw .upstream("\(name): cannot open its queue: \(error)")
         }
