@@ -47,6 +47,9 @@ package final class UpstreamLink: Sendable {
     let id: UInt64
     private let mailbox: UpstreamMailbox
     private let counters = Mutex(UpstreamLinkStatistics())
+    /// A wake is queued and not yet taken by the loop: more wakes until then add nothing (a bus
+    /// posting a cycle's messages one by one wakes the loop once).
+    private let wakeQueued = Atomic<Bool>(false)
 
     init(id: UInt64, mailbox: UpstreamMailbox) {
         self.id = id
@@ -55,7 +58,13 @@ package final class UpstreamLink: Sendable {
 
     /// The source has new messages: the loop asks it (from any thread, never blocks).
     package func wake() {
+        guard !wakeQueued.exchange(true, ordering: .acquiringAndReleasing) else { return }
         _ = mailbox.send(.wake(id))
+    }
+
+    /// Loop thread, as it takes a wake: the next `wake()` queues another.
+    func wakeTaken() {
+        wakeQueued.store(false, ordering: .releasing)
     }
 
     /// Sends DISCONNECT, closes, and forgets the link; returns once the loop has done so. The

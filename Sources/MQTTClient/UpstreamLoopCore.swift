@@ -90,6 +90,8 @@ final class UpstreamLoopCore: @unchecked Sendable {
                 perform(link, link.machine.start(at: now))
             case let .wake(id):
                 guard let link = links[id] else { continue }
+                // Cleared before the source is asked: a message posted from here on wakes again.
+                link.handle.wakeTaken()
                 service(link, at: now)
                 perform(link, link.machine.wake(at: now))
             case let .remove(id, done):
