@@ -26,9 +26,8 @@ final class Connection {
     /// The TLS session on a TLS listener (nil on a plain one): input is decrypted through it
     /// before the framer, output encrypted through it at flush.
     var tls: TLSTransport?
-    /// Bytes waiting for the socket to take them; `outputStart` is where the unsent part begins.
-    private(set) var output: [UInt8] = []
-    private var outputStart = 0
+    /// Bytes waiting for the socket to take them (plaintext; a TLS session encrypts them at flush).
+    private(set) var output = OutputBuffer()
     /// Whether epoll watches this socket for writability (only while output is pending).
     var watchingWritable = false
     /// Queued for a flush at the end of the reactor's turn.
@@ -85,44 +84,25 @@ final class Connection {
     }
 
     /// Bytes written by the broker that the client has not taken yet.
-    var pendingByteCount: Int { output.count - outputStart + (tls?.pendingByteCount ?? 0) }
+    var pendingByteCount: Int { output.pendingCount + (tls?.pendingByteCount ?? 0) }
 
     /// Appends bytes through `body` (the output buffer is passed inout so packets can be encoded
     /// in place).
     func appendOutput(_ body: (inout [UInt8]) -> Void) {
-        body(&output)
+        output.append(body)
     }
 
     /// Writes what the socket takes; true when everything is written.
     func writePending() throws(Errno) -> Bool {
-        if let tls { return try tls.write(&output, from: &outputStart, to: socket) }
-        while outputStart < output.count {
-            let start = outputStart
-            let written = try output.withUnsafeBytes { buffer in
-                Result { () throws(Errno) -> Int in try socket.write(UnsafeRawBufferPointer(rebasing: buffer[start...])) }
-            }.get()
-            if written == 0 { break }
-            outputStart += written
-        }
-        if outputStart == output.count {
-            // Keep a modest buffer for the next burst; let a big one go.
-            output.removeAll(keepingCapacity: output.capacity <= 65_536)
-            outputStart = 0
-            return true
-        }
-        if outputStart > 65_536 && outputStart * 2 > output.count {
-            output.removeFirst(outputStart)
-            outputStart = 0
-        }
-        return false
+        if let tls { return try tls.write(&output, to: socket) }
+        return try output.write(to: socket)
     }
 
     /// Gives back the read and write buffers of a connection with nothing pending: thousands of
     /// idle clients would otherwise each hold buffers sized for their last burst.
     func releaseIdleBuffers() {
-        guard outputStart == output.count, output.capacity > 0 else { return }
-        output = []
-        outputStart = 0
+        guard output.isEmpty, output.capacity > 0 else { return }
+        output.release()
         framer.releaseMemoryIfEmpty()
     }
 
@@ -137,7 +117,7 @@ final class Connection {
     func finishClosing() {
         if let tls {
             // close_notify after what is owed (RFC 8446 §6.1).
-            _ = try? tls.write(&output, from: &outputStart, to: socket, thenClose: true)
+            _ = try? tls.write(&output, to: socket, thenClose: true)
         } else {
             _ = try? writePending()
         }

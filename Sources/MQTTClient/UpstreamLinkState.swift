@@ -15,9 +15,8 @@ final class UpstreamLinkState {
     /// A non-blocking connect is in progress: writable means it ended.
     var connecting = false
     var tls: TLSConnection?
-    /// Bytes for the socket (ciphertext with TLS) from `outputStart` on.
-    var output: [UInt8] = []
-    var outputStart = 0
+    /// Bytes for the socket (ciphertext with TLS).
+    var output = OutputBuffer()
     var watchingWritable = false
     var tickAt: ContinuousClock.Instant?
     /// When the source asked to be serviced again.
@@ -32,16 +31,11 @@ final class UpstreamLinkState {
 
     var id: UInt64 { handle.id }
 
-    var pendingOutput: Int { output.count - outputStart }
+    var pendingOutput: Int { output.pendingCount }
 
     /// Queues bytes for the socket.
     func append(_ bytes: [UInt8]) {
-        if outputStart == output.count {
-            output = bytes
-            outputStart = 0
-        } else {
-            output += bytes
-        }
+        output.append(contentsOf: bytes)
     }
 
     /// Takes what the TLS session produced into the output.
@@ -52,24 +46,7 @@ final class UpstreamLinkState {
     /// Writes what the socket takes now; true when nothing is left.
     func writePending() throws(Errno) -> Bool {
         guard let socket else { return true }
-        while outputStart < output.count {
-            let first = outputStart
-            let written = try output.withUnsafeBytes { bytes in
-                Result { () throws(Errno) -> Int in try socket.write(UnsafeRawBufferPointer(rebasing: bytes[first...])) }
-            }.get()
-            if written == 0 { break }
-            outputStart += written
-        }
-        if outputStart == output.count {
-            output.removeAll(keepingCapacity: output.capacity <= 65_536)
-            outputStart = 0
-            return true
-        }
-        if outputStart > 65_536 && outputStart * 2 > output.count {
-            output.removeFirst(outputStart)
-            outputStart = 0
-        }
-        return false
+        return try output.write(to: socket)
     }
 
     /// Drops the connection's socket, session and unsent bytes.
@@ -82,7 +59,6 @@ final class UpstreamLinkState {
         tls = nil
         connecting = false
         watchingWritable = false
-        output = []
-        outputStart = 0
+        output.release()
     }
 }
