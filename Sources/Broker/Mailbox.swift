@@ -36,7 +36,7 @@ package struct BrokerStatistics: Sendable, Equatable {
 }
 
 /// What other threads ask of the reactor.
-enum BrokerCommand {
+enum BrokerCommand: Sendable {
     case stop
     case attachLocal(ClientIdentity, LocalSink, reply: @Sendable (Result<Void, BrokerError>) -> Void)
     case detachLocal(clientID: String)
@@ -48,34 +48,21 @@ enum BrokerCommand {
     case verified(token: UInt64, Authentication)
 }
 
-/// The reactor's inbox: commands queued under a lock, and an eventfd that wakes the reactor.
+/// The reactor's inbox (a `POSIX.LoopMailbox` of commands) and the statistics it publishes.
 final class Mailbox: Sendable {
-    private struct State {
-        var commands: [BrokerCommand] = []
-        var stopped = false
-        var statistics = BrokerStatistics()
-        /// Callers of `Broker.stop() async`, resumed by the reactor thread as it ends.
-        var stopWaiters: [CheckedContinuation<Void, Never>] = []
-    }
-
-    let wakeup: Wakeup
-    private let state = Mutex(State())
+    private let commands: LoopMailbox<BrokerCommand>
+    private let published = Mutex(BrokerStatistics())
 
     init() throws(Errno) {
-        wakeup = try Wakeup()
+        commands = try LoopMailbox()
     }
+
+    /// The reactor's epoll watches it; the reactor drains it before `take()`.
+    var wakeup: Wakeup { commands.wakeup }
 
     /// Queues a command; false if the reactor has stopped (the command will never run).
     func send(_ command: BrokerCommand) -> Bool {
-        let (accepted, wasEmpty) = state.withLock { state -> (Bool, Bool) in
-            guard !state.stopped else { return (false, false) }
-            state.commands.append(command)
-            return (true, state.commands.count == 1)
-        }
-        // Only the command that finds the queue empty wakes the reactor: the reactor drains the
-        // wake-up before it takes the queue, so a later command is taken with that one.
-        if accepted && wasEmpty { wakeup.signal() }
-        return accepted
+        commands.send(command)
     }
 
     /// Sends a command built around its reply and waits for the reactor to answer it
@@ -89,36 +76,18 @@ final class Mailbox: Sendable {
     }
 
     func take() -> [BrokerCommand] {
-        state.withLock { state in
-            defer { state.commands.removeAll() }
-            return state.commands
-        }
+        commands.take()
     }
 
     /// Returns once the reactor has ended (at once if it has), without holding a thread.
     func stopped() async {
-        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
-            let hasStopped = state.withLock { state in
-                if !state.stopped { state.stopWaiters.append(done) }
-                return state.stopped
-            }
-            if hasStopped { done.resume() }
-        }
+        await commands.stopped()
     }
 
     /// Called by the reactor as it ends, after it closed every connection: later sends fail,
     /// queued commands are answered, and those awaiting `stopped()` resume.
     func markStopped() {
-        let (orphans, waiters) = state.withLock { state -> ([BrokerCommand], [CheckedContinuation<Void, Never>]) in
-            state.stopped = true
-            defer {
-                state.commands.removeAll()
-                state.stopWaiters.removeAll()
-            }
-            return (state.commands, state.stopWaiters)
-        }
-        defer { for waiter in waiters { waiter.resume() } }
-        for command in orphans {
+        commands.markStopped { command in
             switch command {
             case .stop, .detachLocal, .verified: break
             case let .attachLocal(_, sink, reply): sink.finish(); reply(.failure(.notRunning))
@@ -136,10 +105,10 @@ final class Mailbox: Sendable {
         snapshot.sessions = sessions
         snapshot.subscriptions = subscriptions
         snapshot.retainedMessages = retained
-        state.withLock { $0.statistics = snapshot }
+        published.withLock { $0 = snapshot }
     }
 
-    var statistics: BrokerStatistics { state.withLock { $0.statistics } }
+    var statistics: BrokerStatistics { published.withLock { $0 } }
 }
 
 /// Where an in-process client's messages go: a bounded stream its owner reads, or a handler the

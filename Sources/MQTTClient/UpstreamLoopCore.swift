@@ -62,7 +62,10 @@ final class UpstreamLoopCore: @unchecked Sendable {
         let now = clock.now
         for link in Array(links.values) { forget(link, at: now) }
         resolver.stop()
-        mailbox.markStopped()
+        // Queued removals are answered (their link is gone with the loop).
+        mailbox.markStopped { command in
+            if case let .remove(_, done) = command { done() }
+        }
     }
 
     /// How long epoll may sleep: until the earliest tick a link asked for (nil: until woken).
