@@ -7,24 +7,17 @@ import POSIX
 /// hands straight to the receiver (no task per device).
 package final class BrokerDeviceChannel: DeviceChannel {
     let deviceID: String
-    private let layout: TopicLayout
+    private let topics: DevicePublishTopics
     private let client: LocalClient
     private let relay: InputRelay
-    /// `events`, the topic of every poll cycle's document, joined once.
-    private let eventsTopic: String
-    private let stateTopic: String
-    private let ackTopic: String
     private let logger: Logger
 
     private init(deviceID: String, layout: TopicLayout, client: LocalClient, relay: InputRelay, logger: Logger) {
         self.deviceID = deviceID
         self.logger = logger
-        self.layout = layout
         self.client = client
         self.relay = relay
-        eventsTopic = layout.events(device: deviceID)
-        stateTopic = layout.state(device: deviceID)
-        ackTopic = layout.ack(device: deviceID)
+        topics = DevicePublishTopics(layout: layout, device: deviceID)
     }
 
     /// Connects as `deviceID` and subscribes to its commands, its config and its registry's commands;
@@ -50,18 +43,18 @@ package final class BrokerDeviceChannel: DeviceChannel {
     }
 
     package func publishEvents(_ document: [UInt8], subtopics: [(point: String, value: [UInt8])]) {
-        publish(topic: eventsTopic, document)
+        publish(topic: topics.events, document)
         for (point, value) in subtopics {
-            publish(topic: layout.events(device: deviceID, point: point), value)
+            publish(topic: topics.events(point: point), value)
         }
     }
 
     package func publishState(_ document: [UInt8]) {
-        publish(topic: stateTopic, document, retain: true)
+        publish(topic: topics.state, document, retain: true)
     }
 
     package func publishAck(_ document: [UInt8]) {
-        publish(topic: ackTopic, document)
+        publish(topic: topics.ack, document)
     }
 
     package func receive(_ handler: @escaping @Sendable (DeviceInput) -> Bool) {

@@ -137,6 +137,27 @@ package struct TopicLayout: Equatable, Sendable {
     }
 }
 
+/// The topics one device publishes on, joined once when its channel opens (not per message).
+struct DevicePublishTopics: Sendable {
+    let layout: TopicLayout
+    let device: String
+    /// Every poll cycle's document.
+    let events: String
+    let state: String
+    let ack: String
+
+    init(layout: TopicLayout, device: String) {
+        self.layout = layout
+        self.device = device
+        events = layout.events(device: device)
+        state = layout.state(device: device)
+        ack = layout.ack(device: device)
+    }
+
+    /// `events/<point>`, for points with a subtopic.
+    func events(point: String) -> String { layout.events(device: device, point: point) }
+}
+
 extension String {
     /// How many times `part` occurs, without overlaps.
     fileprivate func components(of part: String) -> Int {

@@ -3,38 +3,32 @@
 /// the `UpstreamRouter`. Nothing here blocks: the bus thread only hands messages over.
 final class UpstreamDeviceChannel: DeviceChannel {
     let deviceID: String
-    private let layout: TopicLayout
+    private let topics: DevicePublishTopics
     private let outbox: UpstreamOutbox
     private let relay: InputRelay
-    private let eventsTopic: String
-    private let stateTopic: String
-    private let ackTopic: String
     private let onClose: @Sendable () -> Void
 
     init(deviceID: String, layout: TopicLayout, outbox: UpstreamOutbox, relay: InputRelay, onClose: @escaping @Sendable () -> Void) {
         self.deviceID = deviceID
-        self.layout = layout
         self.outbox = outbox
         self.relay = relay
         self.onClose = onClose
-        eventsTopic = layout.events(device: deviceID)
-        stateTopic = layout.state(device: deviceID)
-        ackTopic = layout.ack(device: deviceID)
+        topics = DevicePublishTopics(layout: layout, device: deviceID)
     }
 
     func publishEvents(_ document: [UInt8], subtopics: [(point: String, value: [UInt8])]) {
-        outbox.post(QueuedPublish(topic: eventsTopic, payload: document, retain: false))
+        outbox.post(QueuedPublish(topic: topics.events, payload: document, retain: false))
         for (point, value) in subtopics {
-            outbox.post(QueuedPublish(topic: layout.events(device: deviceID, point: point), payload: value, retain: false))
+            outbox.post(QueuedPublish(topic: topics.events(point: point), payload: value, retain: false))
         }
     }
 
     func publishState(_ document: [UInt8]) {
-        outbox.post(QueuedPublish(topic: stateTopic, payload: document, retain: true))
+        outbox.post(QueuedPublish(topic: topics.state, payload: document, retain: true))
     }
 
     func publishAck(_ document: [UInt8]) {
-        outbox.post(QueuedPublish(topic: ackTopic, payload: document, retain: false))
+        outbox.post(QueuedPublish(topic: topics.ack, payload: document, retain: false))
     }
 
     func receive(_ handler: @escaping @Sendable (DeviceInput) -> Bool) {
