@@ -154,3 +154,16 @@ package func runCurrentThreadAtIdlePriority() -> Bool {
     let idlePolicy: Int32 = 5
     return sched_setscheduler(0, idlePolicy, &parameters) == 0
 }
+
+/// Runs blocking `body` (disk I/O, a join) on a thread of its own and returns its result to the
+/// awaiting task, so that the Swift concurrency pool never waits on it. If no thread can be
+/// started, `body` runs on the caller's thread rather than not at all.
+package func onDedicatedThread<Value: Sendable>(named name: String, _ body: @escaping @Sendable () -> Value) async -> Value {
+    await withCheckedContinuation { (done: CheckedContinuation<Value, Never>) in
+        do {
+            try DedicatedThread(name: name) { done.resume(returning: body()) }.detach()
+        } catch {
+            done.resume(returning: body())
+        }
+    }
+}

@@ -47,7 +47,7 @@ actor GatewayRuntime {
             guard let storage = loaded.storagePath else {
                 throw .unsupported("\(loaded.file): $.storage: an upstream broker needs a storage folder for its queue")
             }
-            let service = try UpstreamService.start(plan, storage: storage, logger: logger)
+            let service = try await UpstreamService.start(plan, storage: storage, logger: logger)
             links.attachUpstream { service.status(of: $0) }
             upstream = service
         }

@@ -56,7 +56,7 @@ final class UpstreamService: Sendable {
     }
 
     /// Starts the loop and the syncer; in `shared` style, the one connection too.
-    static func start(_ plan: UpstreamPlan, storage: String, logger: Logger) throws(GatewayError) -> UpstreamService {
+    static func start(_ plan: UpstreamPlan, storage: String, logger: Logger) async throws(GatewayError) -> UpstreamService {
         let loop: UpstreamLoop
         let syncer: QueueSyncer
         do {
@@ -71,8 +71,8 @@ final class UpstreamService: Sendable {
         }
         let service = UpstreamService(plan: plan, loop: loop, syncer: syncer, queueFolder: storage + "/upstream", logger: logger)
         if plan.settings.connection == .shared {
-            let connection = try service.open(name: sharedLinkName, login: plan.sharedLogin,
-                                              subscriptions: plan.layout.wildcardCommandFilters())
+            let connection = try await service.open(name: sharedLinkName, login: plan.sharedLogin,
+                                                    subscriptions: plan.layout.wildcardCommandFilters())
             service.state.withLock { $0.connections[sharedLinkName] = connection }
         }
         return service
@@ -91,15 +91,14 @@ final class UpstreamService: Sendable {
             connection = shared
         } else {
             let login = state.withLock { $0.deviceLogins[id] } ?? UpstreamLogin(clientID: id, username: id)
-            connection = try open(name: id, login: login,
-                                  subscriptions: plan.layout.commandFilters(device: id, registry: device.registry))
+            connection = try await open(name: id, login: login,
+                                        subscriptions: plan.layout.commandFilters(device: id, registry: device.registry))
             let stopped = state.withLock { state -> Bool in
                 if !state.stopped { state.connections[id] = connection }
                 return state.stopped
             }
             if stopped {
-                await connection.link.remove()
-                connection.outbox.close()
+                await Self.close(connection)
                 throw .upstream("the upstream side is stopping")
             }
         }
@@ -145,40 +144,35 @@ final class UpstreamService: Sendable {
         }
         for removal in removals { await removal.value }
         for connection in connections {
-            await connection.link.remove()
-            connection.outbox.close()
+            await Self.close(connection)
             state.withLock { $0.finalStatuses[connection.outbox.name] = connection.outbox.status }
         }
         await loop.stop()
-        // The last sync requests (submitted by the queues' close) run before the syncer joins;
-        // the join blocks, so it happens on a thread of its own, not on the concurrency pool.
+        // The last sync requests (submitted by the queues' close) run before the syncer joins.
         let syncer = self.syncer
-        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
-            do {
-                try DedicatedThread(name: "queue-sync-stop") {
-                    syncer.stop()
-                    done.resume()
-                }.detach()
-            } catch {
-                syncer.stop()
-                done.resume()
-            }
-        }
+        await onDedicatedThread(named: "upstream-stop") { syncer.stop() }
     }
 
     // MARK: - Connections
 
-    private func open(name: String, login: UpstreamLogin, subscriptions: [String]) throws(GatewayError) -> Connection {
+    /// Opens a connection's queue (on a thread of its own: it reads the queue's files) and adds its link.
+    private func open(name: String, login: UpstreamLogin, subscriptions: [String]) async throws(GatewayError) -> Connection {
         let settings = plan.settings
         // A device's own connection delivers to that device only (UpstreamRouter.route).
         let receiver: String? = settings.connection == .shared ? nil : name
+        let (folder, syncer, logger, router) = (queueFolder + "/" + name, self.syncer, self.logger, self.router)
+        let opened = await onDedicatedThread(named: "upstream-open") { () -> Result<UpstreamOutbox, StorageError> in
+            Result { () throws(StorageError) in
+                try UpstreamOutbox(name: name, directory: folder,
+                                   limits: MessageQueueLimits(maximumBytes: settings.queue.maximumBytes, maximumAge: settings.queue.maximumAge),
+                                   replayRate: settings.queue.replayRate, syncInterval: settings.queue.sync, syncer: syncer,
+                                   logger: logger, wallMilliseconds: { Timestamp.nowMilliseconds() },
+                                   onReceive: { publish in router.route(publish, receiver: receiver) })
+            }
+        }
         let outbox: UpstreamOutbox
         do {
-            outbox = try UpstreamOutbox(name: name, directory: queueFolder + "/" + name,
-                                        limits: MessageQueueLimits(maximumBytes: settings.queue.maximumBytes, maximumAge: settings.queue.maximumAge),
-                                        replayRate: settings.queue.replayRate, syncInterval: settings.queue.sync, syncer: syncer,
-                                        logger: logger, wallMilliseconds: { Timestamp.nowMilliseconds() },
-                                        onReceive: { [router] publish in router.route(publish, receiver: receiver) })
+            outbox = try opened.get()
         } catch {
             throw .upstream("\(name): cannot open its queue: \(error)")
         }
@@ -189,13 +183,20 @@ final class UpstreamService: Sendable {
         return Connection(outbox: outbox, link: link)
     }
 
+    /// Removes the link (DISCONNECT), then writes what was posted and closes the queue, on a
+    /// thread of its own (disk writes stay off the concurrency pool).
+    private static func close(_ connection: Connection) async {
+        await connection.link.remove()
+        let outbox = connection.outbox
+        await onDedicatedThread(named: "upstream-close") { outbox.close() }
+    }
+
     /// Ends a device's own connection in the background; its queue stays on disk for when it returns.
     private func release(_ deviceID: String) {
         state.withLock { state in
             guard let connection = state.connections.removeValue(forKey: deviceID) else { return }
             state.removals[deviceID] = Task { [self] in
-                await connection.link.remove()
-                connection.outbox.close()
+                await Self.close(connection)
                 _ = self.state.withLock { $0.removals.removeValue(forKey: deviceID) }
             }
         }
