@@ -45,9 +45,14 @@ import TestSupport
         try await Task.sleep(for: .milliseconds(300))
         #expect(UpstreamSharedTests.setPointWrites(fixture, value: 335) == 2)
 
-        await consumer.disconnect()
+        // A clean stop delivers the devices' last `state` before the links close.
         #expect(fixture.stopGateway() == 0)
         #expect(fixture.log.contains("gateway_stopped"))
+        for device in ["oven-1", "oven-2"] {
+            let last = await GatewayFixture.message(in: inbox, on: "plant/\(device)/state") { $0["online"] as? Bool == false }
+            #expect(last?["error"] as? String == "gateway stopped", "\(device): \(String(describing: last))")
+        }
+        await consumer.disconnect()
     }
 
     @Test func aWrongCertificateAuthorityIsAClearErrorRetriedWithBackoff() async throws {

@@ -88,6 +88,13 @@ package final class UpstreamOutbox: UpstreamLinkSource, @unchecked Sendable {
 
     package var status: UpstreamQueueStatus { statusBox.withLock { $0 } }
 
+    /// Whether a connected link still has messages to deliver (posted, or queued and not yet
+    /// acknowledged): what a clean stop waits for.
+    var hasUndeliveredWhileConnected: Bool {
+        let status = self.status
+        return status.connected && (status.depth > 0 || posted.withLock { !$0.isEmpty })
+    }
+
     /// Writes what was posted and closes the queue; the link must be removed first.
     package func close() {
         absorbPosted()
@@ -184,6 +191,7 @@ package final class UpstreamOutbox: UpstreamLinkSource, @unchecked Sendable {
             statusBox.withLock { $0.drainRate = rate }
         }
         statusBox.withLock { $0.acknowledged += 1 }
+        updateStatus()
     }
 
     package func received(_ publish: Publish) {

@@ -28,6 +28,9 @@ final class UpstreamService: Sendable {
         var finalStatuses: [String: UpstreamQueueStatus] = [:]
     }
 
+    /// How long a clean stop waits for connected links to deliver what they hold.
+    static let drainOnStop = Duration.seconds(2)
+
     /// The link name of the one connection in `shared` style.
     static let sharedLinkName = "shared"
 
@@ -134,6 +137,13 @@ final class UpstreamService: Sendable {
 
     /// Disconnects every link, closes the queues (what was posted is written first), ends the threads.
     func stop() async {
+        // A clean stop delivers what connected links still have (the devices' last `state`
+        // among it) for up to `drainOnStop`; what is left stays queued for the next start.
+        let deadline = ContinuousClock.now.advanced(by: Self.drainOnStop)
+        while ContinuousClock.now < deadline,
+              state.withLock({ $0.connections.values.contains { $0.outbox.hasUndeliveredWhileConnected } }) {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
         let (connections, removals) = state.withLock { state -> ([Connection], [Task<Void, Never>]) in
             state.stopped = true
             defer {
