@@ -101,7 +101,7 @@ import TLS
     @Test func upstreamCAAndClientCertificatesAreLoadedAndEachFailureIsAtItsKey() throws {
         let certificates = try TestCertificates()
         let devices = #"""
-        "buses": [{ "id": "b", "type": "simulator", "units": [1, 2] }], "profiles": ["acme-t1.json"],
+        "storage": "state", "buses": [{ "id": "b", "type": "simulator", "units": [1, 2] }], "profiles": ["acme-t1.json"],
           "registries": [{ "id": "plant", "devices": [
             { "id": "oven-1", "bus": "b", "unit": 1, "profile": "acme-t1", "upstream": { "certificate": "client.pem", "key": "client.key" } },
             { "id": "oven-2", "bus": "b", "unit": 2, "profile": "acme-t1", "upstream": { "certificate": "client.pem", "key": "server.key" } } ] }] }
@@ -117,7 +117,7 @@ import TLS
         file = try write(#"""
         { "broker": { "mode": "both", "listeners": [{ "host": "127.0.0.1", "port": 0 }],
                       "upstream": { "url": "mqtts://server.test", "ca": "missing-ca.pem", "connection": "shared", "certificate": "missing.pem", "key": "client.key" } },
-          "buses": [{ "id": "b", "type": "simulator" }], "profiles": ["acme-t1.json"],
+          "storage": "state", "buses": [{ "id": "b", "type": "simulator" }], "profiles": ["acme-t1.json"],
           "registries": [{ "id": "plant", "devices": [{ "id": "oven-1", "bus": "b", "unit": 1, "profile": "acme-t1" }] }] }
         """#, in: certificates)
         found = problems(file)
@@ -128,12 +128,18 @@ import TLS
         file = try write(#"""
         { "broker": { "mode": "both", "listeners": [{ "host": "127.0.0.1", "port": 0 }],
                       "upstream": { "url": "mqtts://server.test", "ca": "ca.pem", "connection": "shared", "certificate": "client.pem", "key": "client.key" } },
-          "buses": [{ "id": "b", "type": "simulator" }], "profiles": ["acme-t1.json"],
+          "storage": "state", "buses": [{ "id": "b", "type": "simulator" }], "profiles": ["acme-t1.json"],
           "registries": [{ "id": "plant", "devices": [{ "id": "oven-1", "bus": "b", "unit": 1, "profile": "acme-t1" }] }] }
         """#, in: certificates)
         let loaded = try RegistryLoader.load(configFile: file)
         #expect(loaded.listeners.map { "\($0.configuration)" } == ["127.0.0.1:0"])
         #expect(loaded.configuration.config.broker.upstream?.ca == certificates.path("ca.pem"))
+        #expect(loaded.upstream?.url == "mqtts://server.test:8883")
+        #expect(loaded.upstream?.tls != nil)
+        // The queue needs a folder: without `storage`, that is the one problem.
+        file = try write(#"{ "broker": { "mode": "upstream", "upstream": { "url": "mqtt://127.0.0.1" } }, "registries": [{ "id": "plant", "devices": [] }] }"#,
+                         in: certificates)
+        #expect(problems(file) == ["$.storage: required with an upstream broker: each connection's queue lives in this folder"])
     }
 
     @Test("modbridge check lists the gateway stage's problems with the others")

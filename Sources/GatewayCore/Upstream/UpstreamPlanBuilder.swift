@@ -20,19 +20,21 @@ enum UpstreamPlanBuilder {
             report(settings.path + ".topics", "\(error)")
             return (nil, problems)
         }
-        // The CA alone first, so that a CA that does not load is reported at its own key.
+        // The CA alone first, so that a CA that does not load is reported at its own key (and the
+        // certificates below are still checked, each at theirs).
+        var trusted = settings.ca.map(PEMSource.file)
         if settings.tls, let ca = settings.ca {
             do {
                 _ = try TLSContext.client(TLSConfiguration(trustedCertificates: .file(ca)))
             } catch {
                 report(settings.path + ".ca", "\(error)")
-                return (nil, problems)
+                trusted = nil
             }
         }
         /// A client context trusting the configured CA (or the system's), with an optional certificate.
         func context(certificate: String?, key: String?, at path: String) -> TLSContext? {
             guard settings.tls else { return nil }
-            var configuration = TLSConfiguration(trustedCertificates: settings.ca.map(PEMSource.file))
+            var configuration = TLSConfiguration(trustedCertificates: trusted)
             if let certificate, let key {
                 configuration.certificateChain = .file(certificate)
                 configuration.privateKey = .file(key)
@@ -45,7 +47,6 @@ enum UpstreamPlanBuilder {
             }
         }
         let shared = context(certificate: settings.certificate, key: settings.key, at: settings.path + ".certificate")
-        if settings.tls && shared == nil { return (nil, problems) }
         let sharedLogin = UpstreamLogin(clientID: settings.clientID, username: settings.username,
                                         password: settings.password.map { Array($0.utf8) })
         var deviceLogins: [String: UpstreamLogin] = [:]
@@ -62,6 +63,7 @@ enum UpstreamPlanBuilder {
                 }
             }
         }
+        guard problems.isEmpty else { return (nil, problems) }
         return (UpstreamPlan(settings: settings, layout: layout, tls: shared, sharedLogin: sharedLogin, deviceLogins: deviceLogins), problems)
     }
 }
