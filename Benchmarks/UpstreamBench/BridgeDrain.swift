@@ -46,14 +46,18 @@ func measureBridgeDrain(folder: String, upstream: MosquittoPeer, bridgePassword:
     guard let started = subscriber.wait(timeout: .seconds(60), until: { $0.firstBacklog != nil }), started.firstBacklog != nil else {
         throw BenchError("bridge: nothing reached the subscriber within 60 s of the login being allowed; L's log:\n\(local.log)")
     }
+    let cpu = DrainCPU(upstream: upstream.pid, peer: local.pid)
+    cpu.begin()
     let livePublishedAt = ContinuousClock.now
     try publisher.publish(topic: BenchMessages.liveTopic, payload: BenchMessages.livePayload(wallMilliseconds: 0))
     guard let received = subscriber.wait(timeout: .seconds(180), until: { $0.distinct >= messages && $0.live != nil }) else {
         let seen = subscriber.reception
         throw BenchError("bridge: the subscriber got \(seen.distinct) of \(messages) messages (live: \(seen.live != nil)) \(seen.failure ?? "")")
     }
-    return DrainFigures(seconds: seconds(received.firstBacklog!.duration(to: received.lastBacklog!)),
-                        distinct: received.distinct, received: received.backlogReceived,
-                        liveMilliseconds: received.live.map { milliseconds(livePublishedAt.duration(to: $0)) },
-                        backlogBeforeLive: received.backlogBeforeLive, connackToLastSeconds: nil, fillSeconds: fillSeconds)
+    var figures = DrainFigures(seconds: seconds(received.firstBacklog!.duration(to: received.lastBacklog!)),
+                               distinct: received.distinct, received: received.backlogReceived,
+                               liveMilliseconds: received.live.map { milliseconds(livePublishedAt.duration(to: $0)) },
+                               backlogBeforeLive: received.backlogBeforeLive, connackToLastSeconds: nil, fillSeconds: fillSeconds)
+    (figures.upstreamCPUPercent, figures.peerCPUPercent) = cpu.end()
+    return figures
 }

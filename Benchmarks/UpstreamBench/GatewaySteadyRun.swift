@@ -137,6 +137,22 @@ func cpuSeconds(_ pid: pid_t) -> Double {
     return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
 }
 
+/// CPU seconds of this process's threads called `name`.
+func threadCPUSeconds(named name: String) -> Double {
+    guard let tasks = try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task") else { return 0 }
+    var total = 0.0
+    for task in tasks {
+        let comm = (try? String(contentsOfFile: "/proc/self/task/\(task)/comm", encoding: .utf8)) ?? ""
+        guard comm.trimmingCharacters(in: .whitespacesAndNewlines) == name else { continue }
+        let stat = (try? String(contentsOfFile: "/proc/self/task/\(task)/stat", encoding: .utf8)) ?? ""
+        guard let close = stat.lastIndex(of: ")") else { continue }
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else { continue }
+        total += (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
+    }
+    return total
+}
+
 func processThreads(_ pid: pid_t) -> Int {
     let fields = statFields(pid)
     return fields.count > 17 ? Int(fields[17]) ?? 0 : 0

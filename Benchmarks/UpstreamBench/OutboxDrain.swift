@@ -23,6 +23,10 @@ struct DrainFigures {
     /// Posting and storing (modbridge), or publishing into the local broker (the bridge).
     var fillSeconds: Double
     var notes: [String] = []
+    /// CPU over the drain (first to last message), % of one core: the upstream Mosquitto U, and
+    /// the peer (modbridge: the bench's mqtt-upstream thread; the bridge: Mosquitto L).
+    var upstreamCPUPercent = 0.0
+    var peerCPUPercent = 0.0
 
     var rate: Double { seconds > 0 ? Double(distinct) / seconds : 0 }
 }
@@ -79,6 +83,9 @@ func measureOutboxDrain(folder: String, upstream: MosquittoPeer, login: (user: S
         let up = loop.add(configuration, source: probe)
         outbox.attach(up)
         link = up
+        let cpu = DrainCPU(upstream: upstream.pid, peer: nil)
+        _ = subscriber?.wait(timeout: .seconds(60), until: { $0.firstBacklog != nil })
+        cpu.begin()
         guard let received = subscriber?.wait(timeout: .seconds(180), until: { $0.distinct >= messages && $0.live != nil }) else {
             let seen = subscriber?.reception ?? Reception()
             throw BenchError("modbridge: the subscriber got \(seen.distinct) of \(messages) messages (live: \(seen.live != nil)) "
@@ -92,6 +99,7 @@ func measureOutboxDrain(folder: String, upstream: MosquittoPeer, login: (user: S
             backlogBeforeLive: received.backlogBeforeLive,
             connackToLastSeconds: connectedAt.map { seconds($0.duration(to: received.lastBacklog!)) },
             fillSeconds: fillSeconds)
+        (figures.upstreamCPUPercent, figures.peerCPUPercent) = cpu.end()
         let status = outbox.status
         if status.resent > 0 { figures.notes.append("\(status.resent) sent again") }
         figures.notes += problems.withLock { $0 }
@@ -154,3 +162,33 @@ func seconds(_ duration: Duration) -> Double {
 }
 
 func milliseconds(_ duration: Duration) -> Double { seconds(duration) * 1000 }
+
+/// CPU seconds of U and of the peer between `begin()` and `end()`, as % of one core.
+final class DrainCPU {
+    private let upstream: pid_t?
+    /// nil: this process's mqtt-upstream thread.
+    private let peer: pid_t?
+    private var start: (at: ContinuousClock.Instant, upstream: Double, peer: Double)?
+
+    init(upstream: pid_t?, peer: pid_t?) {
+        self.upstream = upstream
+        self.peer = peer
+    }
+
+    private func sample() -> (upstream: Double, peer: Double) {
+        (upstream.map(cpuSeconds) ?? 0, peer.map(cpuSeconds) ?? threadCPUSeconds(named: "mqtt-upstream"))
+    }
+
+    func begin() {
+        let now = sample()
+        start = (.now, now.upstream, now.peer)
+    }
+
+    func end() -> (upstream: Double, peer: Double) {
+        guard let start else { return (0, 0) }
+        let now = sample()
+        let elapsed = seconds(start.at.duration(to: .now))
+        guard elapsed > 0 else { return (0, 0) }
+        return ((now.upstream - start.upstream) / elapsed * 100, (now.peer - start.peer) / elapsed * 100)
+    }
+}

@@ -47,6 +47,8 @@ func report(_ options: Options, drains: [Peer: [DrainFigures]], steady: SteadyFi
     | drain first → last message (s) | \(cell(median(secondsM), 3)) | \(cell(median(secondsB), 3)) | \(cell(median(secondsB) > 0 ? median(secondsM) / median(secondsB) : 0, 2)) (time) | — | \(spread(secondsM)); \(spread(secondsB)) |
     | drain rate (msg/s) | \(cell(median(ratesM), 0)) | \(cell(median(ratesB), 0)) | \(cell(rateRatio, 2)) | \(rateRatio >= 1 ? "yes" : "**no**") | \(spread(ratesM)); \(spread(ratesB)) |
     | messages received / distinct, all runs | \(modbridge.map(\.received).reduce(0, +)) / \(modbridge.map(\.distinct).reduce(0, +)) | \(bridge.map(\.received).reduce(0, +)) / \(bridge.map(\.distinct).reduce(0, +)) | — | — | — |
+    | CPU during the drain, % of one core: U | \(cell(median(modbridge.map(\.upstreamCPUPercent)), 0)) | \(cell(median(bridge.map(\.upstreamCPUPercent)), 0)) | — | — | — |
+    | CPU during the drain, % of one core: the peer (modbridge's `mqtt-upstream` thread; Mosquitto L) | \(cell(median(modbridge.map(\.peerCPUPercent)), 0)) | \(cell(median(bridge.map(\.peerCPUPercent)), 0)) | \(cell(median(bridge.map(\.peerCPUPercent)) > 0 ? median(modbridge.map(\.peerCPUPercent)) / median(bridge.map(\.peerCPUPercent)) : 0, 2)) | — | — |
     | making the backlog (s): posted and on disk; published into L | \(cell(median(modbridge.map(\.fillSeconds)), 2)) | \(cell(median(bridge.map(\.fillSeconds)), 2)) | — | — | — |
 
     Each run, modbridge / bridge drain time: \(perRun).
