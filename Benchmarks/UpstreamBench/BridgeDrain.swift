@@ -58,6 +58,6 @@ func measureBridgeDrain(folder: String, upstream: MosquittoPeer, bridgePassword:
                                distinct: received.distinct, received: received.backlogReceived,
                                liveMilliseconds: received.live.map { milliseconds(livePublishedAt.duration(to: $0)) },
                                backlogBeforeLive: received.backlogBeforeLive, connackToLastSeconds: nil, fillSeconds: fillSeconds)
-    (figures.upstreamCPUPercent, figures.peerCPUPercent) = cpu.end()
+    (figures.upstreamCPUPercent, figures.peerCPUPercent, figures.segmentsPerMessage) = cpu.end(messages: messages)
     return figures
 }

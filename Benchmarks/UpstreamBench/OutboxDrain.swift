@@ -27,6 +27,8 @@ struct DrainFigures {
     /// the peer (modbridge: the bench's mqtt-upstream thread; the bridge: Mosquitto L).
     var upstreamCPUPercent = 0.0
     var peerCPUPercent = 0.0
+    /// TCP segments the machine sent over the drain (every loopback connection), per message.
+    var segmentsPerMessage = 0.0
 
     var rate: Double { seconds > 0 ? Double(distinct) / seconds : 0 }
 }
@@ -99,7 +101,7 @@ func measureOutboxDrain(folder: String, upstream: MosquittoPeer, login: (user: S
             backlogBeforeLive: received.backlogBeforeLive,
             connackToLastSeconds: connectedAt.map { seconds($0.duration(to: received.lastBacklog!)) },
             fillSeconds: fillSeconds)
-        (figures.upstreamCPUPercent, figures.peerCPUPercent) = cpu.end()
+        (figures.upstreamCPUPercent, figures.peerCPUPercent, figures.segmentsPerMessage) = cpu.end(messages: messages)
         let status = outbox.status
         if status.resent > 0 { figures.notes.append("\(status.resent) sent again") }
         figures.notes += problems.withLock { $0 }
@@ -163,32 +165,43 @@ func seconds(_ duration: Duration) -> Double {
 
 func milliseconds(_ duration: Duration) -> Double { seconds(duration) * 1000 }
 
-/// CPU seconds of U and of the peer between `begin()` and `end()`, as % of one core.
+/// CPU seconds of U and of the peer between `begin()` and `end()`, as % of one core, and the TCP
+/// segments the machine sent meanwhile (/proc/net/snmp OutSegs).
 final class DrainCPU {
     private let upstream: pid_t?
     /// nil: this process's mqtt-upstream thread.
     private let peer: pid_t?
-    private var start: (at: ContinuousClock.Instant, upstream: Double, peer: Double)?
+    private var start: (at: ContinuousClock.Instant, upstream: Double, peer: Double, segments: Double)?
 
     init(upstream: pid_t?, peer: pid_t?) {
         self.upstream = upstream
         self.peer = peer
     }
 
-    private func sample() -> (upstream: Double, peer: Double) {
-        (upstream.map(cpuSeconds) ?? 0, peer.map(cpuSeconds) ?? threadCPUSeconds(named: "mqtt-upstream"))
+    private func sample() -> (upstream: Double, peer: Double, segments: Double) {
+        (upstream.map(cpuSeconds) ?? 0, peer.map(cpuSeconds) ?? threadCPUSeconds(named: "mqtt-upstream"), tcpSegmentsSent())
     }
 
     func begin() {
         let now = sample()
-        start = (.now, now.upstream, now.peer)
+        start = (.now, now.upstream, now.peer, now.segments)
     }
 
-    func end() -> (upstream: Double, peer: Double) {
-        guard let start else { return (0, 0) }
+    func end(messages: Int) -> (upstream: Double, peer: Double, segmentsPerMessage: Double) {
+        guard let start else { return (0, 0, 0) }
         let now = sample()
         let elapsed = seconds(start.at.duration(to: .now))
-        guard elapsed > 0 else { return (0, 0) }
-        return ((now.upstream - start.upstream) / elapsed * 100, (now.peer - start.peer) / elapsed * 100)
+        guard elapsed > 0 else { return (0, 0, 0) }
+        return ((now.upstream - start.upstream) / elapsed * 100, (now.peer - start.peer) / elapsed * 100,
+                (now.segments - start.segments) / Double(max(1, messages)))
     }
+}
+
+/// Tcp OutSegs of /proc/net/snmp: segments sent by the machine (its network namespace) so far.
+func tcpSegmentsSent() -> Double {
+    let lines = ((try? String(contentsOfFile: "/proc/net/snmp", encoding: .utf8)) ?? "").split(separator: "\n").filter { $0.hasPrefix("Tcp:") }
+    guard lines.count >= 2 else { return 0 }
+    let names = lines[0].split(separator: " "), values = lines[1].split(separator: " ")
+    guard let index = names.firstIndex(of: "OutSegs"), index < values.count else { return 0 }
+    return Double(values[index]) ?? 0
 }

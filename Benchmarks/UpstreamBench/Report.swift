@@ -49,6 +49,7 @@ func report(_ options: Options, drains: [Peer: [DrainFigures]], steady: SteadyFi
     | messages received / distinct, all runs | \(modbridge.map(\.received).reduce(0, +)) / \(modbridge.map(\.distinct).reduce(0, +)) | \(bridge.map(\.received).reduce(0, +)) / \(bridge.map(\.distinct).reduce(0, +)) | — | — | — |
     | CPU during the drain, % of one core: U | \(cell(median(modbridge.map(\.upstreamCPUPercent)), 0)) | \(cell(median(bridge.map(\.upstreamCPUPercent)), 0)) | — | — | — |
     | CPU during the drain, % of one core: the peer (modbridge's `mqtt-upstream` thread; Mosquitto L) | \(cell(median(modbridge.map(\.peerCPUPercent)), 0)) | \(cell(median(bridge.map(\.peerCPUPercent)), 0)) | \(cell(median(bridge.map(\.peerCPUPercent)) > 0 ? median(modbridge.map(\.peerCPUPercent)) / median(bridge.map(\.peerCPUPercent)) : 0, 2)) | — | — |
+    | TCP segments sent on the machine during the drain, per message (all loopback connections) | \(cell(median(modbridge.map(\.segmentsPerMessage)), 2)) | \(cell(median(bridge.map(\.segmentsPerMessage)), 2)) | \(cell(median(bridge.map(\.segmentsPerMessage)) > 0 ? median(modbridge.map(\.segmentsPerMessage)) / median(bridge.map(\.segmentsPerMessage)) : 0, 2)) | — | — |
     | making the backlog (s): posted and on disk; published into L | \(cell(median(modbridge.map(\.fillSeconds)), 2)) | \(cell(median(bridge.map(\.fillSeconds)), 2)) | — | — | — |
 
     Each run, modbridge / bridge drain time: \(perRun).
@@ -59,9 +60,11 @@ func report(_ options: Options, drains: [Peer: [DrainFigures]], steady: SteadyFi
     \(lives.count) runs, with \(modbridge.map { String($0.backlogBeforeLive) }.joined(separator: ", ")) backlog messages ahead of it;
     target: within one poll interval (1 s): **\((lives.max() ?? .infinity) <= 1000 ? "yes" : "no")**. From the CONNACK to the
     backlog's last message: \(modbridge.compactMap(\.connackToLastSeconds).map { formatted($0, decimals: 2) }.joined(separator: ", ")) s.
-    For comparison, the bridge has no live-first: a message published into L when the first backlog
-    message reached the subscriber arrived after \(cell(median(bridgeLives), 0)) ms (median), behind
-    \(bridge.map { String($0.backlogBeforeLive) }.joined(separator: ", ")) backlog messages.
+    For comparison, the bridge: a message published into L when the first backlog message reached
+    the subscriber arrived after \(bridge.map { formatted($0.liveMilliseconds ?? 0, decimals: 1) }.joined(separator: ", ")) ms, behind
+    \(bridge.map { String($0.backlogBeforeLive) }.joined(separator: ", ")) backlog messages (Mosquitto has no live-first; a new
+    message that finds a free slot in the bridge's in-flight window goes out at once, ahead of the
+    queue, otherwise behind it: chance decides).
     """
     if let steady {
         text += """

@@ -123,7 +123,7 @@ func runBench(_ options: Options) async throws {
                     + "\(formatted(figures.rate, decimals: 0)) msg/s, \(figures.distinct) distinct, \(figures.received) received"
                 if let live = figures.liveMilliseconds { line += ", live after \(formatted(live, decimals: 1)) ms (\(figures.backlogBeforeLive) backlog messages before it)" }
                 if let total = figures.connackToLastSeconds { line += ", CONNACK→last \(formatted(total, decimals: 3)) s" }
-                line += ", CPU during the drain: U \(formatted(figures.upstreamCPUPercent, decimals: 0)) %, \(peer == .modbridge ? "mqtt-upstream thread" : "L") \(formatted(figures.peerCPUPercent, decimals: 0)) %"
+                line += ", CPU during the drain: U \(formatted(figures.upstreamCPUPercent, decimals: 0)) %, \(peer == .modbridge ? "mqtt-upstream thread" : "L") \(formatted(figures.peerCPUPercent, decimals: 0)) %, \(formatted(figures.segmentsPerMessage, decimals: 2)) TCP segments/message"
                 line += ", backlog made in \(formatted(figures.fillSeconds, decimals: 2)) s"
                 if !figures.notes.isEmpty { line += "; " + figures.notes.joined(separator: "; ") }
                 say(line)
