@@ -15,7 +15,7 @@ C_LOOP := .build/libmodbus-loop
 MQTT_LOAD := .build/mqtt-load
 MQTT_TLS_LOAD := .build/mqtt-tls-load
 
-.PHONY: all setup setup-system setup-python build test demo bench bench-gateway bench-broker bench-registry clean
+.PHONY: all setup setup-system setup-python build test demo bench bench-gateway bench-broker bench-registry bench-upstream clean
 
 all: build
 
@@ -65,6 +65,7 @@ bench: setup-system $(C_LOOP)
 	$(MAKE) bench-gateway
 	$(MAKE) bench-broker
 	$(MAKE) bench-registry
+	$(MAKE) bench-upstream
 
 # Gateway bench: requests per cycle of each shipped profile, register change → subscriber
 # latency, CPU and memory of `modbridge run` polling 100 simulated Modbus TCP devices.
@@ -96,6 +97,15 @@ $(MQTT_TLS_LOAD): Benchmarks/c/mqtt_tls_load.c Benchmarks/c/load_common.h | setu
 bench-registry: setup-system $(MQTT_TLS_LOAD)
 	$(SWIFT) build -c release --product modbridge
 	scripts/registry-bench.sh --load $(MQTT_TLS_LOAD) --write BENCHMARKS.md
+
+# Upstream bench: modbridge's store-and-forward drain of a 100,000-message backlog vs a Mosquitto
+# bridge draining the same backlog into the same upstream Mosquitto (same run, alternating), the
+# live value's wait behind the backlog, and `modbridge run` in mode upstream with 100 per-device
+# connections (messages/s, CPU, memory).
+bench-upstream: setup-system
+	$(SWIFT) build -c release --product modbridge
+	$(SWIFT) build -c release --product modbridge-upstream-bench
+	.build/release/modbridge-upstream-bench --modbridge .build/release/modbridge --write BENCHMARKS.md
 
 clean:
 	rm -rf .build

@@ -64,6 +64,11 @@ let package = Package(
             dependencies: ["BenchSupport", "TestSupport", "POSIX", "Modbus", "Mapping", "MQTT"],
             path: "Benchmarks/GatewayBench"
         ),
+        .executableTarget(
+            name: "modbridge-upstream-bench",
+            dependencies: ["BenchSupport", "TestSupport", "POSIX", "MQTT", "MQTTClient", "Storage", "Mapping", "GatewayCore"],
+            path: "Benchmarks/UpstreamBench"
+        ),
 
         // Helpers the test targets (and the gateway benchmark) share: temporary folders, child
         // processes, free ports, MQTT test clients, Mosquitto.

@@ -144,10 +144,14 @@ extension UpstreamLinkMachine {
     }
 
     /// After each event: a pull if the source may have messages and there is room, and the next
-    /// tick if it changed.
+    /// tick if it changed. While messages are in flight, the pull waits until a quarter of the
+    /// window is free: a backlog then goes out in batches of PUBLISH packets, one write each,
+    /// instead of one or two per PUBACK, which cost the loop and the broker a segment each
+    /// (the drain bench: ~2.9 TCP segments per message against ~2.5, and a quarter more CPU).
+    /// A live message waits at most for that quarter's PUBACKs.
     mutating func finish(_ actions: [Action]) -> [Action] {
         var actions = actions
-        if isUp, wantsMessages, room > 0 {
+        if isUp, wantsMessages, room > 0, inFlight.isEmpty || room * 4 >= configuration.maximumInFlight {
             wantsMessages = false
             actions.append(.pullMessages(limit: room))
         }

@@ -69,6 +69,30 @@ import TestSupport
         outbox.close()
     }
 
+    @Test func aBacklogSentBehindLiveValuesIsNotCountedAsResent() throws {
+        let outbox = try outbox()
+        let start = ContinuousClock.now
+        post(outbox, 1...600)                          // down: more than one read-ahead page
+        _ = outbox.service(at: start)
+        outbox.linkUp(sessionPresent: false, at: start)
+        post(outbox, 601...601)                        // live, sent first
+        var sent: [OutboundMessage] = []
+        while true {
+            let batch = outbox.nextMessages(limit: 7, at: start).messages
+            if batch.isEmpty { break }
+            sent += batch
+            if sent.count == 301 { outbox.acknowledged(sent[0].token, at: start) }
+        }
+        #expect(values(sent) == [601] + Array(1...600))
+        #expect(outbox.status.resent == 0)
+        // Cut after all of it went out and only the live one was acknowledged: the 600 go again.
+        outbox.linkDown(.connectionClosed("cut"), retryAt: start, at: start)
+        outbox.linkUp(sessionPresent: false, at: start)
+        #expect(values(outbox.nextMessages(limit: 1000, at: start).messages) == Array(1...600))
+        #expect(outbox.status.resent == 600)
+        outbox.close()
+    }
+
     @Test func theBacklogIsReplayedAtTheCappedRate() throws {
         let outbox = try outbox(replayRate: 10)
         let start = ContinuousClock.now

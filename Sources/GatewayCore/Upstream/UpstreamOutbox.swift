@@ -47,8 +47,18 @@ package final class UpstreamOutbox: UpstreamLinkSource, @unchecked Sendable {
     private var newestRetained: [String: UInt64] = [:]
     /// Topics whose retained message went out live since the link came up.
     private var retainedSentLive: Set<String> = []
-    /// The highest sequence handed to a link in this process: one at or below it is a resend.
-    private var highestSent: UInt64 = 0
+    /// Backlog messages read ahead of need and not yet handed out: one read of a page serves many
+    /// pulls (each pull is only as large as the PUBACKs that freed room), instead of a read each.
+    private var backlogAhead: ArraySlice<QueuedMessage> = []
+    private static let backlogPage = 256
+    /// The first backlog message handed out on this connection.
+    private var backlogFirstSent: UInt64?
+    /// What earlier connections of this process handed out (sorted, disjoint): one handed out
+    /// again is a resend.
+    private var sentEarlier: [ClosedRange<UInt64>] = []
+    /// The oldest message's time, as last read: reading it may read a file, so it is refreshed by
+    /// the once-a-second housekeeping (and when the queue empties or fills), not on every pull.
+    private var oldestEnqueuedAt: Int64?
     private var acknowledgedThisSecond = (start: ContinuousClock.Instant?.none, count: 0)
     private var lastQueueLog: ContinuousClock.Instant?
 
@@ -109,6 +119,7 @@ package final class UpstreamOutbox: UpstreamLinkSource, @unchecked Sendable {
         if nextHousekeeping.map({ now >= $0 }) ?? true {
             nextHousekeeping = now.advanced(by: .seconds(1))
             if let drops = queue.expire(at: wallMilliseconds()) { report([drops]) }
+            oldestEnqueuedAt = queue.oldestEnqueuedAt
             logQueue(at: now)
         }
         if nextSync.map({ now >= $0 }) ?? true {
@@ -121,10 +132,13 @@ package final class UpstreamOutbox: UpstreamLinkSource, @unchecked Sendable {
 
     package func linkUp(sessionPresent: Bool, at now: ContinuousClock.Instant) {
         absorbPosted()
+        rememberSent()
         isUp = true
         backlogEnd = queue.lastSequence
         liveCursor = backlogEnd
         backlogCursor = nil
+        backlogFirstSent = nil
+        backlogAhead = []
         backlogDone = queue.count == 0
         retainedSentLive = []
         replayTokens = 0
@@ -149,7 +163,7 @@ package final class UpstreamOutbox: UpstreamLinkSource, @unchecked Sendable {
         guard isUp, limit > 0 else { return ([], nil) }
         var messages: [OutboundMessage] = []
         // Live values first.
-        for message in read(after: liveCursor, limit: limit) {
+        for message in liveCursor < queue.lastSequence ? read(after: liveCursor, limit: limit) : [] {
             liveCursor = message.sequence
             if let outbound = outbound(message, live: true) { messages.append(outbound) }
         }
@@ -159,15 +173,24 @@ package final class UpstreamOutbox: UpstreamLinkSource, @unchecked Sendable {
             refillTokens(at: now)
             let allowed = replayRate == 0 ? room : min(room, Int(replayTokens))
             if allowed > 0 {
-                let batch = read(after: backlogCursor, limit: allowed)
                 var taken = 0
-                for message in batch where message.sequence <= backlogEnd {
+                while taken < allowed {
+                    if backlogAhead.isEmpty {
+                        backlogAhead = read(after: backlogCursor, limit: max(allowed - taken, Self.backlogPage))
+                            .prefix { $0.sequence <= backlogEnd }
+                        if backlogAhead.isEmpty { break }
+                    }
+                    let message = backlogAhead.removeFirst()
                     backlogCursor = message.sequence
+                    if backlogFirstSent == nil { backlogFirstSent = message.sequence }
                     taken += 1
                     if let outbound = outbound(message, live: false) { messages.append(outbound) }
                 }
                 if replayRate > 0 { replayTokens -= Double(taken) }
-                if taken < allowed || backlogCursor.map({ $0 >= backlogEnd }) == true { backlogDone = true }
+                if taken < allowed || backlogCursor.map({ $0 >= backlogEnd }) == true {
+                    backlogDone = true
+                    backlogAhead = []
+                }
             }
             if !backlogDone && replayRate > 0 && replayTokens < 1 {
                 let wait = Duration.nanoseconds(Int64((1 - replayTokens) / Double(replayRate) * 1e9) + 1)
@@ -226,6 +249,11 @@ package final class UpstreamOutbox: UpstreamLinkSource, @unchecked Sendable {
     }
 
     private func report(_ drops: [QueueDrops]) {
+        // Messages read ahead may be among those dropped: read them again from the queue.
+        if drops.contains(where: { $0.count > 0 }) {
+            backlogAhead = []
+            oldestEnqueuedAt = nil
+        }
         for drop in drops where drop.count > 0 {
             statusBox.withLock { $0.dropped += drop.count }
             logger.log(.warning, "upstream_queue_dropped", ["link": name, "messages": String(drop.count), "bytes": String(drop.bytes),
@@ -257,9 +285,25 @@ package final class UpstreamOutbox: UpstreamLinkSource, @unchecked Sendable {
                 retain = newestRetained[publish.topic] == message.sequence && !retainedSentLive.contains(publish.topic)
             }
         }
-        if message.sequence <= highestSent { statusBox.withLock { $0.resent += 1 } }
-        highestSent = max(highestSent, message.sequence)
+        if sentEarlier.contains(where: { $0.contains(message.sequence) }) { statusBox.withLock { $0.resent += 1 } }
         return OutboundMessage(token: message.sequence, topic: publish.topic, payload: publish.payload, qos: .atLeastOnce, retain: retain)
+    }
+
+    /// Adds what the last connection handed out to `sentEarlier`: its backlog from the first one
+    /// sent, and its live messages (after the backlog's end).
+    private func rememberSent() {
+        if let first = backlogFirstSent, let last = backlogCursor, first <= last { insertSent(first...last) }
+        if liveCursor > backlogEnd { insertSent((backlogEnd + 1)...liveCursor) }
+    }
+
+    private func insertSent(_ range: ClosedRange<UInt64>) {
+        var merged = range
+        sentEarlier.removeAll { existing in
+            guard existing.lowerBound <= merged.upperBound &+ 1, merged.lowerBound <= existing.upperBound &+ 1 else { return false }
+            merged = min(existing.lowerBound, merged.lowerBound)...max(existing.upperBound, merged.upperBound)
+            return true
+        }
+        sentEarlier.insert(merged, at: sentEarlier.firstIndex { $0.lowerBound > merged.lowerBound } ?? sentEarlier.endIndex)
     }
 
     private func refillTokens(at now: ContinuousClock.Instant) {
@@ -287,7 +331,12 @@ package final class UpstreamOutbox: UpstreamLinkSource, @unchecked Sendable {
     }
 
     private func updateStatus() {
-        let (count, bytes, oldest) = (queue.count, queue.bytes, queue.oldestEnqueuedAt)
+        if queue.count == 0 {
+            oldestEnqueuedAt = nil
+        } else if oldestEnqueuedAt == nil {
+            oldestEnqueuedAt = queue.oldestEnqueuedAt
+        }
+        let (count, bytes, oldest) = (queue.count, queue.bytes, oldestEnqueuedAt)
         let backlog = backlogDone ? 0 : Int(backlogEnd - min(backlogEnd, backlogCursor ?? 0))
         statusBox.withLock {
             $0.depth = count
