@@ -213,8 +213,11 @@ package final class UpstreamOutbox: UpstreamLinkSource, @unchecked Sendable {
             acknowledgedThisSecond = (now, 1)
             statusBox.withLock { $0.drainRate = rate }
         }
-        statusBox.withLock { $0.acknowledged += 1 }
-        updateStatus()
+        let depth = queue.count
+        statusBox.withLock {
+            $0.acknowledged += 1
+            $0.depth = depth
+        }
     }
 
     package func received(_ publish: Publish) {
