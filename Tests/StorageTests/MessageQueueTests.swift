@@ -6,12 +6,15 @@ import Testing
 
 @Suite("Storage: the store-and-forward message queue (segments, acknowledgements, restarts, torn tails, bounds, sync)")
 struct MessageQueueTests {
+    /// Removed after each test has returned, when its queues are closed and released.
+    private let folders = TemporaryFolders()
+
     /// 20-byte payloads: a message record is 45 bytes; with this segment size a segment holds 3.
     static let smallSegments = MessageQueueLimits(maximumBytes: 1 << 20, maximumAge: nil, segmentBytes: 8 + 3 * 45)
 
     @Test("Messages come back in order with sequences 1, 2, 3 ...; pages go on after a sequence; bytes are the files' sizes")
     func orderAndSequences() throws {
-        let folder = TemporaryFolder()
+        let folder = folders.make()
         let queue = try MessageQueue.open(directory: folder.path, limits: MessageQueueLimits())
         #expect(queue.lastSequence == 0)
         #expect(try queue.messages(after: nil, limit: 10).isEmpty)
@@ -34,7 +37,7 @@ struct MessageQueueTests {
 
     @Test("Acknowledged out of order: the others stay, in order, also after a restart; repeats and unknown sequences are ignored")
     func acknowledgeOutOfOrder() throws {
-        let folder = TemporaryFolder()
+        let folder = folders.make()
         let queue = try MessageQueue.open(directory: folder.path, limits: MessageQueueLimits())
         for index in 1...10 { _ = queue.append(Self.payload(index), at: 0) }
         for sequence: UInt64 in [3, 7, 1, 7, 99, 0] { queue.acknowledge(sequence) }
@@ -54,7 +57,7 @@ struct MessageQueueTests {
 
     @Test("A segment whose messages are all acknowledged is unlinked; acknowledgements it held for older segments are written again")
     func segmentDeletion() throws {
-        let folder = TemporaryFolder()
+        let folder = folders.make()
         let queue = try MessageQueue.open(directory: folder.path, limits: Self.smallSegments)
         for index in 1...10 { _ = queue.append(Self.payload(index), at: 0) }
         try queue.flush()
@@ -95,7 +98,7 @@ struct MessageQueueTests {
 
     @Test("Closed and opened again: unacknowledged messages and the numbering go on, across many segments")
     func restart() throws {
-        let folder = TemporaryFolder()
+        let folder = folders.make()
         var queue = try MessageQueue.open(directory: folder.path, limits: Self.smallSegments)
         for index in 1...20 { _ = queue.append(Self.payload(index), at: Int64(index)) }
         for sequence in stride(from: UInt64(1), through: 20, by: 2) { queue.acknowledge(sequence) }
@@ -116,7 +119,7 @@ struct MessageQueueTests {
 
     @Test("A last segment cut anywhere in its last record: only that message is lost; appends go on after the cut")
     func tornTail() throws {
-        let source = TemporaryFolder()
+        let source = folders.make()
         let queue = try MessageQueue.open(directory: source.path, limits: MessageQueueLimits())
         for index in 1...2 { _ = queue.append(Self.payload(index), at: 0) }
         try queue.flush()
@@ -126,7 +129,7 @@ struct MessageQueueTests {
         let bytes = try #require(readFileBytes(source.path + "/" + Self.segmentName("1")))
         #expect(bytes.count == lastStart + 45)
         for cut in lastStart..<bytes.count {
-            let copy = TemporaryFolder()
+            let copy = folders.make()
             #expect(writeFileBytes(Array(bytes[..<cut]), to: copy.path + "/" + Self.segmentName("1")))
             let reopened = try MessageQueue.open(directory: copy.path, limits: MessageQueueLimits())
             #expect(reopened.droppedBytesAtOpen == cut - lastStart, "cut at \(cut)")
@@ -141,7 +144,7 @@ struct MessageQueueTests {
 
     @Test("A corrupt record in a middle segment: what replays stays, the rest is counted in droppedBytesAtOpen; foreign files are left alone")
     func corruptMiddleSegment() throws {
-        let folder = TemporaryFolder()
+        let folder = folders.make()
         let queue = try MessageQueue.open(directory: folder.path, limits: Self.smallSegments)
         for index in 1...9 { _ = queue.append(Self.payload(index), at: 0) }
         queue.close()
@@ -164,14 +167,14 @@ struct MessageQueueTests {
 
     @Test("kill -9 after flush (a copy of the folder opened without close): nothing flushed is lost, acknowledgements included")
     func killNineAfterFlush() throws {
-        let folder = TemporaryFolder()
+        let folder = folders.make()
         let queue = try MessageQueue.open(directory: folder.path, limits: Self.smallSegments)
         for index in 1...8 { _ = queue.append(Self.payload(index), at: 0) }
         queue.acknowledge(2)
         queue.acknowledge(5)
         try queue.flush()
         _ = queue.append(Self.payload(9), at: 0) // buffered only: a kill loses it
-        let copy = TemporaryFolder()
+        let copy = folders.make()
         for name in Self.files(folder) {
             #expect(writeFileBytes(try #require(readFileBytes(folder.path + "/" + name)), to: copy.path + "/" + name))
         }
@@ -184,7 +187,7 @@ struct MessageQueueTests {
 
     @Test("The byte bound drops whole oldest segments, counted as maxBytes; what stays is the newest, in order")
     func byteBound() throws {
-        let folder = TemporaryFolder()
+        let folder = folders.make()
         // Segments of at most 1000 / 8 = 125 bytes: 2 messages each.
         let limits = MessageQueueLimits(maximumBytes: 1000, maximumAge: nil)
         let queue = try MessageQueue.open(directory: folder.path, limits: limits)
@@ -205,7 +208,7 @@ struct MessageQueueTests {
 
     @Test("The age bound drops messages older than maximumAge, oldest first, counted as maxAge, also after a restart")
     func ageBound() throws {
-        let folder = TemporaryFolder()
+        let folder = folders.make()
         let limits = MessageQueueLimits(maximumBytes: 1 << 20, maximumAge: .seconds(60), segmentBytes: 8 + 3 * 45)
         let queue = try MessageQueue.open(directory: folder.path, limits: limits)
         for index in 0..<10 { _ = queue.append(Self.payload(index), at: Int64(index) * 10_000) }
@@ -224,14 +227,14 @@ struct MessageQueueTests {
         #expect(try reopened.messages(after: nil, limit: 100).map(\.sequence) == [5, 6, 7, 8, 9, 10])
         #expect(reopened.expire(at: 1_000_000)?.count == 6)
         #expect(reopened.count == 0)
-        let unbounded = try MessageQueue.open(directory: TemporaryFolder().path, limits: MessageQueueLimits(maximumAge: nil))
+        let unbounded = try MessageQueue.open(directory: folders.make().path, limits: MessageQueueLimits(maximumAge: nil))
         _ = unbounded.append([1], at: 0)
         #expect(unbounded.expire(at: .max) == nil)
     }
 
     @Test("A backlog of 100,000 messages of 200 bytes: appended, flushed, read back in order in pages, acknowledged, its segments unlinked")
     func largeBacklog() throws {
-        let folder = TemporaryFolder()
+        let folder = folders.make()
         let queue = try MessageQueue.open(directory: folder.path, limits: MessageQueueLimits())
         let clock = ContinuousClock()
         let started = clock.now
@@ -272,7 +275,7 @@ struct MessageQueueTests {
 
     @Test("A sync request holds duplicated descriptors of written files and of the folder; the syncer runs it and closes them")
     func syncer() throws {
-        let folder = TemporaryFolder()
+        let folder = folders.make()
         let queue = try MessageQueue.open(directory: folder.path, limits: Self.smallSegments)
         #expect(queue.syncRequest() == nil)
         for index in 1...4 { _ = queue.append(Self.payload(index), at: 0) }
@@ -313,7 +316,7 @@ struct MessageQueueTests {
         var random = SplitMix64(seed: seed)
         // Segments of 8 messages: files are created and unlinked often, but not at every third append.
         let limits = MessageQueueLimits(maximumBytes: 1 << 20, maximumAge: nil, segmentBytes: 8 + 8 * 45)
-        var folder = TemporaryFolder()
+        var folder = folders.make()
         var queue = try MessageQueue.open(directory: folder.path, limits: limits)
         var model: [UInt64: [UInt8]] = [:]
         var next: UInt64 = 1
@@ -346,7 +349,7 @@ struct MessageQueueTests {
                 } else {
                     // kill -9 after a flush: a copy of the folder is what survives.
                     try queue.flush()
-                    let copy = TemporaryFolder()
+                    let copy = folders.make()
                     for name in Self.files(folder) {
                         #expect(writeFileBytes(try #require(readFileBytes(folder.path + "/" + name)), to: copy.path + "/" + name))
                     }
@@ -371,7 +374,7 @@ struct MessageQueueTests {
 
     @Test("One queue per folder: a second open fails with operation lock until the first is closed")
     func folderLock() throws {
-        let folder = TemporaryFolder()
+        let folder = folders.make()
         let queue = try MessageQueue.open(directory: folder.path, limits: MessageQueueLimits())
         #expect(throws: StorageError.failed(path: folder.path, operation: "lock", Errno(rawValue: EWOULDBLOCK))) {
             _ = try MessageQueue.open(directory: folder.path, limits: MessageQueueLimits())

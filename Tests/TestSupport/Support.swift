@@ -23,6 +23,23 @@ package final class TemporaryFolder {
     }
 }
 
+/// Temporary folders that live as long as their owner (a suite instance, which Swift Testing
+/// keeps until the test method has returned): each is removed only after what the test opened in
+/// it (a queue, a log, whose last writes happen when they are released) is gone. A local
+/// `TemporaryFolder` may be released as soon as its last use, before such an object.
+package final class TemporaryFolders {
+    private var made: [TemporaryFolder] = []
+
+    package init() {}
+
+    /// A new folder, removed with the others when this object goes.
+    package func make() -> TemporaryFolder {
+        let folder = TemporaryFolder()
+        made.append(folder)
+        return folder
+    }
+}
+
 /// The names in a folder, without "." and ".."; nil if it cannot be opened. Each name is read
 /// up to its NUL through a pointer: an entry readdir returns is d_reclen bytes, often fewer than
 /// a whole `dirent`, so copying `d_name` (256 bytes) can read past the end of readdir's buffer
