@@ -233,15 +233,18 @@ package final class UpstreamOutbox: UpstreamLinkSource, @unchecked Sendable {
 
     /// Moves what bus threads posted into the queue and writes it out (pwrite, no fsync).
     private func absorbPosted() {
-        let batch = posted.withLock { posted -> [QueuedPublish] in
-            defer { posted.removeAll(keepingCapacity: true) }
-            return posted
-        }
+        let batch = posted.withLock { $0 }
+        guard !batch.isEmpty else { return }
         let now = wallMilliseconds()
         for message in batch {
             let sequence = queue.append(message.encoded, at: now)
             if message.retain { newestRetained[message.topic] = sequence }
         }
+        // The depth counts them before they leave `posted`, so that a stop waiting for delivery
+        // never sees them in neither place (only this thread removes from `posted`).
+        let depth = queue.count
+        statusBox.withLock { $0.depth = depth }
+        posted.withLock { $0.removeFirst(batch.count) }
         do {
             try queue.flush()
         } catch {

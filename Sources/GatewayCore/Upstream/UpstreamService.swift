@@ -24,7 +24,8 @@ final class UpstreamService: Sendable {
         /// Each device's login on its own connection; a reload replaces them (a device whose
         /// login changed is restarted by the reload, and its new connection uses the new one).
         var deviceLogins: [String: UpstreamLogin] = [:]
-        /// Every connection's status as it stopped, for the stop line.
+        /// Each connection's status as it closed (a device's own when the device stopped), for
+        /// the stop line.
         var finalStatuses: [String: UpstreamQueueStatus] = [:]
     }
 
@@ -137,13 +138,6 @@ final class UpstreamService: Sendable {
 
     /// Disconnects every link, closes the queues (what was posted is written first), ends the threads.
     func stop() async {
-        // A clean stop delivers what connected links still have (the devices' last `state`
-        // among it) for up to `drainOnStop`; what is left stays queued for the next start.
-        let deadline = ContinuousClock.now.advanced(by: Self.drainOnStop)
-        while ContinuousClock.now < deadline,
-              state.withLock({ $0.connections.values.contains { $0.outbox.hasUndeliveredWhileConnected } }) {
-            try? await Task.sleep(for: .milliseconds(20))
-        }
         let (connections, removals) = state.withLock { state -> ([Connection], [Task<Void, Never>]) in
             state.stopped = true
             defer {
@@ -153,8 +147,11 @@ final class UpstreamService: Sendable {
             return (Array(state.connections.values), Array(state.removals.values))
         }
         for removal in removals { await removal.value }
+        // Side by side: each waits (bounded) for its link to deliver what it holds.
+        await withTaskGroup(of: Void.self) { group in
+            for connection in connections { group.addTask { await Self.close(connection) } }
+        }
         for connection in connections {
-            await Self.close(connection)
             state.withLock { $0.finalStatuses[connection.outbox.name] = connection.outbox.status }
         }
         await loop.stop()
@@ -196,6 +193,12 @@ final class UpstreamService: Sendable {
     /// Removes the link (DISCONNECT), then writes what was posted and closes the queue, on a
     /// thread of its own (disk writes stay off the concurrency pool).
     private static func close(_ connection: Connection) async {
+        // What a connected link still holds (a device's last `state` among it) is delivered
+        // first, for up to `drainOnStop`; what is left stays queued for the next start.
+        let deadline = ContinuousClock.now.advanced(by: drainOnStop)
+        while ContinuousClock.now < deadline && connection.outbox.hasUndeliveredWhileConnected {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
         await connection.link.remove()
         let outbox = connection.outbox
         await onDedicatedThread(named: "upstream-close") { outbox.close() }
@@ -207,7 +210,10 @@ final class UpstreamService: Sendable {
             guard let connection = state.connections.removeValue(forKey: deviceID) else { return }
             state.removals[deviceID] = Task { [self] in
                 await Self.close(connection)
-                _ = self.state.withLock { $0.removals.removeValue(forKey: deviceID) }
+                self.state.withLock {
+                    $0.removals[deviceID] = nil
+                    $0.finalStatuses[deviceID] = connection.outbox.status
+                }
             }
         }
     }
