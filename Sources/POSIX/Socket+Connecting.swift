@@ -73,8 +73,8 @@ extension Socket {
         return .success(addresses)
     }
 
-    /// A numeric address as a sockaddr, or nil if it is not one.
-    private static func socketAddress(_ address: String, port: UInt16) -> (sockaddr_storage, socklen_t)? {
+    /// A numeric IPv4 or IPv6 address as a sockaddr with `port`, and its length; nil if it is not one.
+    static func socketAddress(_ address: String, port: UInt16) -> (sockaddr_storage, socklen_t)? {
         var storage = sockaddr_storage()
         let isIPv4 = withUnsafeMutablePointer(to: &storage) {
             $0.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { pointer in

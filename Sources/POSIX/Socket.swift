@@ -64,30 +64,9 @@ package final class Socket {
     /// A listening socket on `host`:`port` (a numeric IPv4 or IPv6 address, e.g. "127.0.0.1",
     /// "::1", "::"; port 0 picks a free one, see `localPort`).
     package static func listen(host: String, port: UInt16, backlog: Int32 = 1024) throws(Errno) -> Socket {
-        var storage = sockaddr_storage()
-        let length: socklen_t
-        let family: Int32
-        if withUnsafeMutablePointer(to: &storage, { $0.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { inet_pton(AF_INET, host, &$0.pointee.sin_addr) } }) == 1 {
-            family = AF_INET
-            length = socklen_t(MemoryLayout<sockaddr_in>.size)
-            withUnsafeMutablePointer(to: &storage) {
-                $0.withMemoryRebound(to: sockaddr_in.self, capacity: 1) {
-                    $0.pointee.sin_family = sa_family_t(AF_INET)
-                    $0.pointee.sin_port = port.bigEndian
-                }
-            }
-        } else if withUnsafeMutablePointer(to: &storage, { $0.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { inet_pton(AF_INET6, host, &$0.pointee.sin6_addr) } }) == 1 {
-            family = AF_INET6
-            length = socklen_t(MemoryLayout<sockaddr_in6>.size)
-            withUnsafeMutablePointer(to: &storage) {
-                $0.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) {
-                    $0.pointee.sin6_family = sa_family_t(AF_INET6)
-                    $0.pointee.sin6_port = port.bigEndian
-                }
-            }
-        } else {
-            throw Errno(rawValue: EINVAL)
-        }
+        guard let (address, length) = socketAddress(host, port: port) else { throw Errno(rawValue: EINVAL) }
+        var storage = address
+        let family = Int32(storage.ss_family)
         let socket = Socket(adopting: try checkedSyscall {
             Glibc.socket(family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
         })
