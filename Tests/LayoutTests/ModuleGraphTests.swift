@@ -17,16 +17,7 @@ struct ModuleGraphTests {
     }()
 
     static func read(_ path: String) -> String {
-        guard let file = fopen(path, "r") else { return "" }
-        defer { fclose(file) }
-        var bytes: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 65_536)
-        while true {
-            let count = fread(&buffer, 1, buffer.count, file)
-            if count <= 0 { break }
-            bytes += buffer[0..<count]
-        }
-        return String(decoding: bytes, as: UTF8.self)
+        String(decoding: readFileBytes(path) ?? [], as: UTF8.self)
     }
 
     /// The rows of the Markdown table between `<!-- name:start -->` and `<!-- name:end -->`, as cells.

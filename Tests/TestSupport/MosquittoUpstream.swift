@@ -169,14 +169,5 @@ package var mosquittoExecutable: String {
 
 /// A file's text; empty if it cannot be read.
 private func readText(_ path: String) -> String {
-    guard let file = fopen(path, "r") else { return "" }
-    defer { fclose(file) }
-    var bytes: [UInt8] = []
-    var buffer = [UInt8](repeating: 0, count: 65_536)
-    while true {
-        let count = fread(&buffer, 1, buffer.count, file)
-        if count <= 0 { break }
-        bytes += buffer[0..<count]
-    }
-    return String(decoding: bytes, as: UTF8.self)
+    String(decoding: readFileBytes(path) ?? [], as: UTF8.self)
 }
