@@ -1,6 +1,6 @@
 /*
  * What the two MQTT load generators (mqtt_load.c, plain TCP; mqtt_tls_load.c, TLS) share:
- * diagnostics, clocks, growable byte buffers and the MQTT fixed header. Each includes this after
+ * diagnostics, option parsing, clocks, growable byte buffers and the MQTT fixed header. Each includes this after
  * its system headers, having defined `prog_tag` (the name diagnostics start with) and, if it
  * wants another first allocation, BUF_FIRST_CAPACITY. Everything is static: each program gets
  * its own copy, and what one of them does not use is marked unused rather than warned about.
@@ -14,7 +14,7 @@
 
 #define LOAD_UNUSED __attribute__((unused))
 
-/* ---------- errors, time, memory ---------- */
+/* ---------- errors, options, time, memory ---------- */
 
 static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 static void warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2), unused));
@@ -46,6 +46,40 @@ static LOAD_UNUSED void warnx(const char *fmt, ...)
 static LOAD_UNUSED void die_errno(const char *what)
 {
     die("%s: %s", what, strerror(errno));
+}
+
+/* A bad command line: the message, a pointer to --help, exit status 2. */
+static void usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+
+static void usage_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "%s: ", prog_tag);
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, " (see %s --help)\n", prog_tag);
+    va_end(ap);
+    exit(2);
+}
+
+static LOAD_UNUSED long parse_long(const char *name, const char *s, long min, long max)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno != 0 || end == s || *end != '\0' || v < min || v > max)
+        usage_error("--%s: expected an integer from %ld to %ld, got '%s'", name, min, max, s);
+    return v;
+}
+
+static LOAD_UNUSED double parse_double(const char *name, const char *s, double min, double max)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno != 0 || end == s || *end != '\0' || !(v >= min && v <= max))
+        usage_error("--%s: expected a number from %g to %g, got '%s'", name, min, max, s);
+    return v;
 }
 
 static LOAD_UNUSED uint64_t now_ns(void)

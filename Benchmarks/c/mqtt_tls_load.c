@@ -1212,38 +1212,6 @@ static int cmd_freeport(const opts_t *o)
 
 /* ---------- options ---------- */
 
-static void usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-
-static void usage_error(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("mqtt_tls_load: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputs(" (see mqtt_tls_load --help)\n", stderr);
-    va_end(ap);
-    exit(2);
-}
-
-static long parse_long(const char *name, const char *s, long min, long max)
-{
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno != 0 || end == s || *end != '\0' || v < min || v > max)
-        usage_error("--%s: expected an integer from %ld to %ld, got '%s'", name, min, max, s);
-    return v;
-}
-
-static double parse_double(const char *name, const char *s, double min, double max)
-{
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (errno != 0 || end == s || *end != '\0' || !(v >= min && v <= max))
-        usage_error("--%s: expected a number from %g to %g, got '%s'", name, min, max, s);
-    return v;
-}
 
 enum {
     O_HOST = 256, O_PORT, O_CAFILE, O_USERNAME, O_USERS, O_PASSWORD, O_SUB_USERNAME, O_SUB_PASSWORD, O_TOPIC,
