@@ -1,7 +1,7 @@
 # Shared by the broker benchmarks (scripts/broker-bench.sh, scripts/registry-bench.sh): the
-# temporary folder, brokers in sessions of their own stopped on every exit path, and the
-# key=value and statistics helpers of the report. Sourced after the script has defined `log`
-# and `die` (each prefixes its own name), with BENCH_NAME set to that name.
+# temporary folder, brokers in sessions of their own stopped on every exit path, the key=value
+# and statistics helpers of the report, and writing its section into BENCHMARKS.md. Sourced after
+# the script has defined `log` and `die` (each prefixes its own name), with BENCH_NAME set to that name.
 
 SETSID=""
 command -v setsid >/dev/null && SETSID=setsid
@@ -73,4 +73,28 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else
 met() {
     [[ $1 == n/a ]] && { echo "n/a"; return; }
     awk -v r="$1" -v dir="$2" 'BEGIN { ok = (dir == "higher") ? (r >= 1) : (r <= 1); print ok ? "yes" : "**no**" }'
+}
+
+# write_section START END SECTION_FILE: replaces START..END in WRITE with SECTION_FILE (appended
+# at the end if WRITE has neither marker).
+write_section() {
+    local start=$1 end=$2 section=$3 nstart nend
+    if [[ ! -e $WRITE ]]; then
+        printf '# Benchmarks\n' >"$WRITE"
+    fi
+    nstart=$(grep -cxF "$start" "$WRITE" || true)
+    nend=$(grep -cxF "$end" "$WRITE" || true)
+    if ((nstart == 1 && nend == 1)) &&
+        (($(grep -nxF "$start" "$WRITE" | cut -d: -f1) < $(grep -nxF "$end" "$WRITE" | cut -d: -f1))); then
+        awk -v start="$start" -v end="$end" -v section="$section" '
+            $0 == start { while ((getline line < section) > 0) print line; skip = 1; next }
+            $0 == end { skip = 0; next }
+            !skip { print }' "$WRITE" >"$TMP/out.md"
+    elif ((nstart == 0 && nend == 0)); then
+        { cat "$WRITE"; echo; cat "$section"; } >"$TMP/out.md"
+    else
+        die "$WRITE has $nstart '$start' and $nend '$end' lines; expected one of each, in that order (or none)"
+    fi
+    cat "$TMP/out.md" >"$WRITE"
+    log "wrote $start … $end in $WRITE"
 }

@@ -505,29 +505,6 @@ echo
 [[ $ONLY == retained ]] || { cat "$TMP/section.md"; echo; }
 cat "$TMP/section-retained.md"
 
-# write_section START END SECTION_FILE: replaces START..END in WRITE with SECTION_FILE (appended
-# at the end if WRITE has neither marker).
-write_section() {
-    local start=$1 end=$2 section=$3 nstart nend
-    if [[ ! -e $WRITE ]]; then
-        printf '# Benchmarks\n' >"$WRITE"
-    fi
-    nstart=$(grep -cxF "$start" "$WRITE" || true)
-    nend=$(grep -cxF "$end" "$WRITE" || true)
-    if ((nstart == 1 && nend == 1)) &&
-        (($(grep -nxF "$start" "$WRITE" | cut -d: -f1) < $(grep -nxF "$end" "$WRITE" | cut -d: -f1))); then
-        awk -v start="$start" -v end="$end" -v section="$section" '
-            $0 == start { while ((getline line < section) > 0) print line; skip = 1; next }
-            $0 == end { skip = 0; next }
-            !skip { print }' "$WRITE" >"$TMP/out.md"
-    elif ((nstart == 0 && nend == 0)); then
-        { cat "$WRITE"; echo; cat "$section"; } >"$TMP/out.md"
-    else
-        die "$WRITE has $nstart '$start' and $nend '$end' lines; expected one of each, in that order (or none)"
-    fi
-    cat "$TMP/out.md" >"$WRITE"
-    log "wrote $start … $end in $WRITE"
-}
 
 if [[ -n $WRITE ]]; then
     [[ $ONLY == retained ]] || write_section '<!-- broker-bench:start -->' '<!-- broker-bench:end -->' "$TMP/section.md"

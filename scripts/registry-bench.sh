@@ -432,22 +432,5 @@ echo
 cat "$TMP/section.md"
 
 if [[ -n $WRITE ]]; then
-    start='<!-- registry-bench:start -->'
-    end='<!-- registry-bench:end -->'
-    [[ -e $WRITE ]] || printf '# Benchmarks\n' >"$WRITE"
-    nstart=$(grep -cxF "$start" "$WRITE" || true)
-    nend=$(grep -cxF "$end" "$WRITE" || true)
-    if ((nstart == 1 && nend == 1)) &&
-        (($(grep -nxF "$start" "$WRITE" | cut -d: -f1) < $(grep -nxF "$end" "$WRITE" | cut -d: -f1))); then
-        awk -v start="$start" -v end="$end" -v section="$TMP/section.md" '
-            $0 == start { while ((getline line < section) > 0) print line; skip = 1; next }
-            $0 == end { skip = 0; next }
-            !skip { print }' "$WRITE" >"$TMP/out.md"
-    elif ((nstart == 0 && nend == 0)); then
-        { cat "$WRITE"; echo; cat "$TMP/section.md"; } >"$TMP/out.md"
-    else
-        die "$WRITE has $nstart '$start' and $nend '$end' lines; expected one of each, in that order (or none)"
-    fi
-    cat "$TMP/out.md" >"$WRITE"
-    log "wrote $start … $end in $WRITE"
+    write_section '<!-- registry-bench:start -->' '<!-- registry-bench:end -->' "$TMP/section.md"
 fi
