@@ -104,15 +104,17 @@ package struct TopicLayout: Equatable, Sendable {
 
     /// The filters a device subscribes to: its commands, its config and its registry's commands.
     package func commandFilters(device id: String, registry registryID: String) -> [String] {
-        let device = device.topic(id), registry = registry.topic(registryID)
-        return [device + "/commands", device + "/commands/+", device + "/config", registry + "/commands", registry + "/commands/+"]
+        Self.commandFilters(deviceRoot: device.topic(id), registryRoot: registry.topic(registryID))
     }
 
     /// The filters of a connection that serves many devices (an upstream `shared` one): every
     /// device's and every registry's commands and config; messages for others are let go.
     package func wildcardCommandFilters() -> [String] {
-        let device = device.topic("+"), registry = registry.topic("+")
-        return [device + "/commands", device + "/commands/+", device + "/config", registry + "/commands", registry + "/commands/+"]
+        Self.commandFilters(deviceRoot: device.topic("+"), registryRoot: registry.topic("+"))
+    }
+
+    private static func commandFilters(deviceRoot device: String, registryRoot registry: String) -> [String] {
+        [device + "/commands", device + "/commands/+", device + "/config", registry + "/commands", registry + "/commands/+"]
     }
 
     /// What a message on `topic` asks of a device, or nil if it is not one of the command topics.

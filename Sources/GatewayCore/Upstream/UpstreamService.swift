@@ -121,11 +121,6 @@ final class UpstreamService: Sendable {
         return state.withLock { $0.connections[name] }?.outbox.status
     }
 
-    /// Every connection's status, by link name.
-    var statuses: [String: UpstreamQueueStatus] {
-        state.withLock { $0.connections.mapValues { $0.outbox.status } }
-    }
-
     /// Totals over every connection (as they stopped, once stopped) for `run`'s stop line.
     var stopLineFields: [(String, String)] {
         let all = state.withLock { $0.stopped ? $0.finalStatuses : $0.connections.mapValues { $0.outbox.status } }.values
