@@ -1,53 +1,78 @@
 import Serial
 
-/// Where a bus talks: a serial line (Modbus RTU) or a Modbus TCP endpoint.
+/// How frames are laid out on a serial line (Modbus over Serial Line §2.5).
+package enum LineFraming: String, Sendable, Equatable, CaseIterable {
+    /// Binary frames closed by a CRC, delimited by silence (§2.5.1).
+    case rtu
+    /// `:`, hex pairs, LRC, CR LF (§2.5.2); some controllers ship with it as default.
+    case ascii
+}
+
+/// Where a bus talks: a serial line (Modbus RTU or ASCII), a Modbus TCP endpoint, or a serial
+/// device server carrying RTU frames over TCP (transparent mode).
 package enum ModbusTarget: Sendable, Equatable, CustomStringConvertible {
     case rtu(path: String, settings: SerialSettings)
     case tcp(host: String, port: UInt16)
+    /// RTU frames with their CRC over a TCP socket (Moxa NPort, USR, Waveshare in transparent mode).
+    case rtuOverTCP(host: String, port: UInt16)
 
-    /// Parses `tcp://host:port` (port defaults to 502) or a tty path.
+    /// Parses `tcp://host:port` (port defaults to 502), `rtu+tcp://host:port` (port required:
+    /// device servers have no standard one) or a tty path.
     package static func parse(_ text: String, serial: SerialSettings = SerialSettings()) -> Result<ModbusTarget, ModbusTargetError> {
+        if text.hasPrefix("rtu+tcp://") {
+            return endpoint(text, after: "rtu+tcp://", defaultPort: nil).map { ModbusTarget.rtuOverTCP(host: $0.host, port: $0.port) }
+        }
         if text.hasPrefix("tcp://") {
-            let rest = text.dropFirst("tcp://".count)
-            var host = Substring(rest)
-            var port: UInt16 = 502
-            if rest.hasPrefix("[") {
-                // [IPv6]:port
-                guard let close = rest.firstIndex(of: "]") else { return .failure(.init(text: text, reason: "missing ']' after an IPv6 address")) }
-                host = rest[rest.index(after: rest.startIndex)..<close]
-                let tail = rest[rest.index(after: close)...]
-                if tail.hasPrefix(":") {
-                    guard let parsed = UInt16(tail.dropFirst()), parsed > 0 else { return .failure(.init(text: text, reason: "port must be 1...65535")) }
-                    port = parsed
-                } else if !tail.isEmpty {
-                    return .failure(.init(text: text, reason: "unexpected '\(tail)' after the address"))
-                }
-            } else if let colon = rest.lastIndex(of: ":") {
-                host = rest[..<colon]
-                guard let parsed = UInt16(rest[rest.index(after: colon)...]), parsed > 0 else {
-                    return .failure(.init(text: text, reason: "port must be 1...65535"))
-                }
-                port = parsed
-            }
-            guard !host.isEmpty else { return .failure(.init(text: text, reason: "missing host")) }
-            return .success(.tcp(host: String(host), port: port))
+            return endpoint(text, after: "tcp://", defaultPort: 502).map { ModbusTarget.tcp(host: $0.host, port: $0.port) }
         }
         guard text.hasPrefix("/") else {
-            return .failure(.init(text: text, reason: "expected a tty path (/dev/ttyUSB0) or tcp://host:port"))
+            return .failure(.init(text: text, reason: "expected a tty path (/dev/ttyUSB0), tcp://host:port or rtu+tcp://host:port"))
         }
         return .success(.rtu(path: text, settings: serial))
     }
 
-    /// RTU lines carry broadcasts (unit 0); TCP has no broadcast.
+    private struct Endpoint { let host: String, port: UInt16 }
+
+    /// `host`, `host:port`, `[IPv6]` or `[IPv6]:port` after `scheme`; without a port,
+    /// `defaultPort` (nil: required).
+    private static func endpoint(_ text: String, after scheme: String, defaultPort: UInt16?) -> Result<Endpoint, ModbusTargetError> {
+        let failure = { (reason: String) in Result<Endpoint, ModbusTargetError>.failure(ModbusTargetError(text: text, reason: reason)) }
+        let rest = text.dropFirst(scheme.count)
+        var host = rest
+        var portText: Substring?
+        if rest.hasPrefix("[") {
+            guard let close = rest.firstIndex(of: "]") else { return failure("missing ']' after an IPv6 address") }
+            host = rest[rest.index(after: rest.startIndex)..<close]
+            let tail = rest[rest.index(after: close)...]
+            if tail.hasPrefix(":") {
+                portText = tail.dropFirst()
+            } else if !tail.isEmpty {
+                return failure("unexpected '\(tail)' after the address")
+            }
+        } else if let colon = rest.lastIndex(of: ":") {
+            host = rest[..<colon]
+            portText = rest[rest.index(after: colon)...]
+        }
+        guard !host.isEmpty else { return failure("missing host") }
+        guard let portText else {
+            guard let defaultPort else { return failure("a port is required (a device server has no standard one: host:4001, say)") }
+            return .success(Endpoint(host: String(host), port: defaultPort))
+        }
+        guard let port = UInt16(portText), port > 0 else { return failure("port must be 1...65535") }
+        return .success(Endpoint(host: String(host), port: port))
+    }
+
+    /// Serial lines carry broadcasts (unit 0), also behind a device server; Modbus TCP has none.
     package var allowsBroadcast: Bool {
-        if case .rtu = self { return true }
-        return false
+        if case .tcp = self { return false }
+        return true
     }
 
     package var description: String {
         switch self {
         case let .rtu(path, _): path
         case let .tcp(host, port): host.contains(":") ? "tcp://[\(host)]:\(port)" : "tcp://\(host):\(port)"
+        case let .rtuOverTCP(host, port): host.contains(":") ? "rtu+tcp://[\(host)]:\(port)" : "rtu+tcp://\(host):\(port)"
         }
     }
 }
@@ -70,6 +95,8 @@ package enum InterFrameSilence: Sendable, Equatable {
 /// Everything a `Bus` needs to run one line.
 package struct BusConfiguration: Sendable, Equatable {
     package var target: ModbusTarget
+    /// RTU or ASCII on a serial line; RTU behind a device server (`rtuOverTCP`); unused on Modbus TCP.
+    package var framing: LineFraming
     /// How long to wait for the first byte of an answer.
     package var responseTimeout: Duration
     /// How long to wait between two bytes of one answer.
@@ -85,6 +112,7 @@ package struct BusConfiguration: Sendable, Equatable {
 
     package init(
         target: ModbusTarget,
+        framing: LineFraming = .rtu,
         responseTimeout: Duration = .milliseconds(500),
         byteTimeout: Duration = .milliseconds(100),
         silence: InterFrameSilence = .standard,
@@ -94,6 +122,7 @@ package struct BusConfiguration: Sendable, Equatable {
         maximumReopenDelay: Duration = .seconds(5)
     ) {
         self.target = target
+        self.framing = framing
         self.responseTimeout = responseTimeout
         self.byteTimeout = byteTimeout
         self.silence = silence
@@ -108,7 +137,7 @@ package struct BusConfiguration: Sendable, Equatable {
         switch (silence, target) {
         case let (.fixed(gap), _): gap
         case let (.standard, .rtu(_, settings)): settings.interFrameSilence
-        case (.standard, .tcp): .zero
+        case (.standard, .tcp), (.standard, .rtuOverTCP): .zero
         }
     }
 }

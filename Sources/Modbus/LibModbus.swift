@@ -41,6 +41,8 @@ final class ModbusConnection {
                                         Int32(settings.dataBits.rawValue), Int32(settings.stopBits.rawValue))
         case let .tcp(host, port):
             newContext = modbus_new_tcp_pi(host, String(port))
+        case .rtuOverTCP:
+            throw failure("RTU over TCP is not built yet")
         }
         guard let newContext else { throw failure("libmodbus refused the settings: \(Errno.current)") }
         let connection = ModbusConnection(target: target, context: newContext, configuration: configuration)
@@ -54,7 +56,7 @@ final class ModbusConnection {
             } catch {
                 throw failure(error.description)
             }
-        case .tcp:
+        case .tcp, .rtuOverTCP:
             if modbus_connect(newContext) == -1 {
                 throw failure(Errno.current.description)
             }

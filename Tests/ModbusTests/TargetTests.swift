@@ -4,7 +4,7 @@ import Testing
 
 @Suite("Targets and PDU encoding")
 struct TargetTests {
-    @Test("tcp:// targets and tty paths parse; anything else is refused with the reason")
+    @Test("tcp://, rtu+tcp:// targets and tty paths parse; anything else is refused with the reason")
     func parse() throws {
         #expect(try ModbusTarget.parse("tcp://192.0.2.10:1502").get() == .tcp(host: "192.0.2.10", port: 1502))
         #expect(try ModbusTarget.parse("tcp://plc.local").get() == .tcp(host: "plc.local", port: 502))
@@ -12,7 +12,15 @@ struct TargetTests {
         let settings = SerialSettings(baudRate: .b19200, parity: .even)
         #expect(try ModbusTarget.parse("/dev/ttyUSB0", serial: settings).get() == .rtu(path: "/dev/ttyUSB0", settings: settings))
         #expect(ModbusTarget.tcp(host: "fd00::1", port: 5020).description == "tcp://[fd00::1]:5020")
-        for bad in ["ttyUSB0", "tcp://", "tcp://host:0", "tcp://host:70000", "tcp://[fd00::1", "tcp://[fd00::1]x"] {
+        #expect(try ModbusTarget.parse("rtu+tcp://nport.local:4001").get() == .rtuOverTCP(host: "nport.local", port: 4001))
+        #expect(try ModbusTarget.parse("rtu+tcp://[fd00::2]:4001").get().description == "rtu+tcp://[fd00::2]:4001")
+        guard case let .failure(noPort) = ModbusTarget.parse("rtu+tcp://nport.local") else {
+            Issue.record("a device server without a port parsed")
+            return
+        }
+        #expect(noPort.reason.contains("port is required") && noPort.text == "rtu+tcp://nport.local")
+        for bad in ["ttyUSB0", "tcp://", "tcp://host:0", "tcp://host:70000", "tcp://[fd00::1", "tcp://[fd00::1]x", "rtu+tcp://:4001",
+                    "rtu+tcp://[fd00::1]"] {
             guard case .failure = ModbusTarget.parse(bad) else {
                 Issue.record("\(bad) parsed")
                 continue
