@@ -1,8 +1,14 @@
 import Mapping
 import Modbus
 
-/// Commands, config and the writes they make, on the bus thread.
+/// Commands, config and the writes they make, on the bus thread. A command is validated at once
+/// and then carried out as a `PendingCommand`: its writes, then its read-backs, each step tried
+/// again after a timeout (with the bus free for other devices in between) until its deadline.
 extension BusPoller {
+    /// How long a step that got no valid answer waits before its next attempt: the bus serves
+    /// other devices' due polls meanwhile.
+    static let writeRetryPause = Duration.milliseconds(100)
+
     func handle(_ input: DeviceInput, for agent: DeviceAgent, line: BusLine) {
         switch CommandMessage.parse(topic: input.topic, payload: input.payload) {
         case let .failure(refusal):
@@ -12,7 +18,8 @@ extension BusPoller {
         }
     }
 
-    /// Validates and writes a command, or keeps and writes a config; answers on `events/ack`.
+    /// Validates a command, or keeps a config; queues its writes behind the device's other
+    /// commands and carries out what is due now. Every command is answered on `events/ack`.
     func apply(_ message: CommandMessage, to agent: DeviceAgent, reapplied: Bool, line: BusLine) {
         let isConfig = message.kind == .config
         let writes: [NamedWrite]
@@ -24,7 +31,8 @@ extension BusPoller {
             writes = valid
         }
         if isConfig && !reapplied { agent.desired = message.values }
-        if agent.isOffline {
+        // A device that is never read is offline only by its writes: its commands are still tried.
+        if agent.isOffline && !agent.profile.isWriteOnly {
             if isConfig {
                 logger.log(.info, "config_kept", ["device": agent.id, "points": String(writes.count), "note": "applied when the device is back online"])
                 return
@@ -32,34 +40,128 @@ extension BusPoller {
             refuse(CommandRefusal(id: message.id, "device offline: \(agent.lastError ?? "no answer")"), agent: agent, config: false)
             return
         }
-        var ack = CommandAck(id: message.id, ok: true, config: isConfig)
-        let values = Dictionary(message.values.map { ($0.name, $0.value) }, uniquingKeysWith: { $1 })
-        for (step, names) in WritePlan.steps(for: writes, limits: agent.profile.limits) {
-            if case let .failure(error) = perform(step, unit: agent.unit, limits: agent.profile.limits, line: line) {
-                ack.ok = false
-                ack.error = error.reason
-                if case let .exception(code) = error.kind {
-                    ack.exception = (code.rawValue, code.name)
-                } else {
-                    noteFailure(agent, error, line: line)
-                }
-                break
+        let names = Set(writes.map(\.name))
+        let readBack = agent.profile.points.indices.filter { names.contains(agent.profile.points[$0].name) && agent.profile.points[$0].readBack }
+        let now = ContinuousClock.now
+        agent.commands.append(PendingCommand(message: message, reapplied: reapplied, writes: writes,
+                                             readBack: agent.plan.readBackReads(of: readBack),
+                                             deadline: message.deadline ?? agent.profile.writeDeadline,
+                                             limits: agent.profile.limits, now: now))
+        runCommands(of: agent, line: line)
+    }
+
+    /// Carries out `agent`'s commands in order while the first is due; stops at one that waits
+    /// for its next attempt.
+    func runCommands(of agent: DeviceAgent, line: BusLine) {
+        guard !agent.commandsRunning else { return }
+        agent.commandsRunning = true
+        defer { agent.commandsRunning = false }
+        while var command = agent.commands.first, command.nextAttempt <= .now {
+            let finished = advance(&command, of: agent, line: line)
+            // Carrying it out may have queued the desired state behind it (back online).
+            agent.commands[0] = command
+            guard finished else { return }
+            agent.commands.removeFirst()
+            finish(command, of: agent)
+        }
+    }
+
+    /// The earliest next attempt of a waiting command, of every device.
+    var nextCommandAttempt: ContinuousClock.Instant? {
+        agents.compactMap { $0.commands.first?.nextAttempt }.min()
+    }
+
+    /// Runs the command's steps from where it is; true when it is finished (done or failed),
+    /// false when a step waits for its next attempt.
+    private func advance(_ command: inout PendingCommand, of agent: DeviceAgent, line: BusLine) -> Bool {
+        while command.next < command.steps.count {
+            command.transactions += 1
+            let result: Result<ModbusResponse?, ModbusError> = switch command.steps[command.next] {
+            case let .write(step, _): perform(step, unit: agent.unit, limits: agent.profile.limits, line: line).map { nil }
+            case let .readBack(read): line.perform(read.request(limits: agent.profile.limits), unit: agent.unit).map { $0 }
             }
+            switch result {
+            case let .success(response):
+                noteAnswer(agent, line: line)
+                record(response, of: command.steps[command.next], in: &command, agent: agent)
+                command.next += 1
+            case let .failure(error):
+                if error.isException { noteAnswer(agent, line: line) }
+                if error.isException || { if case .invalidRequest = error.kind { true } else { false } }() {
+                    command.ack.ok = false
+                    command.ack.error = error.reason
+                    if case let .exception(code) = error.kind { command.ack.exception = (code.rawValue, code.name) }
+                    return true
+                }
+                noteFailure(agent, error, line: line)
+                let retryAt = ContinuousClock.now + Self.writeRetryPause
+                if retryAt < command.deadline {
+                    command.retries += 1
+                    command.nextAttempt = retryAt
+                    return false
+                }
+                command.ack.ok = false
+                command.ack.error = "\(error.reason); gave up after \(command.transactions) attempts (deadline \(command.deadlineLength.milliseconds) ms)"
+                return true
+            }
+        }
+        if !command.mismatches.isEmpty {
+            command.ack.ok = false
+            command.ack.error = command.mismatches.joined(separator: "; ")
+        }
+        return true
+    }
+
+    /// What a step's answer means for the ack: points written, or the values read back.
+    private func record(_ response: ModbusResponse?, of step: PendingCommand.Step, in command: inout PendingCommand, agent: DeviceAgent) {
+        switch step {
+        case let .write(_, names):
             let now = ContinuousClock.now
             for name in names {
-                ack.written.append((name, values[name] ?? .null))
+                command.ack.written.append((name, command.values[name] ?? .null))
                 agent.lastWritten[name] = now
                 agent.resetReport(of: name)
             }
+        case let .readBack(read):
+            guard let response else { return }
+            for (index, reading) in agent.decode(response, for: read) {
+                let point = agent.profile.points[index]
+                command.ack.readBack.append((point.name, reading.published))
+                if !command.holdsWritten(point, in: response, read: read) {
+                    let asked = command.values[point.name]?.jsonText ?? "?"
+                    command.mismatches.append("\(point.name): wrote \(asked), the device holds \(reading.published.jsonText) (read back)")
+                }
+            }
         }
-        // The written points are read again at once, so that events show the new values.
+    }
+
+    /// Answers a finished command and has its written points read again at once, so that
+    /// events show the new values.
+    private func finish(_ command: PendingCommand, of agent: DeviceAgent) {
+        var ack = command.ack
+        if command.retries > 0 { ack.attempts = command.transactions }
         let writtenNames = Set(ack.written.map(\.0))
         let points = Set(agent.profile.points.indices.filter { writtenNames.contains(agent.profile.points[$0].name) })
         agent.plan.makeDue(points: points, at: .now)
-        logger.log(ack.ok ? .info : .warning, isConfig ? "config_applied" : "command_written",
-                   ["device": agent.id, "id": Self.logText(message.id), "written": ack.written.map(\.0).joined(separator: ","),
-                    "error": ack.error ?? ""])
+        logger.log(ack.ok ? .info : .warning, command.isConfig ? "config_applied" : "command_written",
+                   ["device": agent.id, "id": Self.logText(command.message.id), "written": ack.written.map(\.0).joined(separator: ","),
+                    "attempts": String(command.transactions), "error": ack.error ?? ""])
         agent.channel.publishAck(ack)
+    }
+
+    /// Commands still waiting when their device is no longer served: each is answered as failed.
+    func abandonCommands(of agent: DeviceAgent, reason: String) {
+        for command in agent.commands {
+            var ack = command.ack
+            ack.ok = false
+            ack.error = "not done: \(reason)" + (command.transactions > 0 ? " (after \(command.transactions) attempts)" : "")
+            if command.transactions > 0 { ack.attempts = command.transactions }
+            logger.log(.warning, command.isConfig ? "config_applied" : "command_written",
+                       ["device": agent.id, "id": Self.logText(command.message.id), "written": ack.written.map(\.0).joined(separator: ","),
+                        "attempts": String(command.transactions), "error": ack.error ?? ""])
+            agent.channel.publishAck(ack)
+        }
+        agent.commands = []
     }
 
     private func refuse(_ refusal: CommandRefusal, agent: DeviceAgent, config: Bool) {

@@ -93,14 +93,18 @@ final class BusPoller: BusDriver, @unchecked Sendable {
             if stopped { dismiss(request) } else { take(request, line: line) }
         }
         guard !stopped else { return nil }
+        // Commands waiting for their next attempt go ahead of polls once it is due.
+        for agent in agents where agent.commands.first.map({ $0.nextAttempt <= now }) == true { runCommands(of: agent, line: line) }
         if let next = nextAction(now: now), next.due <= now {
             switch next.action {
             case .poll: pollDueGroups(of: next.agent, dueBy: now, line: line)
             case .probe: probe(next.agent, line: line)
             }
-            publishStaleStates()
         }
-        return nextAction(now: .now)?.due
+        publishStaleStates()
+        let nextPoll = nextAction(now: .now)?.due
+        guard let nextCommand = nextCommandAttempt else { return nextPoll }
+        return min(nextPoll ?? nextCommand, nextCommand)
     }
 
     private func take(_ request: BusPollerRequest, line: BusLine) {
@@ -126,6 +130,7 @@ final class BusPoller: BusDriver, @unchecked Sendable {
     }
 
     private func retire(_ agent: DeviceAgent, reason: String) {
+        abandonCommands(of: agent, reason: reason)
         agent.availability.retire(reason)
         links?.removed(agent.id)
         agent.channel.publishState(agent.stateFields())
@@ -188,6 +193,8 @@ final class BusPoller: BusDriver, @unchecked Sendable {
                 } else if case .invalidRequest = error.kind {
                     agent.fail(read, error: error.reason, at: now, into: &reported)
                 } else {
+                    // No answer: the points are published as errors, never as their old numbers.
+                    agent.failUnanswered(read, reason: error.reason, at: now, into: &reported)
                     noteFailure(agent, error, line: line)
                     completed = false
                     break

@@ -16,6 +16,8 @@ struct CommandMessage {
     var id: JSONValue = .null
     /// Point (or command point) names with their values, in the order given.
     var values: [(name: String, value: JSONValue)] = []
+    /// How long timed-out transactions are retried (`"deadline"`); nil: the profile's `writeDeadline`.
+    var deadline: Duration?
 
     /// Parses the payload of a message on `topic`; the error carries the request id when one could be read.
     static func parse(topic: CommandTopic, payload: [UInt8]) -> Result<CommandMessage, CommandRefusal> {
@@ -36,10 +38,11 @@ struct CommandMessage {
         switch document {
         case let .success(.object(fields)) where fields["value"] != nil:
             message.id = fields["id"] ?? .null
-            if let unknown = fields.keys.sorted().first(where: { $0 != "value" && $0 != "id" }) {
-                return .failure(CommandRefusal(id: message.id, "unknown key \"\(unknown)\"; expected {\"value\": …, \"id\": …}"))
+            if let unknown = fields.keys.sorted().first(where: { $0 != "value" && $0 != "id" && $0 != "deadline" }) {
+                return .failure(CommandRefusal(id: message.id, "unknown key \"\(unknown)\"; expected {\"value\": …, \"id\": …, \"deadline\": …}"))
             }
             message.values = [(point, fields["value"] ?? .null)]
+            if let refusal = message.takeDeadline(fields["deadline"]) { return .failure(refusal) }
         case let .success(value):
             message.values = [(point, value)]
         case let .failure(refusal):
@@ -56,11 +59,24 @@ struct CommandMessage {
             return .failure(CommandRefusal(id: .null, "expected a JSON object of point names and values"))
         }
         message.id = fields["id"] ?? .null
-        message.values = fields.filter { $0.key != "id" }.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+        if let refusal = message.takeDeadline(fields["deadline"]) { return .failure(refusal) }
+        message.values = fields.filter { $0.key != "id" && $0.key != "deadline" }.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
         if message.values.isEmpty && kind == .command {
             return .failure(CommandRefusal(id: message.id, "no point to write"))
         }
         return .success(message)
+    }
+
+    /// A `"deadline"` member (`"2s"`, or milliseconds), if there is one; the refusal if it is not a duration in range.
+    private mutating func takeDeadline(_ value: JSONValue?) -> CommandRefusal? {
+        guard let value else { return nil }
+        let range = DeviceProfile.writeDeadlineRange
+        guard let duration = DurationText.parse(value), range.contains(duration) else {
+            return CommandRefusal(id: id, "deadline: found \(value.jsonText), expected a duration \(DurationText.format(range.lowerBound))..."
+                                  + "\(DurationText.format(range.upperBound)) (milliseconds, or a string such as \"2s\")")
+        }
+        deadline = duration
+        return nil
     }
 
     /// JSON; a payload that is not JSON is taken as a string (so `mosquitto_pub -m heat` works),
@@ -85,13 +101,18 @@ struct CommandMessage {
     }
 }
 
-/// The answer to a command on `events/ack`: `{"id", "ok", "written", "error", "exception"}`.
+/// The answer to a command on `events/ack`: `{"id", "ok", "written", "readBack", "error",
+/// "exception", "attempts"}` (docs/device-data.md).
 struct CommandAck {
     var id: JSONValue
     var ok: Bool
     /// Points written, with the values asked for.
     var written: [(String, JSONValue)] = []
+    /// Points read again after the write (`readBack`), with what the device holds.
+    var readBack: [(String, JSONValue)] = []
     var error: String?
+    /// Transactions sent for the command, retries included; published when one was retried.
+    var attempts: Int?
     /// The Modbus exception the device answered with.
     var exception: (code: UInt8, name: String)?
     /// True for an answer to a `config` message.
@@ -101,10 +122,12 @@ struct CommandAck {
         var fields: [(String, JSONValue)] = [("id", id), ("ok", .bool(ok))]
         if config { fields.append(("config", .bool(true))) }
         if !written.isEmpty || ok { fields.append(("written", .object(Dictionary(written, uniquingKeysWith: { $1 })))) }
+        if !readBack.isEmpty { fields.append(("readBack", .object(Dictionary(readBack, uniquingKeysWith: { $1 })))) }
         if let error { fields.append(("error", .string(error))) }
         if let exception {
             fields.append(("exception", .object(["code": .integer(Int64(exception.code)), "name": .string(exception.name)])))
         }
+        if let attempts { fields.append(("attempts", .integer(Int64(attempts)))) }
         return JSONValue.objectText(fields)
     }
 }

@@ -25,6 +25,16 @@ final class DeviceAgent {
     /// Back online after an outage: `state` waits for the first poll of every group, so that it
     /// never says online with the values from before the device went away.
     var stateAwaitsFreshPoll = false
+    /// Per point: why its last read got no answer (timeout, CRC, line), nil once it is read again.
+    var readFailure: [String?]
+    /// Per point: its last good value and when it was read (Unix milliseconds), for `state.stale`.
+    var lastGood: [(value: JSONValue, at: Int64)?]
+    /// Commands taken and not yet answered, in order; the first may wait for its next attempt.
+    /// The device's polls wait for them (its commands go ahead of its polls).
+    var commands: [PendingCommand] = []
+    /// The bus poller is carrying out `commands` now (a command that brings the device back
+    /// online queues the desired state behind itself instead of running it inside).
+    var commandsRunning = false
 
     /// `"name":` of each point, by index: its member's start in an `events` document, escaped once.
     private let eventMembers: [[UInt8]]
@@ -41,6 +51,8 @@ final class DeviceAgent {
         self.plan = PollPlan(profile: device.profile, start: now)
         self.readings = DeviceReadings(profile: device.profile)
         self.filters = device.profile.points.map { ReportFilter(rule: $0.report) }
+        self.readFailure = Array(repeating: nil, count: device.profile.points.count)
+        self.lastGood = Array(repeating: nil, count: device.profile.points.count)
         self.eventMembers = device.profile.points.map { JSONValue.memberPrefix($0.name) }
         self.hasSubtopic = device.profile.points.map(\.subtopic)
     }
@@ -48,8 +60,10 @@ final class DeviceAgent {
     var isOffline: Bool { availability.isOffline }
     var lastError: String? { availability.lastError }
 
-    /// What the device needs next and when: its earliest poll group, or its next probe.
+    /// What the device needs next and when: its earliest poll group, or its next probe. Nothing
+    /// while a command is pending (it goes first), nor for a device that is never read.
     func nextAction() -> (action: BusPoller.Action, due: ContinuousClock.Instant)? {
+        if !commands.isEmpty || profile.isWriteOnly { return nil }
         if let nextProbe = availability.nextProbe { return (.probe, nextProbe) }
         guard let index = plan.groups.indices.min(by: { plan.groups[$0].nextDue < plan.groups[$1].nextDue }) else { return nil }
         return (.poll(group: index), plan.groups[index].nextDue)
@@ -62,17 +76,40 @@ final class DeviceAgent {
     /// ones its report rule publishes.
     func accept(_ response: ModbusResponse, for read: PlannedRead, at now: ContinuousClock.Instant, into reported: inout [Reported]) {
         if read.points.contains(where: { readings.reading(at: $0) == nil }) { stateIsUrgent = true }
-        switch response {
-        case let .registers(values): admit(readings.decode(read.points, registers: values, start: read.read.address), at: now, into: &reported)
-        case let .bits(values): admit(readings.decode(read.points, bits: values, start: read.read.address), at: now, into: &reported)
-        case .written: break
+        admit(decode(response, for: read), at: now, into: &reported)
+    }
+
+    /// The readings of `read`'s points in `response`, recorded as the latest (and as the last
+    /// good value of each point that has one), without passing the report filters.
+    func decode(_ response: ModbusResponse, for read: PlannedRead) -> [Reported] {
+        let decoded: [Reported] = switch response {
+        case let .registers(values): readings.decode(read.points, registers: values, start: read.read.address)
+        case let .bits(values): readings.decode(read.points, bits: values, start: read.read.address)
+        case .written: []
         }
+        let now = Timestamp.nowMilliseconds()
+        for (index, reading) in decoded {
+            readFailure[index] = nil
+            if case let .value(value) = reading { lastGood[index] = (value, now) }
+        }
+        if !decoded.isEmpty { stateIsStale = true }
+        return decoded
+    }
+
+    /// The device did not answer `read` (timeout, CRC, line): its points are reported as
+    /// `{"error": reason}` (once per streak, by their report filters) and are stale in `state`.
+    func failUnanswered(_ read: PlannedRead, reason: String, at now: ContinuousClock.Instant, into reported: inout [Reported]) {
+        for index in read.points { readFailure[index] = reason }
+        admit(read.points.map { (index: $0, reading: PointReading.error(reason)) }, at: now, into: &reported)
     }
 
     /// Every point of `read` reads as `error` (the device answered the read with an exception).
     func fail(_ read: PlannedRead, error: String, at now: ContinuousClock.Instant, into reported: inout [Reported]) {
         let failed = read.points.map { (index: $0, reading: PointReading.error(error)) }
-        for (index, reading) in failed { readings.record(reading, at: index) }
+        for (index, reading) in failed {
+            readings.record(reading, at: index)
+            readFailure[index] = nil
+        }
         admit(failed, at: now, into: &reported)
     }
 
@@ -116,24 +153,6 @@ final class DeviceAgent {
     /// The reported points that also go out on `events/<name>`, with their values.
     func eventSubtopics(_ reported: [Reported]) -> [(String, JSONValue)] {
         reported.filter { hasSubtopic[$0.index] }.map { (profile.points[$0.index].name, $0.reading.published) }
-    }
-
-    /// The `state` document: availability, the last-known value of every point, the last error.
-    func stateFields() -> [(String, JSONValue)] {
-        var values: [(String, JSONValue)] = []
-        for (index, point) in profile.points.enumerated() where point.access.isReadable {
-            if let reading = readings.reading(at: index) { values.append((point.name, reading.published)) }
-        }
-        var units: [String: JSONValue] = [:]
-        for point in profile.points { if let unit = point.unit { units[point.name] = .string(unit) } }
-        var fields: [(String, JSONValue)] = [
-            ("online", .bool(availability.state == .online)),
-            ("bus", .string(device.bus.id)), ("unit", .integer(Int64(unit))), ("profile", .string(profile.model)),
-            ("values", .object(Dictionary(values, uniquingKeysWith: { $1 }))),
-        ]
-        if !units.isEmpty { fields.append(("units", .object(units))) }
-        fields.append(("error", lastError.map(JSONValue.string) ?? .null))
-        return fields
     }
 
     /// Validates a command's or config's values into writes; the first refusal ends it.

@@ -31,19 +31,26 @@ package struct PollGroup {
     package var nextDue: ContinuousClock.Instant
 }
 
-/// A device's poll groups and their requests, planned for the fewest requests per cycle. A merged
-/// read that the device refuses with exception 02 (illegal data address) teaches the plan a
-/// boundary, and the group is planned again without crossing it.
+/// A device's poll groups and their requests, planned for the fewest requests per cycle. The
+/// profile's `holes` are boundaries from the start; a merged read that the device refuses with
+/// exception 02 (illegal data address) teaches the plan another, and the group is planned again
+/// without crossing it.
 package struct PollPlan {
     package let profile: DeviceProfile
     package private(set) var groups: [PollGroup]
-    /// Addresses no read may span, per table, learned from exception 02.
+    /// Addresses no read may span, per table: the edges of the profile's holes, and those learned
+    /// from exception 02.
     private(set) var boundaries: [PointTable: Set<Int>] = [:]
 
     package init(profile: DeviceProfile, start: ContinuousClock.Instant) {
         self.profile = profile
+        for hole in profile.holes {
+            // No read may hold both the address before the hole and its first one, nor its last
+            // and the one after; reads start at points, none of which is in a hole.
+            boundaries[hole.table, default: []].formUnion([hole.addresses.lowerBound, hole.addresses.upperBound + 1])
+        }
         var groups: [PollGroup] = []
-        for (index, point) in profile.points.enumerated() where point.access.isReadable {
+        for (index, point) in profile.points.enumerated() where point.access.isReadable && !profile.writeOnly {
             if let existing = groups.firstIndex(where: { $0.table == point.table && $0.interval == point.interval }) {
                 groups[existing].points.append(index)
             } else {
@@ -101,6 +108,20 @@ package struct PollPlan {
         boundaries[read.table, default: []].formUnion(cuts)
         for index in groups.indices where groups[index].table == read.table { replan(index) }
         return true
+    }
+
+    /// The reads that read back the points at `indices` after a write (fewest requests, holes and
+    /// learned boundaries respected), whatever their access and interval.
+    func readBackReads(of indices: [Int]) -> [PlannedRead] {
+        var reads: [PlannedRead] = []
+        for table in PointTable.allCases {
+            let points = indices.filter { profile.points[$0].table == table }
+            guard !points.isEmpty else { continue }
+            for read in planner(for: table).plan(points.map { profile.points[$0].addresses }) {
+                reads.append(PlannedRead(table: table, read: read, points: points.filter { read.addresses.contains(profile.points[$0].address) }))
+            }
+        }
+        return reads
     }
 
     private mutating func replan(_ index: Int) {

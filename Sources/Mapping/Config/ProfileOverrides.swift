@@ -1,8 +1,8 @@
 /// A device's `overrides` merged over its profile's JSON: objects merge key by key, `null`
 /// removes a key, `points` and `commands` are keyed by name (a new name adds one), `setup`
-/// replaces the list. The result is validated as a whole profile afterwards.
+/// and `holes` replace their lists. The result is validated as a whole profile afterwards.
 enum ProfileOverrides {
-    private static let keys = ["description", "verified", "limits", "defaults", "points", "setup", "commands"]
+    private static let keys = ["description", "verified", "limits", "defaults", "points", "setup", "commands", "holes", "writeOnly", "writeDeadline"]
 
     /// The merged profile tree; shape problems of `overrides` are reported at `path` in the config.
     static func apply(_ overrides: JSONValue, to profile: JSONValue, path: String, log: ProblemLog) -> JSONValue {
@@ -21,7 +21,7 @@ enum ProfileOverrides {
                     continue
                 }
                 merged[key] = mergeNamed(byName, into: merged[key] ?? .array([]), path: changePath, log: log)
-            case "setup":
+            case "setup", "holes":
                 merged[key] = change
             default:
                 merged[key] = change == .null ? nil : deepMerge(merged[key] ?? .null, change)

@@ -9,7 +9,8 @@ package enum DurationText {
     /// range a config accepts, and far inside what `Duration` and `Int64` microseconds hold.
     static let longestMilliseconds = 1e9
 
-    static func parse(_ value: JSONValue) -> Duration? {
+    /// A number of milliseconds or a string with a unit, as a duration; nil for anything else.
+    package static func parse(_ value: JSONValue) -> Duration? {
         switch value {
         case let .integer(milliseconds):
             return milliseconds >= 0 && Double(milliseconds) <= longestMilliseconds ? .milliseconds(milliseconds) : nil

@@ -13,6 +13,20 @@ package struct DeviceProfile: Sendable, Equatable {
     package var setup: [SetupWrite]
     /// Codes written to fixed addresses on command.
     package var commands: [CommandPoint]
+    /// Address ranges the device does not implement: no read spans them (no exception 02).
+    package var holes: [AddressHole] = []
+    /// The device takes writes only: it is never polled or probed, and the answers to its writes
+    /// say whether it is there. Also true for a profile without a readable point.
+    package var writeOnly = false
+    /// How long a command's transactions are retried after a timeout or a garbled answer before
+    /// it is acknowledged as failed (a command may set its own `deadline`).
+    package var writeDeadline: Duration = .seconds(5)
+
+    /// What `writeDeadline`, and a command's own `deadline`, may be.
+    package static let writeDeadlineRange = Duration.milliseconds(100)...Duration.seconds(600)
+
+    /// Never read: `writeOnly`, or nothing to read.
+    package var isWriteOnly: Bool { writeOnly || !points.contains { $0.access.isReadable } }
 
     /// The point called `name`.
     package func point(named name: String) -> Point? { points.first { $0.name == name } }
@@ -181,6 +195,8 @@ package struct Point: Sendable, Equatable {
     package var subtopic: Bool
     package var sentinels: [Sentinel]
     package var invalidWhen: [InvalidWhen]
+    /// After a write, the point's registers are read again and the ack says what the device holds.
+    package var readBack = false
 
     /// The addresses the point occupies in its table.
     package var addresses: Range<Int> { address..<address + type.width }

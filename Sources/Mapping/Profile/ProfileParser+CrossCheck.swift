@@ -20,6 +20,8 @@ extension ProfileParser {
             if let problem = writeProblem(table: write.table, width: 1, limits: profile.limits) { log.report("$.setup[\(index)]", problem) }
         }
         checkOverlaps(profile.points)
+        checkHoles(profile)
+        checkWriteOnly(profile)
     }
 
     private func checkReferences(_ point: Point, path: String, in profile: DeviceProfile) {

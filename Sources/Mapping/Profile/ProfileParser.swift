@@ -10,6 +10,8 @@ struct ProfileParser {
         var interval: Duration = .seconds(1)
         var report = ReportRule()
         var subtopic = false
+        /// Writable points only: read again after each write.
+        var readBack = false
     }
 
     func profile(_ value: JSONValue) -> DeviceProfile? {
@@ -23,10 +25,16 @@ struct ProfileParser {
         let points = (reader.array("points", required: true, nonEmpty: true) ?? []).compactMap { point($0.0, path: $0.1, defaults: defaults) }
         let setup = (reader.array("setup") ?? []).compactMap { setupWrite($0.0, path: $0.1) }
         let commands = (reader.array("commands") ?? []).compactMap { command($0.0, path: $0.1) }
+        let holes = (reader.array("holes") ?? []).compactMap { hole($0.0, path: $0.1) }
+        let writeOnly = reader.bool("writeOnly") ?? false
+        let writeDeadline = reader.duration("writeDeadline", in: DeviceProfile.writeDeadlineRange)
         reader.finish()
         guard let model, let vendor else { return nil }
-        let profile = DeviceProfile(model: model, vendor: vendor, description: description, verified: verified, limits: limits,
+        var profile = DeviceProfile(model: model, vendor: vendor, description: description, verified: verified, limits: limits,
                                     points: points, setup: setup, commands: commands)
+        profile.holes = holes
+        profile.writeOnly = writeOnly
+        if let writeDeadline { profile.writeDeadline = writeDeadline }
         crossCheck(profile)
         return profile
     }
@@ -54,6 +62,7 @@ struct ProfileParser {
         if let value = reader.duration("interval", in: Self.intervalRange) { defaults.interval = value }
         if let value = reader.object("report") { defaults.report = parseReport(value, base: defaults.report) }
         if let value = reader.bool("subtopics") { defaults.subtopic = value }
+        if let value = reader.bool("readBack") { defaults.readBack = value }
         reader.finish()
         return defaults
     }
@@ -129,6 +138,10 @@ struct ProfileParser {
             log.report(reader.childPath("sentinels"), "sentinels apply to integer and enum points only")
         }
         let invalidWhen = (reader.array("invalidWhen") ?? []).compactMap { invalidCondition($0.0, path: $0.1) }
+        let readBack = reader.bool("readBack")
+        if readBack == true && !access.isWritable {
+            log.report(reader.childPath("readBack"), "applies to writable points only (access readwrite or write)")
+        }
         reader.finish()
 
         guard let name, let table, let address, let type else { return nil }
@@ -137,7 +150,8 @@ struct ProfileParser {
         }
         return Point(name: name, description: description, table: table, address: Int(address), type: type, scaling: scaling,
                      unit: unit, access: access, minimum: minimum, maximum: maximum, minimumWriteInterval: minimumWriteInterval,
-                     interval: interval, report: report, subtopic: subtopic, sentinels: sentinels, invalidWhen: invalidWhen)
+                     interval: interval, report: report, subtopic: subtopic, sentinels: sentinels, invalidWhen: invalidWhen,
+                     readBack: access.isWritable && (readBack ?? defaults.readBack))
     }
 
     private func pointType(_ reader: inout ObjectReader, table: PointTable?) -> PointType? {

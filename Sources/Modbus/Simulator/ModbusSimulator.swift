@@ -38,9 +38,10 @@ package final class ModbusSimulator: Sendable {
     /// The controller answering as `unit`.
     package func controller(unit: UInt8) -> SimulatedController? { core.controllers[unit] }
 
-    /// Injects `fault` into the next `times` requests (nil: until `clearFaults()`), for one unit or all.
-    package func inject(_ fault: SimulatedFault, unit: UInt8? = nil, times: Int? = 1) {
-        core.inject(fault, unit: unit, times: times)
+    /// Injects `fault` into the next `times` requests (nil: until `clearFaults()`), for one unit or
+    /// all, and for requests of the given function codes only, or any.
+    package func inject(_ fault: SimulatedFault, unit: UInt8? = nil, functions: Set<UInt8>? = nil, times: Int? = 1) {
+        core.inject(fault, unit: unit, functions: functions, times: times)
     }
 
     package func clearFaults() { core.clearFaults() }

@@ -44,6 +44,9 @@ package final class SimulatedController: Sendable {
     private static let ambient = 20.0
 
     package let unit: UInt8
+    /// Address ranges this controller does not implement, per table: any request touching one
+    /// gets exception 02 (illegal data address), as from a device with gaps in its register map.
+    package let unimplemented: [RegisterTable: [ClosedRange<Int>]]
     private let runsModel: Bool
     private let image: Mutex<Image>
 
@@ -57,9 +60,11 @@ package final class SimulatedController: Sendable {
         var lastStep = ContinuousClock.now
     }
 
-    /// A controller answering as `unit`; `temperatureModel: false` leaves every register to the caller.
-    package init(unit: UInt8 = 1, temperatureModel: Bool = true) {
+    /// A controller answering as `unit`; `temperatureModel: false` leaves every register to the
+    /// caller; `unimplemented` ranges answer exception 02.
+    package init(unit: UInt8 = 1, temperatureModel: Bool = true, unimplemented: [RegisterTable: [ClosedRange<Int>]] = [:]) {
         self.unit = unit
+        self.unimplemented = unimplemented
         self.runsModel = temperatureModel
         self.image = Mutex(Self.defaults(temperatureModel: temperatureModel))
     }
@@ -161,7 +166,7 @@ package final class SimulatedController: Sendable {
     func respond(to pdu: ArraySlice<UInt8>) -> [UInt8] {
         advanceModel()
         return image.withLock { image in
-            switch SimulatedRequestHandler.handle(pdu, image: &image) {
+            switch SimulatedRequestHandler.handle(pdu, image: &image, unimplemented: unimplemented) {
             case let .success(response): response
             case let .failure(code): [pdu.first.map { $0 | 0x80 } ?? 0x80, code.rawValue]
             }

@@ -5,10 +5,22 @@ enum SimulatedRequestHandler {
         Int(pdu[pdu.startIndex + offset]) << 8 | Int(pdu[pdu.startIndex + offset + 1])
     }
 
-    static func handle(_ pdu: ArraySlice<UInt8>, image: inout SimulatedController.Image) -> Result<[UInt8], ModbusExceptionCode> {
+    static func handle(_ pdu: ArraySlice<UInt8>, image: inout SimulatedController.Image,
+                       unimplemented: [RegisterTable: [ClosedRange<Int>]] = [:]) -> Result<[UInt8], ModbusExceptionCode> {
         guard let function = pdu.first else { return .failure(.illegalFunction) }
         let size = SimulatedController.tableSize
-        func inRange(_ address: Int, _ count: Int) -> Bool { address + count <= size }
+        // The table a function addresses (FC23 reads and writes holding registers).
+        let table: RegisterTable? = switch function {
+        case 1, 5, 15: .coils
+        case 2: .discreteInputs
+        case 3, 6, 16, 23: .holdingRegisters
+        case 4: .inputRegisters
+        default: nil
+        }
+        let holes = table.flatMap { unimplemented[$0] } ?? []
+        func inRange(_ address: Int, _ count: Int) -> Bool {
+            address + count <= size && !holes.contains { $0.lowerBound < address + count && $0.upperBound >= address }
+        }
 
         switch function {
         case 1, 2:

@@ -27,7 +27,13 @@ final class SimulatorCore: Sendable {
     private struct PlannedFault {
         let fault: SimulatedFault
         let unit: UInt8?
+        /// Only requests with one of these function codes (nil: any).
+        let functions: Set<UInt8>?
         var remaining: Int?
+
+        func applies(unit requested: UInt8, function: UInt8) -> Bool {
+            (unit == nil || unit == requested) && (functions?.contains(function) ?? true)
+        }
     }
 
     private struct State {
@@ -43,8 +49,8 @@ final class SimulatorCore: Sendable {
         self.controllers = byUnit
     }
 
-    func inject(_ fault: SimulatedFault, unit: UInt8?, times: Int?) {
-        state.withLock { $0.faults.append(PlannedFault(fault: fault, unit: unit, remaining: times)) }
+    func inject(_ fault: SimulatedFault, unit: UInt8?, functions: Set<UInt8>?, times: Int?) {
+        state.withLock { $0.faults.append(PlannedFault(fault: fault, unit: unit, functions: functions, remaining: times)) }
     }
 
     func clearFaults() {
@@ -66,7 +72,7 @@ final class SimulatorCore: Sendable {
         let (fault, index) = state.withLock { state -> (SimulatedFault?, Int) in
             if state.log.count >= Self.logLimit { state.log.removeFirst(state.log.count / 2) }
             state.log.append(SimulatorRequest(unit: unit, functionCode: function, frame: frame, receivedAt: .now))
-            guard let position = state.faults.firstIndex(where: { $0.unit == nil || $0.unit == unit }) else {
+            guard let position = state.faults.firstIndex(where: { $0.applies(unit: unit, function: function) }) else {
                 return (nil, state.log.count - 1)
             }
             let fault = state.faults[position].fault
