@@ -24,22 +24,30 @@ struct DeviceChannelTests {
         /// What the worker logged (line and device events).
         let log = CapturedLog()
         let worker: BusWorker
+        /// The devices of the other `units`, each with a recording channel of its own.
+        let neighbours: [(device: ResolvedDevice, channel: RecordingDeviceChannel)]
 
-        /// With `profile`, the device uses that profile instead of the fixture's.
+        /// With `profile`, the device uses that profile instead of the fixture's; `units` beyond
+        /// the first are neighbours on the same line; `controller` makes each simulated controller.
         init(profile: String? = nil, responseTimeout: Duration = .milliseconds(500),
-             commandBacklogLimit: Int = BusWorker.defaultCommandBacklogLimit) throws {
-            gateway = try GatewayFixture(start: false)
-            controller = try gateway.controller()
+             commandBacklogLimit: Int = BusWorker.defaultCommandBacklogLimit, units: [UInt8] = [1],
+             controller: @escaping (UInt8) -> SimulatedController = { SimulatedController(unit: $0, temperatureModel: false) }) throws {
+            gateway = try GatewayFixture(units: units, start: false, controller: controller)
+            self.controller = try gateway.controller(units[0])
             if let profile { try profile.write(toFile: gateway.folder.path + "/test-oven.json", atomically: true, encoding: .utf8) }
             let loaded = try ConfigurationLoader.load(configFile: gateway.configFile)
             device = try #require(loaded.devices.first)
+            neighbours = loaded.devices.dropFirst().map { ($0, RecordingDeviceChannel()) }
             var serial = SerialSettings()
             serial.rs485.mode = .off  // a pty has no RS-485 driver
             let line = BusConfiguration(target: .rtu(path: gateway.simulator.address, settings: serial), responseTimeout: responseTimeout)
             worker = try BusWorker(settings: device.bus, configuration: line, commandBacklogLimit: commandBacklogLimit, logger: log.logger())
         }
 
-        func start() { worker.add(device, channel: channel) }
+        func start() {
+            worker.add(device, channel: channel)
+            for (device, channel) in neighbours { worker.add(device, channel: channel) }
+        }
 
         /// A device with nothing to read: the only requests on its line are the commands' writes.
         static let writeOnlyProfile = """

@@ -40,8 +40,10 @@ final class GatewayFixture {
     /// Starts simulated controllers for `units` and the gateway with one device per unit
     /// (`oven-<unit>` in registry `plant`), and waits until its broker listens. With `linkName`,
     /// the pty is reached through a link of that name beside the config, which names it relatively.
-    init(units: [UInt8] = [1], start: Bool = true, linkName: String? = nil) throws {
-        let controllers = units.map { SimulatedController(unit: $0, temperatureModel: false) }
+    /// `controller` makes each unit's simulated controller (options such as unimplemented ranges).
+    init(units: [UInt8] = [1], start: Bool = true, linkName: String? = nil,
+         controller: (UInt8) -> SimulatedController = { SimulatedController(unit: $0, temperatureModel: false) }) throws {
+        let controllers = units.map(controller)
         var linkPath: String?
         if let linkName { linkPath = folder.path + "/" + linkName }
         simulator = try ModbusSimulator.startRTU(controllers: controllers, linkPath: linkPath)

@@ -297,7 +297,9 @@ final class BusPoller: BusDriver, @unchecked Sendable {
 
     private func publishStaleStates() {
         let now = ContinuousClock.now
-        for agent in agents where (agent.stateIsStale || agent.stateIsUrgent) && !agent.stateAwaitsFreshPoll {
+        // A device that is never read has nothing to say before its first write is answered.
+        for agent in agents where (agent.stateIsStale || agent.stateIsUrgent) && !agent.stateAwaitsFreshPoll
+            && !(agent.profile.isWriteOnly && agent.availability.state == .unknown) {
             if !agent.stateIsUrgent, let last = agent.lastStatePublished, last.duration(to: now) < Self.stateInterval { continue }
             agent.stateIsStale = false
             agent.stateIsUrgent = false

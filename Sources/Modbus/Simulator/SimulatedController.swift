@@ -47,6 +47,9 @@ package final class SimulatedController: Sendable {
     /// Address ranges this controller does not implement, per table: any request touching one
     /// gets exception 02 (illegal data address), as from a device with gaps in its register map.
     package let unimplemented: [RegisterTable: [ClosedRange<Int>]]
+    /// Holding registers whose written values the controller keeps within a range (as a set
+    /// point is kept within its limits): a write outside it is answered normally and clamped.
+    package let clampedHoldingRegisters: [Int: ClosedRange<UInt16>]
     private let runsModel: Bool
     private let image: Mutex<Image>
 
@@ -62,9 +65,11 @@ package final class SimulatedController: Sendable {
 
     /// A controller answering as `unit`; `temperatureModel: false` leaves every register to the
     /// caller; `unimplemented` ranges answer exception 02.
-    package init(unit: UInt8 = 1, temperatureModel: Bool = true, unimplemented: [RegisterTable: [ClosedRange<Int>]] = [:]) {
+    package init(unit: UInt8 = 1, temperatureModel: Bool = true, unimplemented: [RegisterTable: [ClosedRange<Int>]] = [:],
+                 clampedHoldingRegisters: [Int: ClosedRange<UInt16>] = [:]) {
         self.unit = unit
         self.unimplemented = unimplemented
+        self.clampedHoldingRegisters = clampedHoldingRegisters
         self.runsModel = temperatureModel
         self.image = Mutex(Self.defaults(temperatureModel: temperatureModel))
     }
@@ -167,8 +172,12 @@ package final class SimulatedController: Sendable {
         advanceModel()
         return image.withLock { image in
             switch SimulatedRequestHandler.handle(pdu, image: &image, unimplemented: unimplemented) {
-            case let .success(response): response
-            case let .failure(code): [pdu.first.map { $0 | 0x80 } ?? 0x80, code.rawValue]
+            case let .success(response):
+                for (address, range) in clampedHoldingRegisters where image.holdingRegisters.indices.contains(address) {
+                    image.holdingRegisters[address] = min(max(image.holdingRegisters[address], range.lowerBound), range.upperBound)
+                }
+                return response
+            case let .failure(code): return [pdu.first.map { $0 | 0x80 } ?? 0x80, code.rawValue]
             }
         }
     }
