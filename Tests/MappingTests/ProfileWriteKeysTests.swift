@@ -5,6 +5,27 @@ import Testing
 /// The profile keys of confirmed writes, holes and write-only devices, and what the check refuses.
 @Suite("Profile keys: readBack, writeDeadline, holes, writeOnly")
 struct ProfileWriteKeysTests {
+    /// The example of mappings/README.md (SchemaTests checks it against the schema too).
+    static let documentedProfile = #"""
+        {
+          "model": "acme-io8", "vendor": "Acme",
+          "writeDeadline": "3s",
+          "defaults": { "readBack": true },
+          "holes": [{ "table": "holding", "from": 10, "to": 19, "description": "reserved" }],
+          "points": [
+            { "name": "set_point", "table": "holding", "address": 0, "type": "int16", "scale": 0.1, "access": "readwrite" },
+            { "name": "alarm_limit", "table": "holding", "address": 20, "type": "int16", "access": "readwrite", "readBack": false }
+          ]
+        }
+        """#
+
+    @Test("The example of mappings/README.md is a valid profile")
+    func documentedExample() throws {
+        let profile = try parse(Self.documentedProfile)
+        #expect(profile.points.map(\.readBack) == [true, false])
+        #expect(profile.writeDeadline == .seconds(3) && profile.holes.count == 1)
+    }
+
     private func parse(_ json: String) throws(MappingError) -> DeviceProfile {
         try DeviceProfile.parse(Data(json.utf8), file: "p.json")
     }

@@ -213,10 +213,11 @@ struct SchemaTests {
         #"{\#(extra)"buses": [\#(bus)], "registries": [{"id": "plant1", "devices": [\#(device)]}]}"#
     }
 
-    @Test("The examples in docs/configuration.md and the documents the invalid ones are made from are valid")
+    @Test("The examples in docs/configuration.md and mappings/README.md and the documents the invalid ones are made from are valid")
     func validDocuments() throws {
         let folder = TemporaryFolder()
-        let profiles = try write([("documented-profile", Self.documentedProfile), ("small-profile", Self.profile())], into: folder)
+        let profiles = try write([("documented-profile", Self.documentedProfile), ("small-profile", Self.profile()),
+                                  ("documented-write-keys-profile", ProfileWriteKeysTests.documentedProfile)], into: folder)
         let configs = try write([("documented-config", Self.documentedConfig), ("documented-iot-config", Self.documentedIoTConfig),
                                  ("documented-upstream-config", Self.documentedUpstreamConfig), ("shared-upstream-config", Self.sharedUpstreamConfig),
                                  ("small-config", Self.config())], into: folder)
