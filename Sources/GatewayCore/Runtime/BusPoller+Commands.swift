@@ -86,8 +86,12 @@ extension BusPoller {
                 record(response, of: command.steps[command.next], in: &command, agent: agent)
                 command.next += 1
             case let .failure(error):
+                // An exception is the device's answer, and a refused request was never sent:
+                // trying either again changes nothing.
+                var final = error.isException
+                if case .invalidRequest = error.kind { final = true }
                 if error.isException { noteAnswer(agent, line: line) }
-                if error.isException || { if case .invalidRequest = error.kind { true } else { false } }() {
+                if final {
                     command.ack.ok = false
                     command.ack.error = error.reason
                     if case let .exception(code) = error.kind { command.ack.exception = (code.rawValue, code.name) }
@@ -156,7 +160,7 @@ extension BusPoller {
             ack.ok = false
             ack.error = "not done: \(reason)" + (command.transactions > 0 ? " (after \(command.transactions) attempts)" : "")
             if command.transactions > 0 { ack.attempts = command.transactions }
-            logger.log(.warning, command.isConfig ? "config_applied" : "command_written",
+            logger.log(.warning, "command_abandoned",
                        ["device": agent.id, "id": Self.logText(command.message.id), "written": ack.written.map(\.0).joined(separator: ","),
                         "attempts": String(command.transactions), "error": ack.error ?? ""])
             agent.channel.publishAck(ack)

@@ -216,10 +216,8 @@ final class BusPoller: BusDriver, @unchecked Sendable {
     /// An offline device: one small read. An answer (even an exception) brings it back online.
     private func probe(_ agent: DeviceAgent, line: BusLine) {
         guard agent.isOffline else { return }
-        guard let read = agent.plan.groups.first?.reads.first else {
-            noteAnswer(agent, line: line)
-            return
-        }
+        // A device with nothing to read is never probed (`DeviceAgent.nextAction`).
+        guard let read = agent.plan.groups.first?.reads.first else { return }
         let result = line.perform(read.request(limits: agent.profile.limits), unit: agent.unit)
         if case let .failure(error) = result, !error.isException {
             carryOut(agent.availability.probeFailed(error.description, at: .now), for: agent, error: error, line: line)
