@@ -134,6 +134,22 @@ struct ConfirmedWriteTests {
         await rig.worker.stop(reason: "test over")
     }
 
+    @Test("A batch may give its own deadline; a command still waiting when the worker stops is answered as not done")
+    func waitingCommandAnsweredAtStop() async throws {
+        let rig = try Rig()
+        rig.start()
+        #expect(await rig.firstFullState() != nil)
+
+        rig.gateway.simulator.inject(.noAnswer, unit: 1, functions: [6], times: nil)
+        rig.channel.inject(.deviceBatch(device: "oven-1"), #"{"id": "long", "deadline": 60000, "set_point": 46}"#)
+        #expect(await eventually { Self.singleWrites(rig, address: 0) >= 2 })
+        await rig.worker.stop(reason: "test over")
+        let ack = try #require(await rig.channel.first(.ack) { $0["id"] as? String == "long" })
+        #expect(ack["ok"] as? Bool == false)
+        #expect((ack["error"] as? String)?.hasPrefix("not done: test over (after ") == true, "\(ack)")
+        #expect(ack["attempts"] as? Int == Self.singleWrites(rig, address: 0))
+    }
+
     /// A device that takes writes only: its set point, and nothing it answers when read.
     static let writeOnlyProfile = """
         { "model": "test-oven", "vendor": "modbridge tests", "writeOnly": true, "writeDeadline": "3s",
