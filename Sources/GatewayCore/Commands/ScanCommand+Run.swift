@@ -138,8 +138,7 @@ extension ScanCommand {
     /// A probe that gets no answer: the request's characters, the wait, and the silence and
     /// drain around it (three times t3.5).
     static func transactionTime(_ settings: SerialSettings) -> Duration {
-        let bitsPerCharacter = 1 + settings.dataBits.rawValue + (settings.parity == .none ? 0 : 1) + settings.stopBits.rawValue
-        return .microseconds(Int64(8 * bitsPerCharacter) * 1_000_000 / Int64(settings.baudRate.rawValue)) + settings.interFrameSilence * 3
+        settings.characterTime * 8 + settings.interFrameSilence * 3
     }
 
     /// `27 s`, `1.5 s`, `4 min 10 s`.
