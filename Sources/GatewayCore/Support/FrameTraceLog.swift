@@ -5,7 +5,7 @@ extension Logger {
     /// A frame trace whose lines are `bus_trace` events in this log (`trace_suppressed count=N`
     /// past the rate bound, `bus_trace_switched` when switched), with `bus` naming the config's
     /// bus if any. `on: false` makes one that waits to be switched on.
-    func frameTrace(bus: String? = nil, on: Bool = true, linesPerSecond: Int = 50) -> FrameTrace {
+    package func frameTrace(bus: String? = nil, on: Bool = true, linesPerSecond: Int = 50) -> FrameTrace {
         let logger = self
         return FrameTrace(on: on, linesPerSecond: linesPerSecond) { line in logger.log(line, bus: bus) }
     }
