@@ -1,7 +1,10 @@
 import Foundation
 import GatewayCore
+import Glibc
 import Mapping
 import Modbus
+import MQTT
+import MQTTClient
 import POSIX
 import Serial
 import Testing
@@ -110,5 +113,27 @@ struct BusTraceTests {
         #expect(lines.count + suppressed.reduce(0, +) == 20)
         // The first second's bound always passes its first five.
         #expect(lines.count >= 5)
+    }
+
+    @Test("modbridge run: the device's registry switches the trace over MQTT; the gateway's log gets the frames")
+    func overMQTT() async throws {
+        let gateway = try GatewayFixture(start: false)
+        let stderrFile = gateway.folder.path + "/gateway.log"
+        let process = try ChildProcess(ModbridgeProcess.executable, ["run", "--config", gateway.configFile], standardErrorFile: stderrFile)
+        defer { process.stop() }
+        for _ in 0..<1000 where !acceptsConnections(port: gateway.port) { usleep(10_000) }
+        // The listener logs anonymous clients in as the registry `plant`.
+        let (client, inbox) = try await gateway.subscriber(["$devices/oven-1/events/ack"])
+        func log() -> String { String(decoding: readFileBytes(stderrFile) ?? [], as: UTF8.self) }
+        #expect(await until { log().contains("event=line_opened") })
+        #expect(!log().contains("event=bus_trace "))
+
+        try await client.publish(topic: "$devices/oven-1/commands/$trace", payload: Array(#"{"on": true, "for": "1m", "id": "m1"}"#.utf8),
+                                 qos: .atLeastOnce)
+        let ack = await GatewayFixture.message(in: inbox, on: "$devices/oven-1/events/ack") { $0["id"] as? String == "m1" }
+        #expect(ack?["ok"] as? Bool == true)
+        #expect(await until { log().contains("event=bus_trace bus=line") })
+        #expect(log().contains("event=bus_trace_switched bus=line on=true for_s=60"))
+        await client.disconnect()
     }
 }
