@@ -1,4 +1,5 @@
 import Foundation
+import Glibc
 import Mapping
 import Modbus
 import Serial
@@ -188,5 +189,29 @@ struct ScanCommandTests {
         #expect(units(detected) == [7])
         #expect(detected["settings"] as? String == "19200 8E1")
         #expect((detected["tried"] as? [String])?.last == "19200 8E1")
+    }
+
+    @Test("modbridge simulate --baud --parity --trace: found by scan --baud auto; its trace shows what it ignored and answered")
+    func simulateCommand() throws {
+        let folder = TemporaryFolder()
+        let log = folder.path + "/simulate.log"
+        let simulate = try ChildProcess(ModbridgeProcess.executable, ["simulate", "--unit", "5", "--baud", "19200", "--parity", "odd", "--trace"],
+                                        standardErrorFile: log)
+        defer { simulate.stop() }
+        let path = try #require(simulate.readLine())
+        let result = try ModbridgeProcess.run(["scan", path, "--units", "5", "--baud", "auto", "--parity", "odd", "--json"])
+        #expect(result.status == 0)
+        #expect(try document(result.output)["settings"] as? String == "19200 8O1")
+        let probe = FrameExchange.hex(ModbusPDU.rtuFrame(unit: 5, pdu: [0x03, 0x00, 0x00, 0x00, 0x01]))
+        func traced() -> [Substring] {
+            String(decoding: readFileBytes(log) ?? [], as: UTF8.self).split(separator: "\n").filter { $0.contains("event=bus_trace") }
+        }
+        // The simulator's log writer runs on its own thread: wait (bounded) for its lines.
+        for _ in 0..<500 where traced().count < 2 { usleep(10_000) }
+        let lines = traced()
+        // 9600 8O1 first: received and ignored; then 19200 8O1: answered.
+        #expect(lines.count == 2)
+        #expect(lines.first?.contains("unit=5 fc=03 outcome=ignored tx=\"\(probe)\" rx=\"\"") == true)
+        #expect(lines.last?.contains("unit=5 fc=03 outcome=ok tx=\"\(probe)\" rx=\"05 03 02 02 8A") == true)
     }
 }

@@ -28,6 +28,8 @@ package struct ScanCommand: Command {
                                per request, answered / exception 02 (address not implemented) /
                                other, and whether the device fits the profile
       --json                   print the result as one JSON document instead of a table
+
+    Line options as for read; --timeout, --baud and --parity as above:
     \(LineOptions.help)
 
     Exit status: 0 a device was found, 1 none (or the line failed), 64 bad arguments.
