@@ -62,15 +62,16 @@ package final class Bus: Sendable {
     }
 
     /// Starts the bus thread, called `threadName`, which opens the line at once and runs
-    /// `driver` (first at once) between queued jobs.
+    /// `driver` (first at once) between queued jobs. While `trace` is on, each transaction's
+    /// bytes go to it.
     package init(_ configuration: BusConfiguration, threadName: String = "modbus-bus", driver: (any BusDriver)? = nil,
-                events: @escaping @Sendable (BusEvent) -> Void = { _ in }) throws(ModbusError) {
+                trace: FrameTrace? = nil, events: @escaping @Sendable (BusEvent) -> Void = { _ in }) throws(ModbusError) {
         self.configuration = configuration
         let shared = ConditionLock(SharedState())
         self.shared = shared
         do {
             thread = try DedicatedThread(name: threadName) {
-                BusLoop(configuration: configuration, shared: shared, driver: driver, events: events).run()
+                BusLoop(configuration: configuration, shared: shared, driver: driver, events: events, trace: trace).run()
             }
         } catch {
             throw ModbusError(.connectFailed("cannot start the bus thread: \(error)"), target: configuration.target.description)

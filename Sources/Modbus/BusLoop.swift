@@ -6,6 +6,7 @@ final class BusLoop {
     private let shared: ConditionLock<Bus.SharedState>
     private let driver: (any BusDriver)?
     private let events: @Sendable (BusEvent) -> Void
+    private let trace: FrameTrace?
     private let clock = ContinuousClock()
     private let target: String
 
@@ -30,8 +31,9 @@ final class BusLoop {
     }
 
     init(configuration: BusConfiguration, shared: ConditionLock<Bus.SharedState>, driver: (any BusDriver)?,
-         events: @escaping @Sendable (BusEvent) -> Void) {
+         events: @escaping @Sendable (BusEvent) -> Void, trace: FrameTrace? = nil) {
         self.configuration = configuration
+        self.trace = trace
         self.shared = shared
         self.driver = driver
         self.events = events
@@ -109,6 +111,9 @@ final class BusLoop {
             sleepThread(clock.now.duration(to: lastFrameEnd.advanced(by: silence + extra)))
         }
 
+        let tracing = trace?.isOn() == true
+        line.recordsFrames = tracing
+        let startedAt = clock.now
         let result: Result<ModbusResponse, ModbusError>
         var drained = 0
         var answer: ModbusConnection.Answer?
@@ -144,6 +149,7 @@ final class BusLoop {
             }
         }
         if strayBytes > 0 { reportStrayBytes(strayBytes, unit: unit, request: request) }
+        if tracing, let trace { traceExchange(trace, line: line, request: request, unit: unit, result: result, startedAt: startedAt) }
         if case let .failure(error) = result {
             if error.isLinkFailure {
                 lose(error)
@@ -152,6 +158,18 @@ final class BusLoop {
             }
         }
         return result
+    }
+
+    /// Hands the transaction's bytes to the trace (a broadcast has no answer to read).
+    private func traceExchange(_ trace: FrameTrace, line: ModbusConnection, request: ModbusRequest, unit: UInt8,
+                               result: Result<ModbusResponse, ModbusError>, startedAt: ContinuousClock.Instant) {
+        var frames = line.lastFrames
+        if unit == ModbusRequest.Limits.broadcastUnit {
+            frames = FrameBytes(request: ModbusPDU.rtuFrame(unit: unit, pdu: ModbusPDU.encode(request)))
+        }
+        trace.record(FrameExchange(unit: unit, functionCode: request.functionCode, request: frames.request, answer: frames.answer,
+                                   startedAt: startedAt, endedAt: clock.now, outcome: FrameExchange.outcome(of: result),
+                                   level: frames.level))
     }
 
     /// The first stray bytes at once, then at most one event a minute with the bytes since the last.
@@ -174,6 +192,7 @@ final class BusLoop {
 
     /// Closes the line, fails what is still queued, and lets `close()` return.
     private func finish() {
+        trace?.flush()
         connection?.close()
         connection = nil
         let (pending, waiters) = shared.withLock { state -> ([Bus.Job], [@Sendable () -> Void]) in

@@ -16,6 +16,10 @@ final class ModbusConnection {
     /// RTU answers are read by modbridge itself, so that every byte read is there to say what is
     /// wrong with a broken answer; libmodbus sends the requests.
     private let answerReader: RTUAnswerReader
+    /// While true, each transaction leaves its bytes in `lastFrames`, for a frame trace.
+    var recordsFrames = false
+    /// The last transaction's request and answer bytes (while `recordsFrames`).
+    private(set) var lastFrames = FrameBytes()
 
     private init(target: ModbusTarget, context: OpaquePointer, configuration: BusConfiguration) {
         self.target = target
@@ -104,6 +108,7 @@ final class ModbusConnection {
     /// RTU: libmodbus sends the frame, `RTUAnswerReader` reads the answer and `RTUAnswer` checks it.
     private func performRTU(_ request: ModbusRequest, unit: UInt8, context: OpaquePointer, port: SerialPort) throws(ModbusError) -> Answer {
         let frame = [unit] + ModbusPDU.encode(request)
+        if recordsFrames { lastFrames = FrameBytes(request: ModbusPDU.rtuFrame(unit: unit, pdu: Array(frame.dropFirst()))) }
         if modbus_send_raw_request(context, frame, Int32(frame.count)) == -1 {
             throw ModbusError(.io(Self.sendErrno(errno)), target: target.description).at(unit: unit, request: request)
         }
@@ -113,6 +118,7 @@ final class ModbusConnection {
         } catch {
             throw ModbusError(.io(Self.ioErrno(of: error)), target: target.description).at(unit: unit, request: request)
         }
+        if recordsFrames { lastFrames.answer = answerReader.bytes }
         switch RTUAnswer.check(answerReader.bytes, request: request, unit: unit, sent: frame) {
         case let .accepted(response, strayBytes):
             return Answer(response: response, strayBytes: strayBytes, lastByteAt: lastByteAt)
@@ -123,6 +129,7 @@ final class ModbusConnection {
 
     /// TCP: libmodbus's own calls, which check the MBAP transaction id of each answer.
     private func performTCP(_ request: ModbusRequest, unit: UInt8, context: OpaquePointer) throws(ModbusError) -> ModbusResponse {
+        if recordsFrames { lastFrames = FrameBytes(request: [unit] + ModbusPDU.encode(request), level: .pdu) }
         if modbus_set_slave(context, Int32(unit)) == -1 {
             throw ModbusError(.invalidRequest("unit id \(unit) refused by libmodbus"), target: target.description)
                 .at(unit: unit, request: request)
@@ -165,9 +172,11 @@ final class ModbusConnection {
         if result == -1 {
             let code = errno
             let elapsed = ContinuousClock.now - started
-            throw ModbusError(Self.kind(errno: code, elapsed: elapsed, responseTimeout: responseTimeout), target: target.description)
-                .at(unit: unit, request: request)
+            let kind = Self.kind(errno: code, elapsed: elapsed, responseTimeout: responseTimeout)
+            if recordsFrames { lastFrames.answer = FrameExchange.answerPDU(unit: unit, request: request, failure: kind) }
+            throw ModbusError(kind, target: target.description).at(unit: unit, request: request)
         }
+        if recordsFrames { lastFrames.answer = FrameExchange.answerPDU(unit: unit, request: request, response: response) }
         return response
     }
 

@@ -49,6 +49,22 @@ package final class PseudoTerminal {
         return pair
     }
 
+    /// The baud rate and parity the terminal side's client (a master) set, or nil once closed.
+    ///
+    /// On Linux `tcgetattr` on the controller side reports the terminal side's termios, so a
+    /// simulated device can see what a master chose. The pty driver clears PARENB (it has no
+    /// framing), so parity is read from what survives: INPCK (input parity checking, which
+    /// modbridge sets with parity, as most programs do) and PARODD.
+    package func terminalLine() -> (baudRate: Int?, parity: Parity)? {
+        guard controller >= 0 else { return nil }
+        var attributes = termios()
+        guard (try? checkedSyscall { tcgetattr(controller, &attributes) }) != nil else { return nil }
+        let readback = Termios.readback(attributes)
+        let checksParity = attributes.c_cflag & tcflag_t(PARENB) != 0 || attributes.c_iflag & tcflag_t(INPCK) != 0
+        let parity: Parity = !checksParity ? .none : attributes.c_cflag & tcflag_t(PARODD) != 0 ? .odd : .even
+        return (readback.outputBaudRate, parity)
+    }
+
     /// Closes both sides; a client holding the terminal then reads EIO, as from an unplugged adapter.
     package func close() {
         if controller >= 0 { _ = Glibc.close(controller); controller = -1 }

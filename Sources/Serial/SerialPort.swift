@@ -64,6 +64,13 @@ package final class SerialPort {
             throw .configurationFailed(path: path, setting: "terminal attributes (read)", error)
         }
         Termios.configure(&attributes, for: settings)
+        if isPseudoTerminal {
+            // The pty driver forces CS8 without PARENB (it has no framing). Asking for them anyway
+            // makes glibc's tcsetattr fail with EINVAL whenever nothing else changes (a reopen at
+            // the same settings). INPCK and PARODD stay, so a simulator still sees the parity.
+            attributes.c_cflag &= ~tcflag_t(PARENB | CSIZE)
+            attributes.c_cflag |= tcflag_t(CS8)
+        }
         do {
             _ = try checkedSyscall { tcsetattr(descriptor, TCSANOW, &attributes) }
             _ = try checkedSyscall { tcflush(descriptor, TCIOFLUSH) }

@@ -31,7 +31,7 @@ package enum ExitStatus {
 
 /// The `modbridge` command: picks a subcommand and runs it.
 package enum Modbridge {
-    package static let commands: [any Command.Type] = [RunCommand.self, CheckCommand.self, ReadCommand.self, WriteCommand.self, SimulateCommand.self, BrokerCommand.self, PasswdCommand.self]
+    package static let commands: [any Command.Type] = [RunCommand.self, CheckCommand.self, ReadCommand.self, WriteCommand.self, ScanCommand.self, SimulateCommand.self, BrokerCommand.self, PasswdCommand.self]
 
     package static var overview: String {
         var text = """

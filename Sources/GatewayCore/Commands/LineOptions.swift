@@ -16,9 +16,13 @@ package struct LineOptions: Sendable {
       --rs485 MODE             off, on, auto: the driver's RS-485 direction control (default auto)
       --timeout MS             response timeout in milliseconds (default 500)
       --byte-timeout MS        timeout between two bytes of an answer (default 100)
+      --trace                  log each request and answer in hex with timing to stderr
+                               (bus_trace lines, at most 50 a second; docs/commissioning.md)
     """
 
     package var configuration: BusConfiguration
+    /// `--trace`: each transaction's bytes go to the log.
+    package var trace: Bool
 
     init(parsing arguments: inout ArgumentReader) throws(UsageError) {
         var serial = SerialSettings()
@@ -34,6 +38,7 @@ package struct LineOptions: Sendable {
         if let mode = try arguments.choice("rs485", of: RS485Mode.self) { serial.rs485.mode = mode }
         let responseTimeout = try arguments.milliseconds("timeout", in: 1...60_000) ?? .milliseconds(500)
         let byteTimeout = try arguments.milliseconds("byte-timeout", in: 1...10_000) ?? .milliseconds(100)
+        trace = arguments.flag("trace")
 
         let text = try arguments.positional("<target>")
         switch ModbusTarget.parse(try Self.absoluteTarget(text, arguments: arguments), serial: serial) {
@@ -66,7 +71,7 @@ package struct LineOptions: Sendable {
     /// A bus whose line events go to `logger`. A one-shot command (`continuous: false`) logs
     /// only warnings: its own error message says why a line did not open.
     func openBus(continuous: Bool, logger: Logger) throws(ModbusError) -> Bus {
-        try Bus(configuration) { event in logger.log(event, opensAndRetries: continuous) }
+        try Bus(configuration, trace: trace ? logger.frameTrace() : nil) { event in logger.log(event, opensAndRetries: continuous) }
     }
 }
 

@@ -1,4 +1,5 @@
 import Modbus
+import Serial
 import POSIX
 
 /// `modbridge simulate`: runs simulated temperature controllers until interrupted.
@@ -6,7 +7,7 @@ package struct SimulateCommand: Command {
     package static let name = "simulate"
     package static let summary = "run simulated temperature controllers on a new pty or a TCP port"
     package static let help = """
-    Usage: modbridge simulate [--unit N[,N...]] [--link PATH] [--tcp PORT]
+    Usage: modbridge simulate [--unit N[,N...]] [--link PATH] [--tcp PORT] [--baud B --parity P] [--trace]
 
     Serves Modbus RTU on a new pseudo-terminal (or Modbus TCP on 127.0.0.1) from simulated
     temperature controllers, and prints where to connect as the first line of its output.
@@ -15,6 +16,11 @@ package struct SimulateCommand: Command {
       --unit N[,N...]          unit ids to simulate (default 1)
       --link PATH              also name the pty by a symbolic link at PATH (removed on exit)
       --tcp PORT               serve Modbus TCP on 127.0.0.1:PORT instead (0 picks a free port)
+      --baud B, --parity P     the controllers keep these line settings (8 data bits): a master
+                               that set its side of the pty otherwise gets no answer, as on a
+                               real line (for trying `modbridge scan --baud auto`); default: they
+                               understand whatever the master set
+      --trace                  log each request received and answer given in hex (bus_trace)
 
     Register map of each controller (0-based wire addresses, temperatures in tenths of °C):
       holding 0  set point (int16, default 650)      input 0    process value (int16)
@@ -28,6 +34,9 @@ package struct SimulateCommand: Command {
     package let units: [UInt8]
     package let linkPath: String?
     package let tcpPort: UInt16?
+    /// The controllers' own line settings, if given.
+    package let lineSettings: SerialSettings?
+    package let trace: Bool
 
     package init(parsing arguments: inout ArgumentReader) throws(UsageError) {
         if let text = try arguments.value("unit") {
@@ -45,11 +54,31 @@ package struct SimulateCommand: Command {
         }
         linkPath = try arguments.value("link")
         tcpPort = try arguments.integer("tcp", in: UInt16.min...UInt16.max)
+        let baud = try arguments.integer("baud", in: 1...Int.max)
+        let parity = try arguments.choice("parity", of: Parity.self)
+        if baud != nil || parity != nil {
+            var settings = SerialSettings()
+            if let baud {
+                guard let rate = BaudRate(rawValue: baud) else {
+                    throw arguments.error("--baud", "\(baud) is not one of \(BaudRate.supportedList)")
+                }
+                settings.baudRate = rate
+            }
+            if let parity { settings.parity = parity }
+            lineSettings = settings
+        } else {
+            lineSettings = nil
+        }
+        trace = arguments.flag("trace")
     }
 
     package func validate() throws(UsageError) {
         if tcpPort != nil && linkPath != nil {
             throw UsageError(command: Self.name, argument: "--link", message: "names a pty; it does not go with --tcp")
+        }
+        if tcpPort != nil && (lineSettings != nil || trace) {
+            throw UsageError(command: Self.name, argument: "--tcp",
+                             message: "serves Modbus TCP; --baud, --parity and --trace apply to the RTU simulator on a pty")
         }
         if let linkPath, !linkPath.hasPrefix("/") {
             throw UsageError(command: Self.name, argument: "--link", message: "'\(linkPath)' must be an absolute path")
@@ -64,7 +93,8 @@ package struct SimulateCommand: Command {
             if let tcpPort {
                 simulator = try ModbusSimulator.startTCP(controllers: controllers, port: tcpPort)
             } else {
-                simulator = try ModbusSimulator.startRTU(controllers: controllers, linkPath: linkPath)
+                simulator = try ModbusSimulator.startRTU(controllers: controllers, linkPath: linkPath, lineSettings: lineSettings,
+                                                         trace: trace ? logger.frameTrace() : nil)
             }
         } catch {
             logger.flush()

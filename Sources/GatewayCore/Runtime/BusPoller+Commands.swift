@@ -10,6 +10,10 @@ extension BusPoller {
     static let writeRetryPause = Duration.milliseconds(100)
 
     func handle(_ input: DeviceInput, for agent: DeviceAgent, line: BusLine) {
+        if case let .devicePoint(_, point) = input.topic, point == TraceCommand.point {
+            switchTrace(input.payload, for: agent)
+            return
+        }
         switch CommandMessage.parse(topic: input.topic, payload: input.payload) {
         case let .failure(refusal):
             refuse(refusal, agent: agent, config: input.topic.isConfig)

@@ -32,6 +32,8 @@ final class BusPoller: BusDriver, @unchecked Sendable {
     let commandBacklogLimit: Int
     /// Where device events (found, online, offline, plan splits, refused commands) are logged.
     let logger: Logger
+    /// The bus's frame trace, which a `$trace` command switches.
+    let trace: FrameTrace?
     /// Where each device's link state goes for monitoring.
     let links: DeviceLinkBoard?
     private let inbox = Mutex(Inbox())
@@ -39,8 +41,10 @@ final class BusPoller: BusDriver, @unchecked Sendable {
     var agents: [DeviceAgent] = []
     private var stopped = false
 
-    init(busID: String, probeLength: Duration, commandBacklogLimit: Int, links: DeviceLinkBoard? = nil, logger: Logger) {
+    init(busID: String, probeLength: Duration, commandBacklogLimit: Int, links: DeviceLinkBoard? = nil, logger: Logger,
+         trace: FrameTrace? = nil) {
         self.busID = busID
+        self.trace = trace
         self.logger = logger
         self.links = links
         self.probeLength = probeLength

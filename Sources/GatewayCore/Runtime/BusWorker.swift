@@ -18,10 +18,12 @@ package final class BusWorker: Sendable {
     /// Line and device events go to `logger`.
     package init(settings: BusSettings, configuration: BusConfiguration,
                  commandBacklogLimit: Int = defaultCommandBacklogLimit, links: DeviceLinkBoard? = nil, logger: Logger) throws(ModbusError) {
+        // Off unless the config says so: a `$trace` command switches it on for a while.
+        let trace = logger.frameTrace(bus: settings.id, on: settings.trace)
         let poller = BusPoller(busID: settings.id, probeLength: configuration.interFrameSilence + configuration.responseTimeout,
-                               commandBacklogLimit: commandBacklogLimit, links: links, logger: logger)
+                               commandBacklogLimit: commandBacklogLimit, links: links, logger: logger, trace: trace)
         self.poller = poller
-        bus = try Bus(configuration, threadName: "bus:" + settings.id, driver: poller) { event in logger.log(event, bus: settings.id) }
+        bus = try Bus(configuration, threadName: "bus:" + settings.id, driver: poller, trace: trace) { event in logger.log(event, bus: settings.id) }
     }
 
     /// The line's counters (a copy taken under the bus's lock).

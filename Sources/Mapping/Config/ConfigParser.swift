@@ -91,6 +91,7 @@ struct ConfigParser {
         let responseTimeout = reader.duration("responseTimeout", in: Duration.milliseconds(1)...Duration.seconds(60)) ?? .milliseconds(500)
         let byteTimeout = reader.duration("byteTimeout", in: Duration.milliseconds(1)...Duration.seconds(10)) ?? .milliseconds(100)
         let interFrameDelay = reader.duration("interFrameDelay", in: .zero...Duration.seconds(10))
+        let trace = reader.bool("trace") ?? false
         var kind: BusSettings.Kind?
         switch type {
         case "rtu":
@@ -120,7 +121,8 @@ struct ConfigParser {
         }
         reader.finish()
         guard let id, let kind else { return nil }
-        return BusSettings(id: id, kind: kind, responseTimeout: responseTimeout, byteTimeout: byteTimeout, interFrameDelay: interFrameDelay)
+        return BusSettings(id: id, kind: kind, responseTimeout: responseTimeout, byteTimeout: byteTimeout, interFrameDelay: interFrameDelay,
+                           trace: trace)
     }
 
     private func serialLine(_ reader: inout ObjectReader) -> BusSettings.SerialLine {

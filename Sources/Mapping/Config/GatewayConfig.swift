@@ -52,6 +52,8 @@ package struct BusSettings: Sendable, Equatable {
     package var byteTimeout: Duration
     /// Nil: t3.5 for the line's baud (none on TCP).
     package var interFrameDelay: Duration?
+    /// Every request and answer of the bus goes to the log (`bus_trace`), from start.
+    package var trace = false
 }
 
 /// A registry and its devices.

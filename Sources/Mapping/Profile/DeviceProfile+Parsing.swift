@@ -6,6 +6,11 @@ extension DeviceProfile {
         try parse(try JSONValue.parse(data, file: file), file: file)
     }
 
+    /// Reads, parses and validates the profile file at `path` (`modbridge scan --profile`).
+    package static func load(file path: String) throws(MappingError) -> DeviceProfile {
+        try parse(try ConfigurationLoader.read(path), file: path)
+    }
+
     /// Validates a profile tree (a file, or a profile merged with a device's overrides).
     package static func parse(_ value: JSONValue, file: String?) throws(MappingError) -> DeviceProfile {
         let log = ProblemLog(file: file)

@@ -15,10 +15,15 @@ package final class ModbusSimulator: Sendable {
 
     /// Serves `controllers` on a new pseudo-terminal. With `linkPath`, a symbolic link there
     /// names the terminal and survives `unplug()`/`replug()`, like a udev by-id link.
-    package static func startRTU(controllers: [SimulatedController], linkPath: String? = nil) throws(ModbusError) -> ModbusSimulator {
+    /// With `lineSettings` the controllers keep their own baud rate, parity and data bits: a
+    /// request arriving while the master's side of the pty is set otherwise is noise to them and
+    /// goes unanswered, as on a real line at mismatched settings. `trace` sees each request
+    /// received and the answer given.
+    package static func startRTU(controllers: [SimulatedController], linkPath: String? = nil, lineSettings: SerialSettings? = nil,
+                                 trace: FrameTrace? = nil) throws(ModbusError) -> ModbusSimulator {
         let core = SimulatorCore(controllers: controllers)
         let server = try SimulatorThread(target: linkPath ?? "pty") { control in
-            RTUSimulatorLoop(core: core, linkPath: linkPath, control: control).run()
+            RTUSimulatorLoop(core: core, linkPath: linkPath, control: control, lineSettings: lineSettings, trace: trace).run()
         }
         return ModbusSimulator(core: core, server: server)
     }

@@ -8,6 +8,9 @@ struct RTUSimulatorLoop {
     let core: SimulatorCore
     let linkPath: String?
     let control: ConditionLock<ServerControl>
+    /// The controllers' own line settings (nil: whatever the master set).
+    var lineSettings: SerialSettings? = nil
+    var trace: FrameTrace? = nil
 
     /// A request still incomplete after this long is noise: it is dropped.
     private let incompleteFrameLimit = Duration.milliseconds(100)
@@ -58,6 +61,10 @@ struct RTUSimulatorLoop {
                 }
             }
             while let frame = nextFrame(&buffer, quietFor: lastByte.duration(to: .now)) {
+                if let lineSettings, let line, !Self.master(line, matches: lineSettings) {
+                    traceIgnored(frame)
+                    continue
+                }
                 answer(frame, on: descriptor)
             }
         }
@@ -111,7 +118,28 @@ struct RTUSimulatorLoop {
         return frame
     }
 
+    /// Whether the master's side of the pty runs at the controllers' baud rate and parity (data
+    /// and stop bits cannot be told apart on a pty, whose driver forces CS8).
+    private static func master(_ line: PseudoTerminal, matches settings: SerialSettings) -> Bool {
+        guard let master = line.terminalLine() else { return false }
+        return master.baudRate == settings.baudRate.rawValue && master.parity == settings.parity
+    }
+
+    private func traceIgnored(_ frame: [UInt8]) {
+        guard let trace else { return }
+        let now = ContinuousClock.now
+        trace.record(FrameExchange(unit: frame[0], functionCode: frame.count > 1 ? frame[1] : 0, request: frame, answer: [],
+                                   startedAt: now, endedAt: now, outcome: "ignored"))
+    }
+
     private func answer(_ frame: [UInt8], on descriptor: Int32) {
+        let receivedAt = ContinuousClock.now
+        var written: [UInt8] = []
+        defer {
+            trace?.record(FrameExchange(unit: frame[0], functionCode: frame.count > 1 ? frame[1] : 0, request: frame, answer: written,
+                                        startedAt: receivedAt, endedAt: .now,
+                                        outcome: written.isEmpty ? "silent" : (written.count > 1 && written[1] & 0x80 != 0 ? "exception" : "ok")))
+        }
         // A request with a bad CRC is not for anyone (Modbus over Serial Line, 2.5.1.2).
         guard ModbusPDU.hasValidCRC(frame[...]) else { return }
         let unit = frame[0]
@@ -127,8 +155,10 @@ struct RTUSimulatorLoop {
         default: break
         }
         core.answering(index)
+        let bytes = fault?.wireBytes(answer: response, request: frame) ?? response
+        written = bytes
         do {
-            try writeAll(descriptor, fault?.wireBytes(answer: response, request: frame) ?? response)
+            try writeAll(descriptor, bytes)
             core.answered()
         } catch {
             // The master side went away; the next poll sees it.
