@@ -2,17 +2,14 @@ import Glibc
 import Serial
 import POSIX
 
-/// Answers Modbus RTU on the controller side of a pseudo-terminal, on the simulator's thread,
-/// which owns the pty: reads requests, frames them by function code, answers.
+/// Answers Modbus RTU or ASCII on the controller side of a pseudo-terminal, on the simulator's
+/// thread, which owns the pty: reads requests, frames them (`SerialLineAnswerer`), answers.
 struct RTUSimulatorLoop {
     let core: SimulatorCore
     let linkPath: String?
     let control: ConditionLock<ServerControl>
 
-    /// A request still incomplete after this long is noise: it is dropped.
-    private let incompleteFrameLimit = Duration.milliseconds(100)
-    /// A frame whose length the function code does not tell ends after this much silence.
-    private let unknownFrameSilence = Duration.milliseconds(5)
+    let framing: LineFraming
 
     func run() {
         var line: PseudoTerminal?
@@ -26,6 +23,7 @@ struct RTUSimulatorLoop {
         var buffer: [UInt8] = []
         var lastByte = ContinuousClock.now
         var chunk = [UInt8](repeating: 0, count: 512)
+        let answerer = SerialLineAnswerer(core: core, framing: framing)
 
         while true {
             let (stopping, change) = control.nextCommand()
@@ -57,8 +55,9 @@ struct RTUSimulatorLoop {
                     sleepThread(.milliseconds(5))
                 }
             }
-            while let frame = nextFrame(&buffer, quietFor: lastByte.duration(to: .now)) {
-                answer(frame, on: descriptor)
+            while let frame = answerer.nextFrame(&buffer, quietFor: lastByte.duration(to: .now)) {
+                // A write that fails: the master side went away; the next poll sees it.
+                _ = answerer.answer(frame) { bytes throws(Errno) in try writeAll(descriptor, bytes) }
             }
         }
         line?.close()
@@ -87,51 +86,5 @@ struct RTUSimulatorLoop {
 
     private func removeLink() {
         if let linkPath { unlink(linkPath) }
-    }
-
-    /// Takes one whole request frame off the front of `buffer`, or nil if none is complete.
-    private func nextFrame(_ buffer: inout [UInt8], quietFor quiet: Duration) -> [UInt8]? {
-        guard buffer.count >= 2 else {
-            if !buffer.isEmpty && quiet > incompleteFrameLimit { buffer.removeAll() }
-            return nil
-        }
-        let expected: Int?
-        switch buffer[1] {
-        case 1...6: expected = 8
-        case 15, 16: expected = buffer.count >= 7 ? 9 + Int(buffer[6]) : nil
-        case 23: expected = buffer.count >= 11 ? 13 + Int(buffer[10]) : nil
-        default: expected = quiet >= unknownFrameSilence ? buffer.count : nil
-        }
-        guard let expected, buffer.count >= expected else {
-            if quiet > incompleteFrameLimit { buffer.removeAll() }
-            return nil
-        }
-        let frame = Array(buffer.prefix(expected))
-        buffer.removeFirst(expected)
-        return frame
-    }
-
-    private func answer(_ frame: [UInt8], on descriptor: Int32) {
-        // A request with a bad CRC is not for anyone (Modbus over Serial Line, 2.5.1.2).
-        guard ModbusPDU.hasValidCRC(frame[...]) else { return }
-        let unit = frame[0]
-        let pdu = frame[1..<frame.count - 2]
-        let (decision, index) = core.receive(unit: unit, pdu: pdu, frame: frame,
-                                             broadcast: unit == ModbusRequest.Limits.broadcastUnit, unknownUnitAnswer: nil)
-        guard case let .answer(responsePDU, fault) = decision else { return }
-        var response = ModbusPDU.rtuFrame(unit: fault?.answerUnit(unit) ?? unit, pdu: fault?.answerPDU(responsePDU) ?? responsePDU)
-        switch fault {
-        case let .lateAnswer(delay): sleepThread(delay)
-        case .heldAnswer: core.holdAnswer()
-        case .corruptChecksum: response[response.count - 1] ^= 0xFF
-        default: break
-        }
-        core.answering(index)
-        do {
-            try writeAll(descriptor, fault?.wireBytes(answer: response, request: frame) ?? response)
-            core.answered()
-        } catch {
-            // The master side went away; the next poll sees it.
-        }
     }
 }
