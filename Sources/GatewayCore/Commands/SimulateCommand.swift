@@ -6,15 +6,19 @@ package struct SimulateCommand: Command {
     package static let name = "simulate"
     package static let summary = "run simulated temperature controllers on a new pty or a TCP port"
     package static let help = """
-    Usage: modbridge simulate [--unit N[,N...]] [--link PATH] [--tcp PORT]
+    Usage: modbridge simulate [--unit N[,N...]] [--link PATH] [--framing rtu|ascii]
+                              [--tcp PORT | --rtu-tcp PORT]
 
-    Serves Modbus RTU on a new pseudo-terminal (or Modbus TCP on 127.0.0.1) from simulated
-    temperature controllers, and prints where to connect as the first line of its output.
-    Runs until SIGINT or SIGTERM.
+    Serves Modbus RTU or ASCII on a new pseudo-terminal (or Modbus TCP, or RTU over TCP as a
+    serial device server passes it on, on 127.0.0.1) from simulated temperature controllers,
+    and prints where to connect as the first line of its output. Runs until SIGINT or SIGTERM.
 
       --unit N[,N...]          unit ids to simulate (default 1)
       --link PATH              also name the pty by a symbolic link at PATH (removed on exit)
+      --framing F              rtu or ascii on the pty (default rtu)
       --tcp PORT               serve Modbus TCP on 127.0.0.1:PORT instead (0 picks a free port)
+      --rtu-tcp PORT           serve RTU frames over TCP on 127.0.0.1:PORT instead (a device
+                               server in transparent mode; 0 picks a free port)
 
     Register map of each controller (0-based wire addresses, temperatures in tenths of °C):
       holding 0  set point (int16, default 650)      input 0    process value (int16)
@@ -28,6 +32,8 @@ package struct SimulateCommand: Command {
     package let units: [UInt8]
     package let linkPath: String?
     package let tcpPort: UInt16?
+    package let rtuOverTCPPort: UInt16?
+    package let framing: LineFraming?
 
     package init(parsing arguments: inout ArgumentReader) throws(UsageError) {
         if let text = try arguments.value("unit") {
@@ -45,11 +51,19 @@ package struct SimulateCommand: Command {
         }
         linkPath = try arguments.value("link")
         tcpPort = try arguments.integer("tcp", in: UInt16.min...UInt16.max)
+        rtuOverTCPPort = try arguments.integer("rtu-tcp", in: UInt16.min...UInt16.max)
+        framing = try arguments.choice("framing", of: LineFraming.self)
     }
 
     package func validate() throws(UsageError) {
-        if tcpPort != nil && linkPath != nil {
-            throw UsageError(command: Self.name, argument: "--link", message: "names a pty; it does not go with --tcp")
+        if tcpPort != nil && rtuOverTCPPort != nil {
+            throw UsageError(command: Self.name, argument: "--rtu-tcp", message: "does not go with --tcp: one server at a time")
+        }
+        if (tcpPort != nil || rtuOverTCPPort != nil) && linkPath != nil {
+            throw UsageError(command: Self.name, argument: "--link", message: "names a pty; it does not go with --tcp or --rtu-tcp")
+        }
+        if (tcpPort != nil || rtuOverTCPPort != nil) && framing != nil {
+            throw UsageError(command: Self.name, argument: "--framing", message: "is for the pty; --tcp is Modbus TCP and --rtu-tcp RTU")
         }
         if let linkPath, !linkPath.hasPrefix("/") {
             throw UsageError(command: Self.name, argument: "--link", message: "'\(linkPath)' must be an absolute path")
@@ -63,8 +77,10 @@ package struct SimulateCommand: Command {
         do {
             if let tcpPort {
                 simulator = try ModbusSimulator.startTCP(controllers: controllers, port: tcpPort)
+            } else if let rtuOverTCPPort {
+                simulator = try ModbusSimulator.startRTUOverTCP(controllers: controllers, port: rtuOverTCPPort)
             } else {
-                simulator = try ModbusSimulator.startRTU(controllers: controllers, linkPath: linkPath)
+                simulator = try ModbusSimulator.startRTU(controllers: controllers, linkPath: linkPath, framing: framing ?? .rtu)
             }
         } catch {
             logger.flush()
