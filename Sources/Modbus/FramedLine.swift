@@ -10,6 +10,10 @@ final class FramedLine {
     private let framing: LineFraming
     private let target: String
     private let responseTimeout: Duration
+    /// The least quiet that ends a drain: on TCP the pieces of one late answer can come a byte
+    /// timeout apart (the device server packs what it reads from the line into segments), so a
+    /// shorter lull does not mean the answer is over.
+    private let drainQuiet: Duration
     private let rtuReader: RTUAnswerReader
     private let asciiReader: ASCIIAnswerReader
     /// What RS-485 mode a serial line runs in, for the log; nil on TCP.
@@ -21,6 +25,7 @@ final class FramedLine {
         self.rs485Status = rs485Status
         target = configuration.target.description
         responseTimeout = configuration.responseTimeout
+        drainQuiet = line is TCPLine ? configuration.byteTimeout : .zero
         rtuReader = RTUAnswerReader(responseTimeout: configuration.responseTimeout, byteTimeout: configuration.byteTimeout,
                                     silence: configuration.interFrameSilence)
         asciiReader = ASCIIAnswerReader(responseTimeout: configuration.responseTimeout, byteTimeout: configuration.byteTimeout)
@@ -121,7 +126,7 @@ final class FramedLine {
     /// Drops what is still arriving (a late answer, the rest of a broken one): how many bytes.
     func resynchronize(quiet: Duration) throws(ModbusError) -> Int {
         do {
-            return try line.dropPending(quiet: quiet, limit: responseTimeout)
+            return try line.dropPending(quiet: max(quiet, drainQuiet), limit: responseTimeout)
         } catch {
             throw ModbusError(.io(error), target: target)
         }

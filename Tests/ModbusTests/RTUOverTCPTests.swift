@@ -53,6 +53,30 @@ struct RTUOverTCPTests {
         await bench.shutdown()
     }
 
+    @Test("A late answer is a timeout, drained before the next request and not taken for its answer")
+    func lateAnswer() async throws {
+        let bench = try Bench()
+        bench.controller.setRegisters(.holdingRegisters, address: 0, [1, 2, 3])
+        bench.controller.setRegisters(.holdingRegisters, address: 50, [9])
+        bench.simulator.inject(.lateAnswer(.milliseconds(400)))
+        let late = await #expect(throws: ModbusError.self) { _ = try await bench.bus.perform(.readHoldingRegisters(address: 0, count: 3), unit: 1) }
+        #expect(late?.kind == .timeout)
+        #expect(await eventually { bench.simulator.answersSent == 1 })
+        #expect(try await bench.bus.perform(.readHoldingRegisters(address: 50, count: 1), unit: 1).registers == [9])
+        #expect(bench.bus.status.strayBytes == 11)  // the late answer: 5 + 2 × 3 bytes
+        await bench.shutdown()
+    }
+
+    @Test("An answer cut short is an invalid frame, not a timeout")
+    func truncated() async throws {
+        let bench = try Bench()
+        bench.simulator.inject(.truncatedAnswer)
+        let error = await #expect(throws: ModbusError.self) { _ = try await bench.bus.perform(.readHoldingRegisters(address: 0, count: 4), unit: 1) }
+        #expect(error?.kind == .invalidFrame("truncated: 6 of 13 bytes"))
+        #expect(try await bench.bus.perform(.readHoldingRegisters(address: 0, count: 1), unit: 1).registers == [0])
+        await bench.shutdown()
+    }
+
     @Test("The device server drops the connection: a link failure, then a reconnect")
     func reconnect() async throws {
         let bench = try Bench()
