@@ -10,8 +10,8 @@ package enum BusEvent: Sendable {
     /// The line failed during a transaction and was closed; it is reopened with backoff.
     case lost(ModbusError)
     /// Bytes followed a good answer to `request` (e.g. `read holding registers 0+10`) from
-    /// `unit` before the line went quiet; they were dropped, so the next answer is not taken from
-    /// them. Noise, a second device on the same unit id, or an adapter's echo. Reported at once,
+    /// `unit` before the line went quiet (on Modbus ASCII: came before its `:`, or after its
+    /// CR LF in the same read); they were dropped, so the next answer is not taken from them. Noise, a second device on the same unit id, or an adapter's echo. Reported at once,
     /// then at most once a minute: `count` is every stray byte since the last report.
     case strayBytes(count: Int, target: String, unit: UInt8, request: String)
 }

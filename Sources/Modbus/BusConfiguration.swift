@@ -86,7 +86,8 @@ package struct ModbusTargetError: Error, Equatable, Sendable, CustomStringConver
 
 /// How long the bus leaves the line quiet between two frames.
 package enum InterFrameSilence: Sendable, Equatable {
-    /// t3.5 for the line's baud and framing (1.75 ms above 19200 baud); none on TCP.
+    /// t3.5 for the line's baud and framing (1.75 ms above 19200 baud) on RTU; `asciiGap` on
+    /// ASCII; none on TCP, RTU over TCP included (the device server times its serial side).
     case standard
     /// A fixed gap, for lines whose devices need another one.
     case fixed(Duration)
@@ -132,10 +133,17 @@ package struct BusConfiguration: Sendable, Equatable {
         self.maximumReopenDelay = maximumReopenDelay
     }
 
+    /// The gap between frames on a Modbus ASCII line. ASCII frames are delimited by `:` and
+    /// CR LF, not by silence (Serial Line §2.5.2.1), so t3.5 does not apply; this short gap only
+    /// lets a slow device turn its RS-485 driver back to receive after its LF (2 ms: two
+    /// characters at 9600 baud, the usual ASCII speed).
+    package static let asciiGap = Duration.milliseconds(2)
+
     /// The gap kept between frames on this line, before per-unit extras.
     package var interFrameSilence: Duration {
         switch (silence, target) {
         case let (.fixed(gap), _): gap
+        case (.standard, .rtu) where framing == .ascii: Self.asciiGap
         case let (.standard, .rtu(_, settings)): settings.interFrameSilence
         case (.standard, .tcp), (.standard, .rtuOverTCP): .zero
         }

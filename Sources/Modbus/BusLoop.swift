@@ -215,7 +215,7 @@ final class BusLoop {
     /// answer is a complete frame, and a refused request sent nothing: the line is in step.
     private func leavesLineOutOfStep(_ error: ModbusError) -> Bool {
         switch error.kind {
-        case .timeout, .crcMismatch, .invalidFrame: true
+        case .timeout, .crcMismatch, .lrcMismatch, .invalidFrame: true
         default: false
         }
     }

@@ -41,6 +41,7 @@ package struct FrameExchange: Sendable, Equatable {
         case let .exception(code): return "exception \(code.rawValue < 0x10 ? "0" : "")\(String(code.rawValue, radix: 16, uppercase: true))"
         case .timeout: return "timeout"
         case .crcMismatch: return "crc"
+        case .lrcMismatch: return "lrc"
         case .invalidFrame: return "invalid"
         case .io, .connectFailed, .linkClosed: return "io"
         case .invalidRequest: return "refused"

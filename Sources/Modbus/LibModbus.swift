@@ -8,18 +8,24 @@ import POSIX
 /// Not thread-safe, like the context it wraps: a `Bus` creates it, uses it and closes it on its
 /// own thread. For RTU the line is opened by `SerialPort` (exclusive open, termios verified,
 /// RS-485) and libmodbus only borrows the descriptor; for TCP libmodbus owns its socket.
+/// Modbus ASCII and RTU over TCP, which libmodbus does not do, go to a `FramedLine` instead.
 final class ModbusConnection {
     let target: ModbusTarget
     private var context: OpaquePointer?
     private var port: SerialPort?
+    /// The line when modbridge frames it itself (ASCII, RTU over TCP); then there is no context.
+    private var framed: FramedLine?
     private let responseTimeout: Duration
     /// RTU answers are read by modbridge itself, so that every byte read is there to say what is
     /// wrong with a broken answer; libmodbus sends the requests.
     private let answerReader: RTUAnswerReader
     /// While true, each transaction leaves its bytes in `lastFrames`, for a frame trace.
-    var recordsFrames = false
+    var recordsFrames = false {
+        didSet { framed?.recordsFrames = recordsFrames }
+    }
     /// The last transaction's request and answer bytes (while `recordsFrames`).
-    private(set) var lastFrames = FrameBytes()
+    var lastFrames: FrameBytes { framed?.lastFrames ?? libmodbusFrames }
+    private var libmodbusFrames = FrameBytes()
 
     private init(target: ModbusTarget, context: OpaquePointer, configuration: BusConfiguration) {
         self.target = target
@@ -29,13 +35,22 @@ final class ModbusConnection {
                                        silence: configuration.interFrameSilence)
     }
 
+    private init(framed: FramedLine, configuration: BusConfiguration) {
+        target = configuration.target
+        self.framed = framed
+        responseTimeout = configuration.responseTimeout
+        answerReader = RTUAnswerReader(responseTimeout: configuration.responseTimeout, byteTimeout: configuration.byteTimeout,
+                                       silence: configuration.interFrameSilence)
+    }
+
     deinit { close() }
 
-    /// What RS-485 mode the line runs in (RTU), for the log.
-    var rs485Status: RS485Status? { port?.rs485Status }
+    /// What RS-485 mode the line runs in (serial lines), for the log.
+    var rs485Status: RS485Status? { port?.rs485Status ?? framed?.rs485Status }
 
     /// Opens the line and applies the timeouts.
     static func open(_ configuration: BusConfiguration) throws(ModbusError) -> ModbusConnection {
+        if let framed = try FramedLine.open(configuration) { return ModbusConnection(framed: framed, configuration: configuration) }
         let target = configuration.target
         let failure = { (detail: String) in ModbusError(.connectFailed(detail), target: target.description) }
         let newContext: OpaquePointer?
@@ -46,7 +61,7 @@ final class ModbusConnection {
         case let .tcp(host, port):
             newContext = modbus_new_tcp_pi(host, String(port))
         case .rtuOverTCP:
-            throw failure("RTU over TCP is not built yet")
+            throw failure("RTU over TCP has no libmodbus context")  // FramedLine opened it above
         }
         guard let newContext else { throw failure("libmodbus refused the settings: \(Errno.current)") }
         let connection = ModbusConnection(target: target, context: newContext, configuration: configuration)
@@ -98,6 +113,7 @@ final class ModbusConnection {
 
     /// Runs one request and waits for its answer. The request has been validated.
     func perform(_ request: ModbusRequest, unit: UInt8) throws(ModbusError) -> Answer {
+        if let framed { return try framed.perform(request, unit: unit) }
         guard let context else { throw closedError.at(unit: unit, request: request) }
         if let port {
             return try performRTU(request, unit: unit, context: context, port: port)
@@ -108,7 +124,7 @@ final class ModbusConnection {
     /// RTU: libmodbus sends the frame, `RTUAnswerReader` reads the answer and `RTUAnswer` checks it.
     private func performRTU(_ request: ModbusRequest, unit: UInt8, context: OpaquePointer, port: SerialPort) throws(ModbusError) -> Answer {
         let frame = [unit] + ModbusPDU.encode(request)
-        if recordsFrames { lastFrames = FrameBytes(request: ModbusPDU.rtuFrame(unit: unit, pdu: Array(frame.dropFirst()))) }
+        if recordsFrames { libmodbusFrames = FrameBytes(request: ModbusPDU.rtuFrame(unit: unit, pdu: Array(frame.dropFirst()))) }
         if modbus_send_raw_request(context, frame, Int32(frame.count)) == -1 {
             throw ModbusError(.io(Self.sendErrno(errno)), target: target.description).at(unit: unit, request: request)
         }
@@ -116,9 +132,9 @@ final class ModbusConnection {
         do {
             lastByteAt = try answerReader.receive(on: port, sentAt: .now)
         } catch {
-            throw ModbusError(.io(Self.ioErrno(of: error)), target: target.description).at(unit: unit, request: request)
+            throw ModbusError(.io(error), target: target.description).at(unit: unit, request: request)
         }
-        if recordsFrames { lastFrames.answer = answerReader.bytes }
+        if recordsFrames { libmodbusFrames.answer = answerReader.bytes }
         switch RTUAnswer.check(answerReader.bytes, request: request, unit: unit, sent: frame) {
         case let .accepted(response, strayBytes):
             return Answer(response: response, strayBytes: strayBytes, lastByteAt: lastByteAt)
@@ -129,7 +145,7 @@ final class ModbusConnection {
 
     /// TCP: libmodbus's own calls, which check the MBAP transaction id of each answer.
     private func performTCP(_ request: ModbusRequest, unit: UInt8, context: OpaquePointer) throws(ModbusError) -> ModbusResponse {
-        if recordsFrames { lastFrames = FrameBytes(request: [unit] + ModbusPDU.encode(request), level: .pdu) }
+        if recordsFrames { libmodbusFrames = FrameBytes(request: [unit] + ModbusPDU.encode(request), level: .pdu) }
         if modbus_set_slave(context, Int32(unit)) == -1 {
             throw ModbusError(.invalidRequest("unit id \(unit) refused by libmodbus"), target: target.description)
                 .at(unit: unit, request: request)
@@ -173,15 +189,16 @@ final class ModbusConnection {
             let code = errno
             let elapsed = ContinuousClock.now - started
             let kind = Self.kind(errno: code, elapsed: elapsed, responseTimeout: responseTimeout)
-            if recordsFrames { lastFrames.answer = FrameExchange.answerPDU(unit: unit, request: request, failure: kind) }
+            if recordsFrames { libmodbusFrames.answer = FrameExchange.answerPDU(unit: unit, request: request, failure: kind) }
             throw ModbusError(kind, target: target.description).at(unit: unit, request: request)
         }
-        if recordsFrames { lastFrames.answer = FrameExchange.answerPDU(unit: unit, request: request, response: response) }
+        if recordsFrames { libmodbusFrames.answer = FrameExchange.answerPDU(unit: unit, request: request, response: response) }
         return response
     }
 
     /// Sends a broadcast frame (unit 0); no device answers one.
     func sendBroadcast(_ request: ModbusRequest) throws(ModbusError) {
+        if let framed { return try framed.sendBroadcast(request) }
         guard let context else { throw closedError.at(unit: 0, request: request) }
         let frame = [ModbusRequest.Limits.broadcastUnit] + ModbusPDU.encode(request)
         if modbus_send_raw_request(context, frame, Int32(frame.count)) == -1 {
@@ -192,6 +209,7 @@ final class ModbusConnection {
     /// After a failed transaction: drop what is still arriving so that a late answer is not
     /// taken for the answer to the next request. Returns how many bytes were dropped.
     func resynchronize(quiet: Duration) throws(ModbusError) -> Int {
+        if let framed { return try framed.resynchronize(quiet: quiet) }
         guard let context else { throw closedError }
         if let port {
             do {
@@ -199,7 +217,7 @@ final class ModbusConnection {
                 try port.discardInput()
                 return dropped
             } catch {
-                throw ModbusError(.io(Self.ioErrno(of: error)), target: target.description)
+                throw ModbusError(.io(error.lineErrno), target: target.description)
             }
         }
         let dropped = modbus_flush(context)
@@ -207,13 +225,10 @@ final class ModbusConnection {
         return Int(dropped)
     }
 
-    private static func ioErrno(of error: SerialError) -> Errno {
-        if case let .ioFailed(_, _, code) = error { return code }
-        return Errno(rawValue: EIO)
-    }
-
     /// Closes the line. libmodbus never closes an RTU descriptor it borrowed.
     func close() {
+        framed?.close()
+        framed = nil
         guard let context else { return }
         if port != nil {
             _ = modbus_set_socket(context, -1)

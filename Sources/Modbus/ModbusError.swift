@@ -46,6 +46,8 @@ package struct ModbusError: Error, Equatable, Sendable, CustomStringConvertible 
         case timeout
         /// An answer arrived whose CRC does not match its bytes.
         case crcMismatch
+        /// A Modbus ASCII answer arrived whose LRC does not match its bytes (Serial Line §2.5.2.2).
+        case lrcMismatch
         /// An answer arrived but is malformed: cut short, wrong length, wrong unit or function.
         case invalidFrame(String)
         /// The device answered with a Modbus exception.
@@ -98,6 +100,7 @@ package struct ModbusError: Error, Equatable, Sendable, CustomStringConvertible 
         switch kind {
         case .timeout: "timeout (no answer)"
         case .crcMismatch: "CRC error in the answer"
+        case .lrcMismatch: "LRC error in the answer (Modbus ASCII)"
         case let .invalidFrame(detail): "invalid answer: \(detail)"
         case let .exception(code): code.description
         case let .io(error): "I/O error: \(error)"

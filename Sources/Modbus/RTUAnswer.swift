@@ -48,14 +48,14 @@ enum RTUAnswer {
         }
         let expected = expectedLength(of: request)
         if let announced = announcedLength(bytes), bytes.count >= announced, ModbusPDU.hasValidCRC(bytes[0..<announced]) {
-            switch decode(bytes[0..<announced], request: request, unit: unit) {
+            switch AnswerDecoder.decode(bytes[0..<announced], checksumLength: 2, request: request, unit: unit) {
             case let .success(response): return .accepted(response, strayBytes: bytes.count - announced)
             case let .failure(refusal): return .rejected(refusal.kind)
             }
         }
         if ModbusPDU.hasValidCRC(bytes[...]) {
             // The CRC closes all the bytes: one frame, whose header does not fit its length.
-            if case let .failure(refusal) = decode(bytes[...], request: request, unit: unit) { return .rejected(refusal.kind) }
+            if case let .failure(refusal) = AnswerDecoder.decode(bytes[...], checksumLength: 2, request: request, unit: unit) { return .rejected(refusal.kind) }
             let length = bytes[1] & 0x80 != 0 ? 5 : expected
             if bytes.count > length { return .rejected(.invalidFrame("too long: \(bytes.count - length) bytes after the frame")) }
             return .rejected(.invalidFrame("truncated: \(bytes.count) of \(length) bytes"))
@@ -68,58 +68,5 @@ enum RTUAnswer {
             return .rejected(.invalidFrame("truncated: \(bytes.count) of \(length) bytes"))
         }
         return .rejected(.crcMismatch)
-    }
-
-    private struct Refusal: Error {
-        let kind: ModbusError.Kind
-        init(_ detail: String) { kind = .invalidFrame(detail) }
-        init(exception code: UInt8) { kind = .exception(ModbusExceptionCode(rawValue: code)) }
-    }
-
-    /// The response in `frame` (whole by its CRC; a slice from index 0 of the bytes read), or
-    /// what in it does not answer `request`.
-    private static func decode(_ frame: ArraySlice<UInt8>, request: ModbusRequest, unit: UInt8) -> Result<ModbusResponse, Refusal> {
-        let function = request.functionCode
-        if frame[0] != unit { return .failure(Refusal("answer from unit \(frame[0]) to a request for unit \(unit)")) }
-        if frame[1] == function | 0x80 {
-            // An exception answer is unit, function | 0x80, code, CRC (Application Protocol §7).
-            if frame.count > 5 { return .failure(Refusal("too long: \(frame.count - 5) bytes after the frame")) }
-            return .failure(Refusal(exception: frame[2]))
-        }
-        if frame[1] != function {
-            return .failure(Refusal("answer with function \(hex(frame[1])) to a request with function \(hex(function))"))
-        }
-        let byteCount = Int(frame[2])
-        switch request {
-        case let .readCoils(_, count), let .readDiscreteInputs(_, count):
-            let needed = (count + 7) / 8
-            guard byteCount == needed else { return .failure(Refusal("byte count \(byteCount) where \(count) bits need \(needed)")) }
-            guard frame.count >= 5 + needed else { return .failure(Refusal("truncated: \(frame.count) of \(5 + needed) bytes")) }
-            return .success(.bits(ModbusPDU.unpackBits(frame[3..<3 + needed], count: count)))
-        case let .readHoldingRegisters(_, count), let .readInputRegisters(_, count),
-             let .readWriteMultipleRegisters(_, count, _, _):
-            guard byteCount == 2 * count else {
-                return .failure(Refusal("byte count \(byteCount) where \(count) registers need \(2 * count)"))
-            }
-            guard frame.count >= 5 + 2 * count else { return .failure(Refusal("truncated: \(frame.count) of \(5 + 2 * count) bytes")) }
-            return .success(.registers(ModbusPDU.registers(frame[3..<3 + 2 * count])))
-        case .writeSingleCoil, .writeSingleRegister, .writeMultipleCoils, .writeMultipleRegisters:
-            // The answer repeats the address and the value (FC05/06) or quantity (FC15/16) sent.
-            let sent = ModbusPDU.encode(request)[1..<5]
-            guard frame.count >= 8 else { return .failure(Refusal("truncated: \(frame.count) of 8 bytes")) }
-            let confirmed = frame[2..<6]
-            guard confirmed.elementsEqual(sent) else {
-                return .failure(Refusal("the answer confirms \(hex(confirmed)) where the request sent \(hex(sent))"))
-            }
-            return .success(.written)
-        }
-    }
-
-    private static func hex(_ byte: UInt8) -> String {
-        (byte < 0x10 ? "0" : "") + String(byte, radix: 16, uppercase: true)
-    }
-
-    private static func hex(_ bytes: ArraySlice<UInt8>) -> String {
-        bytes.map { hex($0) }.joined(separator: " ")
     }
 }

@@ -1,7 +1,7 @@
-import Serial
 import POSIX
 
-/// Reads one RTU answer off a serial line, keeping every byte for `RTUAnswer.check`.
+/// Reads one RTU answer off a serial line (or a device server's socket), keeping every byte for
+/// `RTUAnswer.check`.
 ///
 /// It frames the answer as libmodbus does (the response timeout for the first byte, the byte
 /// timeout between bytes, the length announced by the function code and byte count), and then
@@ -29,7 +29,7 @@ final class RTUAnswerReader {
 
     /// Reads the answer to a request sent at `sentAt`. Returns when its last byte came (nil:
     /// none came); `bytes` holds what was read.
-    func receive(on port: SerialPort, sentAt: ContinuousClock.Instant) throws(SerialError) -> ContinuousClock.Instant? {
+    func receive(on line: any LineByteSource, sentAt: ContinuousClock.Instant) throws(Errno) -> ContinuousClock.Instant? {
         let clock = ContinuousClock()
         bytes.removeAll(keepingCapacity: true)
         var lastByteAt: ContinuousClock.Instant?
@@ -51,7 +51,7 @@ final class RTUAnswerReader {
                 wait = clock.now.duration(to: sentAt.advanced(by: responseTimeout))
                 if wait <= .zero { break }
             }
-            let count = try port.read(into: &chunk, waitingAtMost: wait)
+            let count = try line.readBytes(into: &chunk, waitingAtMost: wait)
             if count == 0 {
                 if wait == .zero { break }
                 continue

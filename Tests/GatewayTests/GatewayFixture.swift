@@ -36,18 +36,20 @@ final class GatewayFixture {
 
     /// The bus's `device` in the config: the simulator's pty, or a relative link to it.
     private let device: String
+    private let framing: LineFraming
 
     /// Starts simulated controllers for `units` and the gateway with one device per unit
     /// (`oven-<unit>` in registry `plant`), and waits until its broker listens. With `linkName`,
     /// the pty is reached through a link of that name beside the config, which names it relatively.
     /// `controller` makes each unit's simulated controller (options such as unimplemented ranges).
-    init(units: [UInt8] = [1], start: Bool = true, linkName: String? = nil,
+    init(units: [UInt8] = [1], start: Bool = true, linkName: String? = nil, framing: LineFraming = .rtu,
          controller: (UInt8) -> SimulatedController = { SimulatedController(unit: $0, temperatureModel: false) }) throws {
         let controllers = units.map(controller)
         var linkPath: String?
         if let linkName { linkPath = folder.path + "/" + linkName }
-        simulator = try ModbusSimulator.startRTU(controllers: controllers, linkPath: linkPath)
+        simulator = try ModbusSimulator.startRTU(controllers: controllers, linkPath: linkPath, framing: framing)
         device = linkName ?? simulator.address
+        self.framing = framing
         try Self.profile.write(toFile: folder.path + "/test-oven.json", atomically: true, encoding: .utf8)
         configFile = folder.path + "/modbridge.json"
         try writeConfig(units: units)
@@ -69,7 +71,7 @@ final class GatewayFixture {
         try """
         { "broker": { "listeners": [{ "host": "127.0.0.1", "port": \(port), "anonymousAs": "plant" }] },
           "profiles": ["\(folder.path)/test-oven.json"],
-          "buses": [{ "id": "line", "type": "rtu", "device": "\(device)", "rs485": "off",
+          "buses": [{ "id": "line", "type": "rtu", "device": "\(device)", "rs485": "off", "framing": "\(framing.rawValue)",
                       "responseTimeout": "500ms" }],
           "registries": [{ "id": "plant", "devices": [\(devices.joined(separator: ", "))] }] }
         """.write(toFile: configFile, atomically: true, encoding: .utf8)

@@ -163,6 +163,33 @@ struct ParsedCommandLineTests {
         #expect(usageError(["simulate", "--link", "tty"])?.argument == "--link")
     }
 
+    @Test("--framing on read, write and simulate; rtu+tcp:// targets; ASCII refused where no serial line is")
+    func framing() throws {
+        let ascii = try command(["read", "/dev/ttyUSB0", "--unit", "1", "--table", "holding", "--address", "0",
+                                 "--framing", "ascii", "--data-bits", "7", "--parity", "even"], as: ReadCommand.self)
+        #expect(ascii.line.configuration.framing == .ascii)
+        let write = try command(["write", "/dev/ttyS0", "--unit", "1", "--table", "holding", "--address", "0", "--value", "1",
+                                 "--framing", "ascii"], as: WriteCommand.self)
+        #expect(write.line.configuration.framing == .ascii)
+        let server = try command(["read", "rtu+tcp://nport:4001", "--unit", "2", "--table", "input", "--address", "0"], as: ReadCommand.self)
+        #expect(server.line.configuration.target == .rtuOverTCP(host: "nport", port: 4001))
+        #expect(server.line.configuration.framing == .rtu)
+        #expect(usageError(["read", "rtu+tcp://nport:4001", "--unit", "2", "--table", "input", "--address", "0", "--framing", "ascii"])?
+            .argument == "--framing")
+        #expect(usageError(["read", "tcp://plc", "--unit", "2", "--table", "input", "--address", "0", "--framing", "ascii"])?
+            .argument == "--framing")
+        #expect(usageError(["read", "rtu+tcp://nport", "--unit", "2", "--table", "input", "--address", "0"])?.argument == "rtu+tcp://nport")
+        #expect(usageError(["read", "/dev/ttyS0", "--unit", "2", "--table", "input", "--address", "0", "--framing", "hex"])?
+            .argument == "--framing")
+
+        let simulator = try command(["simulate", "--framing", "ascii", "--link", "/tmp/modbridge-tty"], as: SimulateCommand.self)
+        #expect(simulator.framing == .ascii)
+        let deviceServer = try command(["simulate", "--rtu-tcp", "0"], as: SimulateCommand.self)
+        #expect(deviceServer.rtuOverTCPPort == 0)
+        #expect(usageError(["simulate", "--rtu-tcp", "0", "--framing", "ascii"])?.argument == "--framing")
+        #expect(usageError(["simulate", "--rtu-tcp", "0", "--tcp", "0"])?.argument == "--rtu-tcp")
+    }
+
     @Test("No command, --help and a command's --help parse to what main prints, running nothing")
     func helpAndOverview() throws {
         guard case .missingCommand = try Modbridge.parse([]) else { Issue.record("[] is not a missing command"); return }

@@ -56,6 +56,29 @@ struct PymodbusInteropTests {
         await bus.close()
     }
 
+    @Test("ASCII: pymodbus's ASCII framer on one end of a socat pty pair, the Bus on the other")
+    func ascii() async throws {
+        let folder = TemporaryFolder()
+        let peer = try await PymodbusRTUPeer(folder: folder, framer: "ascii")
+        defer { peer.stop() }
+        let bus = try Bus(BusConfiguration(target: .rtu(path: peer.path, settings: SerialSettings(baudRate: .b19200)), framing: .ascii,
+                                           responseTimeout: .milliseconds(1000)))
+        try await exercise(bus)
+        await bus.close()
+    }
+
+    @Test("RTU over TCP: pymodbus's TCP server with the RTU framer, as a device server")
+    func rtuOverTCP() async throws {
+        let port = freePort()
+        let server = try ChildProcess("python3", [Self.peerScript, "--rtu-tcp", String(port)])
+        defer { server.stop() }
+        #expect(server.readLine() == "ready")
+        let bus = try Bus(BusConfiguration(target: .rtuOverTCP(host: "127.0.0.1", port: port), responseTimeout: .milliseconds(1000),
+                                           initialReopenDelay: .milliseconds(50), maximumReopenDelay: .milliseconds(200)))
+        try await exercise(bus)
+        await bus.close()
+    }
+
     @Test("TCP: pymodbus on 127.0.0.1")
     func tcp() async throws {
         let port = freePort()
@@ -69,20 +92,20 @@ struct PymodbusInteropTests {
     }
 }
 
-/// pymodbus serving RTU (19200 baud, unit 7) on one end of a socat pty pair; `path` is the other
-/// end, for the side under test. Stop it when done.
+/// pymodbus serving RTU or ASCII (`framer`; 19200 baud, unit 7) on one end of a socat pty pair;
+/// `path` is the other end, for the side under test. Stop it when done.
 struct PymodbusRTUPeer {
     let path: String
     private let socat: ChildProcess
     private let server: ChildProcess
 
-    init(folder: TemporaryFolder) async throws {
+    init(folder: TemporaryFolder, framer: String = "rtu") async throws {
         path = folder.path + "/master"
         let theirs = folder.path + "/device"
         socat = try ChildProcess("socat", ["pty,raw,echo=0,link=\(path)", "pty,raw,echo=0,link=\(theirs)"])
         let path = path
         #expect(await eventually { FileManager.default.fileExists(atPath: path) && FileManager.default.fileExists(atPath: theirs) })
-        server = try ChildProcess("python3", [PymodbusInteropTests.peerScript, "--rtu", theirs, "--baud", "19200"])
+        server = try ChildProcess("python3", [PymodbusInteropTests.peerScript, "--rtu", theirs, "--baud", "19200", "--framer", framer])
         #expect(server.readLine() == "ready")
     }
 

@@ -9,13 +9,13 @@ struct RTUBench {
     let bus: Bus
     let controller: SimulatedController
 
-    init(units: [UInt8] = [1], model: Bool = false, configure: (inout BusConfiguration) -> Void = { _ in },
+    init(units: [UInt8] = [1], model: Bool = false, framing: LineFraming = .rtu, configure: (inout BusConfiguration) -> Void = { _ in },
          events: @escaping @Sendable (BusEvent) -> Void = { _ in }) throws {
         let controllers = units.map { SimulatedController(unit: $0, temperatureModel: model) }
-        simulator = try ModbusSimulator.startRTU(controllers: controllers, linkPath: folder.path + "/ttySIM")
+        simulator = try ModbusSimulator.startRTU(controllers: controllers, linkPath: folder.path + "/ttySIM", framing: framing)
         controller = controllers[0]
         var configuration = BusConfiguration(
-            target: .rtu(path: simulator.address, settings: SerialSettings(baudRate: .b115200)),
+            target: .rtu(path: simulator.address, settings: SerialSettings(baudRate: .b115200)), framing: framing,
             responseTimeout: .milliseconds(300), byteTimeout: .milliseconds(30),
             initialReopenDelay: .milliseconds(20), maximumReopenDelay: .milliseconds(200))
         configure(&configuration)

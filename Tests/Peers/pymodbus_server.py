@@ -1,4 +1,5 @@
-"""A Modbus server no one here wrote: pymodbus, serving RTU on a tty or TCP on 127.0.0.1.
+"""A Modbus server no one here wrote: pymodbus, serving RTU or ASCII on a tty, or Modbus TCP
+or RTU frames over TCP (as a serial device server passes them on) on 127.0.0.1.
 
 Unit 7 holds a known image (0-based wire addresses):
   holding 0..199 = 0, 1, 2, ...      input 0..199 = 1000, 1001, ...
@@ -32,14 +33,19 @@ async def main():
     group = parser.add_mutually_exclusive_group(required=True)
     group.add_argument("--rtu", help="tty path to serve Modbus RTU on")
     group.add_argument("--tcp", type=int, help="port on 127.0.0.1 to serve Modbus TCP on")
+    group.add_argument("--rtu-tcp", type=int, help="port on 127.0.0.1 to serve RTU frames over TCP on")
     parser.add_argument("--baud", type=int, default=19200)
+    parser.add_argument("--framer", choices=["rtu", "ascii"], default="rtu", help="framing on the tty")
     args = parser.parse_args()
 
     context = make_context()
     if args.rtu:
         server = asyncio.ensure_future(StartAsyncSerialServer(
-            context=context, framer=FramerType.RTU, port=args.rtu, baudrate=args.baud,
+            context=context, framer=FramerType(args.framer), port=args.rtu, baudrate=args.baud,
             bytesize=8, parity="N", stopbits=1))
+    elif args.rtu_tcp:
+        server = asyncio.ensure_future(StartAsyncTcpServer(
+            context=context, framer=FramerType.RTU, address=("127.0.0.1", args.rtu_tcp)))
     else:
         server = asyncio.ensure_future(StartAsyncTcpServer(
             context=context, framer=FramerType.SOCKET, address=("127.0.0.1", args.tcp)))

@@ -7,8 +7,10 @@ import POSIX
 /// The options every command that talks to a line shares: the target and how to reach it.
 package struct LineOptions: Sendable {
     static let help = """
-      <target>                 a tty path (/dev/ttyUSB0, or ./ttyX in the working folder) or
-                               tcp://host[:port] (port 502 by default)
+      <target>                 a tty path (/dev/ttyUSB0, or ./ttyX in the working folder),
+                               tcp://host[:port] (port 502 by default), or rtu+tcp://host:port
+                               (RTU frames to a serial device server in transparent mode)
+      --framing F              rtu or ascii on a serial line (default rtu)
       --baud B                 \(BaudRate.supportedList) (default \(SerialSettings().baudRate))
       --parity P               none, even, odd (default none)
       --data-bits N            7 or 8 (default 8)
@@ -39,14 +41,23 @@ package struct LineOptions: Sendable {
         let responseTimeout = try arguments.milliseconds("timeout", in: 1...60_000) ?? .milliseconds(500)
         let byteTimeout = try arguments.milliseconds("byte-timeout", in: 1...10_000) ?? .milliseconds(100)
         trace = arguments.flag("trace")
+        let framing = try arguments.choice("framing", of: LineFraming.self)
 
         let text = try arguments.positional("<target>")
         switch ModbusTarget.parse(try Self.absoluteTarget(text, arguments: arguments), serial: serial) {
         case let .success(target):
-            configuration = BusConfiguration(target: target, responseTimeout: responseTimeout, byteTimeout: byteTimeout)
+            if let framing, framing != .rtu, !Self.isSerial(target) {
+                throw arguments.error("--framing", "\(framing.rawValue) is for a serial line; \(target) carries Modbus TCP or RTU frames")
+            }
+            configuration = BusConfiguration(target: target, framing: framing ?? .rtu, responseTimeout: responseTimeout, byteTimeout: byteTimeout)
         case let .failure(error):
             throw arguments.error(text, error.reason)
         }
+    }
+
+    private static func isSerial(_ target: ModbusTarget) -> Bool {
+        if case .rtu = target { return true }
+        return false
     }
 
     /// `text` with a relative tty path taken from the working folder, as a shell user means it

@@ -168,7 +168,7 @@ enum ProbeOutcome {
             switch error.kind {
             case let .exception(code): self = .present(answer: code.description)
             case .timeout: self = .absent
-            case .crcMismatch, .invalidFrame: self = .garbled(error.reason)
+            case .crcMismatch, .lrcMismatch, .invalidFrame: self = .garbled(error.reason)
             case .io, .connectFailed, .linkClosed, .invalidRequest: self = .lineFailure(error)
             }
         }

@@ -7,20 +7,24 @@ package struct SimulateCommand: Command {
     package static let name = "simulate"
     package static let summary = "run simulated temperature controllers on a new pty or a TCP port"
     package static let help = """
-    Usage: modbridge simulate [--unit N[,N...]] [--link PATH] [--tcp PORT] [--baud B --parity P] [--trace]
+    Usage: modbridge simulate [--unit N[,N...]] [--link PATH] [--framing rtu|ascii]
+                              [--tcp PORT | --rtu-tcp PORT] [--baud B --parity P] [--trace]
 
-    Serves Modbus RTU on a new pseudo-terminal (or Modbus TCP on 127.0.0.1) from simulated
-    temperature controllers, and prints where to connect as the first line of its output.
-    Runs until SIGINT or SIGTERM.
+    Serves Modbus RTU or ASCII on a new pseudo-terminal (or Modbus TCP, or RTU over TCP as a
+    serial device server passes it on, on 127.0.0.1) from simulated temperature controllers,
+    and prints where to connect as the first line of its output. Runs until SIGINT or SIGTERM.
 
       --unit N[,N...]          unit ids to simulate (default 1)
       --link PATH              also name the pty by a symbolic link at PATH (removed on exit)
+      --framing F              rtu or ascii on the pty (default rtu)
       --tcp PORT               serve Modbus TCP on 127.0.0.1:PORT instead (0 picks a free port)
       --baud B, --parity P     the controllers keep these line settings (8 data bits): a master
                                that set its side of the pty otherwise gets no answer, as on a
                                real line (for trying `modbridge scan --baud auto`); default: they
                                understand whatever the master set
       --trace                  log each request received and answer given in hex (bus_trace)
+      --rtu-tcp PORT           serve RTU frames over TCP on 127.0.0.1:PORT instead (a device
+                               server in transparent mode; 0 picks a free port)
 
     Register map of each controller (0-based wire addresses, temperatures in tenths of °C):
       holding 0  set point (int16, default 650)      input 0    process value (int16)
@@ -37,6 +41,8 @@ package struct SimulateCommand: Command {
     /// The controllers' own line settings, if given.
     package let lineSettings: SerialSettings?
     package let trace: Bool
+    package let rtuOverTCPPort: UInt16?
+    package let framing: LineFraming?
 
     package init(parsing arguments: inout ArgumentReader) throws(UsageError) {
         if let text = try arguments.value("unit") {
@@ -70,15 +76,23 @@ package struct SimulateCommand: Command {
             lineSettings = nil
         }
         trace = arguments.flag("trace")
+        rtuOverTCPPort = try arguments.integer("rtu-tcp", in: UInt16.min...UInt16.max)
+        framing = try arguments.choice("framing", of: LineFraming.self)
     }
 
     package func validate() throws(UsageError) {
-        if tcpPort != nil && linkPath != nil {
-            throw UsageError(command: Self.name, argument: "--link", message: "names a pty; it does not go with --tcp")
+        if tcpPort != nil && rtuOverTCPPort != nil {
+            throw UsageError(command: Self.name, argument: "--rtu-tcp", message: "does not go with --tcp: one server at a time")
         }
-        if tcpPort != nil && (lineSettings != nil || trace) {
-            throw UsageError(command: Self.name, argument: "--tcp",
-                             message: "serves Modbus TCP; --baud, --parity and --trace apply to the RTU simulator on a pty")
+        if (tcpPort != nil || rtuOverTCPPort != nil) && linkPath != nil {
+            throw UsageError(command: Self.name, argument: "--link", message: "names a pty; it does not go with --tcp or --rtu-tcp")
+        }
+        if (tcpPort != nil || rtuOverTCPPort != nil) && framing != nil {
+            throw UsageError(command: Self.name, argument: "--framing", message: "is for the pty; --tcp is Modbus TCP and --rtu-tcp RTU")
+        }
+        if (tcpPort != nil || rtuOverTCPPort != nil) && (lineSettings != nil || trace) {
+            throw UsageError(command: Self.name, argument: tcpPort != nil ? "--tcp" : "--rtu-tcp",
+                             message: "serves TCP; --baud, --parity and --trace apply to the simulator on a pty")
         }
         if let linkPath, !linkPath.hasPrefix("/") {
             throw UsageError(command: Self.name, argument: "--link", message: "'\(linkPath)' must be an absolute path")
@@ -92,9 +106,10 @@ package struct SimulateCommand: Command {
         do {
             if let tcpPort {
                 simulator = try ModbusSimulator.startTCP(controllers: controllers, port: tcpPort)
-            } else {
-                simulator = try ModbusSimulator.startRTU(controllers: controllers, linkPath: linkPath, lineSettings: lineSettings,
-                                                         trace: trace ? logger.frameTrace() : nil)
+            } else if let rtuOverTCPPort {
+                simulator = try ModbusSimulator.startRTUOverTCP(controllers: controllers, port: rtuOverTCPPort)
+            } else {                simulator = try ModbusSimulator.startRTU(controllers: controllers, linkPath: linkPath, framing: framing ?? .rtu,
+                                                         lineSettings: lineSettings, trace: trace ? logger.frameTrace() : nil)
             }
         } catch {
             logger.flush()

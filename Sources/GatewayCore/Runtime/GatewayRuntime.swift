@@ -236,15 +236,20 @@ actor GatewayRuntime {
     /// The line a bus's settings describe; for a simulator bus, its simulator is started first.
     private func busConfiguration(_ settings: BusSettings) throws(GatewayError) -> BusConfiguration {
         let target: ModbusTarget
+        var framing = LineFraming.rtu
         switch settings.kind {
         case let .rtu(device, line):
             target = .rtu(path: device, settings: Self.serialSettings(line))
+            framing = LineFraming(rawValue: line.framing) ?? .rtu
         case let .tcp(host, port):
             target = .tcp(host: host, port: port)
+        case let .rtuOverTCP(host, port):
+            target = .rtuOverTCP(host: host, port: port)
         case let .simulator(units, line):
+            framing = LineFraming(rawValue: line.framing) ?? .rtu
             let simulator: ModbusSimulator
             do {
-                simulator = try ModbusSimulator.startRTU(controllers: units.map { SimulatedController(unit: $0) })
+                simulator = try ModbusSimulator.startRTU(controllers: units.map { SimulatedController(unit: $0) }, framing: framing)
             } catch {
                 throw .bus(id: settings.id, error)
             }
@@ -252,10 +257,10 @@ actor GatewayRuntime {
             var serial = Self.serialSettings(line)
             serial.rs485.mode = .off  // a pty has no RS-485 driver
             target = .rtu(path: simulator.address, settings: serial)
-            logger.log(.info, "simulator_started", ["bus": settings.id, "line": simulator.address,
+            logger.log(.info, "simulator_started", ["bus": settings.id, "line": simulator.address, "framing": framing.rawValue,
                                                      "units": units.map(String.init).joined(separator: ",")])
         }
-        return BusConfiguration(target: target, responseTimeout: settings.responseTimeout, byteTimeout: settings.byteTimeout,
+        return BusConfiguration(target: target, framing: framing, responseTimeout: settings.responseTimeout, byteTimeout: settings.byteTimeout,
                                 silence: settings.interFrameDelay.map(InterFrameSilence.fixed) ?? .standard)
     }
 

@@ -87,7 +87,7 @@ struct ConfigParser {
     private func bus(_ value: JSONValue, path: String) -> BusSettings? {
         guard var reader = ObjectReader(value, path: path, log: log) else { return nil }
         let id = reader.string("id", required: true, expected: "an id of 1-50 letters, digits, '_' or '-'", valid: Naming.isID)
-        let type = reader.choice("type", ["rtu", "tcp", "simulator"], required: true)
+        let type = reader.choice("type", ["rtu", "tcp", "rtu-over-tcp", "simulator"], required: true)
         let responseTimeout = reader.duration("responseTimeout", in: Duration.milliseconds(1)...Duration.seconds(60)) ?? .milliseconds(500)
         let byteTimeout = reader.duration("byteTimeout", in: Duration.milliseconds(1)...Duration.seconds(10)) ?? .milliseconds(100)
         let interFrameDelay = reader.duration("interFrameDelay", in: .zero...Duration.seconds(10))
@@ -102,6 +102,8 @@ struct ConfigParser {
             let host = reader.string("host", required: true, expected: "a host name or address", valid: { !$0.isEmpty })
             let port = reader.integer("port", in: 1...65535) ?? 502
             if let host { kind = .tcp(host: host, port: UInt16(port)) }
+        case "rtu-over-tcp":
+            kind = rtuOverTCP(&reader)
         case "simulator":
             let line = serialLine(&reader)
             var units: [UInt8] = [1]
@@ -140,6 +142,7 @@ struct ConfigParser {
         if let bits = reader.integer("dataBits", in: 7...8) { line.dataBits = Int(bits) }
         if let bits = reader.integer("stopBits", in: 1...2) { line.stopBits = Int(bits) }
         if let mode = reader.choice("rs485", ["off", "on", "auto"]) { line.rs485 = mode }
+        if let framing = lineFraming(&reader) { line.framing = framing }
         return line
     }
 
@@ -182,7 +185,7 @@ struct ConfigParser {
         switch bus.kind {
         case .tcp:
             break
-        case .rtu:
+        case .rtu, .rtuOverTCP:
             if !(1...247).contains(unit) {
                 log.report("\(device.path).unit", "found \(unit), expected a unit id 1...247 on the serial bus \"\(bus.id)\"")
             }

@@ -23,6 +23,8 @@ package struct BusSettings: Sendable, Equatable {
         /// `device` as written, or resolved against the config file's folder when relative (by `ConfigurationLoader`).
         case rtu(device: String, line: SerialLine)
         case tcp(host: String, port: UInt16)
+        /// RTU frames over TCP to a serial device server in transparent mode.
+        case rtuOverTCP(host: String, port: UInt16)
         /// Simulated controllers answering as `units` on a pty created at start.
         case simulator(units: [UInt8], line: SerialLine)
     }
@@ -36,13 +38,17 @@ package struct BusSettings: Sendable, Equatable {
         package var stopBits = 1
         /// "off", "on" or "auto".
         package var rs485 = "auto"
+        /// "rtu" or "ascii" (Modbus over Serial Line §2.5).
+        package var framing = "rtu"
 
-        package init(baud: BaudRate = .b9600, parity: String = "none", dataBits: Int = 8, stopBits: Int = 1, rs485: String = "auto") {
+        package init(baud: BaudRate = .b9600, parity: String = "none", dataBits: Int = 8, stopBits: Int = 1, rs485: String = "auto",
+                     framing: String = "rtu") {
             self.baud = baud
             self.parity = parity
             self.dataBits = dataBits
             self.stopBits = stopBits
             self.rs485 = rs485
+            self.framing = framing
         }
     }
 
@@ -50,7 +56,7 @@ package struct BusSettings: Sendable, Equatable {
     package var kind: Kind
     package var responseTimeout: Duration
     package var byteTimeout: Duration
-    /// Nil: t3.5 for the line's baud (none on TCP).
+    /// Nil: t3.5 for the line's baud on RTU, 2 ms on ASCII, none on TCP and RTU over TCP.
     package var interFrameDelay: Duration?
     /// Every request and answer of the bus goes to the log (`bus_trace`), from start.
     package var trace = false

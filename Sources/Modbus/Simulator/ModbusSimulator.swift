@@ -2,8 +2,8 @@ import Glibc
 import Serial
 import POSIX
 
-/// Simulated controllers answering Modbus RTU on a pseudo-terminal, or Modbus TCP on 127.0.0.1,
-/// with faults on demand. Each server runs on its own thread; call `stop()` when done.
+/// Simulated controllers answering Modbus RTU or ASCII on a pseudo-terminal, or Modbus TCP or
+/// RTU over TCP on 127.0.0.1, with faults on demand. Each server runs on its own thread; call `stop()` when done.
 package final class ModbusSimulator: Sendable {
     private let core: SimulatorCore
     private let server: SimulatorThread
@@ -13,17 +13,17 @@ package final class ModbusSimulator: Sendable {
         self.server = server
     }
 
-    /// Serves `controllers` on a new pseudo-terminal. With `linkPath`, a symbolic link there
-    /// names the terminal and survives `unplug()`/`replug()`, like a udev by-id link.
-    /// With `lineSettings` the controllers keep their own baud rate, parity and data bits: a
-    /// request arriving while the master's side of the pty is set otherwise is noise to them and
-    /// goes unanswered, as on a real line at mismatched settings. `trace` sees each request
-    /// received and the answer given.
-    package static func startRTU(controllers: [SimulatedController], linkPath: String? = nil, lineSettings: SerialSettings? = nil,
-                                 trace: FrameTrace? = nil) throws(ModbusError) -> ModbusSimulator {
+    /// Serves `controllers` on a new pseudo-terminal, in `framing` (RTU or ASCII). With
+    /// `linkPath`, a symbolic link there names the terminal and survives `unplug()`/`replug()`,
+    /// like a udev by-id link. With `lineSettings` the controllers keep their own baud rate and
+    /// parity: a request arriving while the master's side of the pty is set otherwise is noise to
+    /// them and goes unanswered, as on a real line at mismatched settings. `trace` sees each
+    /// request received and the answer given.
+    package static func startRTU(controllers: [SimulatedController], linkPath: String? = nil, framing: LineFraming = .rtu,
+                                 lineSettings: SerialSettings? = nil, trace: FrameTrace? = nil) throws(ModbusError) -> ModbusSimulator {
         let core = SimulatorCore(controllers: controllers)
         let server = try SimulatorThread(target: linkPath ?? "pty") { control in
-            RTUSimulatorLoop(core: core, linkPath: linkPath, control: control, lineSettings: lineSettings, trace: trace).run()
+            RTUSimulatorLoop(core: core, linkPath: linkPath, control: control, lineSettings: lineSettings, trace: trace, framing: framing).run()
         }
         return ModbusSimulator(core: core, server: server)
     }
@@ -32,12 +32,24 @@ package final class ModbusSimulator: Sendable {
     package static func startTCP(controllers: [SimulatedController], port: UInt16 = 0) throws(ModbusError) -> ModbusSimulator {
         let core = SimulatorCore(controllers: controllers)
         let server = try SimulatorThread(target: "tcp://127.0.0.1:\(port)") { control in
-            TCPSimulatorLoop(core: core, requestedPort: port, control: control).run()
+            TCPSimulatorLoop(core: core, requestedPort: port, control: control, lineFraming: nil).run()
         }
         return ModbusSimulator(core: core, server: server)
     }
 
-    /// Where a master connects: the tty path (or link) for RTU, `tcp://127.0.0.1:port` for TCP.
+    /// Serves `controllers` as a serial device server in transparent mode would pass them on:
+    /// RTU frames with their CRC on 127.0.0.1:`port` (0 picks a free port); `address` is
+    /// `rtu+tcp://127.0.0.1:port`.
+    package static func startRTUOverTCP(controllers: [SimulatedController], port: UInt16 = 0) throws(ModbusError) -> ModbusSimulator {
+        let core = SimulatorCore(controllers: controllers)
+        let server = try SimulatorThread(target: "rtu+tcp://127.0.0.1:\(port)") { control in
+            TCPSimulatorLoop(core: core, requestedPort: port, control: control, lineFraming: .rtu).run()
+        }
+        return ModbusSimulator(core: core, server: server)
+    }
+
+    /// Where a master connects: the tty path (or link) for RTU and ASCII, `tcp://127.0.0.1:port`
+    /// for TCP, `rtu+tcp://127.0.0.1:port` for RTU over TCP.
     package var address: String { server.address }
 
     /// The controller answering as `unit`.

@@ -2,8 +2,8 @@ import Glibc
 import Serial
 import POSIX
 
-/// Answers Modbus RTU on the controller side of a pseudo-terminal, on the simulator's thread,
-/// which owns the pty: reads requests, frames them by function code, answers.
+/// Answers Modbus RTU or ASCII on the controller side of a pseudo-terminal, on the simulator's
+/// thread, which owns the pty: reads requests, frames them (`SerialLineAnswerer`), answers.
 struct RTUSimulatorLoop {
     let core: SimulatorCore
     let linkPath: String?
@@ -12,10 +12,7 @@ struct RTUSimulatorLoop {
     var lineSettings: SerialSettings? = nil
     var trace: FrameTrace? = nil
 
-    /// A request still incomplete after this long is noise: it is dropped.
-    private let incompleteFrameLimit = Duration.milliseconds(100)
-    /// A frame whose length the function code does not tell ends after this much silence.
-    private let unknownFrameSilence = Duration.milliseconds(5)
+    let framing: LineFraming
 
     func run() {
         var line: PseudoTerminal?
@@ -29,6 +26,7 @@ struct RTUSimulatorLoop {
         var buffer: [UInt8] = []
         var lastByte = ContinuousClock.now
         var chunk = [UInt8](repeating: 0, count: 512)
+        let answerer = SerialLineAnswerer(core: core, framing: framing)
 
         while true {
             let (stopping, change) = control.nextCommand()
@@ -60,12 +58,12 @@ struct RTUSimulatorLoop {
                     sleepThread(.milliseconds(5))
                 }
             }
-            while let frame = nextFrame(&buffer, quietFor: lastByte.duration(to: .now)) {
+            while let frame = answerer.nextFrame(&buffer, quietFor: lastByte.duration(to: .now)) {
                 if let lineSettings, let line, !Self.master(line, matches: lineSettings) {
                     traceIgnored(frame)
                     continue
                 }
-                answer(frame, on: descriptor)
+                answer(frame, on: descriptor, with: answerer)
             }
         }
         line?.close()
@@ -96,28 +94,6 @@ struct RTUSimulatorLoop {
         if let linkPath { unlink(linkPath) }
     }
 
-    /// Takes one whole request frame off the front of `buffer`, or nil if none is complete.
-    private func nextFrame(_ buffer: inout [UInt8], quietFor quiet: Duration) -> [UInt8]? {
-        guard buffer.count >= 2 else {
-            if !buffer.isEmpty && quiet > incompleteFrameLimit { buffer.removeAll() }
-            return nil
-        }
-        let expected: Int?
-        switch buffer[1] {
-        case 1...6: expected = 8
-        case 15, 16: expected = buffer.count >= 7 ? 9 + Int(buffer[6]) : nil
-        case 23: expected = buffer.count >= 11 ? 13 + Int(buffer[10]) : nil
-        default: expected = quiet >= unknownFrameSilence ? buffer.count : nil
-        }
-        guard let expected, buffer.count >= expected else {
-            if quiet > incompleteFrameLimit { buffer.removeAll() }
-            return nil
-        }
-        let frame = Array(buffer.prefix(expected))
-        buffer.removeFirst(expected)
-        return frame
-    }
-
     /// Whether the master's side of the pty runs at the controllers' baud rate and parity (data
     /// and stop bits cannot be told apart on a pty, whose driver forces CS8).
     private static func master(_ line: PseudoTerminal, matches settings: SerialSettings) -> Bool {
@@ -128,40 +104,32 @@ struct RTUSimulatorLoop {
     private func traceIgnored(_ frame: [UInt8]) {
         guard let trace else { return }
         let now = ContinuousClock.now
-        trace.record(FrameExchange(unit: frame[0], functionCode: frame.count > 1 ? frame[1] : 0, request: frame, answer: [],
+        trace.record(FrameExchange(unit: frame.first ?? 0, functionCode: frame.count > 1 ? frame[1] : 0, request: frame, answer: [],
                                    startedAt: now, endedAt: now, outcome: "ignored"))
     }
 
-    private func answer(_ frame: [UInt8], on descriptor: Int32) {
+    /// Answers `frame` on the pty, and traces it when tracing.
+    private func answer(_ frame: [UInt8], on descriptor: Int32, with answerer: SerialLineAnswerer) {
         let receivedAt = ContinuousClock.now
         var written: [UInt8] = []
-        defer {
-            trace?.record(FrameExchange(unit: frame[0], functionCode: frame.count > 1 ? frame[1] : 0, request: frame, answer: written,
-                                        startedAt: receivedAt, endedAt: .now,
-                                        outcome: written.isEmpty ? "silent" : (written.count > 1 && written[1] & 0x80 != 0 ? "exception" : "ok")))
-        }
-        // A request with a bad CRC is not for anyone (Modbus over Serial Line, 2.5.1.2).
-        guard ModbusPDU.hasValidCRC(frame[...]) else { return }
-        let unit = frame[0]
-        let pdu = frame[1..<frame.count - 2]
-        let (decision, index) = core.receive(unit: unit, pdu: pdu, frame: frame,
-                                             broadcast: unit == ModbusRequest.Limits.broadcastUnit, unknownUnitAnswer: nil)
-        guard case let .answer(responsePDU, fault) = decision else { return }
-        var response = ModbusPDU.rtuFrame(unit: fault?.answerUnit(unit) ?? unit, pdu: fault?.answerPDU(responsePDU) ?? responsePDU)
-        switch fault {
-        case let .lateAnswer(delay): sleepThread(delay)
-        case .heldAnswer: core.holdAnswer()
-        case .corruptChecksum: response[response.count - 1] ^= 0xFF
-        default: break
-        }
-        core.answering(index)
-        let bytes = fault?.wireBytes(answer: response, request: frame) ?? response
-        written = bytes
-        do {
+        // A write that fails: the master side went away; the next poll sees it.
+        _ = answerer.answer(frame) { bytes throws(Errno) in
+            written = bytes
             try writeAll(descriptor, bytes)
-            core.answered()
-        } catch {
-            // The master side went away; the next poll sees it.
         }
+        guard let trace else { return }
+        // The unit and function as the frame carries them (ASCII in hex after ':').
+        var unit = frame.first ?? 0
+        var function: UInt8 = frame.count > 1 ? frame[1] : 0
+        if framing == .ascii, frame.count >= 5, let u = UInt8(String(decoding: frame[1..<3], as: UTF8.self), radix: 16),
+           let f = UInt8(String(decoding: frame[3..<5], as: UTF8.self), radix: 16) {
+            unit = u
+            function = f
+        }
+        let answered = framing == .ascii ? (written.count >= 5 ? UInt8(String(decoding: written[3..<5], as: UTF8.self), radix: 16) : nil)
+                                         : (written.count > 1 ? written[1] : nil)
+        trace.record(FrameExchange(unit: unit, functionCode: function, request: frame, answer: written,
+                                   startedAt: receivedAt, endedAt: .now,
+                                   outcome: written.isEmpty ? "silent" : ((answered ?? 0) & 0x80 != 0 ? "exception" : "ok")))
     }
 }

@@ -5,7 +5,8 @@ package enum SimulatedFault: Sendable, Equatable {
     case noAnswer
     /// The device acts on the request and answers after this delay.
     case lateAnswer(Duration)
-    /// The answer's CRC is wrong (on TCP, which has no CRC: its MBAP transaction id is).
+    /// The answer's CRC is wrong (its LRC on ASCII; on TCP, which has neither: its MBAP
+    /// transaction id is).
     case corruptChecksum
     /// The device answers with this exception instead (any code, 00 and undefined ones too).
     case exception(ModbusExceptionCode)
@@ -24,6 +25,8 @@ package enum SimulatedFault: Sendable, Equatable {
     case extraBytes([UInt8])
     /// A good answer, followed on the line by these bytes (noise, another talker).
     case trailingBytes([UInt8])
+    /// These bytes (noise, as a device's driver turns on) come before a good answer.
+    case leadingBytes([UInt8])
     /// These bytes come back instead of an answer.
     case garbage([UInt8])
     /// The request comes back unchanged instead of an answer, as from an RS-485 adapter that
@@ -55,6 +58,7 @@ extension SimulatedFault {
         switch self {
         case .truncatedAnswer: Array(frame.prefix(max(2, frame.count / 2)))
         case let .trailingBytes(extra): frame + extra
+        case let .leadingBytes(noise): noise + frame
         case let .garbage(bytes): bytes
         case .echo: request
         default: frame

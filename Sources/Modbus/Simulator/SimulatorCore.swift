@@ -5,7 +5,8 @@ import POSIX
 package struct SimulatorRequest: Sendable {
     package let unit: UInt8
     package let functionCode: UInt8
-    /// The whole frame: RTU with its CRC, or TCP with its MBAP header.
+    /// The whole frame as it came: RTU with its CRC, ASCII from `:` to CR LF, or TCP with its
+    /// MBAP header.
     package let frame: [UInt8]
     package let receivedAt: ContinuousClock.Instant
     /// When the answer started to be written, if one was: no master can have read it before.

@@ -2,12 +2,14 @@ import Glibc
 import Serial
 import POSIX
 
-/// Answers Modbus TCP (MBAP framing) on 127.0.0.1, on the simulator's thread, which owns the
-/// sockets.
+/// Answers Modbus TCP (MBAP framing), or RTU frames as a device server passes them on, on
+/// 127.0.0.1, on the simulator's thread, which owns the sockets.
 struct TCPSimulatorLoop {
     let core: SimulatorCore
     let requestedPort: UInt16
     let control: ConditionLock<ServerControl>
+    /// nil: Modbus TCP; `.rtu`: RTU over TCP.
+    let lineFraming: LineFraming?
 
     private struct Client {
         let socket: Socket
@@ -22,7 +24,7 @@ struct TCPSimulatorLoop {
             port = opened.localPort
             listener = opened
             control.withLockAndSignal { state in
-                state.address = "tcp://127.0.0.1:\(port)"
+                state.address = (lineFraming == nil ? "tcp" : "rtu+tcp") + "://127.0.0.1:\(port)"
                 state.ready = true
             }
         } catch {
@@ -69,8 +71,17 @@ struct TCPSimulatorLoop {
                     continue
                 }
                 clients[index].buffer.append(contentsOf: chunk[0..<count])
-                while let frame = nextFrame(&clients[index].buffer) {
-                    if !answer(frame, on: socket) { closed.insert(socket.descriptor) }
+                if let lineFraming {
+                    // A master writes each frame at once, so a frame whose length its function
+                    // code does not tell ends with what has come.
+                    let answerer = SerialLineAnswerer(core: core, framing: lineFraming)
+                    while let frame = answerer.nextFrame(&clients[index].buffer, quietFor: SerialLineAnswerer.unknownFrameSilence) {
+                        if !answerer.answer(frame, write: { bytes throws(Errno) in try socket.writeAll(bytes) }) { closed.insert(socket.descriptor) }
+                    }
+                } else {
+                    while let frame = nextFrame(&clients[index].buffer) {
+                        if !answer(frame, on: socket) { closed.insert(socket.descriptor) }
+                    }
                 }
             }
             // Dropping a Client closes its socket.
