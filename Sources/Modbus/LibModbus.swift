@@ -30,6 +30,9 @@ final class ModbusConnection {
     /// What RS-485 mode the line runs in (RTU), for the log.
     var rs485Status: RS485Status? { port?.rs485Status }
 
+    /// A USB serial adapter's latency timer and low-latency mode (RTU on /dev/ttyUSB*), for the log.
+    var usbLatency: USBLatencyStatus? { port?.usbLatency }
+
     /// Opens the line and applies the timeouts.
     static func open(_ configuration: BusConfiguration) throws(ModbusError) -> ModbusConnection {
         let target = configuration.target

@@ -38,8 +38,12 @@ final class BusPoller: BusDriver, @unchecked Sendable {
     // Confined to the bus thread (which makes the unchecked Sendable sound).
     var agents: [DeviceAgent] = []
     private var stopped = false
+    /// The measured poll cycle beside the predicted one (`predictor` nil: Modbus TCP).
+    var cycle: CycleMeter
 
-    init(busID: String, probeLength: Duration, commandBacklogLimit: Int, links: DeviceLinkBoard? = nil, logger: Logger) {
+    init(busID: String, probeLength: Duration, commandBacklogLimit: Int, links: DeviceLinkBoard? = nil,
+         predictor: CyclePredictor? = nil, logger: Logger) {
+        cycle = CycleMeter(predictor: predictor)
         self.busID = busID
         self.logger = logger
         self.links = links
@@ -108,8 +112,10 @@ final class BusPoller: BusDriver, @unchecked Sendable {
         case let .add(device, channel):
             agents.append(DeviceAgent(device: device, channel: channel, now: .now))
             links?.added(device.settings.id, bus: busID, unit: device.unit)
+            cycle.devicesChanged()
         case let .remove(deviceID, reason, done):
             if let index = agents.firstIndex(where: { $0.id == deviceID }) { retire(agents.remove(at: index), reason: reason) }
+            cycle.devicesChanged(removing: deviceID)
             done()
         case let .command(deviceID, message):
             if let agent = agents.first(where: { $0.id == deviceID }) { handle(message, for: agent, line: line) }
@@ -161,12 +167,14 @@ final class BusPoller: BusDriver, @unchecked Sendable {
         // Back from offline every group was due: its values are fresh now, and `state` may go.
         if !agent.isOffline { agent.stateAwaitsFreshPoll = false }
         publish(reported, of: agent)
+        cycle.update(agents, now: .now, bus: busID, links: links, logger: logger)
     }
 
     /// Reads one poll group and schedules its next cycle; appends the readings to publish.
     private func poll(_ agent: DeviceAgent, group index: Int, line: BusLine, into reported: inout [DeviceAgent.Reported]) {
         let group = agent.plan.groups[index]
         var completed = true
+        let started = ContinuousClock.now
         for read in group.reads {
             let result = line.perform(read.request(limits: agent.profile.limits), unit: agent.unit)
             let now = ContinuousClock.now
@@ -181,6 +189,7 @@ final class BusPoller: BusDriver, @unchecked Sendable {
                         logger.log(.warning, "plan_split", ["device": agent.id, "read": "\(read.table.rawValue) \(read.read)",
                                                              "reason": code.description, "requests_per_cycle": String(agent.plan.requestsPerCycle)])
                         agent.plan.setNextDue(index, now)
+                        cycle.devicesChanged()
                         completed = false
                         break
                     }
@@ -197,6 +206,7 @@ final class BusPoller: BusDriver, @unchecked Sendable {
         }
         let now = ContinuousClock.now
         if completed {
+            cycle.record(started.duration(to: now), device: agent.id, group: index)
             let current = agent.plan.groups[index].nextDue
             // The next grid instant after this read: late reads skip the missed cycles, no burst.
             let scheduled = PollGrid.nextCycle(due: group.nextDue, end: now, interval: group.interval)

@@ -19,7 +19,8 @@ package final class BusWorker: Sendable {
     package init(settings: BusSettings, configuration: BusConfiguration,
                  commandBacklogLimit: Int = defaultCommandBacklogLimit, links: DeviceLinkBoard? = nil, logger: Logger) throws(ModbusError) {
         let poller = BusPoller(busID: settings.id, probeLength: configuration.interFrameSilence + configuration.responseTimeout,
-                               commandBacklogLimit: commandBacklogLimit, links: links, logger: logger)
+                               commandBacklogLimit: commandBacklogLimit, links: links,
+                               predictor: CyclePredictor(configuration: configuration), logger: logger)
         self.poller = poller
         bus = try Bus(configuration, threadName: "bus:" + settings.id, driver: poller) { event in logger.log(event, bus: settings.id) }
     }

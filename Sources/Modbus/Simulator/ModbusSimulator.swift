@@ -14,11 +14,13 @@ package final class ModbusSimulator: Sendable {
     }
 
     /// Serves `controllers` on a new pseudo-terminal. With `linkPath`, a symbolic link there
-    /// names the terminal and survives `unplug()`/`replug()`, like a udev by-id link.
-    package static func startRTU(controllers: [SimulatedController], linkPath: String? = nil) throws(ModbusError) -> ModbusSimulator {
+    /// names the terminal and survives `unplug()`/`replug()`, like a udev by-id link. With
+    /// `lineTiming`, requests and answers take the time a real line at its settings gives them.
+    package static func startRTU(controllers: [SimulatedController], linkPath: String? = nil,
+                                 lineTiming: SimulatedLineTiming? = nil) throws(ModbusError) -> ModbusSimulator {
         let core = SimulatorCore(controllers: controllers)
         let server = try SimulatorThread(target: linkPath ?? "pty") { control in
-            RTUSimulatorLoop(core: core, linkPath: linkPath, control: control).run()
+            RTUSimulatorLoop(core: core, linkPath: linkPath, control: control, lineTiming: lineTiming).run()
         }
         return ModbusSimulator(core: core, server: server)
     }

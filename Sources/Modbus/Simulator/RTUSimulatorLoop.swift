@@ -8,6 +8,8 @@ struct RTUSimulatorLoop {
     let core: SimulatorCore
     let linkPath: String?
     let control: ConditionLock<ServerControl>
+    /// A real line's character times to keep (nil: answer at once).
+    var lineTiming: SimulatedLineTiming? = nil
 
     /// A request still incomplete after this long is noise: it is dropped.
     private let incompleteFrameLimit = Duration.milliseconds(100)
@@ -25,6 +27,7 @@ struct RTUSimulatorLoop {
         }
         var buffer: [UInt8] = []
         var lastByte = ContinuousClock.now
+        var firstByte = ContinuousClock.now
         var chunk = [UInt8](repeating: 0, count: 512)
 
         while true {
@@ -51,6 +54,7 @@ struct RTUSimulatorLoop {
             let ready = (try? checkedSyscall { poll(&waiting, 1, 10) }) ?? 0
             if ready > 0 {
                 if let count = try? checkedSyscall({ read(descriptor, &chunk, chunk.count) }), count > 0 {
+                    if buffer.isEmpty { firstByte = .now }
                     buffer.append(contentsOf: chunk[0..<count])
                     lastByte = .now
                 } else if waiting.revents & Int16(POLLHUP) != 0 {
@@ -58,7 +62,8 @@ struct RTUSimulatorLoop {
                 }
             }
             while let frame = nextFrame(&buffer, quietFor: lastByte.duration(to: .now)) {
-                answer(frame, on: descriptor)
+                answer(frame, on: descriptor, firstByte: firstByte)
+                firstByte = .now
             }
         }
         line?.close()
@@ -111,9 +116,11 @@ struct RTUSimulatorLoop {
         return frame
     }
 
-    private func answer(_ frame: [UInt8], on descriptor: Int32) {
+    private func answer(_ frame: [UInt8], on descriptor: Int32, firstByte: ContinuousClock.Instant) {
         // A request with a bad CRC is not for anyone (Modbus over Serial Line, 2.5.1.2).
         guard ModbusPDU.hasValidCRC(frame[...]) else { return }
+        let received = lineTiming?.requestReceived(firstByte: firstByte, count: frame.count)
+        if let lineTiming, let received { lineTiming.wait(until: received) }
         let unit = frame[0]
         let pdu = frame[1..<frame.count - 2]
         let (decision, index) = core.receive(unit: unit, pdu: pdu, frame: frame,
@@ -125,6 +132,9 @@ struct RTUSimulatorLoop {
         case .heldAnswer: core.holdAnswer()
         case .corruptChecksum: response[response.count - 1] ^= 0xFF
         default: break
+        }
+        if let lineTiming, let received {
+            lineTiming.wait(until: lineTiming.answerSent(requestReceived: received, count: response.count))
         }
         core.answering(index)
         do {
