@@ -4,10 +4,10 @@ import Serial
 
 /// A bus's poll cycle as `CyclePredictor` sees it: every poll group of every device once.
 /// `check --plan` prints it; the bus thread compares it with the cycle it measures.
-enum BusCyclePlan {
+package enum BusCyclePlan {
     /// The line a bus's settings describe, as far as the prediction needs it (a simulator bus is
     /// its serial line on a pty); nil for Modbus TCP, which has no character times.
-    static func predictor(for settings: BusSettings) -> CyclePredictor? {
+    package static func predictor(for settings: BusSettings) -> CyclePredictor? {
         let line: BusSettings.SerialLine
         switch settings.kind {
         case let .rtu(_, serial), let .simulator(_, serial): line = serial
@@ -19,7 +19,7 @@ enum BusCyclePlan {
     }
 
     /// A device's poll groups, in plan order, each with the requests its plan makes now.
-    static func groups(deviceID: String, unit: UInt8, plan: PollPlan) -> [CyclePredictor.PolledGroup] {
+    package static func groups(deviceID: String, unit: UInt8, plan: PollPlan) -> [CyclePredictor.PolledGroup] {
         let limits = plan.profile.limits
         return plan.groups.map { group in
             CyclePredictor.PolledGroup(label: "\(deviceID) \(group.table.rawValue) every \(DurationText.format(group.interval))",
@@ -30,13 +30,13 @@ enum BusCyclePlan {
     }
 
     /// `12.3 ms`: a duration in milliseconds with one decimal, for plans and logs.
-    static func milliseconds(_ duration: Duration) -> String {
+    package static func milliseconds(_ duration: Duration) -> String {
         let tenths = (duration.inSeconds * 10_000).rounded()
         return "\(Int(tenths) / 10).\(Int(tenths) % 10) ms"
     }
 
     /// `42.5 %`.
-    static func percent(_ ratio: Double) -> String {
+    package static func percent(_ ratio: Double) -> String {
         let tenths = Int((ratio * 1000).rounded())
         return "\(tenths / 10).\(tenths % 10) %"
     }

@@ -7,7 +7,7 @@ enum SimulatedRequestHandler {
 
     static func handle(_ pdu: ArraySlice<UInt8>, image: inout SimulatedController.Image) -> Result<[UInt8], ModbusExceptionCode> {
         guard let function = pdu.first else { return .failure(.illegalFunction) }
-        let size = SimulatedController.tableSize
+        let size = image.holdingRegisters.count
         func inRange(_ address: Int, _ count: Int) -> Bool { address + count <= size }
 
         switch function {
