@@ -113,7 +113,7 @@ bench-upstream: setup-system
 # 10 %), and the wire efficiency measured against the computed limit. About a minute.
 bench-cycle: setup-system
 	$(SWIFT) build -c release --product modbridge-cycle-bench
-	.build/release/modbridge-cycle-bench --cycles 3 --write BENCHMARKS.md
+	.build/release/modbridge-cycle-bench --cycles 5 --write BENCHMARKS.md
 
 clean:
 	rm -rf .build

@@ -10,15 +10,18 @@ import POSIX
 package struct SimulatedLineTiming: Sendable, Equatable {
     package var settings: SerialSettings
     package var turnaround: Duration
+    /// RTU: the device waits t3.5 to see a request end; ASCII: its LF ends it (§2.5.2.1).
+    package var framing: LineFraming
 
-    package init(settings: SerialSettings, turnaround: Duration = CyclePredictor.defaultTurnaround) {
+    package init(settings: SerialSettings, turnaround: Duration = CyclePredictor.defaultTurnaround, framing: LineFraming = .rtu) {
         self.settings = settings
         self.turnaround = turnaround
+        self.framing = framing
     }
 
-    private var predictor: CyclePredictor { CyclePredictor(settings: settings) }
+    private var predictor: CyclePredictor { CyclePredictor(settings: settings, framing: framing) }
 
-    /// When a request of `count` bytes whose first byte came at `firstByte` has been received.
+    /// When a request of `count` bytes (characters, in ASCII) whose first byte came at `firstByte` has been received.
     func requestReceived(firstByte: ContinuousClock.Instant, count: Int) -> ContinuousClock.Instant {
         firstByte.advanced(by: predictor.transmissionTime(characters: count))
     }
