@@ -29,15 +29,19 @@ package enum BusCyclePlan {
         }
     }
 
-    /// `12.3 ms`: a duration in milliseconds with one decimal, for plans and logs.
+    /// `12.3 ms`: a duration in milliseconds with one decimal, for plans.
     package static func milliseconds(_ duration: Duration) -> String {
-        let tenths = (duration.inSeconds * 10_000).rounded()
-        return "\(Int(tenths) / 10).\(Int(tenths) % 10) ms"
+        tenths(duration.inSeconds * 1000) + " ms"
     }
 
     /// `42.5 %`.
     package static func percent(_ ratio: Double) -> String {
-        let tenths = Int((ratio * 1000).rounded())
-        return "\(tenths / 10).\(tenths % 10) %"
+        tenths(ratio * 100) + " %"
+    }
+
+    /// `12.3`: a non-negative number with one decimal.
+    static func tenths(_ value: Double) -> String {
+        let tenths = Int((value * 10).rounded())
+        return "\(tenths / 10).\(tenths % 10)"
     }
 }

@@ -175,6 +175,8 @@ final class BusPoller: BusDriver, @unchecked Sendable {
         let group = agent.plan.groups[index]
         var completed = true
         let started = ContinuousClock.now
+        // A round in which the device came online also ran its setup writes: not a poll round.
+        let measuresRound = agent.availability.state == .online
         for read in group.reads {
             let result = line.perform(read.request(limits: agent.profile.limits), unit: agent.unit)
             let now = ContinuousClock.now
@@ -206,7 +208,7 @@ final class BusPoller: BusDriver, @unchecked Sendable {
         }
         let now = ContinuousClock.now
         if completed {
-            cycle.record(started.duration(to: now), device: agent.id, group: index)
+            if measuresRound { cycle.record(started.duration(to: now), device: agent.id, group: index) }
             let current = agent.plan.groups[index].nextDue
             // The next grid instant after this read: late reads skip the missed cycles, no burst.
             let scheduled = PollGrid.nextCycle(due: group.nextDue, end: now, interval: group.interval)

@@ -65,10 +65,10 @@ struct CycleMeter {
         guard let measured else { return }
         if let lastReport, now < lastReport.advanced(by: Self.reportInterval) { return }
         lastReport = now
-        var fields: [(String, String)] = [("bus", bus), ("measured_ms", BusCyclePlan.milliseconds(measured).dropLast(3).description)]
+        var fields: [(String, String)] = [("bus", bus), ("measured_ms", BusCyclePlan.tenths(measured.inSeconds * 1000))]
         if let predicted {
-            fields += [("predicted_ms", BusCyclePlan.milliseconds(predicted.duration).dropLast(3).description),
-                       ("requests", String(predicted.requests)), ("utilisation", BusCyclePlan.percent(predicted.utilisation).dropLast(2).description)]
+            fields += [("predicted_ms", BusCyclePlan.tenths(predicted.duration.inSeconds * 1000)),
+                       ("requests", String(predicted.requests)), ("utilisation_percent", BusCyclePlan.tenths(predicted.utilisation * 100))]
         }
         logger.log(.info, "bus_cycle", fields)
     }
