@@ -15,7 +15,7 @@ C_LOOP := .build/libmodbus-loop
 MQTT_LOAD := .build/mqtt-load
 MQTT_TLS_LOAD := .build/mqtt-tls-load
 
-.PHONY: all setup setup-system setup-python build test demo bench bench-gateway bench-broker bench-registry bench-upstream clean
+.PHONY: all setup setup-system setup-python build test demo bench bench-gateway bench-broker bench-registry bench-upstream bench-cycle clean
 
 all: build
 
@@ -66,6 +66,7 @@ bench: setup-system $(C_LOOP)
 	$(MAKE) bench-broker
 	$(MAKE) bench-registry
 	$(MAKE) bench-upstream
+	$(MAKE) bench-cycle
 
 # Gateway bench: requests per cycle of each shipped profile, register change → subscriber
 # latency, CPU and memory of `modbridge run` polling 100 simulated Modbus TCP devices.
@@ -106,6 +107,13 @@ bench-upstream: setup-system
 	$(SWIFT) build -c release --product modbridge
 	$(SWIFT) build -c release --product modbridge-upstream-bench
 	.build/release/modbridge-upstream-bench --modbridge .build/release/modbridge --write BENCHMARKS.md
+
+# Cycle bench: for each shipped profile at 9600 8E1 and 19200 8E1, the predicted poll cycle next
+# to the one measured over a pty whose simulator keeps the line's character times (target: within
+# 10 %), and the wire efficiency measured against the computed limit. About a minute.
+bench-cycle: setup-system
+	$(SWIFT) build -c release --product modbridge-cycle-bench
+	.build/release/modbridge-cycle-bench --cycles 5 --write BENCHMARKS.md
 
 clean:
 	rm -rf .build

@@ -65,6 +65,11 @@ let package = Package(
             path: "Benchmarks/GatewayBench"
         ),
         .executableTarget(
+            name: "modbridge-cycle-bench",
+            dependencies: ["BenchSupport", "POSIX", "Serial", "Modbus", "Mapping", "GatewayCore"],
+            path: "Benchmarks/CycleBench"
+        ),
+        .executableTarget(
             name: "modbridge-upstream-bench",
             dependencies: ["BenchSupport", "TestSupport", "POSIX", "MQTT", "MQTTClient", "Storage", "Mapping", "GatewayCore"],
             path: "Benchmarks/UpstreamBench"

@@ -3,8 +3,9 @@ import POSIX
 
 /// Something that happened to a bus's line, for the log.
 package enum BusEvent: Sendable {
-    /// The line was opened (or reopened). `rs485` is nil for TCP.
-    case opened(target: String, rs485: RS485Status?)
+    /// The line was opened (or reopened). `rs485` is nil for TCP; `usbLatency` is nil but on a
+    /// USB serial adapter.
+    case opened(target: String, rs485: RS485Status?, usbLatency: USBLatencyStatus? = nil)
     /// Opening failed; the next attempt comes after `retryIn`.
     case openFailed(ModbusError, retryIn: Duration)
     /// The line failed during a transaction and was closed; it is reopened with backoff.

@@ -82,7 +82,7 @@ final class BusLoop {
                 state.status.isOpen = true
                 state.status.opens += 1
             }
-            events(.opened(target: target, rs485: opened.rs485Status))
+            events(.opened(target: target, rs485: opened.rs485Status, usbLatency: opened.usbLatency))
         } catch {
             nextOpenAttempt = clock.now.advanced(by: reopenDelay)
             shared.withLock { $0.status.lastError = error }

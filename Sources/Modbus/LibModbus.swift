@@ -48,6 +48,9 @@ final class ModbusConnection {
     /// What RS-485 mode the line runs in (serial lines), for the log.
     var rs485Status: RS485Status? { port?.rs485Status ?? framed?.rs485Status }
 
+    /// A USB serial adapter's latency timer and low-latency mode (RTU on /dev/ttyUSB*), for the log.
+    var usbLatency: USBLatencyStatus? { port?.usbLatency }
+
     /// Opens the line and applies the timeouts.
     static func open(_ configuration: BusConfiguration) throws(ModbusError) -> ModbusConnection {
         if let framed = try FramedLine.open(configuration) { return ModbusConnection(framed: framed, configuration: configuration) }

@@ -12,6 +12,8 @@ package final class SerialPort {
     package let settings: SerialSettings
     /// What RS-485 mode the driver runs in.
     package private(set) var rs485Status: RS485Status = .notRequested
+    /// A USB serial adapter's latency timer and low-latency mode; nil for other lines.
+    package private(set) var usbLatency: USBLatencyStatus?
     /// A pseudo-terminal (a test line or simulator) rather than a UART.
     package private(set) var isPseudoTerminal = false
     private var descriptor: Int32
@@ -53,6 +55,9 @@ package final class SerialPort {
         port.isPseudoTerminal = isPseudoTerminalDevice(descriptor)
         try port.applyLineSettings()
         port.rs485Status = try applyRS485(settings.rs485, descriptor: descriptor, path: path)
+        if let tty = USBLatencyTimer.usbSerialName(of: path) {
+            port.usbLatency = USBLatencyTimer().apply(tty: tty, descriptor: descriptor)
+        }
         return port
     }
 

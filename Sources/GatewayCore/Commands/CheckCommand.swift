@@ -18,7 +18,8 @@ package struct CheckCommand: Command {
     the read requests per cycle the planner makes of them, and each MQTT device's aliases and
     credentials.
 
-      --plan                   also list each device's read requests: interval, request, points
+      --plan                   also list each device's read requests: interval, request, points;
+                               and each serial bus's predicted poll cycle (docs/cycle-time.md)
     """
 
     package let configFile: String
@@ -62,6 +63,7 @@ package struct CheckCommand: Command {
                 }
             }
         }
+        if listsPlan { text += Self.cyclePlan(loaded) }
         for (registry, device) in mqttDevices {
             text += "  \(registry.id)/\(device.id): MQTT device, \(Self.count(device.aliases.count, "alias", plural: "aliases")), "
             text += "\(Self.count(device.credentials.passwordHashes.count, "password")), \(Self.count(device.credentials.certificates.count, "certificate"))\n"
@@ -83,7 +85,7 @@ package struct CheckCommand: Command {
     }
 
     /// "1 device", "3 devices".
-    private static func count(_ number: Int, _ noun: String, plural: String? = nil) -> String {
+    static func count(_ number: Int, _ noun: String, plural: String? = nil) -> String {
         "\(number) \(number == 1 ? noun : plural ?? noun + "s")"
     }
 }

@@ -40,9 +40,12 @@ final class BusPoller: BusDriver, @unchecked Sendable {
     // Confined to the bus thread (which makes the unchecked Sendable sound).
     var agents: [DeviceAgent] = []
     private var stopped = false
+    /// The measured poll cycle beside the predicted one (`predictor` nil: Modbus TCP).
+    var cycle: CycleMeter
 
-    init(busID: String, probeLength: Duration, commandBacklogLimit: Int, links: DeviceLinkBoard? = nil, logger: Logger,
-         trace: FrameTrace? = nil) {
+    init(busID: String, probeLength: Duration, commandBacklogLimit: Int, links: DeviceLinkBoard? = nil,
+         predictor: CyclePredictor? = nil, logger: Logger, trace: FrameTrace? = nil) {
+        cycle = CycleMeter(predictor: predictor)
         self.busID = busID
         self.trace = trace
         self.logger = logger
@@ -116,8 +119,10 @@ final class BusPoller: BusDriver, @unchecked Sendable {
         case let .add(device, channel):
             agents.append(DeviceAgent(device: device, channel: channel, now: .now))
             links?.added(device.settings.id, bus: busID, unit: device.unit)
+            cycle.devicesChanged()
         case let .remove(deviceID, reason, done):
             if let index = agents.firstIndex(where: { $0.id == deviceID }) { retire(agents.remove(at: index), reason: reason) }
+            cycle.devicesChanged(removing: deviceID)
             done()
         case let .command(deviceID, message):
             if let agent = agents.first(where: { $0.id == deviceID }) { handle(message, for: agent, line: line) }
@@ -170,12 +175,16 @@ final class BusPoller: BusDriver, @unchecked Sendable {
         // Back from offline every group was due: its values are fresh now, and `state` may go.
         if !agent.isOffline { agent.stateAwaitsFreshPoll = false }
         publish(reported, of: agent)
+        cycle.update(agents, now: .now, bus: busID, links: links, logger: logger)
     }
 
     /// Reads one poll group and schedules its next cycle; appends the readings to publish.
     private func poll(_ agent: DeviceAgent, group index: Int, line: BusLine, into reported: inout [DeviceAgent.Reported]) {
         let group = agent.plan.groups[index]
         var completed = true
+        let started = ContinuousClock.now
+        // A round in which the device came online also ran its setup writes: not a poll round.
+        let measuresRound = agent.availability.state == .online
         for read in group.reads {
             let result = line.perform(read.request(limits: agent.profile.limits), unit: agent.unit)
             let now = ContinuousClock.now
@@ -190,6 +199,7 @@ final class BusPoller: BusDriver, @unchecked Sendable {
                         logger.log(.warning, "plan_split", ["device": agent.id, "read": "\(read.table.rawValue) \(read.read)",
                                                              "reason": code.description, "requests_per_cycle": String(agent.plan.requestsPerCycle)])
                         agent.plan.setNextDue(index, now)
+                        cycle.devicesChanged()
                         completed = false
                         break
                     }
@@ -208,6 +218,7 @@ final class BusPoller: BusDriver, @unchecked Sendable {
         }
         let now = ContinuousClock.now
         if completed {
+            if measuresRound { cycle.record(started.duration(to: now), device: agent.id, group: index) }
             let current = agent.plan.groups[index].nextDue
             // The next grid instant after this read: late reads skip the missed cycles, no burst.
             let scheduled = PollGrid.nextCycle(due: group.nextDue, end: now, interval: group.interval)
@@ -299,9 +310,10 @@ final class BusPoller: BusDriver, @unchecked Sendable {
 
     private func publishStaleStates() {
         let now = ContinuousClock.now
-        // A device that is never read has nothing to say before its first write is answered.
+        // A device not heard from yet has nothing to say: its first answer (a poll's, or a write's
+        // for a device that is never read) or its going offline publishes the first state.
         for agent in agents where (agent.stateIsStale || agent.stateIsUrgent) && !agent.stateAwaitsFreshPoll
-            && !(agent.profile.isWriteOnly && agent.availability.state == .unknown) {
+            && agent.availability.state != .unknown {
             if !agent.stateIsUrgent, let last = agent.lastStatePublished, last.duration(to: now) < Self.stateInterval { continue }
             agent.stateIsStale = false
             agent.stateIsUrgent = false

@@ -21,7 +21,8 @@ package final class BusWorker: Sendable {
         // Off unless the config says so: a `$trace` command switches it on for a while.
         let trace = logger.frameTrace(bus: settings.id, on: settings.trace)
         let poller = BusPoller(busID: settings.id, probeLength: configuration.interFrameSilence + configuration.responseTimeout,
-                               commandBacklogLimit: commandBacklogLimit, links: links, logger: logger, trace: trace)
+                               commandBacklogLimit: commandBacklogLimit, links: links,
+                               predictor: CyclePredictor(configuration: configuration), logger: logger, trace: trace)
         self.poller = poller
         bus = try Bus(configuration, threadName: "bus:" + settings.id, driver: poller, trace: trace) { event in logger.log(event, bus: settings.id) }
     }

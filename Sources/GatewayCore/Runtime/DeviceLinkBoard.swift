@@ -16,7 +16,14 @@ package final class DeviceLinkBoard: Sendable {
         package var lastError: String?
     }
 
+    /// A bus's poll cycle: measured (nil until every group was read once) and predicted (nil on Modbus TCP).
+    package struct BusCycle: Sendable, Equatable {
+        package var measured: Duration?
+        package var predicted: Duration?
+    }
+
     private let links = Mutex<[String: Link]>([:])
+    private let cycles = Mutex<[String: BusCycle]>([:])
     private let buses = Mutex<[String: @Sendable () -> BusStatus]>([:])
     private let upstream = Mutex<(@Sendable (String) -> UpstreamQueueStatus?)?>(nil)
 
@@ -52,7 +59,16 @@ package final class DeviceLinkBoard: Sendable {
 
     func detach(bus: String) {
         _ = buses.withLock { $0.removeValue(forKey: bus) }
+        _ = cycles.withLock { $0.removeValue(forKey: bus) }
     }
+
+    /// The bus's poll cycle now, from its thread.
+    func cycle(bus: String, _ cycle: BusCycle) {
+        cycles.withLock { $0[bus] = cycle }
+    }
+
+    /// The bus's poll cycle, if it has polled.
+    package func busCycle(_ bus: String) -> BusCycle? { cycles.withLock { $0[bus] } }
 
     /// Where each device's upstream connection and queue status is read from.
     func attachUpstream(_ status: @escaping @Sendable (String) -> UpstreamQueueStatus?) {
@@ -89,6 +105,11 @@ extension DeviceLinkBoard {
                        ("modbus_transactions", .integer(Int64(status.transactions))),
                        ("modbus_failures", .integer(Int64(status.failures))),
                        ("modbus_stray_bytes", .integer(Int64(status.strayBytes)))]
+        }
+        if let cycle = busCycle(link.bus) {
+            // Whole milliseconds, rounded up (a cycle is never shown as 0).
+            fields += [("bus_cycle_ms", cycle.measured.map { .integer($0.milliseconds) } ?? .null),
+                       ("bus_cycle_predicted_ms", cycle.predicted.map { .integer($0.milliseconds) } ?? .null)]
         }
         if let queue = upstreamStatus(deviceID) {
             fields += [("upstream_connected", .bool(queue.connected)), ("upstream_queue_depth", .integer(Int64(queue.depth))),

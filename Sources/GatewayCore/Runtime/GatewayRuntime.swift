@@ -264,7 +264,7 @@ actor GatewayRuntime {
                                 silence: settings.interFrameDelay.map(InterFrameSilence.fixed) ?? .standard)
     }
 
-    private static func serialSettings(_ line: BusSettings.SerialLine) -> SerialSettings {
+    static func serialSettings(_ line: BusSettings.SerialLine) -> SerialSettings {
         SerialSettings(baudRate: line.baud,
                        dataBits: DataBits(rawValue: line.dataBits) ?? .eight,
                        parity: Parity(rawValue: line.parity) ?? .none,

@@ -53,6 +53,9 @@ package struct DeviceLimits: Sendable, Equatable {
     package var maxGap = 8
     /// Bits the planner may read and discard to merge two ranges.
     package var maxBitGap = 32
+    /// How long the device takes to answer once it has seen a request end, for cycle-time
+    /// predictions (`check --plan`); nil: the predictor's default.
+    package var turnaround: Duration?
 
     package init() {}
 }

@@ -52,6 +52,7 @@ struct ProfileParser {
         if let value = reader.integer("coilReadFunction", in: 1...2, expected: "1 (FC01) or 2 (FC02)") { limits.coilReadFunction = UInt8(value) }
         if let value = reader.integer("maxGap", in: 0...124) { limits.maxGap = Int(value) }
         if let value = reader.integer("maxBitGap", in: 0...1999) { limits.maxBitGap = Int(value) }
+        if let value = reader.duration("turnaround", in: .zero...Duration.seconds(10)) { limits.turnaround = value }
         reader.finish()
         return limits
     }

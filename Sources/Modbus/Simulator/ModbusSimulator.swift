@@ -17,13 +17,16 @@ package final class ModbusSimulator: Sendable {
     /// `linkPath`, a symbolic link there names the terminal and survives `unplug()`/`replug()`,
     /// like a udev by-id link. With `lineSettings` the controllers keep their own baud rate and
     /// parity: a request arriving while the master's side of the pty is set otherwise is noise to
-    /// them and goes unanswered, as on a real line at mismatched settings. `trace` sees each
-    /// request received and the answer given.
+    /// them and goes unanswered, as on a real line at mismatched settings. With `lineTiming`,
+    /// requests and answers take the time a real line at its settings gives them. `trace` sees
+    /// each request received and the answer given.
     package static func startRTU(controllers: [SimulatedController], linkPath: String? = nil, framing: LineFraming = .rtu,
-                                 lineSettings: SerialSettings? = nil, trace: FrameTrace? = nil) throws(ModbusError) -> ModbusSimulator {
+                                 lineSettings: SerialSettings? = nil, lineTiming: SimulatedLineTiming? = nil,
+                                 trace: FrameTrace? = nil) throws(ModbusError) -> ModbusSimulator {
         let core = SimulatorCore(controllers: controllers)
         let server = try SimulatorThread(target: linkPath ?? "pty") { control in
-            RTUSimulatorLoop(core: core, linkPath: linkPath, control: control, lineSettings: lineSettings, trace: trace, framing: framing).run()
+            RTUSimulatorLoop(core: core, linkPath: linkPath, control: control, lineSettings: lineSettings, lineTiming: lineTiming,
+                             trace: trace, framing: framing).run()
         }
         return ModbusSimulator(core: core, server: server)
     }

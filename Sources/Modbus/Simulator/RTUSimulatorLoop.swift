@@ -10,6 +10,8 @@ struct RTUSimulatorLoop {
     let control: ConditionLock<ServerControl>
     /// The controllers' own line settings (nil: whatever the master set).
     var lineSettings: SerialSettings? = nil
+    /// A real line's character times to keep (nil: answer at once).
+    var lineTiming: SimulatedLineTiming? = nil
     var trace: FrameTrace? = nil
 
     let framing: LineFraming
@@ -25,6 +27,7 @@ struct RTUSimulatorLoop {
         }
         var buffer: [UInt8] = []
         var lastByte = ContinuousClock.now
+        var firstByte = ContinuousClock.now
         var chunk = [UInt8](repeating: 0, count: 512)
         let answerer = SerialLineAnswerer(core: core, framing: framing)
 
@@ -52,6 +55,7 @@ struct RTUSimulatorLoop {
             let ready = (try? checkedSyscall { poll(&waiting, 1, 10) }) ?? 0
             if ready > 0 {
                 if let count = try? checkedSyscall({ read(descriptor, &chunk, chunk.count) }), count > 0 {
+                    if buffer.isEmpty { firstByte = .now }
                     buffer.append(contentsOf: chunk[0..<count])
                     lastByte = .now
                 } else if waiting.revents & Int16(POLLHUP) != 0 {
@@ -63,7 +67,8 @@ struct RTUSimulatorLoop {
                     traceIgnored(frame)
                     continue
                 }
-                answer(frame, on: descriptor, with: answerer)
+                answer(frame, on: descriptor, with: answerer, firstByte: firstByte)
+                firstByte = .now
             }
         }
         line?.close()
@@ -109,11 +114,16 @@ struct RTUSimulatorLoop {
     }
 
     /// Answers `frame` on the pty, and traces it when tracing.
-    private func answer(_ frame: [UInt8], on descriptor: Int32, with answerer: SerialLineAnswerer) {
+    private func answer(_ frame: [UInt8], on descriptor: Int32, with answerer: SerialLineAnswerer, firstByte: ContinuousClock.Instant) {
+        // With a real line's timing the request has only arrived once its last character has.
+        let received = lineTiming?.requestReceived(firstByte: firstByte, count: frame.count)
+        if let lineTiming, let received { lineTiming.wait(until: received) }
         let receivedAt = ContinuousClock.now
         var written: [UInt8] = []
         // A write that fails: the master side went away; the next poll sees it.
-        _ = answerer.answer(frame) { bytes throws(Errno) in
+        _ = answerer.answer(frame, beforeAnswer: { count in
+            if let lineTiming, let received { lineTiming.wait(until: lineTiming.answerSent(requestReceived: received, count: count)) }
+        }) { bytes throws(Errno) in
             written = bytes
             try writeAll(descriptor, bytes)
         }

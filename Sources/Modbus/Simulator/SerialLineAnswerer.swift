@@ -71,7 +71,9 @@ struct SerialLineAnswerer {
 
     /// Answers `frame` through `write`; false if writing failed (the master went away).
     /// A frame whose CRC or LRC is wrong is for no one: no answer (§2.5.1.2, §2.5.2.2).
-    func answer(_ frame: [UInt8], write: ([UInt8]) throws(Errno) -> Void) -> Bool {
+    /// `beforeAnswer` gets the answer's length before it is logged as answered and written (a
+    /// simulated line's timing waits there).
+    func answer(_ frame: [UInt8], beforeAnswer: (Int) -> Void = { _ in }, write: ([UInt8]) throws(Errno) -> Void) -> Bool {
         let unit: UInt8
         let pdu: ArraySlice<UInt8>
         switch framing {
@@ -107,9 +109,11 @@ struct SerialLineAnswerer {
         case .heldAnswer: core.holdAnswer()
         default: break
         }
+        let bytes = fault?.wireBytes(answer: response, request: frame) ?? response
+        beforeAnswer(bytes.count)
         core.answering(index)
         do {
-            try write(fault?.wireBytes(answer: response, request: frame) ?? response)
+            try write(bytes)
             core.answered()
             return true
         } catch {

@@ -39,7 +39,7 @@ package final class SimulatedController: Sendable {
         package static let highAlarmInput: UInt16 = 1
     }
 
-    /// Addresses per table; requests past the end get exception 02.
+    /// Addresses per table by default; requests past the end get exception 02.
     package static let tableSize = 10_000
     private static let ambient = 20.0
 
@@ -51,31 +51,36 @@ package final class SimulatedController: Sendable {
     /// point is kept within its limits): a write outside it is answered normally and clamped.
     package let clampedHoldingRegisters: [Int: ClosedRange<UInt16>]
     private let runsModel: Bool
+    /// Addresses per table (`tableSize` unless asked otherwise).
+    private let addresses: Int
     private let image: Mutex<Image>
 
     struct Image {
-        var coils = [Bool](repeating: false, count: SimulatedController.tableSize)
-        var discreteInputs = [Bool](repeating: false, count: SimulatedController.tableSize)
-        var inputRegisters = [UInt16](repeating: 0, count: SimulatedController.tableSize)
-        var holdingRegisters = [UInt16](repeating: 0, count: SimulatedController.tableSize)
+        var coils: [Bool]
+        var discreteInputs: [Bool]
+        var inputRegisters: [UInt16]
+        var holdingRegisters: [UInt16]
         var processValue = SimulatedController.ambient
         var started = ContinuousClock.now
         var lastStep = ContinuousClock.now
     }
 
     /// A controller answering as `unit`; `temperatureModel: false` leaves every register to the
-    /// caller; `unimplemented` ranges answer exception 02.
+    /// caller; `unimplemented` ranges answer exception 02. `addresses` per table (up to 65536:
+    /// every address a profile may name).
     package init(unit: UInt8 = 1, temperatureModel: Bool = true, unimplemented: [RegisterTable: [ClosedRange<Int>]] = [:],
-                 clampedHoldingRegisters: [Int: ClosedRange<UInt16>] = [:]) {
+                 clampedHoldingRegisters: [Int: ClosedRange<UInt16>] = [:], addresses: Int = SimulatedController.tableSize) {
         self.unit = unit
         self.unimplemented = unimplemented
         self.clampedHoldingRegisters = clampedHoldingRegisters
         self.runsModel = temperatureModel
-        self.image = Mutex(Self.defaults(temperatureModel: temperatureModel))
+        self.addresses = min(max(addresses, 16), 65536)
+        self.image = Mutex(Self.defaults(temperatureModel: temperatureModel, addresses: self.addresses))
     }
 
-    private static func defaults(temperatureModel: Bool) -> Image {
-        var image = Image()
+    private static func defaults(temperatureModel: Bool, addresses: Int) -> Image {
+        var image = Image(coils: [Bool](repeating: false, count: addresses), discreteInputs: [Bool](repeating: false, count: addresses),
+                          inputRegisters: [UInt16](repeating: 0, count: addresses), holdingRegisters: [UInt16](repeating: 0, count: addresses))
         if temperatureModel {
             image.holdingRegisters[Int(Register.setPoint)] = 650
             image.holdingRegisters[Int(Register.run)] = 1
@@ -87,7 +92,7 @@ package final class SimulatedController: Sendable {
 
     /// Starts over as after a power cycle: every register back to its default.
     package func restartWithDefaults() {
-        image.withLock { $0 = Self.defaults(temperatureModel: runsModel) }
+        image.withLock { $0 = Self.defaults(temperatureModel: runsModel, addresses: addresses) }
     }
 
     /// Registers of an input or holding table (zero for bit tables).

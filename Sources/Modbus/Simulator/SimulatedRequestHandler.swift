@@ -8,7 +8,7 @@ enum SimulatedRequestHandler {
     static func handle(_ pdu: ArraySlice<UInt8>, image: inout SimulatedController.Image,
                        unimplemented: [RegisterTable: [ClosedRange<Int>]] = [:]) -> Result<[UInt8], ModbusExceptionCode> {
         guard let function = pdu.first else { return .failure(.illegalFunction) }
-        let size = SimulatedController.tableSize
+        let size = image.holdingRegisters.count
         // The table a function addresses (FC23 reads and writes holding registers).
         let table: RegisterTable? = switch function {
         case 1, 5, 15: .coils
