@@ -118,9 +118,12 @@ struct ConfigParser {
         default:
             break
         }
+        let server = reader.object("server").flatMap(busServer)  // ConfigParser+Server.swift
         reader.finish()
         guard let id, let kind else { return nil }
-        return BusSettings(id: id, kind: kind, responseTimeout: responseTimeout, byteTimeout: byteTimeout, interFrameDelay: interFrameDelay)
+        var settings = BusSettings(id: id, kind: kind, responseTimeout: responseTimeout, byteTimeout: byteTimeout, interFrameDelay: interFrameDelay)
+        settings.server = server
+        return settings
     }
 
     private func serialLine(_ reader: inout ObjectReader) -> BusSettings.SerialLine {

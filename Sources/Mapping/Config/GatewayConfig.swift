@@ -52,6 +52,8 @@ package struct BusSettings: Sendable, Equatable {
     package var byteTimeout: Duration
     /// Nil: t3.5 for the line's baud (none on TCP).
     package var interFrameDelay: Duration?
+    /// The bus's Modbus TCP server for vendor tools, if it has one.
+    package var server: BusServerSettings? = nil
 }
 
 /// A registry and its devices.

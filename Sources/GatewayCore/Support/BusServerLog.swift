@@ -1,0 +1,25 @@
+import Modbus
+import POSIX
+
+extension Logger {
+    /// A bus server's event as a log line (`bus` names the config's bus).
+    func log(_ event: BusServerEvent, bus: String) {
+        switch event {
+        case let .listening(address):
+            log(.info, "bus_server_listening", ["bus": bus, "address": address])
+        case let .clientConnected(client, connections):
+            log(.info, "bus_server_client_connected", ["bus": bus, "client": client, "connections": String(connections)])
+        case let .clientDisconnected(client, reason):
+            // A client that sent something other than Modbus TCP is worth a warning.
+            log(reason.hasPrefix("invalid") ? .warning : .info, "bus_server_client_disconnected",
+                ["bus": bus, "client": client, "reason": reason])
+        case let .clientRefused(client, count):
+            log(.warning, "bus_server_client_refused", ["bus": bus, "client": client, "count": String(count),
+                                                         "note": "maxConnections clients are connected"])
+        case let .requestRefused(client, unit, function, exception, count):
+            log(.warning, "bus_server_request_refused", ["bus": bus, "client": client, "unit": String(unit),
+                                                          "function": String(function), "answer": exception.description,
+                                                          "count": String(count)])
+        }
+    }
+}
