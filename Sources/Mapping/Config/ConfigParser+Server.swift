@@ -12,6 +12,16 @@ package struct BusServerSettings: Sendable, Equatable {
     package var maxConnections: Int
     package var idleTimeout: Duration
 
+    package init(host: String, port: UInt16, units: [UInt8]?, functions: [UInt8] = defaultFunctions,
+                 maxConnections: Int = 4, idleTimeout: Duration = .seconds(60)) {
+        self.host = host
+        self.port = port
+        self.units = units
+        self.functions = functions
+        self.maxConnections = maxConnections
+        self.idleTimeout = idleTimeout
+    }
+
     /// What `functions` is when not given: reading only, so writing needs an explicit allow.
     package static let defaultFunctions: [UInt8] = [1, 2, 3, 4]
     /// The functions a server passes to its bus.
