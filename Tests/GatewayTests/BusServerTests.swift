@@ -21,6 +21,14 @@ struct BusServerTests {
     /// polled every 10 ms: after any transaction the other polls are due again, so the bus's
     /// fairness rule is what decides the order, not timing.
     private func startGateway(_ fixture: GatewayFixture, serverPort: UInt16, log: String) throws -> ChildProcess {
+        try writeConfig(fixture, server: #"{ "listen": "127.0.0.1:\#(serverPort)", "units": [1], "functions": [3, 4, 6, 16] }"#)
+        let process = try ChildProcess(ModbridgeProcess.executable, ["run", "--config", fixture.configFile], standardErrorFile: log)
+        #expect(listens(serverPort), "the bus server never listened")
+        return process
+    }
+
+    /// The fixture's config with its bus's `server` (a JSON object text).
+    private func writeConfig(_ fixture: GatewayFixture, server: String) throws {
         let devices = [UInt8(1), 2].map { unit in
             #"{ "id": "oven-\#(unit)", "bus": "line", "unit": \#(unit), "profile": "test-oven", "overrides": { "defaults": { "interval": "10ms" } } }"#
         }
@@ -28,20 +36,19 @@ struct BusServerTests {
         { "broker": { "listeners": [{ "host": "127.0.0.1", "port": \(fixture.port), "anonymousAs": "plant" }] },
           "profiles": ["\(fixture.folder.path)/test-oven.json"],
           "buses": [{ "id": "line", "type": "rtu", "device": "\(fixture.simulator.address)", "rs485": "off",
-                      "responseTimeout": "500ms", "interFrameDelay": "20ms",
-                      "server": { "listen": "127.0.0.1:\(serverPort)", "units": [1], "functions": [3, 4, 6, 16] } }],
+                      "responseTimeout": "500ms", "interFrameDelay": "20ms", "server": \(server) }],
           "registries": [{ "id": "plant", "devices": [\(devices.joined(separator: ", "))] }] }
         """.write(toFile: fixture.configFile, atomically: true, encoding: .utf8)
-        let process = try ChildProcess(ModbridgeProcess.executable, ["run", "--config", fixture.configFile], standardErrorFile: log)
-        // One probe that connects is enough: each one is a client of the server.
-        var listening = false
+    }
+
+    /// Whether something listens on `port` within 10 s. One probe that connects is enough: each
+    /// one is a client of the server.
+    private func listens(_ port: UInt16) -> Bool {
         for _ in 0..<1000 {
-            listening = acceptsConnections(port: serverPort)
-            if listening { break }
+            if acceptsConnections(port: port) { return true }
             usleep(10_000)
         }
-        #expect(listening, "the bus server never listened")
-        return process
+        return false
     }
 
     /// The JSON lines pymodbus printed for `steps`, in order, up to "done".
@@ -139,6 +146,35 @@ struct BusServerTests {
         #expect(log.contains { $0.contains("level=warning") && $0.contains("MBAP protocol id 21536") }, "\(log)")
         let all = (try? String(contentsOfFile: logFile, encoding: .utf8)) ?? ""
         #expect(all.contains("event=bus_server_listening bus=line address=tcp://127.0.0.1:\(serverPort)"))
+    }
+
+    @Test("A reload that changes only the server restarts the server alone: new address and allow-list, polling goes on")
+    func reloadRestartsTheServerAlone() async throws {
+        let fixture = try GatewayFixture(units: [1, 2], start: false)
+        let (firstPort, secondPort) = (freePort(), freePort())
+        let logFile = fixture.folder.path + "/gateway.log"
+        let gateway = try startGateway(fixture, serverPort: firstPort, log: logFile)
+        defer { gateway.stop() }
+        #expect(try pymodbus(port: firstPort, ["write:1:12:5"]).first?["ok"] as? Bool == true)
+
+        try writeConfig(fixture, server: #"{ "listen": "127.0.0.1:\#(secondPort)", "units": [1] }"#)
+        kill(gateway.pid, SIGHUP)
+        let reloaded = await logLines(logFile, containing: "event=reloaded")
+        #expect(reloaded.first?.contains("buses_restarted=0") == true, "\(reloaded)")
+        #expect(listens(secondPort))
+        #expect(!acceptsConnections(port: firstPort), "the old server still listens")
+        let stopped = await logLines(logFile, containing: "event=bus_server_stopped")
+        #expect(stopped.first?.contains("reason=\"changed by a reload\"") == true, "\(stopped)")
+        // Writing is not allowed any more (the default functions are the reads).
+        let lines = try pymodbus(port: secondPort, ["read:1:12:1", "write:1:12:6"])
+        #expect(lines.first?["registers"] as? [Int] == [5])
+        #expect(lines.last?["exception"] as? Int == 0x01)
+        // Polling goes on after the reload, on both units.
+        let before = fixture.simulator.requests.count
+        #expect(await eventually { fixture.simulator.requests.dropFirst(before).contains { $0.unit == 2 } })
+        // The bus was not restarted: its line opened once.
+        let all = (try? String(contentsOfFile: logFile, encoding: .utf8)) ?? ""
+        #expect(all.components(separatedBy: "event=line_opened").count == 2, "\(all)")
     }
 
     // MARK: - Helpers
