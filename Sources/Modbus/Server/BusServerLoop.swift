@@ -61,7 +61,7 @@ final class BusServerLoop: @unchecked Sendable {
                         guard let client = clients[id] else { continue }  // gone meanwhile: the answer is dropped
                         client.answer(sequence, pdu: pdu)
                         takeFrames(of: client)
-                        write(client)
+                        if clients[id] != nil { write(client) }  // a frame taken may have been garbage
                     case .stop:
                         stopping = true
                     }
