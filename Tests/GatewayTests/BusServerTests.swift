@@ -145,7 +145,7 @@ struct BusServerTests {
         let log = await logLines(logFile, containing: "bus_server_client_disconnected")
         #expect(log.contains { $0.contains("level=warning") && $0.contains("MBAP protocol id 21536") }, "\(log)")
         let all = (try? String(contentsOfFile: logFile, encoding: .utf8)) ?? ""
-        #expect(all.contains("event=bus_server_listening bus=line address=tcp://127.0.0.1:\(serverPort)"))
+        #expect(all.contains("event=bus_server_listening bus=line address=tcp://127.0.0.1:\(serverPort) units=1 functions=3,4,6,16"))
     }
 
     @Test("A reload that changes only the server restarts the server alone: new address and allow-list, polling goes on")

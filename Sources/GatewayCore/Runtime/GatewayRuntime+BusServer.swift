@@ -19,7 +19,7 @@ extension GatewayRuntime {
         guard let configuration = Self.serverConfiguration(settings, devices: devices) else { return }
         let logger = logger
         do {
-            servers[settings.id] = try BusServer.start(configuration, bus: worker.bus) { logger.log($0, bus: settings.id) }
+            servers[settings.id] = try BusServer.start(configuration, bus: worker.bus) { logger.log($0, server: configuration) }
         } catch {
             throw .bus(id: settings.id, error)
         }

@@ -2,11 +2,14 @@ import Modbus
 import POSIX
 
 extension Logger {
-    /// A bus server's event as a log line (`bus` names the config's bus).
-    func log(_ event: BusServerEvent, bus: String) {
+    /// A bus server's event as a log line; `server` is what it serves (its bus, allow-lists).
+    func log(_ event: BusServerEvent, server: BusServerConfiguration) {
+        let bus = server.bus
         switch event {
         case let .listening(address):
-            log(.info, "bus_server_listening", ["bus": bus, "address": address])
+            log(.info, "bus_server_listening", ["bus": bus, "address": address,
+                                                "units": server.units.sorted().map(String.init).joined(separator: ","),
+                                                "functions": server.functions.sorted().map(String.init).joined(separator: ",")])
         case let .clientConnected(client, connections):
             log(.info, "bus_server_client_connected", ["bus": bus, "client": client, "connections": String(connections)])
         case let .clientDisconnected(client, reason):
