@@ -32,11 +32,22 @@ package struct BusStatus: Sendable, Equatable {
     package var lastError: ModbusError?
 }
 
+/// Where a queued request goes in a bus's order of work.
+package enum BusPriority: Sendable {
+    /// Writes ahead of everything, reads after the driver's due work (the default).
+    case standard
+    /// A request passed through from a client of the bus's Modbus TCP server: after queued
+    /// writes and a woken driver (the gateway's own commands), before due polls, but never two
+    /// in a row while the driver is due (one pass-through, then one driver turn, and so on).
+    case passThrough
+}
+
 /// One Modbus line (a serial port or a TCP endpoint), owned by one dedicated thread.
 ///
 /// The thread owns the libmodbus context and runs one transaction at a time from a queue:
 /// pending writes first, then reads, in the order they came; between them it runs its
-/// `BusDriver`, if it has one, whenever the driver is due or woken. It keeps the inter-frame
+/// `BusDriver`, if it has one, whenever the driver is due or woken. Pass-through requests
+/// (`BusPriority.passThrough`) take turns with the driver's due work. It keeps the inter-frame
 /// silence (plus any per-unit extra delay) and reopens a failed line with backoff while callers
 /// keep getting errors instead of waiting. Call `close()` when done; a bus dropped without it
 /// stops its thread after the transaction under way, without waiting for it.
@@ -54,6 +65,7 @@ package final class Bus: Sendable {
     struct SharedState {
         var writes: [Job] = []
         var reads: [Job] = []
+        var passThrough: [Job] = []
         var stopping = false
         var stopped = false
         /// The driver is to run now, whatever it said it was due.
@@ -83,9 +95,9 @@ package final class Bus: Sendable {
         shared.withLockAndSignal { $0.stopping = true }
     }
 
-    /// Queues `request` for `unit`; `completion` runs on the bus thread when it is done.
-    /// A request that breaks a protocol limit fails at once, before anything is sent.
-    package func submit(_ request: ModbusRequest, unit: UInt8,
+    /// Queues `request` for `unit` at `priority`; `completion` runs on the bus thread when it is
+    /// done. A request that breaks a protocol limit fails at once, before anything is sent.
+    package func submit(_ request: ModbusRequest, unit: UInt8, priority: BusPriority = .standard,
                        completion: @escaping @Sendable (Result<ModbusResponse, ModbusError>) -> Void) {
         if let refusal = configuration.refusal(of: request, unit: unit) {
             completion(.failure(refusal))
@@ -95,7 +107,13 @@ package final class Bus: Sendable {
         let job = Job(request: request, unit: unit, completion: completion)
         let accepted = shared.withLockAndSignal { state -> Bool in
             guard !state.stopping else { return false }
-            if request.isWrite { state.writes.append(job) } else { state.reads.append(job) }
+            if priority == .passThrough {
+                state.passThrough.append(job)
+            } else if request.isWrite {
+                state.writes.append(job)
+            } else {
+                state.reads.append(job)
+            }
             return true
         }
         if !accepted {

@@ -18,6 +18,8 @@ final class BusLoop {
     private var needsResynchronizing = false
     /// When the driver wants to run next (nil: only when woken).
     private var driverDue: ContinuousClock.Instant?
+    /// The last turn ran a pass-through request: if the driver is due, it goes next.
+    private var passedThroughLast = false
     /// Stray bytes after good answers not yet reported, and when the last report went out: a
     /// device that always adds bytes would otherwise fill the log at its poll rate.
     private var unreportedStrayBytes = 0
@@ -26,6 +28,7 @@ final class BusLoop {
 
     private enum Next {
         case job(Bus.Job)
+        case passThrough(Bus.Job)
         case driver
         case stop
     }
@@ -46,13 +49,17 @@ final class BusLoop {
     func run() {
         while true {
             if connection == nil && clock.now >= nextOpenAttempt { open() }
-            let next = shared.wait(until: earliest(connection == nil ? nextOpenAttempt : nil, driverDue)) { [driverDue, clock] state -> Next? in
+            let next = shared.wait(until: earliest(connection == nil ? nextOpenAttempt : nil, driverDue)) { [driverDue, clock, passedThroughLast] state -> Next? in
                 if state.stopping { return .stop }
                 if !state.writes.isEmpty { return .job(state.writes.removeFirst()) }
-                if state.driverWoken || driverDue.map({ $0 <= clock.now }) == true {
+                // Pass-through after the gateway's commands (a woken driver), before due polls,
+                // taking turns with them so that polling goes on (docs/shared-bus.md).
+                let driverIsDue = driverDue.map({ $0 <= clock.now }) == true
+                if state.driverWoken || (driverIsDue && (state.passThrough.isEmpty || passedThroughLast)) {
                     state.driverWoken = false
                     return .driver
                 }
+                if !state.passThrough.isEmpty { return .passThrough(state.passThrough.removeFirst()) }
                 if !state.reads.isEmpty { return .job(state.reads.removeFirst()) }
                 return nil
             }
@@ -60,7 +67,12 @@ final class BusLoop {
             case nil: continue  // a deadline passed: reopen the line or run the driver
             case .stop?: finish(); return
             case let .job(job)?: job.completion(execute(job.request, unit: job.unit))
-            case .driver?: driverDue = driver?.run(on: BusLine(loop: self), now: clock.now)
+            case let .passThrough(job)?:
+                passedThroughLast = true
+                job.completion(execute(job.request, unit: job.unit))
+            case .driver?:
+                passedThroughLast = false
+                driverDue = driver?.run(on: BusLine(loop: self), now: clock.now)
             }
         }
     }
@@ -198,8 +210,9 @@ final class BusLoop {
         let (pending, waiters) = shared.withLock { state -> ([Bus.Job], [@Sendable () -> Void]) in
             state.stopped = true
             state.status.isOpen = false
-            let pending = state.writes + state.reads
+            let pending = state.writes + state.passThrough + state.reads
             state.writes = []
+            state.passThrough = []
             state.reads = []
             let waiters = state.whenStopped
             state.whenStopped = []

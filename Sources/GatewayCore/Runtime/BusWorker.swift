@@ -6,7 +6,8 @@ import POSIX
 /// runs, polling the bus's devices and carrying out their commands. What other threads ask of
 /// it (devices to add or remove, commands, stop) goes through the poller's inbox and a wake-up.
 package final class BusWorker: Sendable {
-    private let bus: Bus
+    /// The line (its bus server passes requests to it).
+    let bus: Bus
     private let poller: BusPoller
 
     /// Commands of one device that may wait for the bus thread by default: what the broker's

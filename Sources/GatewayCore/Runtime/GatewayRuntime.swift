@@ -21,6 +21,8 @@ actor GatewayRuntime {
     /// Each polled device's link state and its bus's counters, for the broker's monitoring messages.
     let links: DeviceLinkBoard
     private var simulators: [String: ModbusSimulator] = [:]
+    /// Each bus's Modbus TCP server, for those that have one (GatewayRuntime+BusServer.swift).
+    var servers: [String: BusServer] = [:]
     /// Which steps may run now: the actor's methods interleave at every `await`, and a stop
     /// (SIGTERM) can come while a reload (SIGHUP) is between its steps.
     private var lifecycle = RuntimeLifecycle()
@@ -146,7 +148,7 @@ actor GatewayRuntime {
         let newDevices = Dictionary(next.devices.map { ($0.settings.id, $0) }, uniquingKeysWith: { $1 })
 
         // Buses that went away or changed stop, with their devices.
-        for bus in loaded.config.buses where next.config.bus(bus.id) != bus {
+        for bus in loaded.config.buses where next.config.bus(bus.id)?.lineSettings != bus.lineSettings {
             await stopBus(bus.id, reason: "bus \(bus.id) changed by a reload")
             summary["buses_restarted", default: 0] += 1
         }
@@ -176,6 +178,7 @@ actor GatewayRuntime {
                         logger.log(.error, "device_start_failed", ["device": device.settings.id, "error": error.description])
                     }
                 }
+                await reloadServer(bus, devices: devices, on: worker)
             } else {
                 do {
                     try await startBus(bus, devices: devices)
@@ -201,6 +204,7 @@ actor GatewayRuntime {
         workers[settings.id] = worker
         links.attach(bus: settings.id) { worker.status }
         for device in devices { try await addDevice(device, to: worker) }
+        try startServer(settings, devices: devices, on: worker)
     }
 
     private func addDevice(_ device: ResolvedDevice, to worker: BusWorker) async throws(GatewayError) {
@@ -229,6 +233,7 @@ actor GatewayRuntime {
 
     private func stopBus(_ id: String, reason: String) async {
         links.detach(bus: id)
+        await stopServer(id, reason: reason)
         if let worker = workers.removeValue(forKey: id) { await worker.stop(reason: reason) }
         simulators.removeValue(forKey: id)?.stop()
     }

@@ -121,10 +121,13 @@ struct ConfigParser {
         default:
             break
         }
+        let server = reader.object("server").flatMap(busServer)  // ConfigParser+Server.swift
         reader.finish()
         guard let id, let kind else { return nil }
-        return BusSettings(id: id, kind: kind, responseTimeout: responseTimeout, byteTimeout: byteTimeout, interFrameDelay: interFrameDelay,
-                           trace: trace)
+        var settings = BusSettings(id: id, kind: kind, responseTimeout: responseTimeout, byteTimeout: byteTimeout,
+                                   interFrameDelay: interFrameDelay, trace: trace)
+        settings.server = server
+        return settings
     }
 
     private func serialLine(_ reader: inout ObjectReader) -> BusSettings.SerialLine {

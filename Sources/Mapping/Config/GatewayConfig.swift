@@ -60,6 +60,8 @@ package struct BusSettings: Sendable, Equatable {
     package var interFrameDelay: Duration?
     /// Every request and answer of the bus goes to the log (`bus_trace`), from start.
     package var trace = false
+    /// The bus's Modbus TCP server for vendor tools, if it has one.
+    package var server: BusServerSettings? = nil
 }
 
 /// A registry and its devices.
