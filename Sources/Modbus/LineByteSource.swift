@@ -79,16 +79,7 @@ final class TCPLine: LineByteSource {
     }
 
     func dropPending(quiet: Duration, limit: Duration) throws(Errno) -> Int {
-        let clock = ContinuousClock()
-        let deadline = clock.now.advanced(by: limit)
-        var dropped = 0
-        var buffer = [UInt8](repeating: 0, count: 256)
-        while clock.now < deadline {
-            let count = try readBytes(into: &buffer, waitingAtMost: max(.milliseconds(1), min(quiet, clock.now.duration(to: deadline))))
-            if count == 0 { break }
-            dropped += count
-        }
-        return dropped
+        try drainUntilQuiet(quiet: quiet, limit: limit) { (buffer, wait) throws(Errno) in try readBytes(into: &buffer, waitingAtMost: wait) }
     }
 
     func close() { socket.close() }

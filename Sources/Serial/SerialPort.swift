@@ -153,16 +153,9 @@ package final class SerialPort {
     /// answer is not taken for the answer to the next request.
     @discardableResult
     package func drainUntilQuiet(quiet: Duration, limit: Duration) throws(SerialError) -> Int {
-        let clock = ContinuousClock()
-        let deadline = clock.now.advanced(by: limit)
-        var dropped = 0
-        var buffer = [UInt8](repeating: 0, count: 256)
-        while clock.now < deadline {
-            let count = try read(into: &buffer, waitingAtMost: max(.milliseconds(1), min(quiet, clock.now.duration(to: deadline))))
-            if count == 0 { return dropped }
-            dropped += count
+        try POSIX.drainUntilQuiet(quiet: quiet, limit: limit) { (buffer, wait) throws(SerialError) in
+            try read(into: &buffer, waitingAtMost: wait)
         }
-        return dropped
     }
 
     /// Releases exclusive mode and closes the line. Safe to call more than once.

@@ -2,20 +2,8 @@ import FoundationEssentials
 import Mapping
 import Testing
 
-@Suite struct ProfileParsingTests {
-    private func parse(_ json: String) throws(MappingError) -> DeviceProfile {
-        try DeviceProfile.parse(Data(json.utf8), file: "p.json")
-    }
+@Suite struct ProfileParsingTests: ProfileSourceParsing {
 
-    /// The problems as "path: message" lines, for exact comparison.
-    private func problems(_ json: String) -> [String] {
-        do {
-            _ = try parse(json)
-            return []
-        } catch {
-            return error.problems.map { "\($0.path ?? "-"): \($0.message)" }
-        }
-    }
 
     @Test func aValidProfileReadsEveryField() throws {
         let profile = try parse("""

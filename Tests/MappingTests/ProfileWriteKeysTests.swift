@@ -4,7 +4,7 @@ import Testing
 
 /// The profile keys of confirmed writes, holes and write-only devices, and what the check refuses.
 @Suite("Profile keys: readBack, writeDeadline, holes, writeOnly")
-struct ProfileWriteKeysTests {
+struct ProfileWriteKeysTests: ProfileSourceParsing {
     /// The example of mappings/README.md (SchemaTests checks it against the schema too).
     static let documentedProfile = #"""
         {
@@ -26,18 +26,7 @@ struct ProfileWriteKeysTests {
         #expect(profile.writeDeadline == .seconds(3) && profile.holes.count == 1)
     }
 
-    private func parse(_ json: String) throws(MappingError) -> DeviceProfile {
-        try DeviceProfile.parse(Data(json.utf8), file: "p.json")
-    }
 
-    private func problems(_ json: String) -> [String] {
-        do {
-            _ = try parse(json)
-            return []
-        } catch {
-            return error.problems.map { "\($0.path ?? "-"): \($0.message)" }
-        }
-    }
 
     private func profile(_ top: String = "", points: String) -> String {
         #"{ "model": "p", "vendor": "v", \#(top) "points": [\#(points)] }"#
