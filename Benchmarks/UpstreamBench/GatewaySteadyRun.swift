@@ -63,7 +63,7 @@ func measureSteadyState(modbridge: String, folder: String, devices: Int, buses: 
     for bus in 0..<buses {
         let units = (1...perBus).filter { bus * perBus + $0 <= devices }
         guard !units.isEmpty else { continue }
-        busEntries.append(#"{ "id": "sim-\#(bus + 1)", "type": "simulator", "units": [\#(units.map(String.init).joined(separator: ", "))], "baud": 115200 }"#)
+        busEntries.append(#"{ "id": "sim-\#(bus + 1)", "type": "simulator", "units": [\#(units.map(String.init).joined(separator: ", "))], "baud": 115200, "characterTimes": false }"#)
         for unit in units {
             deviceEntries.append(#"{ "id": "dev-\#(bus * perBus + unit)", "bus": "sim-\#(bus + 1)", "unit": \#(unit), "profile": "upstream-bench" }"#)
         }

@@ -51,6 +51,16 @@ import TestSupport
         #expect(buses[3].kind == .rtu(device: "/dev/ttyUSB1", line: .init()))
     }
 
+    @Test("A simulator bus keeps a real line's character times unless characterTimes is false; other buses refuse the key")
+    func simulatorCharacterTimes() throws {
+        let loaded = try load(buses: """
+        { "id": "b", "type": "simulator" }, { "id": "fast", "type": "simulator", "units": [2], "characterTimes": false }
+        """, in: TemporaryFolder())
+        #expect(loaded.config.buses.map(\.simulatedCharacterTimes) == [true, false])
+        #expect(problems(buses: #"{ "id": "b", "type": "rtu", "device": "/dev/ttyS0", "characterTimes": true }"#).contains {
+            $0.hasPrefix("$.buses[0].characterTimes") })
+    }
+
     @Test func aBadFramingIsReportedAtItsPath() {
         #expect(problems(buses: #"{ "id": "b", "type": "rtu", "device": "/dev/ttyS0", "framing": "binary" }"#).contains {
             $0.hasPrefix("$.buses[0].framing: ") && $0.contains("\"binary\"") && $0.contains("ascii")

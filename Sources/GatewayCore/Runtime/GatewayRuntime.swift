@@ -252,9 +252,13 @@ actor GatewayRuntime {
             target = .rtuOverTCP(host: host, port: port)
         case let .simulator(units, line):
             framing = LineFraming(rawValue: line.framing) ?? .rtu
+            // A pty carries bytes at once whatever its baud: the simulator keeps a real line's
+            // times itself, so that the measured cycle (`bus_cycle`) is what a cabinet would show.
+            let timing = settings.simulatedCharacterTimes ? SimulatedLineTiming(settings: Self.serialSettings(line), framing: framing) : nil
             let simulator: ModbusSimulator
             do {
-                simulator = try ModbusSimulator.startRTU(controllers: units.map { SimulatedController(unit: $0) }, framing: framing)
+                simulator = try ModbusSimulator.startRTU(controllers: units.map { SimulatedController(unit: $0) }, framing: framing,
+                                                         lineTiming: timing)
             } catch {
                 throw .bus(id: settings.id, error)
             }
@@ -263,6 +267,7 @@ actor GatewayRuntime {
             serial.rs485.mode = .off  // a pty has no RS-485 driver
             target = .rtu(path: simulator.address, settings: serial)
             logger.log(.info, "simulator_started", ["bus": settings.id, "line": simulator.address, "framing": framing.rawValue,
+                                                     "character_times": settings.simulatedCharacterTimes ? "real" : "none",
                                                      "units": units.map(String.init).joined(separator: ",")])
         }
         return BusConfiguration(target: target, framing: framing, responseTimeout: settings.responseTimeout, byteTimeout: settings.byteTimeout,

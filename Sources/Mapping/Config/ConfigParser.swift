@@ -93,6 +93,7 @@ struct ConfigParser {
         let interFrameDelay = reader.duration("interFrameDelay", in: .zero...Duration.seconds(10))
         let trace = reader.bool("trace") ?? false
         var kind: BusSettings.Kind?
+        var characterTimes = true
         switch type {
         case "rtu":
             let device = reader.string("device", required: true, expected: "a tty path such as /dev/ttyUSB0", valid: { !$0.isEmpty })
@@ -118,6 +119,7 @@ struct ConfigParser {
                 if Set(units).count != units.count { log.report(reader.childPath("units"), "a unit id is listed twice") }
             }
             kind = .simulator(units: units, line: line)
+            characterTimes = reader.bool("characterTimes") ?? true
         default:
             break
         }
@@ -127,6 +129,7 @@ struct ConfigParser {
         var settings = BusSettings(id: id, kind: kind, responseTimeout: responseTimeout, byteTimeout: byteTimeout,
                                    interFrameDelay: interFrameDelay, trace: trace)
         settings.server = server
+        settings.simulatedCharacterTimes = characterTimes
         return settings
     }
 

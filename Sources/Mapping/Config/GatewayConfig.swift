@@ -60,6 +60,9 @@ package struct BusSettings: Sendable, Equatable {
     package var interFrameDelay: Duration?
     /// Every request and answer of the bus goes to the log (`bus_trace`), from start.
     package var trace = false
+    /// A simulator bus takes the time a real line at its settings would: requests and answers at
+    /// its character times, t3.5 and a device's turnaround (false: it answers at once).
+    package var simulatedCharacterTimes = true
     /// The bus's Modbus TCP server for vendor tools, if it has one.
     package var server: BusServerSettings? = nil
 }
