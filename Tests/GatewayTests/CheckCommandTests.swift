@@ -23,6 +23,14 @@ struct CheckCommandTests {
         #expect(result.output.contains("  upstream mqtts://mqtt.example.com:8883: 3 per-device connections, topics plant/{id} and plant/registries/{id}\n"))
     }
 
+    @Test("The plant example passes and says what its bus server lets a vendor's tool reach")
+    func plantExampleListsItsBusServer() throws {
+        let result = try ModbridgeProcess.run(["check", Self.repository + "/examples/modbridge.json"])
+        #expect(result.status == 0, "\(result.error)")
+        #expect(result.output.contains("  bus line1: Modbus TCP server on 127.0.0.1:1503 for units 1,2,3, functions 3,4,6 (reads and writes), at most 4 clients\n"),
+                "\(result.output)")
+    }
+
     @Test("--plan lists each device's merged read requests, per interval, with the points they carry")
     func listsPlan() throws {
         let result = try ModbridgeProcess.run(["check", "--plan", Self.repository + "/examples/demo.json"])

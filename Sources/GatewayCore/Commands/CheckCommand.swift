@@ -63,6 +63,10 @@ package struct CheckCommand: Command {
                 }
             }
         }
+        for bus in loaded.config.buses {
+            guard let server = bus.server else { continue }
+            text += Self.serverLine(server, bus: bus.id, deviceUnits: loaded.devices.filter { $0.bus.id == bus.id }.map(\.unit))
+        }
         if listsPlan { text += Self.cyclePlan(loaded) }
         for (registry, device) in mqttDevices {
             text += "  \(registry.id)/\(device.id): MQTT device, \(Self.count(device.aliases.count, "alias", plural: "aliases")), "
@@ -82,6 +86,16 @@ package struct CheckCommand: Command {
         let host = upstream.host.contains(":") ? "[\(upstream.host)]" : upstream.host
         let connections = upstream.connection == .shared ? "1 shared connection" : count(devices, "per-device connection")
         return "  upstream \(upstream.tls ? "mqtts" : "mqtt")://\(host):\(upstream.port): \(connections), topics \(upstream.deviceTopic) and \(upstream.registryTopic)\n"
+    }
+
+    /// What a bus's Modbus TCP server lets a vendor's tool reach (its units default to the bus's devices').
+    private static func serverLine(_ server: BusServerSettings, bus: String, deviceUnits: [UInt8]) -> String {
+        let host = server.host.contains(":") ? "[\(server.host)]" : server.host
+        let units = (server.units ?? deviceUnits).sorted().map(String.init).joined(separator: ",")
+        let functions = server.functions.sorted().map(String.init).joined(separator: ",")
+        let access = server.functions.allSatisfy { $0 <= 4 } ? "read-only" : "reads and writes"
+        return "  bus \(bus): Modbus TCP server on \(host):\(server.port) for units \(units), functions \(functions) (\(access)), "
+            + "at most \(count(server.maxConnections, "client"))\n"
     }
 
     /// "1 device", "3 devices".
