@@ -89,6 +89,18 @@ struct BusServerTests {
         #expect(!fixture.simulator.requests.contains { $0.functionCode == 5 })
         // …and the gateway kept polling both units meanwhile.
         #expect(fixture.simulator.requests.contains { $0.unit == 2 })
+
+        // The devices' monitoring shows the server's counters: 6 requests, 2 refused. A command's
+        // ack is activity of the device, which makes its next `$monitoring` document.
+        let (client, inbox) = try await fixture.subscriber(["$monitoring/oven-1/json"])
+        try await client.publish(topic: "$devices/oven-1/commands/set_point", payload: Array(#"{"value": 30, "id": "m"}"#.utf8), qos: .atLeastOnce)
+        let monitoring = await GatewayFixture.message(in: inbox, on: "$monitoring/oven-1/json", within: 15) {
+            $0["bus_server_requests"] as? Int == 6
+        }
+        #expect(monitoring?["bus_server_refused"] as? Int == 2, "\(monitoring ?? [:])")
+        // 0 or 1: the server may not have seen the pymodbus client's close yet.
+        #expect((monitoring?["bus_server_clients"] as? Int).map { (0...1).contains($0) } == true, "\(monitoring ?? [:])")
+        await client.disconnect()
     }
 
     @Test("While a client floods unit 1 with pipelined reads, polls go on: never two pass-through requests in a row on the line")

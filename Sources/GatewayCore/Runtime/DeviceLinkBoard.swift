@@ -25,6 +25,7 @@ package final class DeviceLinkBoard: Sendable {
     private let links = Mutex<[String: Link]>([:])
     private let cycles = Mutex<[String: BusCycle]>([:])
     private let buses = Mutex<[String: @Sendable () -> BusStatus]>([:])
+    private let servers = Mutex<[String: @Sendable () -> BusServerStatus]>([:])
     private let upstream = Mutex<(@Sendable (String) -> UpstreamQueueStatus?)?>(nil)
 
     package init() {}
@@ -84,6 +85,21 @@ package final class DeviceLinkBoard: Sendable {
     /// The device's link, if it is one of the gateway's polled devices.
     package func link(_ deviceID: String) -> Link? { links.withLock { $0[deviceID] } }
 
+    /// Where a bus's Modbus TCP server's counters are read from, while it runs.
+    func attachServer(bus: String, status: @escaping @Sendable () -> BusServerStatus) {
+        servers.withLock { $0[bus] = status }
+    }
+
+    func detachServer(bus: String) {
+        _ = servers.withLock { $0.removeValue(forKey: bus) }
+    }
+
+    /// Its bus's server's counters (clients, requests, refusals), if the bus has a server running.
+    package func serverStatus(_ bus: String) -> BusServerStatus? {
+        let reader = servers.withLock { $0[bus] }
+        return reader?()
+    }
+
     /// Its bus's counters (transactions, failures, stray bytes, opens), if the bus runs.
     package func busStatus(_ bus: String) -> BusStatus? {
         let reader = buses.withLock { $0[bus] }
@@ -110,6 +126,12 @@ extension DeviceLinkBoard {
             // Whole milliseconds, rounded up (a cycle is never shown as 0).
             fields += [("bus_cycle_ms", cycle.measured.map { .integer($0.milliseconds) } ?? .null),
                        ("bus_cycle_predicted_ms", cycle.predicted.map { .integer($0.milliseconds) } ?? .null)]
+        }
+        if let server = serverStatus(link.bus) {
+            // A vendor's tool on the bus's Modbus TCP server: is it connected, and is it refused?
+            fields += [("bus_server_clients", .integer(Int64(server.connections))),
+                       ("bus_server_requests", .integer(Int64(server.requests))),
+                       ("bus_server_refused", .integer(Int64(server.refusedRequests)))]
         }
         if let queue = upstreamStatus(deviceID) {
             fields += [("upstream_connected", .bool(queue.connected)), ("upstream_queue_depth", .integer(Int64(queue.depth))),

@@ -19,7 +19,9 @@ extension GatewayRuntime {
         guard let configuration = Self.serverConfiguration(settings, devices: devices) else { return }
         let logger = logger
         do {
-            servers[settings.id] = try BusServer.start(configuration, bus: worker.bus) { logger.log($0, server: configuration) }
+            let server = try BusServer.start(configuration, bus: worker.bus) { logger.log($0, server: configuration) }
+            servers[settings.id] = server
+            links.attachServer(bus: settings.id) { server.status }
         } catch {
             throw .bus(id: settings.id, error)
         }
@@ -28,6 +30,7 @@ extension GatewayRuntime {
     /// Stops the bus's server, if it has one: its clients are disconnected.
     func stopServer(_ busID: String, reason: String) async {
         guard let server = servers.removeValue(forKey: busID) else { return }
+        links.detachServer(bus: busID)
         await server.stop()
         logger.log(.info, "bus_server_stopped", ["bus": busID, "reason": reason])
     }
