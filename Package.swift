@@ -78,7 +78,7 @@ let package = Package(
         // Helpers the test targets (and the gateway benchmark) share: temporary folders, child
         // processes, free ports, MQTT test clients, Mosquitto.
         .target(name: "TestSupport", dependencies: ["POSIX", "MQTT", "MQTTClient", "TLS"], path: "Tests/TestSupport"),
-        .testTarget(name: "POSIXTests", dependencies: ["POSIX"]),
+        .testTarget(name: "POSIXTests", dependencies: ["POSIX", "TestSupport"]),
         .testTarget(name: "StorageTests", dependencies: ["POSIX", "Storage", "TestSupport"]),
         .testTarget(name: "SerialTests", dependencies: ["POSIX", "Serial", "TestSupport"]),
         .testTarget(name: "ModbusTests", dependencies: ["POSIX", "Modbus", "Serial", "TestSupport"]),

@@ -70,6 +70,13 @@ package final class Broker: Sendable {
         _ = await mailbox.ask { reply in .replacePolicy(policy, reply: reply) }
     }
 
+    /// Whether the reactor answers: true once it has taken a message at its next turn, false if
+    /// it has stopped. A reactor that hangs never answers: callers bound the wait.
+    package func ping() async -> Bool {
+        if case .success = await mailbox.ask({ reply in .ping(reply: reply) }) { return true }
+        return false
+    }
+
     /// Counters, as of the reactor's last turn.
     package var statistics: BrokerStatistics { mailbox.statistics }
 

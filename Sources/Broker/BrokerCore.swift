@@ -391,6 +391,8 @@ final class BrokerCore: @unchecked Sendable {
             case let .replacePolicy(policy, reply):
                 self.policy = policy
                 reply(.success(()))
+            case let .ping(reply):
+                reply(.success(()))
             case let .verified(token, authentication):
                 guard let connection = connections[token], let pending = connection.verifying else { continue }
                 connection.verifying = nil

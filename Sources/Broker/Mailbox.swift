@@ -44,6 +44,8 @@ enum BrokerCommand: Sendable {
     case subscribe(clientID: String, [Subscription], reply: @Sendable (Result<[SubscribeReturnCode], BrokerError>) -> Void)
     case unsubscribe(clientID: String, [String], reply: @Sendable (Result<Void, BrokerError>) -> Void)
     case replacePolicy(any BrokerPolicy, reply: @Sendable (Result<Void, BrokerError>) -> Void)
+    /// Answered at the reactor's next turn: it is turning (a service watchdog asks).
+    case ping(reply: @Sendable (Result<Void, BrokerError>) -> Void)
     /// A login checked by the `LoginVerifier`, for the connection with this epoll token.
     case verified(token: UInt64, Authentication)
 }
@@ -95,6 +97,7 @@ final class Mailbox: Sendable {
             case let .subscribe(_, _, reply): reply(.failure(.notRunning))
             case let .unsubscribe(_, _, reply): reply(.failure(.notRunning))
             case let .replacePolicy(_, reply): reply(.failure(.notRunning))
+            case let .ping(reply): reply(.failure(.notRunning))
             }
         }
     }

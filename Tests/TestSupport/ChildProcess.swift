@@ -11,8 +11,9 @@ package final class ChildProcess {
 
     /// Starts `executable` (looked up in PATH) with `arguments`; its stdout is readable with
     /// `readLine`, its stderr goes to /dev/null unless `inheritStandardError`, or to the file
-    /// `standardErrorFile` (created or truncated).
-    package init(_ executable: String, _ arguments: [String], inheritStandardError: Bool = false, standardErrorFile: String? = nil) throws {
+    /// `standardErrorFile` (created or truncated). `environment` is added to this process's.
+    package init(_ executable: String, _ arguments: [String], inheritStandardError: Bool = false, standardErrorFile: String? = nil,
+                 environment: [String: String] = [:]) throws {
         var pipeDescriptors: [Int32] = [-1, -1]
         guard pipe(&pipeDescriptors) == 0 else { throw ChildProcessError.spawnFailed(executable, errno) }
         var actions = posix_spawn_file_actions_t()
@@ -38,8 +39,17 @@ package final class ChildProcess {
         posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
         let argv = ([executable] + arguments).map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }
+        var inherited: [String] = []
+        var entry = environ
+        while let pointer = entry.pointee {
+            let text = String(cString: pointer)
+            if !environment.keys.contains(where: { text.hasPrefix($0 + "=") }) { inherited.append(text) }
+            entry += 1
+        }
+        let envp = (inherited + environment.map { "\($0.key)=\($0.value)" }).map { strdup($0) } + [nil]
+        defer { envp.forEach { free($0) } }
         var child: pid_t = 0
-        let result = posix_spawnp(&child, executable, &actions, &attributes, argv, environ)
+        let result = posix_spawnp(&child, executable, &actions, &attributes, argv, envp)
         close(pipeDescriptors[1])
         guard result == 0 else {
             close(pipeDescriptors[0])

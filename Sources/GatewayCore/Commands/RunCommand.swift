@@ -24,7 +24,9 @@ package struct RunCommand: Command {
 
     A config with errors is refused with every error listed (as `modbridge check` lists them).
     SIGHUP reloads the config and restarts only the buses and devices that changed; SIGINT and
-    SIGTERM stop cleanly. Logs go to standard error, one line per event, key=value; --quiet
+    SIGTERM stop cleanly. Under systemd (Type=notify) it says READY=1 once serving, RELOADING=1
+    and READY=1 around a reload, STOPPING=1, and WATCHDOG=1 while its broker answers
+    (WatchdogSec); packaging/modbridge.service is a unit for it. Logs go to standard error, one line per event, key=value; --quiet
     leaves out the broker's line per connection (connects, disconnects), keeping its warnings
     (refusals, denials) and every line of the buses and devices.
     """
@@ -65,19 +67,35 @@ package struct RunCommand: Command {
             return ExitStatus.failure
         }
         let mqttDevices = gateway.registry.registries.reduce(0) { $0 + $1.devices.filter { !$0.isGatewayDevice }.count }
+        let service = ServiceNotifier.fromEnvironment()
         logger.log(.info, "gateway_started", ["config": configFile,
                                                "ports": runtime.broker?.ports.map(String.init).joined(separator: ",") ?? "none",
                                                "upstream": runtime.upstream.map { "\($0.plan.url) (\($0.plan.settings.connection.rawValue))" } ?? "none",
                                                "buses": String(loaded.config.buses.count), "devices": String(loaded.devices.count),
                                                "registries": String(gateway.registry.registries.count), "mqtt_devices": String(mqttDevices)])
+        var watchdog: Task<Void, Never>?
+        if let service {
+            let status = "serving \(loaded.devices.count) devices on \(loaded.config.buses.count) buses"
+            service.ready(status: status)
+            logger.log(.info, "service_notify", ["socket": service.address,
+                                                  "watchdog": service.watchdogTimeout.map { "\($0.milliseconds) ms" } ?? "none"])
+            if let timeout = service.watchdogTimeout {
+                let broker = runtime.broker
+                watchdog = ServiceWatchdog.start(service, timeout: timeout, logger: logger) { await broker?.ping() ?? true }
+            }
+        }
         let reloads = Task {
             for await _ in hangups {
                 logger.log(.info, "reload_requested", ["config": configFile])
+                service?.reloading()
                 await runtime.reload()
+                service?.ready(status: "reloaded \(configFile)")
             }
         }
         await Signals.shared.termination()
         reloads.cancel()
+        service?.stopping()
+        watchdog?.cancel()
         await runtime.stop(reason: "gateway stopped")
         logger.log(.info, "gateway_stopped", (runtime.broker?.statistics.stopLineFields ?? []) + (runtime.upstream?.stopLineFields ?? []))
         return ExitStatus.success
