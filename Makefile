@@ -14,8 +14,14 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 C_LOOP := .build/libmodbus-loop
 MQTT_LOAD := .build/mqtt-load
 MQTT_TLS_LOAD := .build/mqtt-tls-load
+# The package: a release binary with the Swift runtime linked in (nothing of Swift on the target),
+# built in its own scratch folder so that it does not rebuild the benchmarks' release build.
+VERSION ?= 0.18.0~dev
+STATIC_BIN := .build-static/release/modbridge
+DEB_DIR := .build/deb
+DESTDIR ?=
 
-.PHONY: all setup setup-system setup-python build test demo bench bench-gateway bench-broker bench-registry bench-upstream bench-cycle clean
+.PHONY: all setup setup-system setup-python build test demo static install deb bench bench-gateway bench-broker bench-registry bench-upstream bench-cycle clean
 
 all: build
 
@@ -47,9 +53,24 @@ build: setup-system
 # gateways, TLS clients and 1,000-login bursts, and fail for want of CPU rather than for a
 # defect (seen in parallel runs: a write timing out, stray bytes read in two chunks). About
 # 2.5 minutes of tests instead of 1.5.
-test: setup
+test: setup deb
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build --disable-xctest --no-parallel
+
+# The binary that goes onto a box: release, the Swift runtime linked in.
+static: setup-system
+	$(SWIFT) build -c release --static-swift-stdlib --product modbridge --scratch-path .build-static
+
+# FHS install under DESTDIR (empty: this machine): /usr/bin/modbridge, /etc/modbridge/modbridge.json
+# (kept if present), /usr/share/modbridge/{mappings,schemas}, the systemd unit, /var/lib/modbridge.
+install: static
+	scripts/install.sh "$(DESTDIR)" $(STATIC_BIN)
+
+# A .deb (dpkg-deb) of the same: conffile, unit, maintainer scripts creating the modbridge user.
+# make test builds it and its tests unpack it and run its binary with no Swift on PATH.
+deb: static
+	rm -rf $(DEB_DIR)
+	scripts/build-deb.sh --binary $(STATIC_BIN) --version $(VERSION) --out $(DEB_DIR)/modbridge_$(VERSION)_$$(dpkg --print-architecture).deb
 
 demo: setup-system
 	$(SWIFT) build -c release --product modbridge
