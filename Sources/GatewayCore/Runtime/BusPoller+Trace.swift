@@ -1,4 +1,3 @@
-import FoundationEssentials
 import Mapping
 import Modbus
 
@@ -21,7 +20,7 @@ struct TraceCommand: Equatable {
 
     /// `{"on": true, "for": "10m", "id": …}` (`for` defaults to 10 minutes, at most 24 h) or `{"on": false}`.
     static func parse(_ payload: [UInt8]) -> Result<TraceCommand, CommandRefusal> {
-        guard case let .object(fields)? = try? JSONValue.parse(Data(payload), file: nil) else {
+        guard case let .object(fields)? = try? JSONValue.parse(payload, file: nil) else {
             return .failure(CommandRefusal(id: .null, "expected {\"on\": true, \"for\": \"10m\"} or {\"on\": false}"))
         }
         let id = fields["id"] ?? .null

@@ -1,4 +1,3 @@
-import FoundationEssentials
 import Mapping
 
 /// A message on one of a device's command topics (or its `config`), parsed: which points get
@@ -86,7 +85,7 @@ struct CommandMessage {
     private static func parseJSON(_ payload: [UInt8]) -> Result<JSONValue, CommandRefusal> {
         let syntaxError: MappingError
         do {
-            return .success(try JSONValue.parse(Data(payload), file: nil))
+            return .success(try JSONValue.parse(payload, file: nil))
         } catch {
             syntaxError = error
         }

@@ -1,4 +1,3 @@
-import FoundationEssentials
 
 /// The files of `broker.upstream` and of devices' `upstream` logins: paths resolved against the
 /// config's folder, password files read (the password is their first line).
@@ -41,15 +40,14 @@ extension ConfigurationLoader {
 
     /// The first line of `file` (without its line end); nil (reported) if there is none.
     private static func password(in file: String, path: String, log: ProblemLog) -> String? {
-        let data: Data
+        let bytes: [UInt8]
         do {
-            data = try read(file)
+            bytes = try read(file)
         } catch {
             // The message is "<file>: cannot read the file: <reason>"; the password is never echoed.
             log.report(path, "\(file): \(error.message)")
             return nil
         }
-        let bytes = Array(data)
         var line = bytes.prefix { $0 != UInt8(ascii: "\n") }
         if line.last == UInt8(ascii: "\r") { line.removeLast() }
         guard !line.isEmpty else {

@@ -1,5 +1,3 @@
-import FoundationEssentials
-
 /// A config with every profile it uses, checked together.
 package struct LoadedConfiguration: Sendable {
     package var file: String
@@ -137,33 +135,22 @@ package enum ConfigurationLoader {
         }
     }
 
-    static func read(_ path: String) throws(MappingError) -> Data {
-        do {
-            return try Data(contentsOf: URL(fileURLWithPath: path))
-        } catch {
-            throw MappingError(file: path, "cannot read the file: \(readReason(error))")
+    static func read(_ path: String) throws(MappingError) -> [UInt8] {
+        switch ConfigFiles.read(path) {
+        case let .success(bytes): return bytes
+        case let .failure(failure): throw MappingError(file: path, "cannot read the file: \(failure.reason)")
         }
-    }
-
-    static func readReason(_ error: any Error) -> String {
-        if let cocoa = error as? CocoaError, let underlying = cocoa.underlying as? POSIXError {
-            return underlying.code == .ENOENT ? "no such file" : "\(underlying.code)"
-        }
-        if let cocoa = error as? CocoaError, cocoa.code == .fileReadNoSuchFile { return "no such file" }
-        return "\(error)"
     }
 
     /// `*.json` files of a folder, sorted; the file itself; nil if neither exists.
     private static func profileFiles(at path: String) -> [String]? {
-        var isDirectory = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { return nil }
-        guard isDirectory else { return [path] }
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
-        return names.filter { $0.hasSuffix(".json") }.sorted().map { path.hasSuffix("/") ? path + $0 : path + "/" + $0 }
+        guard let isFolder = ConfigFiles.isFolder(path) else { return nil }
+        guard isFolder else { return [path] }
+        return ConfigFiles.names(in: path).filter { $0.hasSuffix(".json") }.sorted().map { path.hasSuffix("/") ? path + $0 : path + "/" + $0 }
     }
 
     private static func standardized(_ path: String) -> String {
-        URL(fileURLWithPath: path).standardizedFileURL.path
+        ConfigFiles.standardized(path)
     }
 
     private static func folder(of file: String) -> String {

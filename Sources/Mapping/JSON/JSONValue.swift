@@ -1,5 +1,3 @@
-import FoundationEssentials
-
 /// A parsed JSON document, kept as a tree so that validation can walk it, name every place by
 /// its path and report every problem at once (a `Decodable` model stops at the first).
 package enum JSONValue: Sendable, Equatable {
@@ -13,10 +11,10 @@ package enum JSONValue: Sendable, Equatable {
     case array([JSONValue])
     case object([String: JSONValue])
 
-    /// Parses `data` strictly (RFC 8259, see `JSONParser`); a syntax error names `file`, the line
+    /// Parses `bytes` strictly (RFC 8259, see `JSONParser`); a syntax error names `file`, the line
     /// and column and what was expected there; every duplicate key is an error.
-    package static func parse(_ data: Data, file: String?) throws(MappingError) -> JSONValue {
-        try JSONParser.parse(Array(data), file: file)
+    package static func parse(_ bytes: some Sequence<UInt8>, file: String?) throws(MappingError) -> JSONValue {
+        try JSONParser.parse(Array(bytes), file: file)
     }
 
     /// How a value is shown in "found …": short, never the whole document.

@@ -1,9 +1,7 @@
-import FoundationEssentials
-
 extension DeviceProfile {
     /// Parses and validates a profile file's contents; every problem is reported at once.
-    package static func parse(_ data: Data, file: String?) throws(MappingError) -> DeviceProfile {
-        try parse(try JSONValue.parse(data, file: file), file: file)
+    package static func parse(_ bytes: some Sequence<UInt8>, file: String?) throws(MappingError) -> DeviceProfile {
+        try parse(try JSONValue.parse(bytes, file: file), file: file)
     }
 
     /// Reads, parses and validates the profile file at `path` (`modbridge scan --profile`).
