@@ -21,7 +21,7 @@ STATIC_BIN := .build-static/release/modbridge
 DEB_DIR := .build/deb
 DESTDIR ?=
 
-.PHONY: all setup setup-system setup-python build test demo static install deb bench bench-gateway bench-broker bench-registry bench-upstream bench-cycle clean
+.PHONY: all setup setup-system setup-python build test demo static install deb bench bench-gateway bench-broker bench-registry bench-upstream bench-cycle bench-footprint clean
 
 all: build
 
@@ -88,6 +88,7 @@ bench: setup-system $(C_LOOP)
 	$(MAKE) bench-registry
 	$(MAKE) bench-upstream
 	$(MAKE) bench-cycle
+	$(MAKE) bench-footprint
 
 # Gateway bench: requests per cycle of each shipped profile, register change → subscriber
 # latency, CPU and memory of `modbridge run` polling 100 simulated Modbus TCP devices.
@@ -135,6 +136,11 @@ bench-upstream: setup-system
 bench-cycle: setup-system
 	$(SWIFT) build -c release --product modbridge-cycle-bench
 	.build/release/modbridge-cycle-bench --cycles 5 --write BENCHMARKS.md
+
+# Footprint: the shipped (static-stdlib, stripped) binary's size and the idle memory of
+# `modbridge run` on the demo config, with where that memory sits. About 40 s after the build.
+bench-footprint: static
+	scripts/footprint-bench.sh --binary $(STATIC_BIN) --write BENCHMARKS.md
 
 clean:
 	rm -rf .build
