@@ -30,7 +30,7 @@ let package = Package(
         .target(name: "POSIX", dependencies: ["CSystem"]),
         .target(name: "Serial", dependencies: ["POSIX"]),
         .target(name: "Modbus", dependencies: ["POSIX", "Serial", "CModbus"]),
-        .target(name: "Mapping", dependencies: ["Serial"]),
+        .target(name: "Mapping", dependencies: ["POSIX", "Serial"]),
         // The MQTT 3.1.1 codec depends on nothing: the client, which owns a socket and a thread, is
         // its own module.
         .target(name: "MQTT"),

@@ -108,10 +108,7 @@ package struct USBLatencyTimer: Sendable {
 
     /// A sysfs attribute's text (a few bytes), or nil if it cannot be read.
     private static func readSmallFile(_ path: String) -> String? {
-        guard let descriptor = try? checkedSyscall({ Glibc.open(path, O_RDONLY | O_CLOEXEC) }) else { return nil }
-        defer { _ = Glibc.close(descriptor) }
-        var bytes = [UInt8](repeating: 0, count: 64)
-        guard let count = try? checkedSyscall({ Glibc.read(descriptor, &bytes, bytes.count) }), count > 0 else { return nil }
-        return String(decoding: bytes[0..<count], as: UTF8.self)
+        guard let bytes = try? readWholeFile(path, limit: 64), !bytes.isEmpty else { return nil }
+        return String(decoding: bytes, as: UTF8.self)
     }
 }

@@ -14,27 +14,12 @@ extension PEMSource {
     private static let largestFile = 1 << 20
 
     private static func readFile(_ path: String) throws(TLSError) -> [UInt8] {
-        let descriptor: Int32
         do {
-            descriptor = try checkedSyscall { open(path, O_RDONLY | O_CLOEXEC) }
+            return try readWholeFile(path, limit: largestFile)
+        } catch where error.rawValue == EFBIG {
+            throw .invalidPEM(source: path, what: "certificate or key", detail: "the file is larger than \(largestFile) bytes")
         } catch {
             throw .fileUnreadable(path: path, error)
-        }
-        defer { _ = try? checkedSyscall(retryOnInterrupt: false) { close(descriptor) } }
-        var contents: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 16_384)
-        while true {
-            let count: Int
-            do {
-                count = try checkedSyscall { chunk.withUnsafeMutableBytes { Glibc.read(descriptor, $0.baseAddress, $0.count) } }
-            } catch {
-                throw .fileUnreadable(path: path, error)
-            }
-            if count == 0 { return contents }
-            contents += chunk[0..<count]
-            if contents.count > largestFile {
-                throw .invalidPEM(source: path, what: "certificate or key", detail: "the file is larger than \(largestFile) bytes")
-            }
         }
     }
 }

@@ -1,31 +1,22 @@
 import Glibc
+import POSIX
 
 /// Reading the config's files with the C library alone: the binary carries no Foundation
 /// (FoundationEssentials and what it pulls in are ~5 MB of a static binary that goes onto small
 /// boxes). Errors are the system's reasons, as a user reads them.
 enum ConfigFiles {
-    /// Every byte of the file at `path`.
+    /// Every byte of the file at `path`, or why it cannot be read: "no such file", else the
+    /// system's words for the error.
     static func read(_ path: String) -> Result<[UInt8], ReadFailure> {
-        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
-        guard descriptor >= 0 else { return .failure(ReadFailure(code: errno)) }
-        defer { close(descriptor) }
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 65_536)
-        while true {
-            let count = chunk.withUnsafeMutableBytes { Glibc.read(descriptor, $0.baseAddress, $0.count) }
-            if count < 0 {
-                if errno == EINTR { continue }
-                return .failure(ReadFailure(code: errno))
-            }
-            if count == 0 { return .success(bytes) }
-            bytes += chunk[0..<count]
+        do {
+            return .success(try readWholeFile(path))
+        } catch {
+            return .failure(ReadFailure(reason: error.rawValue == ENOENT ? "no such file" : error.message))
         }
     }
 
-    /// Why a file could not be read: "no such file", else the system's words for errno.
     struct ReadFailure: Error {
-        let code: Int32
-        var reason: String { code == ENOENT ? "no such file" : String(cString: strerror(code)) }
+        let reason: String
     }
 
     /// What is at `path`: nil if nothing (or it cannot be looked at), else whether it is a folder.
