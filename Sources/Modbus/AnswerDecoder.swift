@@ -49,17 +49,14 @@ enum AnswerDecoder {
             guard frame.count >= length else { return .failure(Refusal("truncated: \(frame.count) of \(length) bytes")) }
             let confirmed = frame[2..<6]
             guard confirmed.elementsEqual(sent) else {
-                return .failure(Refusal("the answer confirms \(hex(confirmed)) where the request sent \(hex(sent))"))
+                return .failure(Refusal("the answer confirms \(FrameExchange.hex(confirmed)) where the request sent \(FrameExchange.hex(sent))"))
             }
             return .success(.written)
         }
     }
 
+    /// `0B`: one byte as two uppercase hex digits (`FrameExchange.hex` writes several).
     static func hex(_ byte: UInt8) -> String {
         (byte < 0x10 ? "0" : "") + String(byte, radix: 16, uppercase: true)
-    }
-
-    static func hex(_ bytes: ArraySlice<UInt8>) -> String {
-        bytes.map { hex($0) }.joined(separator: " ")
     }
 }

@@ -38,7 +38,7 @@ package struct FrameExchange: Sendable, Equatable {
     package static func outcome(of result: Result<ModbusResponse, ModbusError>) -> String {
         guard case let .failure(error) = result else { return "ok" }
         switch error.kind {
-        case let .exception(code): return "exception \(code.rawValue < 0x10 ? "0" : "")\(String(code.rawValue, radix: 16, uppercase: true))"
+        case let .exception(code): return "exception \(AnswerDecoder.hex(code.rawValue))"
         case .timeout: return "timeout"
         case .crcMismatch: return "crc"
         case .lrcMismatch: return "lrc"
@@ -49,7 +49,7 @@ package struct FrameExchange: Sendable, Equatable {
     }
 
     /// `01 03 00 00 00 01 84 0A`.
-    package static func hex(_ bytes: [UInt8]) -> String {
+    package static func hex(_ bytes: some Collection<UInt8>) -> String {
         let digits: [Character] = Array("0123456789ABCDEF")
         var text = ""
         text.reserveCapacity(bytes.count * 3)

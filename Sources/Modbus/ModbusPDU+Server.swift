@@ -73,16 +73,9 @@ extension ModbusPDU {
         case (.writeSingleCoil, .written), (.writeSingleRegister, .written):
             // The answer echoes the request (section 6.5, 6.6).
             return encode(request)
-        case let (.writeMultipleCoils(address, values), .written):
-            var pdu: [UInt8] = [function]
-            pdu.appendBigEndian(address)
-            pdu.appendBigEndian(UInt16(values.count))
-            return pdu
-        case let (.writeMultipleRegisters(address, values), .written):
-            var pdu: [UInt8] = [function]
-            pdu.appendBigEndian(address)
-            pdu.appendBigEndian(UInt16(values.count))
-            return pdu
+        case (.writeMultipleCoils, .written), (.writeMultipleRegisters, .written):
+            // The function, the address and the quantity of the request (section 6.11, 6.12).
+            return Array(encode(request).prefix(5))
         default:
             return nil
         }
