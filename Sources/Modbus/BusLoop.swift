@@ -20,11 +20,9 @@ final class BusLoop {
     private var driverDue: ContinuousClock.Instant?
     /// The last turn ran a pass-through request: if the driver is due, it goes next.
     private var passedThroughLast = false
-    /// Stray bytes after good answers not yet reported, and when the last report went out: a
-    /// device that always adds bytes would otherwise fill the log at its poll rate.
-    private var unreportedStrayBytes = 0
-    private var lastStrayReport: ContinuousClock.Instant?
-    private static let strayReportInterval = Duration.seconds(60)
+    /// Stray bytes after good answers, reported at once and then once a minute: a device that
+    /// always adds bytes would otherwise fill the log at its poll rate.
+    private var strayReports = ReportThrottle(interval: .seconds(60))
 
     private enum Next {
         case job(Bus.Job)
@@ -186,12 +184,8 @@ final class BusLoop {
 
     /// The first stray bytes at once, then at most one event a minute with the bytes since the last.
     private func reportStrayBytes(_ count: Int, unit: UInt8, request: ModbusRequest) {
-        unreportedStrayBytes += count
-        let now = clock.now
-        if let last = lastStrayReport, now < last.advanced(by: Self.strayReportInterval) { return }
-        events(.strayBytes(count: unreportedStrayBytes, target: target, unit: unit, request: request.summary))
-        unreportedStrayBytes = 0
-        lastStrayReport = now
+        guard let bytes = strayReports.report(count, now: clock.now) else { return }
+        events(.strayBytes(count: bytes, target: target, unit: unit, request: request.summary))
     }
 
     private func lose(_ error: ModbusError) {

@@ -223,26 +223,3 @@ final class BusServerLoop: @unchecked Sendable {
         }
     }
 }
-
-/// Bounds a repeated log event: the first at once, then at most one per `interval`, each with
-/// the number of occurrences since the last report.
-struct ReportThrottle {
-    private var unreported = 0
-    private var lastReport: ContinuousClock.Instant?
-    private let interval: Duration
-
-    init(interval: Duration = .seconds(10)) {
-        self.interval = interval
-    }
-
-    /// Counts one occurrence; the count to report now, or nil if it waits for a later report.
-    mutating func report(now: ContinuousClock.Instant) -> Int? {
-        unreported += 1
-        if let lastReport, now < lastReport.advanced(by: interval) { return nil }
-        defer {
-            unreported = 0
-            lastReport = now
-        }
-        return unreported
-    }
-}
