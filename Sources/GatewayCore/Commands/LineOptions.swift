@@ -28,12 +28,7 @@ package struct LineOptions: Sendable {
 
     init(parsing arguments: inout ArgumentReader) throws(UsageError) {
         var serial = SerialSettings()
-        if let baud = try arguments.integer("baud", in: 1...Int.max) {
-            guard let rate = BaudRate(rawValue: baud) else {
-                throw arguments.error("--baud", "\(baud) is not one of \(BaudRate.supportedList)")
-            }
-            serial.baudRate = rate
-        }
+        if let rate = try arguments.baudRate() { serial.baudRate = rate }
         if let parity = try arguments.choice("parity", of: Parity.self) { serial.parity = parity }
         if let bits = try arguments.integer("data-bits", in: 7...8) { serial.dataBits = bits == 7 ? .seven : .eight }
         if let bits = try arguments.integer("stop-bits", in: 1...2) { serial.stopBits = bits == 1 ? .one : .two }
@@ -87,6 +82,13 @@ package struct LineOptions: Sendable {
 }
 
 extension ArgumentReader {
+    /// `--baud B`, one of the rates Serial supports; nil when absent.
+    mutating func baudRate() throws(UsageError) -> BaudRate? {
+        guard let baud = try integer("baud", in: 1...Int.max) else { return nil }
+        guard let rate = BaudRate(rawValue: baud) else { throw error("--baud", "\(baud) is not one of \(BaudRate.supportedList)") }
+        return rate
+    }
+
     /// `--order abcd|cdab|badc|dcba`, big-endian (abcd) when absent.
     mutating func registerOrder() throws(UsageError) -> RegisterOrder {
         guard let notation = try value("order") else { return .bigEndian }

@@ -60,16 +60,11 @@ package struct SimulateCommand: Command {
         }
         linkPath = try arguments.value("link")
         tcpPort = try arguments.integer("tcp", in: UInt16.min...UInt16.max)
-        let baud = try arguments.integer("baud", in: 1...Int.max)
+        let baud = try arguments.baudRate()
         let parity = try arguments.choice("parity", of: Parity.self)
         if baud != nil || parity != nil {
             var settings = SerialSettings()
-            if let baud {
-                guard let rate = BaudRate(rawValue: baud) else {
-                    throw arguments.error("--baud", "\(baud) is not one of \(BaudRate.supportedList)")
-                }
-                settings.baudRate = rate
-            }
+            if let baud { settings.baudRate = baud }
             if let parity { settings.parity = parity }
             lineSettings = settings
         } else {
