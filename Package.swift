@@ -42,14 +42,17 @@ let package = Package(
         // TLS contexts and connections over memory BIOs, certificate fingerprints, password
         // hashes: the only module that imports COpenSSL.
         .target(name: "TLS", dependencies: ["POSIX", "COpenSSL"]),
-        // The broker serves TLS listeners through the TLS module's memory-BIO connections.
-        .target(name: "Broker", dependencies: ["POSIX", "MQTT", "Storage", "TLS"]),
+        // HTTP/1.1 requests and responses, WebSocket frames: a codec that depends on nothing, like MQTT.
+        .target(name: "HTTP"),
+        // The broker serves TLS listeners through the TLS module's memory-BIO connections, and
+        // HTTP listeners (MQTT over WebSocket, the console, /metrics) in the same reactor.
+        .target(name: "Broker", dependencies: ["POSIX", "MQTT", "HTTP", "Storage", "TLS"]),
         // The IoT Core policy (docs/iot-core.md): logins, the access table, aliases and $me,
         // permanent topics, monitoring; plugged into the broker through its policy hooks.
         .target(name: "Registry", dependencies: ["POSIX", "MQTT", "TLS", "Broker"]),
         // The gateway as a library (CLI commands, runtime, bus poller), so tests and later tools
         // reach it in process; the executable is only its main.swift.
-        .target(name: "GatewayCore", dependencies: ["POSIX", "Serial", "Modbus", "Mapping", "MQTT", "MQTTClient", "Storage", "TLS", "Broker", "Registry"]),
+        .target(name: "GatewayCore", dependencies: ["POSIX", "Serial", "Modbus", "Mapping", "MQTT", "MQTTClient", "Storage", "TLS", "HTTP", "Broker", "Registry"]),
         .executableTarget(name: "modbridge", dependencies: ["GatewayCore"], path: "Sources/Gateway"),
 
         // Benchmarks (`make bench`), not shipped.
@@ -85,9 +88,10 @@ let package = Package(
         .testTarget(name: "MappingTests", dependencies: ["Mapping", "Serial", "TestSupport"]),
         .testTarget(name: "MQTTTests", dependencies: ["POSIX", "MQTT", "MQTTClient", "TLS", "Broker", "TestSupport"]),
         .testTarget(name: "TLSTests", dependencies: ["TLS", "TestSupport"]),
-        .testTarget(name: "BrokerTests", dependencies: ["POSIX", "Broker", "MQTT", "TLS", "TestSupport"]),
+        .testTarget(name: "HTTPTests", dependencies: ["HTTP", "TLS", "TestSupport"]),
+        .testTarget(name: "BrokerTests", dependencies: ["POSIX", "Broker", "MQTT", "HTTP", "TLS", "TestSupport"]),
         .testTarget(name: "RegistryTests", dependencies: ["POSIX", "Registry", "Broker", "MQTT", "TLS", "TestSupport"]),
-        .testTarget(name: "GatewayTests", dependencies: ["GatewayCore", "POSIX", "Modbus", "Mapping", "Serial", "Broker", "MQTT", "MQTTClient", "TLS", "Registry", "Storage", "TestSupport"]),
+        .testTarget(name: "GatewayTests", dependencies: ["GatewayCore", "POSIX", "Modbus", "Mapping", "Serial", "Broker", "MQTT", "MQTTClient", "TLS", "HTTP", "Registry", "Storage", "TestSupport"]),
         // Reads docs/architecture.md and every import under Sources/: the module graph holds.
         .testTarget(name: "LayoutTests", dependencies: ["TestSupport"]),
         .testTarget(name: "InteropTests", dependencies: ["POSIX", "Modbus", "Serial", "Broker", "MQTT", "MQTTClient", "TLS", "TestSupport"]),

@@ -23,7 +23,7 @@ struct ConfigFuzzTests {
     }
 
     private static func write(_ bytes: [UInt8], to file: String) {
-        FileManager.default.createFile(atPath: file, contents: Data(bytes))
+        _ = FileManager.default.createFile(atPath: file, contents: Data(bytes))
     }
 
     /// Where a problem names a file: the file itself, or another file the loader read (a profile
