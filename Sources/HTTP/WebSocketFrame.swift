@@ -25,7 +25,20 @@ package struct WebSocketFrame: Sendable, Equatable {
 
     /// Appends a server frame (never masked, section 5.1) carrying `payload`.
     package static func encode(opcode: WebSocketOpcode, payload: some Collection<UInt8>, fin: Bool = true, into output: inout [UInt8]) {
-        // seam: implemented in its own commit
+        // Byte 0: FIN and the opcode; byte 1: no mask and the length's form (section 5.2).
+        output.append((fin ? 0x80 : 0) | opcode.rawValue)
+        let length = payload.count
+        if length < 126 {
+            output.append(UInt8(length))
+        } else if length <= 0xFFFF {
+            output.append(126)
+            output.append(UInt8(length >> 8))
+            output.append(UInt8(length & 0xFF))
+        } else {
+            output.append(127)
+            for shift in stride(from: 56, through: 0, by: -8) { output.append(UInt8(truncatingIfNeeded: UInt64(length) >> UInt64(shift))) }
+        }
+        output.append(contentsOf: payload)
     }
 
     /// The payload of a close frame: the status code (section 7.4) and a UTF-8 reason.
@@ -48,6 +61,8 @@ package enum WebSocketError: Error, Sendable, Equatable, CustomStringConvertible
     case badControlFrame
     /// A continuation with no message started, or a new message before the last one finished.
     case badFragmentation
+    /// A 64-bit payload length with its most significant bit set (section 5.2).
+    case badLength
 
     /// The close status sent before closing (section 7.4.1): 1002 protocol error, 1009 too big.
     package var closeCode: UInt16 {
@@ -65,34 +80,8 @@ package enum WebSocketError: Error, Sendable, Equatable, CustomStringConvertible
         case let .frameTooLarge(length, limit): "frame of \(length) bytes, more than \(limit)"
         case .badControlFrame: "control frame longer than 125 bytes or fragmented"
         case .badFragmentation: "continuation frame out of place"
+        case .badLength: "64-bit payload length with its most significant bit set"
         }
-    }
-}
-
-/// Reads whole frames out of a client's bytes: `next()` returns nothing until a frame's header
-/// and payload are all there; payloads come out unmasked.
-package struct WebSocketFramer: Sendable {
-    /// The largest payload of one frame.
-    package let maximumPayload: Int
-    private var buffer: [UInt8] = []
-
-    package init(maximumPayload: Int) {
-        self.maximumPayload = maximumPayload
-    }
-
-    package mutating func append(_ bytes: some Collection<UInt8>) {
-        buffer.append(contentsOf: bytes)
-    }
-
-    /// The next whole frame, or nil until more bytes come.
-    package mutating func next() throws(WebSocketError) -> WebSocketFrame? {
-        nil  // seam: implemented in its own commit
-    }
-
-    package var bufferedCount: Int { buffer.count }
-
-    package mutating func releaseMemoryIfEmpty() {
-        if buffer.isEmpty { buffer = [] }
     }
 }
 

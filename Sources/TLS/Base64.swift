@@ -1,6 +1,6 @@
 /// Standard base64 (RFC 4648 §4) without padding, as the PHC string format writes salts and
-/// hashes.
-enum Base64 {
+/// hashes (`encodePadded` adds the padding).
+package enum Base64 {
     private static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
 
     static func encode(_ bytes: [UInt8]) -> String {

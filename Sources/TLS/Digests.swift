@@ -6,6 +6,11 @@ package enum Digests {
         try OpenSSL.digest(.sha256, of: bytes)
     }
 
+    /// SHA-1 of `bytes` (20 bytes); for the WebSocket handshake (RFC 6455 section 4.2.2), never for security.
+    package static func sha1(_ bytes: [UInt8]) throws(TLSError) -> [UInt8] {
+        try OpenSSL.digest(.sha1, of: bytes)
+    }
+
     /// `count` bytes from OpenSSL's CSPRNG.
     package static func randomBytes(_ count: Int) throws(TLSError) -> [UInt8] {
         try OpenSSL.randomBytes(count)
