@@ -88,7 +88,7 @@ let package = Package(
         .testTarget(name: "MappingTests", dependencies: ["Mapping", "Serial", "TestSupport"]),
         .testTarget(name: "MQTTTests", dependencies: ["POSIX", "MQTT", "MQTTClient", "TLS", "Broker", "TestSupport"]),
         .testTarget(name: "TLSTests", dependencies: ["TLS", "TestSupport"]),
-        .testTarget(name: "HTTPTests", dependencies: ["HTTP", "TLS", "TestSupport"]),
+        .testTarget(name: "HTTPTests", dependencies: ["HTTP", "POSIX", "TLS", "TestSupport"]),
         .testTarget(name: "BrokerTests", dependencies: ["POSIX", "Broker", "MQTT", "HTTP", "TLS", "TestSupport"]),
         .testTarget(name: "RegistryTests", dependencies: ["POSIX", "Registry", "Broker", "MQTT", "TLS", "TestSupport"]),
         .testTarget(name: "GatewayTests", dependencies: ["GatewayCore", "POSIX", "Modbus", "Mapping", "Serial", "Broker", "MQTT", "MQTTClient", "TLS", "HTTP", "Registry", "Storage", "TestSupport"]),
