@@ -15,9 +15,10 @@ package final class Broker: Sendable {
 
     /// Binds every listener, then starts the reactor thread, which loads the storage before it
     /// serves; returns once it serves (a storage that cannot be loaded is thrown here).
-    package static func start(_ configuration: BrokerConfiguration, policy: any BrokerPolicy = OpenPolicy(),
+    /// `site` answers the HTTP listeners' requests that are not WebSocket MQTT or the console's login.
+    package static func start(_ configuration: BrokerConfiguration, policy: any BrokerPolicy = OpenPolicy(), site: (any HTTPSite)? = nil,
                              logger: Logger = .discarding) throws(BrokerError) -> Broker {
-        let core = try BrokerCore(configuration: configuration, policy: policy, logger: logger)
+        let core = try BrokerCore(configuration: configuration, policy: policy, site: site, logger: logger)
         let started = ConditionLock<Result<Void, BrokerError>?>(nil)
         let thread: DedicatedThread
         do {

@@ -1,3 +1,4 @@
+import HTTP
 import TLS
 
 /// Where the broker listens, where it keeps its state, and its limits.
@@ -21,6 +22,18 @@ package struct BrokerConfiguration: Sendable {
     package var tlsHandshakeTimeout: Duration = .seconds(10)
     /// How often flushed storage records are fsynced (a power loss loses at most this much).
     package var syncInterval: Duration
+    /// What one HTTP request may carry (request line, header section, body).
+    package var httpLimits = HTTPLimits()
+    /// How long an HTTP connection may stay open between requests (keep-alive).
+    package var httpIdleTimeout: Duration = .seconds(60)
+    /// How long a request may take to arrive whole from its first byte (a client that trickles
+    /// its header holds a connection no longer than this).
+    package var httpRequestTimeout: Duration = .seconds(10)
+    /// How long a console login lasts without being used, and at most.
+    package var consoleSessionIdle: Duration = .seconds(8 * 3600)
+    package var consoleSessionLifetime: Duration = .seconds(24 * 3600)
+    /// Console logins held at once; the oldest goes when a new one would pass this.
+    package var maximumConsoleSessions = 1000
 
     package init(host: String = "127.0.0.1", port: UInt16 = 1883, storageDirectory: String? = nil,
                 maximumMessageSize: Int = 256 * 1024, maximumInflightMessages: Int = 20,

@@ -52,6 +52,9 @@ extension BrokerCore {
                                         listener: listener,
                                         maximumPacketSize: configuration.maximumPacketSize,
                                         now: clock.now, connectTimeout: configuration.connectTimeout)
+            if case let .http(services) = listener.settings.kind {
+                startHTTP(on: connection, services: services)
+            }
             if case let .tls(context) = listener.settings.security, !startTLS(on: connection, context: context, listener: listener) {
                 socket.close()
                 continue

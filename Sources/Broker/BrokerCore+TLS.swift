@@ -60,10 +60,11 @@ extension BrokerCore {
             guard progress == .done else { return (count, count == space) }
             tls.clientCertificate = tls.session.peerCertificate
             connection.phase = .awaitingConnect(deadline: clock.now.advanced(by: configuration.connectTimeout))
+            connection.http?.deadline = clock.now.advanced(by: configuration.httpRequestTimeout)
         }
         do {
             if case let .data(plaintext) = try tls.session.read() {
-                connection.framer.append(plaintext)
+                if let http = connection.http { http.receive(plaintext) } else { connection.framer.append(plaintext) }
             }
         } catch {
             tls.collectOutput()  // the alert, if OpenSSL made one

@@ -1,4 +1,5 @@
 import Glibc
+import HTTP
 import MQTT
 import POSIX
 import Synchronization
@@ -11,6 +12,10 @@ final class BrokerCore: @unchecked Sendable {
     let configuration: BrokerConfiguration
     /// Replaced by a reload (`Broker.replacePolicy`); sessions keep the rules compiled at login.
     var policy: any BrokerPolicy
+    /// What HTTP listeners serve besides WebSocket MQTT and the console's login (nil: 404).
+    let site: (any HTTPSite)?
+    /// The console's logins, by session token.
+    var consoleSessions: ConsoleSessions
     let logger: Logger
     let mailbox: Mailbox
     let clock = ContinuousClock()
@@ -62,10 +67,13 @@ final class BrokerCore: @unchecked Sendable {
     /// The port each listener got (the configured one, or the one picked for port 0).
     var ports: [UInt16] { listeners.map(\.port) }
 
-    init(configuration: BrokerConfiguration, policy: any BrokerPolicy, logger: Logger) throws(BrokerError) {
+    init(configuration: BrokerConfiguration, policy: any BrokerPolicy, site: (any HTTPSite)? = nil, logger: Logger) throws(BrokerError) {
         try configuration.validate()
         self.configuration = configuration
         self.policy = policy
+        self.site = site
+        consoleSessions = ConsoleSessions(idle: configuration.consoleSessionIdle, lifetime: configuration.consoleSessionLifetime,
+                                          maximum: configuration.maximumConsoleSessions)
         self.logger = logger
         do {
             mailbox = try Mailbox()
@@ -203,6 +211,8 @@ final class BrokerCore: @unchecked Sendable {
             do {
                 if let tls = connection.tls {
                     received = try readTLS(connection, tls)
+                } else if let http = connection.http {
+                    received = try readPlainHTTP(connection, http)
                 } else {
                     // Straight into the connection's framer: no copy between the socket and the decoder.
                     received = try connection.framer.read { space throws(Errno) in try socket.read(into: space) }
@@ -227,6 +237,13 @@ final class BrokerCore: @unchecked Sendable {
     /// the framer and the connection goes on the backlog. True if the framer has no whole packet
     /// left and the connection is open.
     private func handleBuffered(_ connection: Connection, work: inout Int) -> Bool {
+        // An HTTP connection: its requests are answered here; once upgraded, its frames' MQTT
+        // bytes go into the framer and are handled below like a TCP client's.
+        if let http = connection.http, !serveHTTPInput(connection, http, work: &work) {
+            // Its requests are answered: the socket is read on unless the connection waits
+            // (a login, its last answer), has work left for a later turn, or has ended.
+            return connection.isOpen && !connection.isHeld && !connection.backlogged && !http.isWebSocket
+        }
         do {
             while connection.isOpen {
                 // A CONNECT being verified, or a client paused by its message rate: the rest of
@@ -296,6 +313,10 @@ final class BrokerCore: @unchecked Sendable {
         guard connection.isOpen else { return }
         do {
             let done = try connection.writePending()
+            if done, connection.http?.closeWhenFlushed == true {
+                close(connection, reason: "HTTP answer sent", publishWill: false)
+                return
+            }
             if done == connection.watchingWritable {
                 connection.watchingWritable = !done
                 try updateInterest(connection)
@@ -348,8 +369,18 @@ final class BrokerCore: @unchecked Sendable {
     private func sweep(now: ContinuousClock.Instant) {
         resumePausedListeners(now: now)
         publishPolicyMessages(now: now)
+        consoleSessions.expire(now: now)
         for connection in Array(connections.values) {
             if let until = connection.pausedUntil, now >= until { resume(connection) }
+            if let http = connection.http, !http.isWebSocket, connection.tls?.isHandshaking != true {
+                // HTTP: idle keep-alive and request deadlines; MQTT's apply once upgraded.
+                if now >= http.deadline {
+                    expireHTTP(connection, http)
+                } else if connection.lastReceived.duration(to: now) > .seconds(1) {
+                    connection.releaseIdleBuffers()
+                }
+                continue
+            }
             switch connection.phase {
             case let .awaitingConnect(deadline) where now >= deadline:
                 if let tls = connection.tls, tls.isHandshaking {
@@ -394,6 +425,12 @@ final class BrokerCore: @unchecked Sendable {
             case let .ping(reply):
                 reply(.success(()))
             case let .verified(token, authentication):
+                if let connection = connections[token], let http = connection.http, let pending = http.pendingLogin {
+                    http.pendingLogin = nil
+                    finishConsoleLogin(pending, authentication, on: connection, http)
+                    resume(connection)
+                    continue
+                }
                 guard let connection = connections[token], let pending = connection.verifying else { continue }
                 connection.verifying = nil
                 finishConnect(pending, authentication, on: connection)

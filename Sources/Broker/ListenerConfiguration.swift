@@ -1,6 +1,7 @@
 import TLS
 
-/// One address the broker accepts MQTT connections on.
+/// One address the broker accepts connections on: MQTT over TCP, or HTTP (MQTT over WebSocket,
+/// the console, metrics).
 package struct ListenerConfiguration: Sendable, Equatable, CustomStringConvertible {
     /// Numeric IPv4 or IPv6 address ("127.0.0.1", "0.0.0.0", "::1", "::"), without brackets.
     package var host: String
@@ -14,14 +15,18 @@ package struct ListenerConfiguration: Sendable, Equatable, CustomStringConvertib
     /// Clients that present no credentials at all (no user name, password or certificate) log in
     /// as this entity: for trusted local consumers on a loopback listener. Nil refuses them.
     package var anonymousEntity: String?
+    /// What the listener speaks: MQTT (the default), or HTTP serving these services.
+    package var kind: ListenerKind
 
     /// A listener on `host`:`port`.
-    package init(host: String, port: UInt16, security: ListenerSecurity = .plain, insecure: Bool = false, anonymousEntity: String? = nil) {
+    package init(host: String, port: UInt16, security: ListenerSecurity = .plain, insecure: Bool = false, anonymousEntity: String? = nil,
+                 kind: ListenerKind = .mqtt) {
         self.host = host
         self.port = port
         self.security = security
         self.insecure = insecure
         self.anonymousEntity = anonymousEntity
+        self.kind = kind
     }
 
     /// "host:port", with an IPv6 address in brackets ("[::1]:1883"), as errors and logs name it.
@@ -67,4 +72,12 @@ package enum ListenerSecurity: Sendable, Equatable {
         default: false
         }
     }
+}
+
+/// What a listener speaks.
+package enum ListenerKind: Sendable, Equatable {
+    /// MQTT 3.1.1 over TCP (or TLS).
+    case mqtt
+    /// HTTP/1.1 (or over TLS), offering these services.
+    case http(HTTPServices)
 }

@@ -59,7 +59,7 @@ package struct HTTPHeaders: Sendable, Equatable, Sequence, ExpressibleByDictiona
 
 extension StringProtocol {
     /// Without leading and trailing spaces and tabs (optional whitespace, RFC 9110 section 5.6.3).
-    var trimmingSpaces: Substring {
+    package var trimmingSpaces: Substring {
         let text = Substring(self)
         let start = text.firstIndex { $0 != " " && $0 != "\t" } ?? text.endIndex
         let end = text.lastIndex { $0 != " " && $0 != "\t" }.map { text.index(after: $0) } ?? start

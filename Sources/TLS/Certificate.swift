@@ -22,8 +22,8 @@ package struct Certificate: Equatable, Sendable {
 
     init(der: [UInt8], source: String) throws(TLSError) {
         self.der = der
-        sha256Fingerprint = Self.hex(try OpenSSL.digest(.sha256, of: der))
-        sha1Fingerprint = Self.hex(try OpenSSL.digest(.sha1, of: der))
+        sha256Fingerprint = Hex.lowercase(try OpenSSL.digest(.sha256, of: der))
+        sha1Fingerprint = Hex.lowercase(try OpenSSL.digest(.sha1, of: der))
         subject = OpenSSL.subject(ofDER: der)
         (notBefore, notAfter) = try OpenSSL.validity(ofDER: der, source: source)
     }
@@ -32,16 +32,5 @@ package struct Certificate: Equatable, Sendable {
     /// (so "AB:CD:..." as OpenSSL prints it compares equal).
     package static func normalizedFingerprint(_ fingerprint: String) -> String {
         String(fingerprint.lowercased().filter { $0 != ":" && $0 != " " })
-    }
-
-    private static func hex(_ bytes: [UInt8]) -> String {
-        let digits = Array("0123456789abcdef".utf8)
-        var text: [UInt8] = []
-        text.reserveCapacity(bytes.count * 2)
-        for byte in bytes {
-            text.append(digits[Int(byte >> 4)])
-            text.append(digits[Int(byte & 0x0F)])
-        }
-        return String(decoding: text, as: UTF8.self)
     }
 }

@@ -13,6 +13,8 @@ struct CheckCommandTests {
         #expect(result.status == 0, "\(result.error)")
         #expect(result.output.contains("OK — 1 bus, 2 devices"))
         #expect(result.output.contains("demo/oven-1: bus sim unit 1, profile modbridge-simulator"))
+        #expect(result.output.contains("  listener 127.0.0.1:8080: MQTT over WebSocket at /mqtt, the console, /metrics and /healthz (HTTP, passwords accepted without TLS)\n"),
+                "\(result.output)")
     }
 
     @Test("The shipped upstream example passes, with its upstream broker and connections")

@@ -29,7 +29,9 @@ Subcommands:
        reason code: 134 for CONNACK 4, 135 for 5>, dropped) and exits 0 (2 on timeout).
 
 Every subcommand takes --cafile CA (TLS, trusting CA; the server is checked against 127.0.0.1),
---cert/--key (a client certificate) and --username/--password.
+--cert/--key (a client certificate) and --username/--password, and --websocket PATH (MQTT over
+WebSocket at ws://127.0.0.1:P/PATH, or wss:// with --cafile: paho's own websockets transport, which
+offers subprotocol "mqtt") with any --header "Name: value" for the upgrade request.
 
 Exits 3 if the broker refuses or drops the connection unexpectedly. Ends by itself once its parent (the
 test) is gone.
@@ -59,7 +61,11 @@ class Peer:
         self.expect_disconnect = False
         client_id = args.id or "paho-%d" % os.getpid()
         self.client = Client(callback_api_version=CallbackAPIVersion.VERSION2, client_id=client_id,
-                             clean_session=bool(args.clean), protocol=MQTTv311, reconnect_on_failure=False)
+                             clean_session=bool(args.clean), protocol=MQTTv311, reconnect_on_failure=False,
+                             transport="websockets" if args.websocket else "tcp")
+        if args.websocket:
+            headers = dict(header.split(": ", 1) for header in args.header)
+            self.client.ws_set_options(path=args.websocket, headers=headers or None)
         self.client.on_connect = self.on_connect
         self.client.on_subscribe = self.on_subscribe
         self.client.on_message = self.on_message
@@ -131,6 +137,8 @@ def common(parser):
     parser.add_argument("--key", default=None)
     parser.add_argument("--username", default=None)
     parser.add_argument("--password", default=None)
+    parser.add_argument("--websocket", default=None, metavar="PATH")
+    parser.add_argument("--header", action="append", default=[])
 
 
 def sub(args):

@@ -1,3 +1,4 @@
+import Broker
 import Mapping
 import POSIX
 
@@ -46,6 +47,7 @@ package struct CheckCommand: Command {
         text += "\(Self.count(gateway.registry.registries.count, "registry", plural: "registries")), \(Self.count(mqttDevices.count, "MQTT device")), "
         text += "\(Self.count(gateway.listeners.filter { $0.tls != nil }.count, "TLS listener"))\n"
         if let upstream = loaded.config.broker.upstream { text += Self.upstreamLine(upstream, devices: loaded.devices.count) }
+        for listener in gateway.listeners { text += Self.httpListenerLine(listener.configuration) }
         for device in loaded.devices {
             let profile = device.profile
             let plan = PollPlan(profile: profile, start: .now)
@@ -101,5 +103,21 @@ package struct CheckCommand: Command {
     /// "1 device", "3 devices".
     static func count(_ number: Int, _ noun: String, plural: String? = nil) -> String {
         "\(number) \(number == 1 ? noun : plural ?? noun + "s")"
+    }
+
+    /// What an HTTP listener serves, and whether the console's passwords may cross it in clear.
+    static func httpListenerLine(_ listener: ListenerConfiguration) -> String {
+        guard case let .http(services) = listener.kind else { return "" }
+        var served: [String] = []
+        if services.contains(.webSocket) { served.append("MQTT over WebSocket at /mqtt") }
+        if services.contains(.console) { served.append("the console") }
+        if services.contains(.metrics) { served.append("/metrics and /healthz") }
+        let scheme: String
+        if case .tls = listener.security {
+            scheme = "HTTPS"
+        } else {
+            scheme = listener.insecure ? "HTTP, passwords accepted without TLS" : "HTTP, password logins refused without TLS"
+        }
+        return "  listener \(listener.description): \(served.joined(separator: ", ")) (\(scheme))\n"
     }
 }

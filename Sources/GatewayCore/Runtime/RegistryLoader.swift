@@ -67,7 +67,8 @@ package enum RegistryLoader {
             listeners.append(GatewayListener(configuration: ListenerConfiguration(host: listener.host, port: listener.port,
                                                                                   security: context.map(ListenerSecurity.tls) ?? .plain,
                                                                                   insecure: listener.insecure,
-                                                                                  anonymousEntity: listener.anonymousAs),
+                                                                                  anonymousEntity: listener.anonymousAs,
+                                                                                  kind: listener.http.map { .http(HTTPServices($0)) } ?? .mqtt),
                                              path: listener.path))
         }
         var credentials = CredentialBuilder(file: file)
@@ -142,5 +143,15 @@ private struct CredentialBuilder {
 
     private mutating func report(_ path: String, _ message: String) {
         problems.append(.init(file: file, path: path, message))
+    }
+}
+
+extension HTTPServices {
+    /// What the config's `"serve"` lists.
+    init(_ serve: BrokerSettings.HTTPServe) {
+        self = []
+        if serve.webSocket { insert(.webSocket) }
+        if serve.console { insert(.console) }
+        if serve.metrics { insert(.metrics) }
     }
 }

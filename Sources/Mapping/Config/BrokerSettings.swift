@@ -63,17 +63,36 @@ package enum BrokerSettings: Sendable, Equatable {
         /// The registry or device id that clients with no credentials at all log in as (trusted
         /// local consumers); nil refuses them.
         package var anonymousAs: String?
+        /// An HTTP listener (`"protocol": "http"`): what it serves; nil for MQTT.
+        package var http: HTTPServe?
         /// Where the listener sits in the config (`$.broker.listeners[0]`), for messages.
         package var path: String
 
         package init(host: String, port: UInt16, insecure: Bool = false, tls: TLSFiles? = nil, anonymousAs: String? = nil,
-                     path: String = "$.broker.listeners[0]") {
+                     http: HTTPServe? = nil, path: String = "$.broker.listeners[0]") {
+            self.http = http
             self.host = host
             self.port = port
             self.insecure = insecure
             self.anonymousAs = anonymousAs
             self.tls = tls
             self.path = path
+        }
+    }
+
+    /// What an HTTP listener serves (`"serve"`: all three unless listed).
+    package struct HTTPServe: Sendable, Equatable {
+        /// MQTT over WebSocket at /mqtt.
+        package var webSocket: Bool
+        /// The web console.
+        package var console: Bool
+        /// /metrics and /healthz.
+        package var metrics: Bool
+
+        package init(webSocket: Bool = true, console: Bool = true, metrics: Bool = true) {
+            self.webSocket = webSocket
+            self.console = console
+            self.metrics = metrics
         }
     }
 

@@ -65,13 +65,21 @@ struct ConfigParser {
         return (.both(listeners: listeners, maximumMessageSize: maximumMessageSize, upstream: upstream), messagesPerSecond)
     }
 
-    /// `{host, port, insecure?, anonymousAs?, tls?: {certificate, key}}`; the TLS files are loaded by the gateway.
+    /// `{host, port, protocol?, serve?, insecure?, anonymousAs?, tls?: {certificate, key}}`; the TLS files are loaded by the gateway.
     private func listener(_ value: JSONValue, path: String) -> BrokerSettings.Listener? {
         guard var listener = ObjectReader(value, path: path, log: log) else { return nil }
         let host = listener.string("host", required: true, expected: "an address to listen on", valid: { !$0.isEmpty })
         let port = listener.integer("port", in: 0...65535, required: true)
         let insecure = listener.bool("insecure") ?? false
         let anonymousAs = listener.string("anonymousAs", expected: "the id of a registry or device of this config", valid: Naming.isID)
+        let kind = listener.choice("protocol", ["mqtt", "http"]) ?? "mqtt"
+        let serve = listener.array("serve", nonEmpty: true)
+        var http: BrokerSettings.HTTPServe?
+        if kind == "http" {
+            http = self.serve(serve)
+        } else if serve != nil {
+            log.report(listener.childPath("serve"), "applies to \"protocol\": \"http\" listeners only")
+        }
         var tls: BrokerSettings.TLSFiles?
         if var files = listener.object("tls") {
             let certificate = files.string("certificate", required: true, expected: "the path of the server's certificate chain (PEM)", valid: { !$0.isEmpty })
@@ -81,7 +89,22 @@ struct ConfigParser {
         }
         listener.finish()
         guard let host, let port else { return nil }
-        return .init(host: host, port: UInt16(port), insecure: insecure, tls: tls, anonymousAs: anonymousAs, path: path)
+        return .init(host: host, port: UInt16(port), insecure: insecure, tls: tls, anonymousAs: anonymousAs, http: http, path: path)
+    }
+
+    /// An HTTP listener's `"serve"`: "websocket", "console", "metrics" (all three if absent).
+    private func serve(_ items: [(JSONValue, String)]?) -> BrokerSettings.HTTPServe {
+        guard let items else { return .init() }
+        let choices = ["websocket", "console", "metrics"]
+        var names: Set<String> = []
+        for (item, path) in items {
+            guard case let .string(name) = item, choices.contains(name) else {
+                log.mismatch(path, found: item, expected: "one of websocket, console, metrics")
+                continue
+            }
+            names.insert(name)
+        }
+        return .init(webSocket: names.contains("websocket"), console: names.contains("console"), metrics: names.contains("metrics"))
     }
 
     private func bus(_ value: JSONValue, path: String) -> BusSettings? {

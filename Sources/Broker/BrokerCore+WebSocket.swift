@@ -1,0 +1,122 @@
+import HTTP
+import MQTT
+import POSIX
+import TLS
+
+/// MQTT over WebSocket (MQTT 3.1.1 section 6, RFC 6455): the opening handshake at `/mqtt` with
+/// subprotocol `mqtt`, then binary frames whose payloads are MQTT bytes, fed to the same MQTT
+/// framer as a TCP connection's; the logins, rules and limits are MQTT over TCP's.
+extension BrokerCore {
+    func upgradeToWebSocket(_ request: HTTPRequest, on connection: Connection, _ http: HTTPConnectionState) {
+        guard request.method == "GET" else {
+            var response = HTTPResponse.text(.methodNotAllowed, "/mqtt takes a WebSocket upgrade (GET)\n")
+            response.headers.add("Allow", "GET")
+            respond(response, to: request, on: connection, http)
+            return
+        }
+        // RFC 6455 section 4.2.1: what the client's opening handshake must hold.
+        let headers = request.headers
+        guard request.version == .http11, headers.hasToken("websocket", in: "Upgrade"), headers.hasToken("upgrade", in: "Connection"),
+              let key = headers["Sec-WebSocket-Key"].map({ String($0.trimmingSpaces) }), key.utf8.count == 24, key.hasSuffix("==") else {
+            var response = HTTPResponse.text(.upgradeRequired, "/mqtt is MQTT over WebSocket: send a WebSocket upgrade (RFC 6455 section 4.1)\n")
+            response.headers.add("Upgrade", "websocket")
+            respond(response, to: request, on: connection, http, close: true)
+            return
+        }
+        guard headers["Sec-WebSocket-Version"] == "13" else {
+            // Section 4.4: the versions this server speaks.
+            var response = HTTPResponse.text(.upgradeRequired, "WebSocket version 13 only\n")
+            response.headers.add("Sec-WebSocket-Version", "13")
+            respond(response, to: request, on: connection, http, close: true)
+            return
+        }
+        let offered = headers.values("Sec-WebSocket-Protocol").flatMap { $0.split(separator: ",") }
+            .map { String($0.trimmingSpaces) }
+        // MQTT 3.1.1 section 6.0: the subprotocol is "mqtt". A client that offers none is served
+        // (some libraries omit it); one that offers only others is not speaking MQTT.
+        guard offered.isEmpty || offered.contains("mqtt") else {
+            respond(.text(.badRequest, "WebSocket subprotocol \"mqtt\" is required (MQTT 3.1.1 section 6)\n"), to: request, on: connection, http, close: true)
+            return
+        }
+        var entity: String?
+        if let token = request.cookie(Self.sessionCookie) {
+            guard isSameOrigin(request, secure: connection.tls != nil) else {
+                respond(.text(.forbidden, "a WebSocket with the console's cookie from another site's page is refused\n"),
+                        to: request, on: connection, http, close: true)
+                return
+            }
+            entity = consoleSessions.entity(for: token, now: clock.now)
+        }
+        var response = HTTPResponse(status: .switchingProtocols)
+        response.headers.add("Upgrade", "websocket")
+        response.headers.add("Connection", "Upgrade")
+        response.headers.add("Sec-WebSocket-Accept", Self.webSocketAccept(key: key))
+        if !offered.isEmpty { response.headers.add("Sec-WebSocket-Protocol", "mqtt") }
+        connection.appendOutput { response.encode(into: &$0, keepAlive: true) }
+        connection.sealOutputBeforeUpgrade()
+        // Bytes after the upgrade request are already frames.
+        let early = http.requests?.takeRemaining() ?? []
+        http.requests = nil
+        http.frames = WebSocketFramer(maximumPayload: configuration.maximumPacketSize)
+        http.frames?.append(early)
+        http.webSocketEntity = entity
+        connection.phase = .awaitingConnect(deadline: clock.now.advanced(by: configuration.connectTimeout))
+        scheduleFlush(connection)
+    }
+
+    /// The frames received, in order: data into the MQTT framer, pings answered, a close echoed
+    /// and the connection ended. True while the connection stays open.
+    func unwrapFrames(_ connection: Connection, _ http: HTTPConnectionState) -> Bool {
+        while connection.isOpen {
+            let frame: WebSocketFrame?
+            do {
+                frame = try http.frames?.next()
+            } catch {
+                closeWebSocket(connection, http, code: error.closeCode, reason: "WebSocket protocol error: \(error)")
+                return false
+            }
+            guard let frame else { return true }
+            switch frame.opcode {
+            case .binary, .continuation:
+                connection.framer.append(frame.payload)
+            case .text:
+                // MQTT-6.0.0-1: MQTT travels in binary frames; any other data frame closes the connection.
+                closeWebSocket(connection, http, code: 1003, reason: "MQTT over WebSocket takes binary frames only")
+                return false
+            case .ping:
+                var pong: [UInt8] = []
+                WebSocketFrame.encode(opcode: .pong, payload: frame.payload, into: &pong)
+                connection.appendWebSocketBytes(pong)
+                scheduleFlush(connection)
+            case .pong:
+                continue
+            case .close:
+                // Section 5.5.1: answer with a close frame, then end (the client ended the
+                // network connection without DISCONNECT: its will is published, 3.1.2.5).
+                if !http.sentClose {
+                    http.sentClose = true
+                    let code: UInt16 = frame.payload.count >= 2 ? UInt16(frame.payload[0]) << 8 | UInt16(frame.payload[1]) : 1000
+                    connection.appendWebSocketBytes(Connection.closeFrame(code: code == 1005 ? 1000 : code, reason: ""))
+                }
+                close(connection, reason: "WebSocket closed by the client", publishWill: true)
+                return false
+            }
+        }
+        return false
+    }
+
+    /// Sends a close frame with `code` and ends the connection (a protocol error: counted).
+    private func closeWebSocket(_ connection: Connection, _ http: HTTPConnectionState, code: UInt16, reason: String) {
+        statistics.protocolErrors += 1
+        if !http.sentClose {
+            http.sentClose = true
+            connection.appendWebSocketBytes(Connection.closeFrame(code: code, reason: ""))
+        }
+        close(connection, reason: reason, publishWill: true)
+    }
+
+    /// `Sec-WebSocket-Accept` for the client's key (RFC 6455 section 4.2.2).
+    static func webSocketAccept(key: String) -> String {
+        WebSocketHandshake.acceptValue(key: key, sha1: { (try? Digests.sha1($0)) ?? [] }, base64: Base64.encodePadded)
+    }
+}
