@@ -43,6 +43,8 @@ package struct HTTPRequestFramer: Sendable {
     private var sectionBytes = 0
     private var requestLine: (method: String, target: String, version: HTTPVersion)?
     private var headers = HTTPHeaders()
+    /// The error thrown, thrown again by every later `next()`: the stream cannot be resynchronised.
+    private var failure: HTTPError?
 
     private enum Phase: Sendable {
         case requestLine
@@ -63,6 +65,17 @@ package struct HTTPRequestFramer: Sendable {
     /// The next whole request, or nil until more bytes come. A request past the limits or
     /// breaking the syntax throws; the connection is then answered with the error's status and closed.
     package mutating func next() throws(HTTPError) -> HTTPRequest? {
+        if let failure { throw failure }
+        do {
+            return try readRequest()
+        } catch {
+            failure = error
+            throw error
+        }
+    }
+
+    /// Takes the lines that completed since the last call, then the body once it is all there.
+    private mutating func readRequest() throws(HTTPError) -> HTTPRequest? {
         while true {
             if case let .body(length) = phase {
                 guard buffer.count - lineStart >= length, let requestLine else { return nil }
@@ -95,6 +108,7 @@ package struct HTTPRequestFramer: Sendable {
         let remaining = Array(buffer[start...])
         buffer = []
         resetRequest(at: 0)
+        failure = nil
         return remaining
     }
 
@@ -103,10 +117,12 @@ package struct HTTPRequestFramer: Sendable {
 
     /// Gives back the buffer's memory when it holds nothing (an idle keep-alive connection).
     package mutating func releaseMemoryIfEmpty() {
-        if bufferedCount == 0 {
-            buffer = []
-            resetRequest(at: 0)
-        }
+        guard bufferedCount == 0 else { return }
+        buffer = []
+        // Nothing of a request is held, but leading empty lines already skipped still count.
+        start = 0
+        lineStart = 0
+        scanned = 0
     }
 
     private mutating func takeRequestLine(_ line: ArraySlice<UInt8>, length: Int) throws(HTTPError) {

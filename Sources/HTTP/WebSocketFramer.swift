@@ -95,9 +95,10 @@ package struct WebSocketFramer: Sendable {
 
     /// Section 5.3: byte i of the payload is XORed with byte i mod 4 of the key.
     private static func unmask(_ payload: inout [UInt8], key: (UInt8, UInt8, UInt8, UInt8)) {
-        let key = [key.0, key.1, key.2, key.3]
-        payload.withUnsafeMutableBufferPointer { bytes in
-            for index in bytes.indices { bytes[index] ^= key[index & 3] }
+        withUnsafeBytes(of: key) { key in
+            payload.withUnsafeMutableBufferPointer { bytes in
+                for index in bytes.indices { bytes[index] ^= key[index & 3] }
+            }
         }
     }
 

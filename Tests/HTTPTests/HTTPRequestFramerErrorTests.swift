@@ -138,6 +138,15 @@ import Testing
         #expect(frameRequests(three.bytes, limits: HTTPLimits(maximumHeaderCount: 3)).requests.count == 1)
     }
 
+    @Test func anErrorStaysThrownWhateverComesAfter() {
+        var framer = HTTPRequestFramer()
+        framer.append("GET / HTTP/1.1\r\nBad Name: 1\r\nHost: h\r\n\r\nGET / HTTP/1.1\r\nHost: h\r\n\r\n".bytes)
+        #expect(throws: HTTPError.malformedHeader) { try framer.next() }
+        #expect(throws: HTTPError.malformedHeader) { try framer.next() }
+        framer.append("GET / HTTP/1.1\r\nHost: h\r\n\r\n".bytes)
+        #expect(throws: HTTPError.malformedHeader) { try framer.next() }
+    }
+
     @Test func eachErrorHasItsStatus() {
         #expect(HTTPError.malformedRequestLine.status.code == 400)
         #expect(HTTPError.malformedHeader.status.code == 400)
