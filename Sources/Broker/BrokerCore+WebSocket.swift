@@ -8,34 +8,17 @@ import TLS
 /// framer as a TCP connection's; the logins, rules and limits are MQTT over TCP's.
 extension BrokerCore {
     func upgradeToWebSocket(_ request: HTTPRequest, on connection: Connection, _ http: HTTPConnectionState) {
-        guard request.method == "GET" else {
-            var response = HTTPResponse.text(.methodNotAllowed, "/mqtt takes a WebSocket upgrade (GET)\n")
-            response.headers.add("Allow", "GET")
-            respond(response, to: request, on: connection, http)
-            return
-        }
-        // RFC 6455 section 4.2.1: what the client's opening handshake must hold.
-        let headers = request.headers
-        guard request.version == .http11, headers.hasToken("websocket", in: "Upgrade"), headers.hasToken("upgrade", in: "Connection"),
-              let key = headers["Sec-WebSocket-Key"].map({ String($0.trimmingSpaces) }), key.utf8.count == 24, key.hasSuffix("==") else {
-            var response = HTTPResponse.text(.upgradeRequired, "/mqtt is MQTT over WebSocket: send a WebSocket upgrade (RFC 6455 section 4.1)\n")
-            response.headers.add("Upgrade", "websocket")
-            respond(response, to: request, on: connection, http, close: true)
-            return
-        }
-        guard headers["Sec-WebSocket-Version"] == "13" else {
-            // Section 4.4: the versions this server speaks.
-            var response = HTTPResponse.text(.upgradeRequired, "WebSocket version 13 only\n")
-            response.headers.add("Sec-WebSocket-Version", "13")
-            respond(response, to: request, on: connection, http, close: true)
-            return
-        }
-        let offered = headers.values("Sec-WebSocket-Protocol").flatMap { $0.split(separator: ",") }
-            .map { String($0.trimmingSpaces) }
+        let offered = request.headers.values("Sec-WebSocket-Protocol").flatMap { $0.split(separator: ",") }.map { String($0.trimmingSpaces) }
         // MQTT 3.1.1 section 6.0: the subprotocol is "mqtt". A client that offers none is served
         // (some libraries omit it); one that offers only others is not speaking MQTT.
         guard offered.isEmpty || offered.contains("mqtt") else {
             respond(.text(.badRequest, "WebSocket subprotocol \"mqtt\" is required (MQTT 3.1.1 section 6)\n"), to: request, on: connection, http, close: true)
+            return
+        }
+        let (response, accepted) = WebSocketHandshake.response(to: request, subprotocol: "mqtt", sha1: { (try? Digests.sha1($0)) ?? [] },
+                                                               base64: Base64.encodePadded)
+        guard accepted else {
+            respond(response, to: request, on: connection, http, close: true)
             return
         }
         var entity: String?
@@ -47,11 +30,6 @@ extension BrokerCore {
             }
             entity = consoleSessions.entity(for: token, now: clock.now)
         }
-        var response = HTTPResponse(status: .switchingProtocols)
-        response.headers.add("Upgrade", "websocket")
-        response.headers.add("Connection", "Upgrade")
-        response.headers.add("Sec-WebSocket-Accept", Self.webSocketAccept(key: key))
-        if !offered.isEmpty { response.headers.add("Sec-WebSocket-Protocol", "mqtt") }
         connection.appendOutput { response.encode(into: &$0, keepAlive: true) }
         connection.sealOutputBeforeUpgrade()
         // Bytes after the upgrade request are already frames.
@@ -113,10 +91,5 @@ extension BrokerCore {
             connection.appendWebSocketBytes(Connection.closeFrame(code: code, reason: ""))
         }
         close(connection, reason: reason, publishWill: true)
-    }
-
-    /// `Sec-WebSocket-Accept` for the client's key (RFC 6455 section 4.2.2).
-    static func webSocketAccept(key: String) -> String {
-        WebSocketHandshake.acceptValue(key: key, sha1: { (try? Digests.sha1($0)) ?? [] }, base64: Base64.encodePadded)
     }
 }
