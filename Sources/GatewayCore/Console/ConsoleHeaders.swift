@@ -13,16 +13,18 @@ enum ConsoleHeaders {
     }
 
     /// The login page has no script at all and its style inline; the console page only the
-    /// files it names. `connect-src` lists the same host's ws/wss too: browsers that predate
-    /// CSP Level 3 do not let 'self' match a WebSocket URL.
+    /// files it names. Images may be `data:` for the empty icon both pages name, so that the
+    /// browser does not ask for /favicon.ico (which, like everything, needs a login).
+    /// `connect-src` lists the same host's ws/wss too: browsers that predate CSP Level 3 do not
+    /// let 'self' match a WebSocket URL.
     static func policy(loginPage: Bool, host: String?, secure: Bool) -> String {
         var connect = "'self'"
         if let host, isPlainHost(host) { connect += " \(secure ? "wss" : "ws")://\(host)" }
         let common = "default-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
         if loginPage {
-            return "\(common); script-src 'none'; style-src 'unsafe-inline'; connect-src 'none'"
+            return "\(common); script-src 'none'; style-src 'unsafe-inline'; img-src data:; connect-src 'none'"
         }
-        return "\(common); script-src 'self'; style-src 'self'; img-src 'self'; connect-src \(connect)"
+        return "\(common); script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src \(connect)"
     }
 
     /// A Host field fit to be written into the policy: a name or address and a port, nothing

@@ -14,6 +14,7 @@ enum ConsoleLoginPage {
     <head>
     <meta charset="utf-8">
     <meta name="viewport" content="width=device-width, initial-scale=1">
+    <link rel="icon" href="data:,">
     <title>modbridge · log in</title>
     <style>
       body { font: 16px/1.4 system-ui, sans-serif; margin: 0; background: #f3f4f6; color: #111827; }

@@ -7,6 +7,7 @@ enum ConsolePage {
     <head>
     <meta charset="utf-8">
     <meta name="viewport" content="width=device-width, initial-scale=1">
+    <link rel="icon" href="data:,">
     <title>modbridge console</title>
     <link rel="stylesheet" href="/console.css">
     <script src="/console.js" defer></script>

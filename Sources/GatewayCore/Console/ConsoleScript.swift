@@ -70,9 +70,11 @@ enum ConsoleScript {
       let input;
       if (point.labels) {
         input = el("select", { "data-role": "input", "aria-label": point.name + " value" },
+                   el("option", { value: "" }, "choose…"),
                    ...point.labels.map((label) => el("option", { value: label }, label)));
       } else if (point.type === "bool" || point.type === "bit") {
         input = el("select", { "data-role": "input", "aria-label": point.name + " value" },
+                   el("option", { value: "" }, "choose…"),
                    el("option", { value: "false" }, "false"), el("option", { value: "true" }, "true"));
       } else if (point.type === "string") {
         input = el("input", { type: "text", "data-role": "input", "aria-label": point.name + " value" });
@@ -194,6 +196,7 @@ enum ConsoleScript {
 
     // The value typed, as the command's JSON value; an error text when it cannot be sent.
     function parseInput(point, raw) {
+      if ((point.labels || point.type === "bool" || point.type === "bit") && raw === "") return { error: "choose a value" };
       if (point.labels) return { value: raw };
       if (point.type === "bool" || point.type === "bit") return { value: raw === "true" };
       if (point.type === "string") return { value: raw };

@@ -21,8 +21,8 @@ enum ConsoleStyle {
     h2 { font-size: 1.05rem; margin: 1.2rem 0 .5rem; }
     .muted { color: #6b7280; }
     .notice { background: #fef3c7; padding: .5rem; border-radius: 4px; }
-    .devices, .buses { display: grid; gap: .8rem; grid-template-columns: repeat(auto-fill, minmax(24rem, 1fr)); }
-    .card { background: #fff; border-radius: 8px; box-shadow: 0 1px 3px rgba(0, 0, 0, .1); padding: .8rem; min-width: 0; }
+    .devices, .buses { display: grid; gap: .8rem; grid-template-columns: repeat(auto-fill, minmax(26rem, 1fr)); }
+    .card { background: #fff; border-radius: 8px; box-shadow: 0 1px 3px rgba(0, 0, 0, .1); padding: .8rem; min-width: 0; overflow-x: auto; }
     .card h3 { font-size: 1rem; margin: 0 0 .3rem; display: flex; gap: .5rem; align-items: center; flex-wrap: wrap; }
     .badge { font-size: .8rem; padding: .05rem .45rem; border-radius: 999px; background: #9ca3af; color: #fff; font-weight: normal; }
     .badge[data-online="true"] { background: #15803d; }
@@ -37,7 +37,7 @@ enum ConsoleStyle {
     td.value.failed { color: #b91c1c; }
     td.value.changed { background: #dbeafe; }
     .write { display: flex; gap: .3rem; }
-    .write input, .write select { width: 6rem; padding: .3rem; font: inherit; border: 1px solid #9ca3af; border-radius: 4px; }
+    .write input, .write select { width: 5.5rem; padding: .3rem; font: inherit; border: 1px solid #9ca3af; border-radius: 4px; }
     .ack { font-size: .9rem; margin: .4rem 0 0; padding: .3rem .5rem; border-radius: 4px; background: #f3f4f6; }
     .ack[data-ack="ok"] { background: #dcfce7; }
     .ack[data-ack="failed"] { background: #fee2e2; }
@@ -50,7 +50,7 @@ enum ConsoleStyle {
     .confirm-box { background: #fff; padding: 1rem; border-radius: 8px; max-width: 26rem; margin: 1rem; }
     .confirm-box p { margin-top: 0; font-size: 1.05rem; }
     @media (max-width: 40rem) {
-      .devices, .buses { grid-template-columns: 1fr; }
+      .devices, .buses { grid-template-columns: minmax(0, 1fr); }
       main { padding: .4rem .5rem 2rem; }
       header form { margin-left: 0; }
       .point-description { display: none; }
