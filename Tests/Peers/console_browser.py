@@ -133,10 +133,11 @@ def run(options, driver, summary):
     driver.find_element(By.ID, "username").send_keys(options.username)
     driver.find_element(By.ID, "password").send_keys(options.password)
     driver.find_element(By.ID, "login-submit").click()
-    wait(driver, timeout, lambda d: page_path(d) == "/" and d.find_elements(By.CSS_SELECTOR, "[data-device]"),
+    wait(driver, timeout, lambda d: d.find_elements(By.ID, "login-failed")
+         or (page_path(d) == "/" and d.find_elements(By.CSS_SELECTOR, "[data-device]")),
          "the console page with its devices")
     if driver.find_elements(By.ID, "login-failed"):
-        raise Failure("the login was refused")
+        raise Failure("the login was refused: the page says wrong user name or password")
     wait(driver, timeout, lambda d: d.find_element(By.ID, "connection").get_attribute("data-state") == "connected",
          "the MQTT connection over WebSocket")
 

@@ -54,6 +54,8 @@ enum ConsoleMQTTScript {
         this.pingTimer = null;
         this.awaitingPong = false;
         this.reconnectTimer = null;
+        this.connectTimer = null;
+        this.connectTimeoutMs = 10000;
         this.connected = false;
         this.stopped = false;
       }
@@ -75,6 +77,9 @@ enum ConsoleMQTTScript {
         }
         socket.binaryType = "arraybuffer";
         this.socket = socket;
+        // A handshake or CONNACK that never comes (a proxy that holds the connection) counts as a failure.
+        clearTimeout(this.connectTimer);
+        this.connectTimer = setTimeout(() => this.fail("no answer to CONNECT"), this.connectTimeoutMs);
         this.buffer = new Uint8Array(0);
         socket.onopen = () => this.sendConnect();
         socket.onmessage = (event) => {
@@ -137,6 +142,7 @@ enum ConsoleMQTTScript {
               this.fail("refused: " + reason);
               return;
             }
+            clearTimeout(this.connectTimer);
             this.connected = true;
             this.backoffMs = 1000;
             this.startPing();
@@ -242,6 +248,7 @@ enum ConsoleMQTTScript {
         this.socket = null;
         this.connected = false;
         clearInterval(this.pingTimer);
+        clearTimeout(this.connectTimer);
         for (const pending of this.pendingPublishes.values()) pending.reject(new Error("connection lost: " + reason));
         for (const pending of this.pendingSubscribes.values()) pending.reject(new Error("connection lost: " + reason));
         this.pendingPublishes.clear();

@@ -56,6 +56,9 @@ enum ConsoleScript {
       const badge = document.getElementById("connection");
       badge.dataset.state = state;
       badge.textContent = detail;
+      // A session that ended (logged out elsewhere, expired, gateway restarted) is why the
+      // WebSocket is refused: back to the login page then, rather than retrying forever.
+      if (state === "disconnected") getJSON("/api/session").catch(() => {});
     }
 
     function showNotice(text) {
