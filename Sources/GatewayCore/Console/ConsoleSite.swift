@@ -1,7 +1,6 @@
 import Broker
 import HTTP
 import Mapping
-import Synchronization
 
 /// The web console's pages, script, style and JSON API (docs/console.md). The broker answers
 /// `/mqtt`, `POST /login` and `POST /logout` itself; this site answers the console's other paths
@@ -40,15 +39,13 @@ package final class ConsoleSite: Sendable {
     }
 
     /// The console's answer to `request`, or nil when the path is not the console's.
+    /// A listener that does not serve `.console` gets nil for every path.
     package func respond(to request: HTTPRequest, context: HTTPRequestContext) -> HTTPResponse? {
-        guard let route = Route(path: request.path) else { return nil }
+        guard context.services.contains(.console), let route = Route(path: request.path) else { return nil }
+        // HEAD gets GET's whole answer: the listener encodes it with `omitBody` (RFC 9110
+        // section 9.3.2), so that its Content-Length is still the body's.
         var response = answer(route, request: request, context: context)
         ConsoleHeaders.apply(to: &response, loginPage: route == .loginPage, host: request.headers["Host"], secure: context.secure)
-        // HEAD: the same header fields, no body (RFC 9110 section 9.3.2); Content-Length stays the GET's.
-        if request.method == "HEAD" {
-            response.headers.set("Content-Length", String(response.body.count))
-            response.body = []
-        }
         return response
     }
 
@@ -96,25 +93,5 @@ package final class ConsoleSite: Sendable {
     static func queryHas(_ query: String?, _ name: String, _ value: String) -> Bool {
         guard let query else { return false }
         return query.split(separator: "&").contains { $0 == "\(name)=\(value)" }
-    }
-}
-
-/// Holds the configuration the console shows: written by the runtime at start and after each
-/// reload, read by the site on the reactor thread; only a lock held for a copy.
-package final class ConsoleConfigurationBox: Sendable {
-    private let value: Mutex<LoadedConfiguration>
-
-    package init(_ configuration: LoadedConfiguration) {
-        value = Mutex(configuration)
-    }
-
-    /// The configuration now in use.
-    package func current() -> LoadedConfiguration {
-        value.withLock { $0 }
-    }
-
-    /// Replaces it (after a reload that was taken).
-    package func replace(_ configuration: LoadedConfiguration) {
-        value.withLock { $0 = configuration }
     }
 }
