@@ -86,6 +86,7 @@ import TestSupport
         let (site, _) = try Self.site()
         let response = try Self.get(site, path, as: nil)
         #expect(response.status == .unauthorized)
+        #expect(response.headers["WWW-Authenticate"]?.hasPrefix("Cookie realm=\"modbridge\"") == true)
         #expect(response.headers["Content-Type"] == "application/json")
         #expect(try Self.json(response)["error"] as? String == "not logged in")
         #expect(!Self.text(response).contains("MqttConnection"))

@@ -62,7 +62,11 @@ package final class ConsoleSite: Sendable {
         }
         guard let login = context.login else {
             if route.isHTML { return .redirect(to: "/login") }
-            return Self.json(.unauthorized, .object(["error": .string("not logged in")]))
+            var refused = Self.json(.unauthorized, .object(["error": .string("not logged in")]))
+            // A 401 names how to authenticate (RFC 9110 section 11.6.1): the login form's
+            // cookie, not an HTTP scheme, so a browser shows no password dialog.
+            refused.headers.set("WWW-Authenticate", #"Cookie realm="modbridge", form-action="/login", cookie-name="modbridge_session""#)
+            return refused
         }
         switch route {
         case .loginPage, .page:
