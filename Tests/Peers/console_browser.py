@@ -176,8 +176,13 @@ def run(options, driver, summary):
     # The value read again after the write is shown.
     value_cell = row.find_element(By.CSS_SELECTOR, '[data-role="value"]')
     wanted = number(options.value)
-    if wanted is not None:
-        wait(driver, timeout, lambda d: number(value_cell.text) == wanted, f"{options.point} shown as {options.value}")
+
+    def shows_value(_):
+        text = value_cell.text
+        if wanted is not None:
+            return number(text) == wanted
+        return text == options.value or text.startswith(options.value + " ")  # a label, or true/false
+    wait(driver, timeout, shows_value, f"{options.point} shown as {options.value}")
     summary["valueAfterWrite"] = value_cell.text
 
 
