@@ -3,6 +3,7 @@ import Foundation
 import Modbus
 import MQTT
 import POSIX
+import Registry
 import Testing
 import TestSupport
 
@@ -72,6 +73,13 @@ struct MetricsScrapeTests {
         try await client.publish(topic: "$devices/oven-1/commands/set_point", payload: Array(#"{"value": 999, "id": "bad-1"}"#.utf8), qos: .atLeastOnce)
         #expect(await eventually { device()?.writesOK == 1 && device()?.writesFailed == 1 })
         #expect(await eventually { device()?.state == "online" })
+
+        // The same counters in the device's `$monitoring/<id>/json` fields, for the console.
+        let monitoring = Dictionary(await runtime.links.monitoringFields("oven-1"), uniquingKeysWith: { $1 })
+        #expect(monitoring["modbus_timeouts"] == .integer(2))
+        #expect(monitoring["modbus_crc_errors"] == .integer(2))
+        #expect(monitoring["modbus_framing_errors"] == .integer(0))
+        #expect(monitoring["modbus_exceptions"] == .integer(3))
 
         let before = operations.snapshot()
         let response = operations.metrics()
