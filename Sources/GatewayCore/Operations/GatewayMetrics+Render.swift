@@ -16,9 +16,11 @@ extension GatewayMetrics {
     }
 
     private func renderBuses(into text: inout PrometheusText) {
+        // Each bus's label set, escaped once rather than in every family.
+        let labels = buses.map { PrometheusText.labels(["bus": $0.id]) }
         func each(_ name: String, _ type: PrometheusText.MetricType, _ help: String, _ value: (BusStatus) -> Int) {
             text.family(name, type, help: help)
-            for bus in buses { text.sample(["bus": bus.id], value(bus.status)) }
+            for (index, bus) in buses.enumerated() { text.sample(labels[index], value(bus.status)) }
         }
         each("modbridge_bus_line_open", .gauge, "1 while the bus's line is open, 0 while it is closed and being reopened.") { $0.isOpen ? 1 : 0 }
         each("modbridge_bus_line_reopens_total", .counter, "Times the line was opened again after a failure.") { $0.reopens }
@@ -28,24 +30,24 @@ extension GatewayMetrics {
         each("modbridge_bus_crc_errors_total", .counter, "Answers whose CRC did not match.") { $0.crcErrors }
         each("modbridge_bus_framing_errors_total", .counter, "Other broken answers: LRC mismatch, short, garbled or mismatched frames.") { $0.framingErrors }
         text.family("modbridge_bus_exceptions_total", .counter, help: "Modbus exception answers, by exception code (decimal).")
-        for bus in buses {
-            for code in bus.status.exceptions.keys.sorted() {
-                text.sample(["bus": bus.id, "code": String(code)], bus.status.exceptions[code] ?? 0)
+        for (index, bus) in buses.enumerated() where !bus.status.exceptions.isEmpty {
+            for (code, count) in bus.status.exceptions.sorted(by: { $0.key < $1.key }) {
+                text.sample(labels[index], "code", String(code), count)
             }
         }
         each("modbridge_bus_stray_bytes_total", .counter, "Bytes read that belonged to no answer.") { $0.strayBytes }
         text.family("modbridge_bus_cycle_seconds", .gauge, help: "The measured poll cycle: every poll group's last complete round, summed.")
-        for bus in buses {
-            if let measured = bus.cycle?.measured { text.sample(["bus": bus.id], seconds: measured) }
+        for (index, bus) in buses.enumerated() {
+            if let measured = bus.cycle?.measured { text.sample(labels[index], seconds: measured) }
         }
         text.family("modbridge_bus_cycle_predicted_seconds", .gauge, help: "The poll cycle predicted from the line's settings (serial lines only).")
-        for bus in buses {
-            if let predicted = bus.cycle?.predicted { text.sample(["bus": bus.id], seconds: predicted) }
+        for (index, bus) in buses.enumerated() {
+            if let predicted = bus.cycle?.predicted { text.sample(labels[index], seconds: predicted) }
         }
         text.family("modbridge_bus_progress_age_seconds", .gauge, help: "Since the bus thread last made progress (a loop turn or a transaction).")
-        for bus in buses { text.sample(["bus": bus.id], seconds: max(.zero, bus.status.lastProgress.duration(to: now))) }
+        for (index, bus) in buses.enumerated() { text.sample(labels[index], seconds: max(.zero, bus.status.lastProgress.duration(to: now))) }
         text.family("modbridge_bus_progress_limit_seconds", .gauge, help: "How long the bus thread may go without progress before /healthz fails.")
-        for bus in buses { text.sample(["bus": bus.id], seconds: bus.progressLimit) }
+        for (index, bus) in buses.enumerated() { text.sample(labels[index], seconds: bus.progressLimit) }
         renderServers(into: &text)
     }
 
@@ -63,21 +65,19 @@ extension GatewayMetrics {
     }
 
     private func renderDevices(into text: inout PrometheusText) {
-        // The unit's text, made once per device rather than once per family.
-        let units = devices.map { String($0.link.unit) }
+        // Each device's label set, escaped once rather than in every family.
+        let labels = devices.map { PrometheusText.labels(["device": $0.id, "bus": $0.link.bus, "unit": String($0.link.unit)]) }
         text.family("modbridge_device_online", .gauge, help: "1 while the device answers, 0 while it is offline or not heard from yet.")
-        for (index, device) in devices.enumerated() {
-            text.sample(["device": device.id, "bus": device.link.bus, "unit": units[index]], device.link.state == "online" ? 1 : 0)
-        }
+        for (index, device) in devices.enumerated() { text.sample(labels[index], device.link.state == "online" ? 1 : 0) }
         text.family("modbridge_device_last_answer_age_seconds", .gauge, help: "Since the device last answered (an exception is an answer).")
         for (index, device) in devices.enumerated() {
             guard let lastAnswer = device.link.lastAnswer else { continue }
-            text.sample(["device": device.id, "bus": device.link.bus, "unit": units[index]], seconds: max(.zero, lastAnswer.duration(to: now)))
+            text.sample(labels[index], seconds: max(.zero, lastAnswer.duration(to: now)))
         }
         text.family("modbridge_device_writes_total", .counter, help: "Commands and configs acknowledged on events/ack, by result (ok or failed).")
         for (index, device) in devices.enumerated() {
-            text.sample(["device": device.id, "bus": device.link.bus, "unit": units[index], "result": "ok"], device.link.writesOK)
-            text.sample(["device": device.id, "bus": device.link.bus, "unit": units[index], "result": "failed"], device.link.writesFailed)
+            text.sample(labels[index], "result", "ok", device.link.writesOK)
+            text.sample(labels[index], "result", "failed", device.link.writesFailed)
         }
     }
 
@@ -104,17 +104,19 @@ extension GatewayMetrics {
 
     private func renderUpstream(into text: inout PrometheusText) {
         guard !upstream.isEmpty else { return }
+        // One connection per device in `per-device` style: label sets escaped once.
+        let labels = upstream.map { PrometheusText.labels(["connection": $0.connection]) }
         func each(_ name: String, _ type: PrometheusText.MetricType, _ help: String, _ value: (UpstreamQueueStatus) -> Int) {
             text.family(name, type, help: help)
-            for queue in upstream { text.sample(["connection": queue.connection], value(queue.status)) }
+            for (index, queue) in upstream.enumerated() { text.sample(labels[index], value(queue.status)) }
         }
         each("modbridge_upstream_connected", .gauge, "1 while the upstream link is up (CONNACK accepted).") { $0.connected ? 1 : 0 }
         each("modbridge_upstream_queue_messages", .gauge, "Messages queued and not yet acknowledged by the upstream broker.") { $0.depth }
         each("modbridge_upstream_queue_bytes", .gauge, "Bytes of the queue's files.") { $0.bytes }
         text.family("modbridge_upstream_queue_oldest_age_seconds", .gauge, help: "Since the oldest unacknowledged message was queued.")
-        for queue in upstream {
+        for (index, queue) in upstream.enumerated() {
             guard let queued = queue.status.oldestEnqueuedAt else { continue }
-            text.sample(["connection": queue.connection], Double(max(0, wallClockMilliseconds - queued)) / 1000)
+            text.sample(labels[index], seconds: .milliseconds(max(0, wallClockMilliseconds - queued)))
         }
         each("modbridge_upstream_queue_dropped_total", .counter, "Messages dropped by the queue's bounds (oldest first).") { $0.dropped }
         each("modbridge_upstream_sent_total", .counter, "PUBLISH packets sent upstream.") { $0.sent }

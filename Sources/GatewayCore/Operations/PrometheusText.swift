@@ -39,24 +39,56 @@ package struct PrometheusText {
         bytes.append(0x0A)
     }
 
+    /// Label pairs rendered once (`name="value",...`, escaped), for a bus or device whose labels
+    /// repeat in every family: no escaping or allocation per sample.
+    package struct Labels: Sendable {
+        fileprivate var bytes: [UInt8] = []
+    }
+
+    /// `pairs` as a reusable label set.
+    package static func labels(_ pairs: KeyValuePairs<String, String>) -> Labels {
+        var writer = PrometheusText(capacity: 64)
+        for (name, value) in pairs { writer.appendLabel(name, value) }
+        return Labels(bytes: writer.bytes)
+    }
+
     /// A sample of the current family with `labels` (name, value pairs, in the order given).
     package mutating func sample(_ labels: KeyValuePairs<String, String> = [:], _ value: Int) {
-        guard beginSample(labels) else { return }
-        append(String(value))
-        bytes.append(0x0A)
+        sample(Self.labels(labels), value)
     }
 
     /// A sample of the current family with a floating-point value (`NaN`, `+Inf` and `-Inf` as
     /// the format spells them).
     package mutating func sample(_ labels: KeyValuePairs<String, String> = [:], _ value: Double) {
-        guard beginSample(labels) else { return }
+        guard beginSample(Self.labels(labels)) else { return }
         append(Self.text(value))
         bytes.append(0x0A)
     }
 
     /// A duration in seconds (the unit Prometheus names use).
     package mutating func sample(_ labels: KeyValuePairs<String, String> = [:], seconds: Duration) {
-        sample(labels, Self.seconds(seconds))
+        sample(Self.labels(labels), seconds: seconds)
+    }
+
+    /// A sample with a label set made by `labels(_:)`.
+    package mutating func sample(_ labels: Labels, _ value: Int) {
+        guard beginSample(labels) else { return }
+        appendInteger(value)
+        bytes.append(0x0A)
+    }
+
+    /// A sample with a label set made by `labels(_:)` and one more label after it.
+    package mutating func sample(_ labels: Labels, _ extraName: String, _ extraValue: String, _ value: Int) {
+        guard beginSample(labels, extraName, extraValue) else { return }
+        appendInteger(value)
+        bytes.append(0x0A)
+    }
+
+    /// A duration in seconds, with a label set made by `labels(_:)`.
+    package mutating func sample(_ labels: Labels, seconds: Duration) {
+        guard beginSample(labels) else { return }
+        appendSeconds(seconds)
+        bytes.append(0x0A)
     }
 
     /// The number as the format reads it (Go's ParseFloat): Swift's shortest form, but the
@@ -68,30 +100,68 @@ package struct PrometheusText {
         return value.description
     }
 
-    /// A duration as seconds.
-    static func seconds(_ duration: Duration) -> Double {
-        let (seconds, attoseconds) = duration.components
-        return Double(seconds) + Double(attoseconds) / 1e18
-    }
-
-    private mutating func beginSample(_ labels: KeyValuePairs<String, String>) -> Bool {
+    /// The sample's name and labels, up to the space before its value; false while the current
+    /// family is a repeated one (left out).
+    private mutating func beginSample(_ labels: Labels, _ extraName: String? = nil, _ extraValue: String = "") -> Bool {
         guard let family, !familySkipped else { return false }
         append(family)
-        if !labels.isEmpty {
+        if !labels.bytes.isEmpty || extraName != nil {
             bytes.append(UInt8(ascii: "{"))
-            var first = true
-            for (name, value) in labels {
-                if !first { bytes.append(UInt8(ascii: ",")) }
-                first = false
-                append(name)
-                append("=\"")
-                appendEscaped(value, quotes: true)
-                bytes.append(UInt8(ascii: "\""))
-            }
+            bytes.append(contentsOf: labels.bytes)
+            if let extraName { appendLabel(extraName, extraValue) }
             bytes.append(UInt8(ascii: "}"))
         }
         bytes.append(0x20)
         return true
+    }
+
+    /// `name="value"`, after a comma unless it is the first label in braces.
+    private mutating func appendLabel(_ name: String, _ value: String) {
+        if let last = bytes.last, last != UInt8(ascii: "{") { bytes.append(UInt8(ascii: ",")) }
+        append(name)
+        append("=\"")
+        appendEscaped(value, quotes: true)
+        bytes.append(UInt8(ascii: "\""))
+    }
+
+    /// Decimal digits, without making a String.
+    private mutating func appendInteger(_ value: Int) {
+        if value < 0 { bytes.append(UInt8(ascii: "-")) }
+        var magnitude = value.magnitude
+        var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
+                     UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
+            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        var count = 0
+        withUnsafeMutableBytes(of: &digits) { buffer in
+            repeat {
+                buffer[count] = UInt8(ascii: "0") + UInt8(magnitude % 10)
+                magnitude /= 10
+                count += 1
+            } while magnitude > 0
+            for index in stride(from: count - 1, through: 0, by: -1) { bytes.append(buffer[index]) }
+        }
+    }
+
+    /// Seconds with up to nine decimals, trailing zeros left out: 1.5, 0.042, 12.
+    private mutating func appendSeconds(_ duration: Duration) {
+        let (seconds, attoseconds) = duration.components
+        var whole = seconds
+        var nanoseconds = attoseconds / 1_000_000_000
+        if whole < 0 || nanoseconds < 0 {
+            // Ages are never negative; a clock read out of order shows as 0.
+            whole = 0
+            nanoseconds = 0
+        }
+        appendInteger(Int(whole))
+        guard nanoseconds > 0 else { return }
+        bytes.append(UInt8(ascii: "."))
+        var divisor: Int64 = 100_000_000
+        var rest = nanoseconds
+        while rest > 0 {
+            bytes.append(UInt8(ascii: "0") + UInt8(rest / divisor))
+            rest %= divisor
+            divisor /= 10
+        }
     }
 
     private mutating func append(_ text: String) {
