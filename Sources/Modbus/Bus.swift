@@ -27,7 +27,7 @@ package struct BusStatus: Sendable, Equatable {
     package var failures = 0
     /// Failed transactions by kind (counted on the bus thread as each fails): no answer within
     /// the response timeout, an answer with a bad CRC, any other broken answer (an LRC
-    /// mismatch, a short, garbled or mismatched frame).
+    /// mismatch, a frame of the wrong length, unit or function).
     package var timeouts = 0
     package var crcErrors = 0
     package var framingErrors = 0

@@ -28,7 +28,7 @@ extension GatewayMetrics {
         each("modbridge_bus_failures_total", .counter, "Transactions that failed, of any kind (exceptions included).") { $0.failures }
         each("modbridge_bus_timeouts_total", .counter, "Transactions that got no answer within the response timeout.") { $0.timeouts }
         each("modbridge_bus_crc_errors_total", .counter, "Answers whose CRC did not match.") { $0.crcErrors }
-        each("modbridge_bus_framing_errors_total", .counter, "Other broken answers: LRC mismatch, short, garbled or mismatched frames.") { $0.framingErrors }
+        each("modbridge_bus_framing_errors_total", .counter, "Other broken answers: LRC mismatch, wrong length, wrong unit or function.") { $0.framingErrors }
         text.family("modbridge_bus_exceptions_total", .counter, help: "Modbus exception answers, by exception code (decimal).")
         for (index, bus) in buses.enumerated() where !bus.status.exceptions.isEmpty {
             for (code, count) in bus.status.exceptions.sorted(by: { $0.key < $1.key }) {

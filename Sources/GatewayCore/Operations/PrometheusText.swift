@@ -14,6 +14,8 @@ package struct PrometheusText {
 
     package private(set) var bytes: [UInt8] = []
     private var family: String?
+    /// The current family's name as bytes: every sample starts with it.
+    private var familyName: [UInt8] = []
     private var familySkipped = false
     private var families: Set<String> = []
 
@@ -26,6 +28,7 @@ package struct PrometheusText {
     /// lines. The samples that follow belong to it until the next family starts.
     package mutating func family(_ name: String, _ type: MetricType, help: String) {
         family = name
+        familyName = Array(name.utf8)
         familySkipped = !families.insert(name).inserted
         guard !familySkipped else { return }
         append("# HELP ")
@@ -103,8 +106,8 @@ package struct PrometheusText {
     /// The sample's name and labels, up to the space before its value; false while the current
     /// family is a repeated one (left out).
     private mutating func beginSample(_ labels: Labels, _ extraName: String? = nil, _ extraValue: String = "") -> Bool {
-        guard let family, !familySkipped else { return false }
-        append(family)
+        guard family != nil, !familySkipped else { return false }
+        bytes.append(contentsOf: familyName)
         if !labels.bytes.isEmpty || extraName != nil {
             bytes.append(UInt8(ascii: "{"))
             bytes.append(contentsOf: labels.bytes)
@@ -165,12 +168,21 @@ package struct PrometheusText {
     }
 
     private mutating func append(_ text: String) {
-        bytes.append(contentsOf: text.utf8)
+        let copied: Void? = text.utf8.withContiguousStorageIfAvailable { bytes.append(contentsOf: $0) }
+        if copied == nil { bytes.append(contentsOf: text.utf8) }
     }
 
     /// Label values escape backslash, double quote and line feed; HELP text the same but the
     /// quote (Prometheus text exposition format, "Comments, help text, and type information").
     private mutating func appendEscaped(_ text: String, quotes: Bool) {
+        // Most text has nothing to escape: copied whole.
+        let plain = text.utf8.withContiguousStorageIfAvailable { utf8 in
+            !utf8.contains { $0 == UInt8(ascii: "\\") || $0 == 0x0A || (quotes && $0 == UInt8(ascii: "\"")) }
+        }
+        if plain == true {
+            append(text)
+            return
+        }
         for byte in text.utf8 {
             switch byte {
             case UInt8(ascii: "\\"): append("\\\\")
