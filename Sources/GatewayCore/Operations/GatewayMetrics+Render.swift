@@ -68,16 +68,17 @@ extension GatewayMetrics {
         // Each device's label set, escaped once rather than in every family.
         let labels = devices.map { PrometheusText.labels(["device": $0.id, "bus": $0.link.bus, "unit": String($0.link.unit)]) }
         text.family("modbridge_device_online", .gauge, help: "1 while the device answers, 0 while it is offline or not heard from yet.")
-        for (index, device) in devices.enumerated() { text.sample(labels[index], device.link.state == "online" ? 1 : 0) }
+        // By index, reading fields in place: no copy (and retain) of each device's strings per family.
+        for index in devices.indices { text.sample(labels[index], devices[index].link.state == "online" ? 1 : 0) }
         text.family("modbridge_device_last_answer_age_seconds", .gauge, help: "Since the device last answered (an exception is an answer).")
-        for (index, device) in devices.enumerated() {
-            guard let lastAnswer = device.link.lastAnswer else { continue }
+        for index in devices.indices {
+            guard let lastAnswer = devices[index].link.lastAnswer else { continue }
             text.sample(labels[index], seconds: max(.zero, lastAnswer.duration(to: now)))
         }
         text.family("modbridge_device_writes_total", .counter, help: "Commands and configs acknowledged on events/ack, by result (ok or failed).")
-        for (index, device) in devices.enumerated() {
-            text.sample(labels[index], "result", "ok", device.link.writesOK)
-            text.sample(labels[index], "result", "failed", device.link.writesFailed)
+        for index in devices.indices {
+            text.sample(labels[index], "result", "ok", devices[index].link.writesOK)
+            text.sample(labels[index], "result", "failed", devices[index].link.writesFailed)
         }
     }
 
