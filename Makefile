@@ -10,7 +10,7 @@ PYTHON ?= python3
 # the console's browser test.
 APT_PACKAGES := libmodbus-dev libssl-dev pkg-config socat gcc mosquitto mosquitto-clients openssl chromium chromium-driver
 # Python test peers, pinned.
-PIP_PACKAGES := pymodbus==3.8.6 pyserial==3.5 paho-mqtt==2.1.0 jsonschema==4.26.0 selenium==4.27.1
+PIP_PACKAGES := pymodbus==3.8.6 pyserial==3.5 paho-mqtt==2.1.0 jsonschema==4.26.0 selenium==4.27.1 prometheus_client==0.21.1
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 C_LOOP := .build/libmodbus-loop
 MQTT_LOAD := .build/mqtt-load
@@ -40,7 +40,7 @@ setup-system:
 	fi
 
 setup-python:
-	@if ! $(PYTHON) -c 'import importlib.metadata as m, sys; sys.exit(0 if m.version("pymodbus") == "3.8.6" and m.version("pyserial") == "3.5" and m.version("paho-mqtt") == "2.1.0" and m.version("jsonschema") == "4.26.0" and m.version("selenium") == "4.27.1" else 1)' 2>/dev/null; then \
+	@if ! $(PYTHON) -c 'import importlib.metadata as m, sys; sys.exit(0 if m.version("pymodbus") == "3.8.6" and m.version("pyserial") == "3.5" and m.version("paho-mqtt") == "2.1.0" and m.version("jsonschema") == "4.26.0" and m.version("selenium") == "4.27.1" and m.version("prometheus_client") == "0.21.1" else 1)' 2>/dev/null; then \
 		echo "installing: $(PIP_PACKAGES)"; \
 		$(PYTHON) -m pip install -q $(PIP_PACKAGES) 2>/dev/null \
 			|| $(PYTHON) -m pip install -q --break-system-packages $(PIP_PACKAGES); \

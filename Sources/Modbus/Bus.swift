@@ -25,11 +25,44 @@ package struct BusStatus: Sendable, Equatable {
     package var opens = 0
     package var transactions = 0
     package var failures = 0
+    /// Failed transactions by kind (counted on the bus thread as each fails): no answer within
+    /// the response timeout, an answer with a bad CRC, any other broken answer (an LRC
+    /// mismatch, a frame of the wrong length, unit or function).
+    package var timeouts = 0
+    package var crcErrors = 0
+    package var framingErrors = 0
+    /// Exception answers, by exception code.
+    package var exceptions: [UInt8: Int] = [:]
+    /// When the bus thread last made progress: it sets this on every turn of its loop (at least
+    /// once a second while idle or waiting to reopen the line) and after every transaction, so an
+    /// old instant means the thread is stuck, whatever the devices do.
+    package var lastProgress = ContinuousClock.now
     /// Bytes read that belonged to no answer: after a good answer (`BusEvent.strayBytes`), or
     /// drained before the next request after a failed one (a late answer, the rest of a broken one).
     package var strayBytes = 0
     /// The most recent error, of a transaction or of opening the line.
     package var lastError: ModbusError?
+
+    package init() {}
+
+    /// Times the line was opened again after its first open.
+    package var reopens: Int { max(0, opens - 1) }
+
+    /// Every exception answer, whatever its code.
+    package var exceptionCount: Int { exceptions.values.reduce(0, +) }
+
+    /// Counts a failed transaction by its kind.
+    mutating func count(failure error: ModbusError) {
+        failures += 1
+        lastError = error
+        switch error.kind {
+        case .timeout: timeouts += 1
+        case .crcMismatch: crcErrors += 1
+        case .lrcMismatch, .invalidFrame: framingErrors += 1
+        case let .exception(code): exceptions[code.rawValue, default: 0] += 1
+        case .io, .connectFailed, .linkClosed, .invalidRequest: break
+        }
+    }
 }
 
 /// Where a queued request goes in a bus's order of work.

@@ -24,6 +24,9 @@ final class BusLoop {
     /// always adds bytes would otherwise fill the log at its poll rate.
     private var strayReports = ReportThrottle(interval: .seconds(60))
 
+    /// The longest the thread waits idle before it marks progress again (`BusStatus.lastProgress`).
+    static let heartbeatInterval = Duration.seconds(1)
+
     private enum Next {
         case job(Bus.Job)
         case passThrough(Bus.Job)
@@ -47,7 +50,10 @@ final class BusLoop {
     func run() {
         while true {
             if connection == nil && clock.now >= nextOpenAttempt { open() }
-            let next = shared.wait(until: earliest(connection == nil ? nextOpenAttempt : nil, driverDue)) { [driverDue, clock, passedThroughLast] state -> Next? in
+            // Woken at least once a heartbeat interval: the wake-up marks progress (health).
+            let deadline = earliest(earliest(connection == nil ? nextOpenAttempt : nil, driverDue), clock.now.advanced(by: Self.heartbeatInterval))
+            let next = shared.wait(until: deadline) { [driverDue, clock, passedThroughLast] state -> Next? in
+                state.status.lastProgress = clock.now
                 if state.stopping { return .stop }
                 if !state.writes.isEmpty { return .job(state.writes.removeFirst()) }
                 // Pass-through after the gateway's commands (a woken driver), before due polls,
@@ -91,11 +97,15 @@ final class BusLoop {
             shared.withLock { state in
                 state.status.isOpen = true
                 state.status.opens += 1
+                state.status.lastProgress = clock.now
             }
             events(.opened(target: target, rs485: opened.rs485Status, usbLatency: opened.usbLatency))
         } catch {
             nextOpenAttempt = clock.now.advanced(by: reopenDelay)
-            shared.withLock { $0.status.lastError = error }
+            shared.withLock { state in
+                state.status.lastError = error
+                state.status.lastProgress = clock.now
+            }
             events(.openFailed(error, retryIn: reopenDelay))
             reopenDelay = min(reopenDelay * 2, configuration.maximumReopenDelay)
         }
@@ -150,13 +160,12 @@ final class BusLoop {
         lastUnit = unit
         let strayBytes = answer?.strayBytes ?? 0
 
+        let finishedAt = clock.now
         shared.withLock { state in
             state.status.transactions += 1
             state.status.strayBytes += drained + strayBytes
-            if case let .failure(error) = result {
-                state.status.failures += 1
-                state.status.lastError = error
-            }
+            state.status.lastProgress = finishedAt
+            if case let .failure(error) = result { state.status.count(failure: error) }
         }
         if strayBytes > 0 { reportStrayBytes(strayBytes, unit: unit, request: request) }
         if tracing, let trace { traceExchange(trace, line: line, request: request, unit: unit, result: result, startedAt: startedAt) }

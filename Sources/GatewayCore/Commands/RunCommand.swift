@@ -81,7 +81,9 @@ package struct RunCommand: Command {
                                                   "watchdog": service.watchdogTimeout.map { "\($0.milliseconds) ms" } ?? "none"])
             if let timeout = service.watchdogTimeout {
                 let broker = runtime.broker
-                watchdog = ServiceWatchdog.start(service, timeout: timeout, logger: logger) { await broker?.ping() ?? true }
+                let operations = runtime.operations
+                watchdog = ServiceWatchdog.start(service, timeout: timeout, logger: logger,
+                                                 stalledBuses: { operations.stalledBuses() }) { await broker?.ping() ?? true }
             }
         }
         let reloads = Task {

@@ -154,6 +154,7 @@ extension BusPoller {
         logger.log(ack.ok ? .info : .warning, command.isConfig ? "config_applied" : "command_written",
                    ["device": agent.id, "id": Self.logText(command.message.id), "written": ack.written.map(\.0).joined(separator: ","),
                     "attempts": String(command.transactions), "error": ack.error ?? ""])
+        links?.acknowledged(agent.id, ok: ack.ok)
         agent.channel.publishAck(ack)
     }
 
@@ -167,6 +168,7 @@ extension BusPoller {
             logger.log(.warning, "command_abandoned",
                        ["device": agent.id, "id": Self.logText(command.message.id), "written": ack.written.map(\.0).joined(separator: ","),
                         "attempts": String(command.transactions), "error": ack.error ?? ""])
+            links?.acknowledged(agent.id, ok: false)
             agent.channel.publishAck(ack)
         }
         agent.commands = []
@@ -174,6 +176,7 @@ extension BusPoller {
 
     private func refuse(_ refusal: CommandRefusal, agent: DeviceAgent, config: Bool) {
         logger.log(.warning, config ? "config_refused" : "command_refused", ["device": agent.id, "id": Self.logText(refusal.id), "error": refusal.message])
+        links?.acknowledged(agent.id, ok: false)
         agent.channel.publishAck(CommandAck(id: refusal.id, ok: false, error: refusal.message, config: config))
     }
 

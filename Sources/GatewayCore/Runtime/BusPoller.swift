@@ -245,6 +245,7 @@ final class BusPoller: BusDriver, @unchecked Sendable {
 
     /// The device answered: it is online (and if it was not, it gets its setup and desired state).
     func noteAnswer(_ agent: DeviceAgent, line: BusLine) {
+        links?.answered(agent.id, at: .now)
         carryOut(agent.availability.answered(), for: agent, error: nil, line: line)
     }
 

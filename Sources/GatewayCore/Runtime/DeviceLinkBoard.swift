@@ -14,17 +14,45 @@ package final class DeviceLinkBoard: Sendable {
         /// "unknown" before the first answer or failure, then "online" or "offline".
         package var state: String
         package var lastError: String?
+        /// When the device last answered (an exception is an answer); nil before its first.
+        package var lastAnswer: ContinuousClock.Instant?
+        /// Commands and configs acknowledged on `events/ack` as done, and as failed.
+        package var writesOK = 0
+        package var writesFailed = 0
+
+        package init(bus: String, unit: UInt8, state: String, lastError: String? = nil, lastAnswer: ContinuousClock.Instant? = nil,
+                     writesOK: Int = 0, writesFailed: Int = 0) {
+            self.bus = bus
+            self.unit = unit
+            self.state = state
+            self.lastError = lastError
+            self.lastAnswer = lastAnswer
+            self.writesOK = writesOK
+            self.writesFailed = writesFailed
+        }
+    }
+
+    /// A running bus: where its counters are read from, and how long its thread may go without
+    /// progress before `/healthz` calls it stuck.
+    private struct AttachedBus {
+        let status: @Sendable () -> BusStatus
+        let progressLimit: Duration
     }
 
     /// A bus's poll cycle: measured (nil until every group was read once) and predicted (nil on Modbus TCP).
     package struct BusCycle: Sendable, Equatable {
         package var measured: Duration?
         package var predicted: Duration?
+
+        package init(measured: Duration?, predicted: Duration?) {
+            self.measured = measured
+            self.predicted = predicted
+        }
     }
 
     private let links = Mutex<[String: Link]>([:])
     private let cycles = Mutex<[String: BusCycle]>([:])
-    private let buses = Mutex<[String: @Sendable () -> BusStatus]>([:])
+    private let buses = Mutex<[String: AttachedBus]>([:])
     private let servers = Mutex<[String: @Sendable () -> BusServerStatus]>([:])
     private let upstream = Mutex<(@Sendable (String) -> UpstreamQueueStatus?)?>(nil)
 
@@ -40,6 +68,18 @@ package final class DeviceLinkBoard: Sendable {
         links.withLock { $0[deviceID]?.state = "online" }
     }
 
+    /// The device answered a request, at `instant`.
+    func answered(_ deviceID: String, at instant: ContinuousClock.Instant) {
+        links.withLock { $0[deviceID]?.lastAnswer = instant }
+    }
+
+    /// A command or config of the device was acknowledged, as done (`ok`) or failed.
+    func acknowledged(_ deviceID: String, ok: Bool) {
+        links.withLock { links in
+            if ok { links[deviceID]?.writesOK += 1 } else { links[deviceID]?.writesFailed += 1 }
+        }
+    }
+
     /// The device stopped answering.
     func wentOffline(_ deviceID: String, error: String?) {
         links.withLock {
@@ -53,12 +93,13 @@ package final class DeviceLinkBoard: Sendable {
         _ = links.withLock { $0.removeValue(forKey: deviceID) }
     }
 
-    /// Where a bus's counters are read from, while it runs.
-    func attach(bus: String, status: @escaping @Sendable () -> BusStatus) {
-        buses.withLock { $0[bus] = status }
+    /// Where a bus's counters are read from, while it runs; its thread may go `progressLimit`
+    /// without progress before it counts as stuck (`BusProgressRule`).
+    package func attach(bus: String, progressLimit: Duration = BusProgressRule.minimumLimit, status: @escaping @Sendable () -> BusStatus) {
+        buses.withLock { $0[bus] = AttachedBus(status: status, progressLimit: progressLimit) }
     }
 
-    func detach(bus: String) {
+    package func detach(bus: String) {
         _ = buses.withLock { $0.removeValue(forKey: bus) }
         _ = cycles.withLock { $0.removeValue(forKey: bus) }
     }
@@ -103,8 +144,20 @@ package final class DeviceLinkBoard: Sendable {
     /// Its bus's counters (transactions, failures, stray bytes, opens), if the bus runs.
     package func busStatus(_ bus: String) -> BusStatus? {
         let reader = buses.withLock { $0[bus] }
-        return reader?()
+        return reader?.status()
     }
+
+    /// Every running bus's counters and progress limit, by bus id (unordered).
+    package func allBuses() -> [(id: String, status: BusStatus, progressLimit: Duration)] {
+        let attached = buses.withLock { $0 }
+        var result: [(id: String, status: BusStatus, progressLimit: Duration)] = []
+        result.reserveCapacity(attached.count)
+        for (id, bus) in attached { result.append((id, bus.status(), bus.progressLimit)) }
+        return result
+    }
+
+    /// Every polled device's link, by device id (unordered).
+    package func allLinks() -> [String: Link] { links.withLock { $0 } }
 }
 
 extension DeviceLinkBoard {
@@ -120,6 +173,10 @@ extension DeviceLinkBoard {
             fields += [("modbus_line_open", .bool(status.isOpen)), ("modbus_line_opens", .integer(Int64(status.opens))),
                        ("modbus_transactions", .integer(Int64(status.transactions))),
                        ("modbus_failures", .integer(Int64(status.failures))),
+                       ("modbus_timeouts", .integer(Int64(status.timeouts))),
+                       ("modbus_crc_errors", .integer(Int64(status.crcErrors))),
+                       ("modbus_framing_errors", .integer(Int64(status.framingErrors))),
+                       ("modbus_exceptions", .integer(Int64(status.exceptionCount))),
                        ("modbus_stray_bytes", .integer(Int64(status.strayBytes)))]
         }
         if let cycle = busCycle(link.bus) {

@@ -202,7 +202,7 @@ actor GatewayRuntime {
         }
         // Kept first, so that a device that cannot connect leaves the others running.
         workers[settings.id] = worker
-        links.attach(bus: settings.id) { worker.status }
+        links.attach(bus: settings.id, progressLimit: BusProgressRule.limit(responseTimeout: configuration.responseTimeout)) { worker.status }
         for device in devices { try await addDevice(device, to: worker) }
         try startServer(settings, devices: devices, on: worker)
     }

@@ -121,6 +121,12 @@ final class UpstreamService: Sendable {
         return state.withLock { $0.connections[name] }?.outbox.status
     }
 
+    /// Every connection's queue status, by connection name (for `/metrics`).
+    func queueStatuses() -> [(name: String, status: UpstreamQueueStatus)] {
+        let outboxes = state.withLock { $0.connections.map { ($0.key, $0.value.outbox) } }
+        return outboxes.map { (name: $0.0, status: $0.1.status) }
+    }
+
     /// Totals over every connection (as they stopped, once stopped) for `run`'s stop line.
     var stopLineFields: [(String, String)] {
         let all = state.withLock { $0.stopped ? $0.finalStatuses : $0.connections.mapValues { $0.outbox.status } }.values

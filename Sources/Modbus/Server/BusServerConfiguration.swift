@@ -70,4 +70,6 @@ package struct BusServerStatus: Sendable, Equatable {
     /// Clients disconnected for sending bytes that are not Modbus TCP.
     package var garbageDisconnects = 0
     package var idleDisconnects = 0
+
+    package init() {}
 }

@@ -1,0 +1,17 @@
+import Broker
+
+extension GatewayRuntime {
+    /// `/metrics` and `/healthz` of this runtime: its device link board (buses, devices), the
+    /// embedded broker's statistics and the upstream queues, all read without the actor.
+    nonisolated var operations: OperationsEndpoints {
+        var brokerStatistics: (@Sendable () -> BrokerStatistics)?
+        if let broker { brokerStatistics = { broker.statistics } }
+        var upstreamQueues: (@Sendable () -> [GatewayMetrics.UpstreamMetrics])?
+        if let upstream {
+            upstreamQueues = {
+                upstream.queueStatuses().map { GatewayMetrics.UpstreamMetrics(connection: $0.name, status: $0.status) }
+            }
+        }
+        return OperationsEndpoints(links: links, brokerStatistics: brokerStatistics, upstreamQueues: upstreamQueues)
+    }
+}

@@ -1,0 +1,50 @@
+import Broker
+import HTTP
+
+/// What `/metrics` and `/healthz` answer, for the HTTP site to call on the broker's reactor
+/// thread: each copies snapshots (a lock held for a copy, never waiting on a bus) and renders.
+package struct OperationsEndpoints: Sendable {
+    private let links: DeviceLinkBoard
+    private let brokerStatistics: (@Sendable () -> BrokerStatistics)?
+    private let upstreamQueues: (@Sendable () -> [GatewayMetrics.UpstreamMetrics])?
+
+    /// `brokerStatistics`: the embedded broker's counters (nil without one); `upstreamQueues`:
+    /// each upstream connection's queue (nil without an upstream broker).
+    package init(links: DeviceLinkBoard, brokerStatistics: (@Sendable () -> BrokerStatistics)?,
+                 upstreamQueues: (@Sendable () -> [GatewayMetrics.UpstreamMetrics])? = nil) {
+        self.links = links
+        self.brokerStatistics = brokerStatistics
+        self.upstreamQueues = upstreamQueues
+    }
+
+    /// The metrics now, as they are rendered.
+    package func snapshot() -> GatewayMetrics {
+        GatewayMetrics.snapshot(links: links, broker: brokerStatistics, upstream: upstreamQueues)
+    }
+
+    /// `GET /metrics`: 200 with the Prometheus text exposition format 0.0.4.
+    package func metrics() -> HTTPResponse {
+        HTTPResponse(status: .ok, headers: ["Content-Type": PrometheusText.contentType], body: snapshot().render())
+    }
+
+    /// The buses whose threads are stuck now (`BusProgressRule`), described one a line; nil if none.
+    package func stalledBuses() -> String? {
+        let rule = BusProgressRule(buses: links.allBuses().map {
+            BusProgressRule.Bus(id: $0.id, lastProgress: $0.status.lastProgress, limit: $0.progressLimit)
+        })
+        return BusProgressRule.describe(rule.stalls(at: .now))
+    }
+
+    /// `GET /healthz`: 200 `ok` when every running bus thread made progress within its limit (the
+    /// broker's reactor serves, or this would not be answered); otherwise 503 naming the stuck
+    /// buses and how long since each progressed.
+    package func health() -> HTTPResponse {
+        Self.health(stalls: stalledBuses())
+    }
+
+    /// The answer for the stalls described (nil: none).
+    static func health(stalls: String?) -> HTTPResponse {
+        guard let stalls else { return .text(.ok, "ok\n") }
+        return .text(.serviceUnavailable, "stalled\n" + stalls + "\n")
+    }
+}
