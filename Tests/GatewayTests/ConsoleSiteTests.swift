@@ -208,7 +208,7 @@ import TestSupport
         for response in answers {
             #expect(response.headers["Cache-Control"] == "no-store")
             #expect(response.headers["X-Content-Type-Options"] == "nosniff")
-            #expect(response.headers["Referrer-Policy"] == "no-referrer")
+            #expect(response.headers["Referrer-Policy"] == "same-origin")
             #expect(response.headers["X-Frame-Options"] == "DENY")
             let policy = try #require(response.headers["Content-Security-Policy"])
             #expect(policy.contains("default-src 'self'") && policy.contains("frame-ancestors 'none'"))

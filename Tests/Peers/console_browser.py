@@ -6,12 +6,12 @@ usage: console_browser.py --url http://127.0.0.1:PORT --username demo --password
                           [--timeout SECONDS]
 
 Steps: `/` without login ends on the login page; `/console.js` fetched without login is not
-served (303 or 401); log in; every device card shows live values and at least one value changes
-as events arrive; write --value to --device's --point through the confirm step; the ack is shown
+served (303 or 401); log in; every device card shows live values and, on every device, at least
+one value changes as events arrive; write --value to --device's --point through the confirm step; the ack is shown
 as ok and the point's value becomes --value; the page logged no Content-Security-Policy
 violation and no script error. Then the screenshot is taken.
 
-Prints one JSON summary line on stdout: {"ok": true, "values": {...}, "changes": N, "confirm": "...",
+Prints one JSON summary line on stdout: {"ok": true, "values": {...}, "changes": {device: N}, "confirm": "...",
 "ack": "..."} and exits 0; or {"ok": false, "reason": "...", ...} and exits 1 (a screenshot is
 still taken if the browser got that far). Exit 2: selenium or the browser is missing.
 """
@@ -94,16 +94,17 @@ def page_path(driver):
 def device_values(driver):
     """Each device card's shown values: {device: {point: text}}, and the changes counted."""
     script = """
-      const result = {values: {}, changes: 0, shown: {}};
+      const result = {values: {}, changes: {}, shown: {}};
       for (const card of document.querySelectorAll('[data-device]')) {
         const id = card.dataset.device;
         result.values[id] = {};
         result.shown[id] = 0;
+        result.changes[id] = 0;
         for (const row of card.querySelectorAll('tr[data-point]')) {
           const cell = row.querySelector('[data-role="value"]');
           if (!cell) continue;
           if (cell.dataset.shown === 'true') { result.values[id][row.dataset.point] = cell.textContent; result.shown[id] += 1; }
-          result.changes += Number(cell.dataset.changes || 0);
+          result.changes[id] += Number(cell.dataset.changes || 0);
         }
       }
       return result;"""
@@ -141,12 +142,13 @@ def run(options, driver, summary):
     wait(driver, timeout, lambda d: d.find_element(By.ID, "connection").get_attribute("data-state") == "connected",
          "the MQTT connection over WebSocket")
 
-    # Every device shows live values, and at least one value changes while we watch.
+    # Every device shows live values, and on every device a value changes while we watch.
     def live(d):
         seen = device_values(d)
         summary["values"], summary["changes"] = seen["values"], seen["changes"]
-        return seen["shown"] and all(count > 0 for count in seen["shown"].values()) and seen["changes"] > 0
-    wait(driver, timeout, live, "live values on every device and a value that changes")
+        return (seen["shown"] and all(count > 0 for count in seen["shown"].values())
+                and all(count > 0 for count in seen["changes"].values()))
+    wait(driver, timeout, live, "live values on every device and a value that changes on each")
     if options.device not in summary["values"]:
         raise Failure(f"no card for device {options.device}")
 

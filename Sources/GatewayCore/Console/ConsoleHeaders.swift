@@ -1,6 +1,6 @@
 import HTTP
 
-/// The header fields on every console answer: nothing cached, nothing framed, no referrer, no
+/// The header fields on every console answer: nothing cached, nothing framed, no referrer to other sites, no
 /// content sniffing, and a Content-Security-Policy that allows only the console's own script,
 /// style and WebSocket (docs/console.md, "Security").
 enum ConsoleHeaders {
@@ -8,7 +8,10 @@ enum ConsoleHeaders {
         response.headers.set("Cache-Control", "no-store")
         response.headers.set("Content-Security-Policy", policy(loginPage: loginPage, host: host, secure: secure))
         response.headers.set("X-Content-Type-Options", "nosniff")
-        response.headers.set("Referrer-Policy", "no-referrer")
+        // same-origin, not no-referrer: under no-referrer Chromium sends `Origin: null` with the
+        // login form's POST, which the broker's cross-site check must refuse; same-origin still
+        // gives other sites nothing.
+        response.headers.set("Referrer-Policy", "same-origin")
         response.headers.set("X-Frame-Options", "DENY")
     }
 

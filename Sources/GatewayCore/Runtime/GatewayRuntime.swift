@@ -28,9 +28,13 @@ actor GatewayRuntime {
     private var lifecycle = RuntimeLifecycle()
     /// Commands from both sides (or repeated by QoS 1) run once per request id.
     private let deduplicator: CommandDeduplicator?
+    /// The config the console shows, replaced at each reload.
+    private let consoleConfiguration: ConsoleConfigurationBox
 
-    private init(loaded: LoadedConfiguration, broker: Broker?, upstream: UpstreamService?, links: DeviceLinkBoard, logger: Logger) {
+    private init(loaded: LoadedConfiguration, broker: Broker?, upstream: UpstreamService?, links: DeviceLinkBoard,
+                 consoleConfiguration: ConsoleConfigurationBox, logger: Logger) {
         self.loaded = loaded
+        self.consoleConfiguration = consoleConfiguration
         self.broker = broker
         self.upstream = upstream
         self.links = links
@@ -53,15 +57,19 @@ actor GatewayRuntime {
             links.attachUpstream { service.status(of: $0) }
             upstream = service
         }
+        let consoleConfiguration = ConsoleConfigurationBox(loaded)
+        let site = GatewaySite(console: ConsoleSite(configuration: { consoleConfiguration.current() }))
         let broker: Broker?
         do {
             broker = gateway.listeners.isEmpty && gateway.upstream != nil ? nil
-                : try startBroker(gateway, links: links, logger: brokerLogger ?? logger)
+                : try startBroker(gateway, links: links, site: site, logger: brokerLogger ?? logger)
         } catch {
             await upstream?.stop()
             throw error
         }
-        let runtime = GatewayRuntime(loaded: loaded, broker: broker, upstream: upstream, links: links, logger: logger)
+        let runtime = GatewayRuntime(loaded: loaded, broker: broker, upstream: upstream, links: links,
+                                     consoleConfiguration: consoleConfiguration, logger: logger)
+        site.attach(runtime.operations)
         do {
             for bus in loaded.config.buses {
                 try await runtime.startBus(bus, devices: loaded.devices.filter { $0.bus.id == bus.id })
@@ -73,14 +81,14 @@ actor GatewayRuntime {
         return runtime
     }
 
-    private static func startBroker(_ gateway: LoadedGateway, links: DeviceLinkBoard, logger: Logger) throws(GatewayError) -> Broker {
+    private static func startBroker(_ gateway: LoadedGateway, links: DeviceLinkBoard, site: GatewaySite, logger: Logger) throws(GatewayError) -> Broker {
         let loaded = gateway.configuration
         guard !gateway.listeners.isEmpty else { throw .unsupported("\(loaded.file): $.broker.listeners: no listener") }
         let configuration = BrokerConfiguration(listeners: gateway.listeners.map(\.configuration),
                                                 storageDirectory: loaded.storagePath,
                                                 maximumMessageSize: loaded.config.broker.maximumMessageSize)
         do {
-            return try Broker.start(configuration, policy: policy(gateway.registry, links: links), logger: logger)
+            return try Broker.start(configuration, policy: policy(gateway.registry, links: links), site: site, logger: logger)
         } catch {
             throw .broker(error)
         }
@@ -159,6 +167,7 @@ actor GatewayRuntime {
             summary[newDevices[id] == nil ? "devices_removed" : "devices_restarted", default: 0] += 1
         }
         loaded = next
+        consoleConfiguration.replace(next)
         for bus in next.config.buses {
             guard lifecycle.mayStart else {
                 logger.log(.warning, "reload_abandoned", ["config": file, "note": "the gateway is stopping"])
