@@ -8,7 +8,7 @@ PYTHON ?= python3
 # RTU interop pty pair, a C compiler for the benchmark baseline, Mosquitto as an MQTT peer,
 # the openssl CLI that makes the TLS tests' certificates, headless Chromium and its driver for
 # the console's browser test.
-APT_PACKAGES := libmodbus-dev libssl-dev pkg-config socat gcc mosquitto mosquitto-clients openssl chromium chromium-driver
+APT_PACKAGES := libmodbus-dev libssl-dev pkg-config socat gcc mosquitto mosquitto-clients openssl chromium chromium-driver wrk
 # Python test peers, pinned.
 PIP_PACKAGES := pymodbus==3.8.6 pyserial==3.5 paho-mqtt==2.1.0 jsonschema==4.26.0 selenium==4.27.1 prometheus_client==0.21.1
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)

@@ -15,16 +15,20 @@ struct BenchDevice {
 final class GatewayUnderTest {
     let process: ChildProcess
     let brokerPort: UInt16
+    /// The HTTP listener serving /metrics and /healthz, if asked for.
+    let metricsPort: UInt16?
     let logPath: String
 
-    init(modbridge: String, folder: String, profileJSON: String, devices: [BenchDevice]) throws {
+    init(modbridge: String, folder: String, profileJSON: String, devices: [BenchDevice], metrics: Bool = false) throws {
         try FileManager.default.createDirectory(atPath: folder + "/profiles", withIntermediateDirectories: true)
         try profileJSON.write(toFile: folder + "/profiles/\(BenchProfile.model).json", atomically: true, encoding: .utf8)
         brokerPort = freePort()
+        metricsPort = metrics ? freePort() : nil
+        let httpListener = metricsPort.map { #", { "host": "127.0.0.1", "port": \#($0), "protocol": "http", "serve": ["metrics"] }"# } ?? ""
         let buses = devices.map { #"{ "id": "bus-\#($0.id)", "type": "tcp", "host": "127.0.0.1", "port": \#($0.port), "responseTimeout": "1s" }"# }
         let entries = devices.map { #"{ "id": "\#($0.id)", "bus": "bus-\#($0.id)", "unit": \#($0.unit), "profile": "\#(BenchProfile.model)" }"# }
         let config = """
-        { "broker": { "mode": "embedded", "listeners": [{ "host": "127.0.0.1", "port": \(brokerPort), "anonymousAs": "bench" }] },
+        { "broker": { "mode": "embedded", "listeners": [{ "host": "127.0.0.1", "port": \(brokerPort), "anonymousAs": "bench" }\(httpListener)] },
           "profiles": ["profiles"],
           "buses": [\(buses.joined(separator: ",\n  "))],
           "registries": [{ "id": "bench", "devices": [\(entries.joined(separator: ",\n  "))] }] }

@@ -21,12 +21,16 @@ struct LoadFigures {
     /// Points in the events documents the subscriber received.
     let pointsPerSecond: Double
     let problems: [String]
+    /// `/metrics` scraped by wrk over the window, if asked for.
+    var metrics: MetricsLoad?
 }
 
 /// `devices` Modbus TCP devices of `BenchProfile` (each its own bus and connection; simulators of
 /// 10 units each in this process), polled every `interval`; one MQTT client subscribed to every
 /// device's events at QoS 1 counts what is delivered.
-func measureLoad(modbridge: String, folder: String, devices count: Int, interval: String, onChange: Bool, seconds: Double) async throws -> LoadFigures {
+/// With `scrapeMetrics`, wrk requests `/metrics` as fast as it can over the measured window.
+func measureLoad(modbridge: String, folder: String, devices count: Int, interval: String, onChange: Bool, seconds: Double,
+                 scrapeMetrics: Bool = false) async throws -> LoadFigures {
     var simulators: [ModbusSimulator] = []
     defer { simulators.forEach { $0.stop() } }
     var devices: [BenchDevice] = []
@@ -39,7 +43,7 @@ func measureLoad(modbridge: String, folder: String, devices count: Int, interval
         for unit in units { devices.append(BenchDevice(id: String(format: "dev-%03d", devices.count + 1), port: simulatorPort(simulator), unit: unit)) }
     }
     let gateway = try GatewayUnderTest(modbridge: modbridge, folder: folder, profileJSON: BenchProfile.json(interval: interval, onChange: onChange),
-                                       devices: devices)
+                                       devices: devices, metrics: scrapeMetrics)
     var stopped = false
     defer { if !stopped { _ = gateway.stop() } }
 
@@ -75,7 +79,12 @@ func measureLoad(modbridge: String, folder: String, devices count: Int, interval
     let answers = { simulators.reduce(0) { $0 + $1.answersSent } }
     let clock = ContinuousClock()
     let (cpuBefore, answersBefore, tallyBefore, start) = (gateway.cpuSeconds(), answers(), tally.withLock { ($0.events, $0.points) }, clock.now)
-    try await Task.sleep(for: .milliseconds(Int(seconds * 1000)))
+    var metrics: MetricsLoad?
+    if let port = gateway.metricsPort {
+        metrics = try await MetricsLoad.run(url: "http://127.0.0.1:\(port)/metrics", seconds: seconds)
+    } else {
+        try await Task.sleep(for: .milliseconds(Int(seconds * 1000)))
+    }
     let (cpuAfter, answersAfter, tallyAfter, end) = (gateway.cpuSeconds(), answers(), tally.withLock { ($0.events, $0.points) }, clock.now)
     let memory = gateway.memory()
     let threads = gateway.threads()
@@ -91,7 +100,7 @@ func measureLoad(modbridge: String, folder: String, devices count: Int, interval
                        cpuPercent: (cpuAfter - cpuBefore) / elapsed * 100, residentKiB: memory.resident, peakKiB: memory.peak,
                        threads: threads, requestsPerSecond: Double(answersAfter - answersBefore) / elapsed,
                        eventsPerSecond: Double(tallyAfter.0 - tallyBefore.0) / elapsed,
-                       pointsPerSecond: Double(tallyAfter.1 - tallyBefore.1) / elapsed, problems: problems)
+                       pointsPerSecond: Double(tallyAfter.1 - tallyBefore.1) / elapsed, problems: problems, metrics: metrics)
 }
 
 /// The number of members of a JSON object, counted by a scan of its bytes (the subscriber

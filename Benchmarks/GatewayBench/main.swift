@@ -4,7 +4,7 @@
 // writes them into BENCHMARKS.md.
 //
 //   modbridge-gateway-bench [--modbridge PATH] [--mappings DIR] [--devices N] [--seconds N] [--repeat N]
-//                           [--samples N] [--only planner|latency|load] [--write FILE]
+//                           [--samples N] [--only planner|latency|load|metrics] [--write FILE]
 import BenchSupport
 import Foundation
 import TestSupport
@@ -20,7 +20,7 @@ struct Options {
     var latencySamples = 200
     var devices = 100
     var markdown: String?
-    /// Runs only this part (planner, latency or load); nothing is written then.
+    /// Runs only this part (planner, latency, load or metrics); nothing is written then.
     var only: String?
 
     init(_ arguments: [String]) {
@@ -38,7 +38,7 @@ struct Options {
             default: benchFailure("unknown argument \(argument)")
             }
         }
-        if let only, !["planner", "latency", "load"].contains(only) { benchFailure("--only takes planner, latency or load") }
+        if let only, !["planner", "latency", "load", "metrics"].contains(only) { benchFailure("--only takes planner, latency, load or metrics") }
         if only != nil && markdown != nil { benchFailure("--only runs a part of the bench; it does not go with --write") }
         // The generated configs live in a temporary folder: their paths must not be relative.
         if !mappings.hasPrefix("/") { mappings = FileManager.default.currentDirectoryPath + "/" + mappings }
@@ -123,6 +123,20 @@ func runBench(_ options: Options) async throws {
         }
         loadTable.append("| \(interval) | \(report) | \(cells.joined(separator: " | ")) | \(problems.count) | \(target) |")
     }
+    // /metrics under the 100 ms every-point load: wrk scrapes it as fast as it can.
+    var metricsRow = "| — | — | — | — | — | — |"
+    if options.runs("metrics") {
+        let load = try await measureLoad(modbridge: options.modbridge, folder: folder.path + "/metrics", devices: options.devices,
+                                         interval: "100ms", onChange: false, seconds: options.seconds, scrapeMetrics: true)
+        if let scrape = load.metrics {
+            let cells = [formatted(scrape.requestsPerSecond, decimals: 0), formatted(scrape.p50, decimals: 2), formatted(scrape.p99, decimals: 2),
+                         formatted(scrape.bytesPerRequest / 1024, decimals: 1), formatted(load.cpuPercent), formatted(load.pointsPerSecond, decimals: 0)]
+            print("\n/metrics under polling load (100 ms, every point; wrk -t1 -c\(MetricsLoad.connections)): \(cells[0]) requests/s, p50 \(cells[1]) ms, "
+                  + "p99 \(cells[2]) ms, \(cells[3]) KiB a page; gateway CPU \(cells[4]) %, \(cells[5]) points/s delivered meanwhile"
+                  + (scrape.errors.map { "; wrk: \($0)" } ?? ""))
+            metricsRow = "| " + cells.joined(separator: " | ") + " |"
+        }
+    }
     let total = formatted(milliseconds(started.duration(to: .now)) / 1000, decimals: 0)
     print("\n(\(total) s)")
 
@@ -175,6 +189,17 @@ func runBench(_ options: Options) async throws {
         | interval | report | CPU % of one core (median run) | CPU % of each run | RSS MiB | peak MiB | threads | requests/s | events/s | points/s delivered | log warnings | target met |
         |---|---|---|---|---|---|---|---|---|---|---|---|
         \(loadTable.joined(separator: "\n"))
+
+        **`/metrics` under polling load**: the 100 ms every-point run again, with an HTTP listener
+        serving metrics; over the measured window `wrk -t1 -c\(MetricsLoad.connections) --latency` (Debian's wrk,
+        in its own process, kept-alive connections) requests `/metrics` as fast as the gateway
+        answers, while the polling goes on. The page is rendered on the broker's reactor thread from
+        snapshots (\(options.devices) devices, \(options.devices) buses). CPU % is the gateway's, polling included; wrk
+        itself takes most of the other core.
+
+        | /metrics requests/s | p50 ms | p99 ms | KiB per page | gateway CPU % of one core | points/s delivered meanwhile |
+        |---|---|---|---|---|---|
+        \(metricsRow)
         """
         try writeSection("gateway-bench", body: body, to: path)
         print("wrote \(path)")
