@@ -200,19 +200,12 @@ package struct HTTPRequestFramer: Sendable {
         headers = HTTPHeaders()
     }
 
-    /// Drops the bytes of returned requests when that moves no more bytes than it frees, so
-    /// dropping costs each byte at most one move.
+    /// Drops the bytes of returned requests (`ConsumedBytes`), keeping the scan's places.
     private mutating func dropConsumedBytes() {
-        guard start > 0 else { return }
-        if start == buffer.count {
-            buffer.removeAll(keepingCapacity: true)
-        } else if start >= buffer.count - start {
-            buffer.removeSubrange(0..<start)
-        } else {
-            return
-        }
-        lineStart -= start
-        scanned -= start
+        let dropped = ConsumedBytes.drop(&buffer, before: start)
+        guard dropped > 0 else { return }
+        lineStart -= dropped
+        scanned -= dropped
         start = 0
     }
 }

@@ -102,16 +102,8 @@ package struct WebSocketFramer: Sendable {
         }
     }
 
-    /// Drops the bytes of returned frames when that moves no more bytes than it frees.
+    /// Drops the bytes of returned frames (`ConsumedBytes`).
     private mutating func dropConsumedBytes() {
-        guard start > 0 else { return }
-        if start == buffer.count {
-            buffer.removeAll(keepingCapacity: true)
-        } else if start >= buffer.count - start {
-            buffer.removeSubrange(0..<start)
-        } else {
-            return
-        }
-        start = 0
+        if ConsumedBytes.drop(&buffer, before: start) > 0 { start = 0 }
     }
 }
