@@ -21,6 +21,8 @@ struct LoadFigures {
     /// Points in the events documents the subscriber received.
     let pointsPerSecond: Double
     let problems: [String]
+    /// Where the resident memory sat at the end of the window.
+    let split: MemorySplit
 }
 
 /// `devices` Modbus TCP devices of `BenchProfile` (each its own bus and connection; simulators of
@@ -79,6 +81,7 @@ func measureLoad(modbridge: String, folder: String, devices count: Int, interval
     let (cpuAfter, answersAfter, tallyAfter, end) = (gateway.cpuSeconds(), answers(), tally.withLock { ($0.events, $0.points) }, clock.now)
     let memory = gateway.memory()
     let threads = gateway.threads()
+    let split = MemorySplit(pid: gateway.process.pid, executable: modbridge)
     let elapsed = milliseconds(start.duration(to: end)) / 1000
 
     await client.disconnect()
@@ -91,7 +94,7 @@ func measureLoad(modbridge: String, folder: String, devices count: Int, interval
                        cpuPercent: (cpuAfter - cpuBefore) / elapsed * 100, residentKiB: memory.resident, peakKiB: memory.peak,
                        threads: threads, requestsPerSecond: Double(answersAfter - answersBefore) / elapsed,
                        eventsPerSecond: Double(tallyAfter.0 - tallyBefore.0) / elapsed,
-                       pointsPerSecond: Double(tallyAfter.1 - tallyBefore.1) / elapsed, problems: problems)
+                       pointsPerSecond: Double(tallyAfter.1 - tallyBefore.1) / elapsed, problems: problems, split: split)
 }
 
 /// The number of members of a JSON object, counted by a scan of its bytes (the subscriber
