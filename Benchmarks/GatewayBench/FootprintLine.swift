@@ -1,5 +1,7 @@
 import BenchSupport
 import Foundation
+import POSIX
+import TestSupport
 
 /// Where a process's resident memory sits, from /proc/PID/smaps and smaps_rollup, in KiB: the
 /// executable's own file pages, the shared libraries' file pages, and anonymous pages (heap,
@@ -11,7 +13,8 @@ struct MemorySplit {
     var anonymous = 0
 
     init(pid: Int32, executable path: String) {
-        let smaps = (try? String(contentsOfFile: "/proc/\(pid)/smaps", encoding: .utf8)) ?? ""
+        // Read to the end through POSIX: procfs files report size 0, and smaps runs to ~100 KB.
+        let smaps = String(decoding: (try? readWholeFile("/proc/\(pid)/smaps")) ?? [], as: UTF8.self)
         var name = "", resident = 0
         for line in smaps.split(separator: "\n") {
             let fields = line.split(separator: " ", omittingEmptySubsequences: true)
@@ -27,7 +30,7 @@ struct MemorySplit {
                 if name == path { executable += file } else if name.contains(".so") { libraries += file } else { self.anonymous += file }
             }
         }
-        let rollup = (try? String(contentsOfFile: "/proc/\(pid)/smaps_rollup", encoding: .utf8)) ?? ""
+        let rollup = String(decoding: (try? readWholeFile("/proc/\(pid)/smaps_rollup")) ?? [], as: UTF8.self)
         if let line = rollup.split(separator: "\n").first(where: { $0.hasPrefix("Pss:") }) {
             proportional = Int(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "") ?? 0
         }
