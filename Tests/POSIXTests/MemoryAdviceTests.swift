@@ -35,8 +35,10 @@ import Testing
     @Test func parsesEachMappingWithItsResidentAndAnonymousSizes() {
         let mappings = MemoryAdvice.mappings(inSmaps: Self.sample)
         #expect(mappings.count == 8)
-        #expect(mappings[0] == MemoryAdvice.Mapping(start: 0x55f7_23a4_0000, end: 0x55f7_2447_2000, permissions: "r-xp",
-                                                    inode: 16_245_115, path: "/usr/bin/modbridge", residentKiB: 7432, anonymousKiB: 0))
+        let code = mappings[0]
+        #expect(code.start == 0x55f7_23a4_0000 && code.end == 0x55f7_2447_2000 && code.permissions == "r-xp")
+        #expect(code.inode == 16_245_115 && code.path == "/usr/bin/modbridge" && code.residentKiB == 7432 && code.anonymousKiB == 0)
+        #expect(mappings[1].anonymousKiB == 256 && mappings[2].permissions == "rw-p")
         #expect(mappings[3].path == "[heap]" && mappings[3].inode == 0)
         #expect(mappings[5].path == "/dev/shm/shared segment")
         #expect(mappings[6].path == "" && mappings[6].residentKiB == 352)
