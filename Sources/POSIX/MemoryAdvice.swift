@@ -10,7 +10,9 @@ import Glibc
 /// the file if the kernel has reclaimed them meanwhile). A range with anonymous pages is skipped:
 /// that is RELRO (the dynamic linker wrote relocations there and then made it read-only) or a
 /// range a debugger patched, where dropping the pages would bring back the unrelocated file
-/// bytes. Writable and anonymous mappings (heap, stacks, .data, .bss) are never touched.
+/// bytes. Writable and anonymous mappings (heap, stacks, .data, .bss) are never touched. A file
+/// replaced while mapped (an upgrade renames the new binary over it: "(deleted)" in smaps) keeps
+/// its old inode and pages for as long as it is mapped, so the pages faulted back are the old ones.
 package enum MemoryAdvice {
     /// One mapping of /proc/self/smaps, with what decides whether its pages may be dropped.
     package struct Mapping: Equatable, Sendable {
