@@ -97,7 +97,8 @@ split_cells() { echo "$(mib "$1") MiB | $(mib "$2") MiB | $(mib "$3") MiB | $(mi
     echo
     echo "Measured $(date +%Y-%m-%d) on ${cpu:-unknown CPU}, $(nproc) cores, $(uname -srm), with \`make bench-footprint\`"
     echo "(\`scripts/footprint-bench.sh --binary .build-static/release/modbridge --load-bench .build/release/modbridge-gateway-bench --write BENCHMARKS.md\`);"
-    echo "load average (1, 5, 15 min) $load_before before, $load_after after."
+    echo "load average (1, 5, 15 min) $load_before before, $load_after after (the load run's own ~200 threads"
+    echo "of simulators, gateway and subscriber count in the second)."
     echo
     echo "The binary the \`.deb\` carries: release, \`--static-swift-stdlib\`, stripped; no Foundation in it."
     echo "Idle: \`modbridge run\` on examples/demo.json (two simulated ovens on a pty keeping a real 9600 baud"
