@@ -23,6 +23,8 @@ struct LoadFigures {
     let problems: [String]
     /// `/metrics` scraped by wrk over the window, if asked for.
     var metrics: MetricsLoad?
+    /// Where the resident memory sat at the end of the window.
+    let split: MemorySplit
 }
 
 /// `devices` Modbus TCP devices of `BenchProfile` (each its own bus and connection; simulators of
@@ -88,6 +90,7 @@ func measureLoad(modbridge: String, folder: String, devices count: Int, interval
     let (cpuAfter, answersAfter, tallyAfter, end) = (gateway.cpuSeconds(), answers(), tally.withLock { ($0.events, $0.points) }, clock.now)
     let memory = gateway.memory()
     let threads = gateway.threads()
+    let split = MemorySplit(pid: gateway.process.pid, executable: modbridge)
     let elapsed = milliseconds(start.duration(to: end)) / 1000
 
     await client.disconnect()
@@ -100,7 +103,7 @@ func measureLoad(modbridge: String, folder: String, devices count: Int, interval
                        cpuPercent: (cpuAfter - cpuBefore) / elapsed * 100, residentKiB: memory.resident, peakKiB: memory.peak,
                        threads: threads, requestsPerSecond: Double(answersAfter - answersBefore) / elapsed,
                        eventsPerSecond: Double(tallyAfter.0 - tallyBefore.0) / elapsed,
-                       pointsPerSecond: Double(tallyAfter.1 - tallyBefore.1) / elapsed, problems: problems, metrics: metrics)
+                       pointsPerSecond: Double(tallyAfter.1 - tallyBefore.1) / elapsed, problems: problems, metrics: metrics, split: split)
 }
 
 /// The number of members of a JSON object, counted by a scan of its bytes (the subscriber

@@ -4,7 +4,7 @@
 // writes them into BENCHMARKS.md.
 //
 //   modbridge-gateway-bench [--modbridge PATH] [--mappings DIR] [--devices N] [--seconds N] [--repeat N]
-//                           [--samples N] [--only planner|latency|load|metrics] [--write FILE]
+//                           [--samples N] [--only planner|latency|load|metrics] [--write FILE] [--footprint-line]
 import BenchSupport
 import Foundation
 import TestSupport
@@ -22,6 +22,9 @@ struct Options {
     var markdown: String?
     /// Runs only this part (planner, latency, load or metrics); nothing is written then.
     var only: String?
+    /// Runs one 100 ms every-point load run and prints it as a `footprint key=value ...` line
+    /// (scripts/footprint-bench.sh); nothing is written then.
+    var footprintLine = false
 
     init(_ arguments: [String]) {
         var iterator = arguments.makeIterator()
@@ -35,10 +38,12 @@ struct Options {
             case "--devices": devices = Int(iterator.next() ?? "") ?? devices
             case "--write": markdown = iterator.next()
             case "--only": only = iterator.next()
+            case "--footprint-line": footprintLine = true
             default: benchFailure("unknown argument \(argument)")
             }
         }
         if let only, !["planner", "latency", "load", "metrics"].contains(only) { benchFailure("--only takes planner, latency, load or metrics") }
+        if footprintLine && (only != nil || markdown != nil) { benchFailure("--footprint-line goes with neither --only nor --write") }
         if only != nil && markdown != nil { benchFailure("--only runs a part of the bench; it does not go with --write") }
         // The generated configs live in a temporary folder: their paths must not be relative.
         if !mappings.hasPrefix("/") { mappings = FileManager.default.currentDirectoryPath + "/" + mappings }
@@ -207,7 +212,8 @@ func runBench(_ options: Options) async throws {
 }
 
 do {
-    try await runBench(Options(Array(CommandLine.arguments.dropFirst())))
+    let options = Options(Array(CommandLine.arguments.dropFirst()))
+    if options.footprintLine { try await printFootprintLine(options) } else { try await runBench(options) }
 } catch {
     benchFailure("\(error)")
 }

@@ -73,6 +73,8 @@ package struct RunCommand: Command {
                                                "upstream": runtime.upstream.map { "\($0.plan.url) (\($0.plan.settings.connection.rawValue))" } ?? "none",
                                                "buses": String(loaded.config.buses.count), "devices": String(loaded.devices.count),
                                                "registries": String(gateway.registry.registries.count), "mqtt_devices": String(mqttDevices)])
+        // Start-up's pages given back once it is over (issue 18's footprint; see StartupPageRelease).
+        let pageRelease = StartupPageRelease.schedule(logger: logger, reason: "start")
         var watchdog: Task<Void, Never>?
         if let service {
             let status = "serving \(loaded.devices.count) devices on \(loaded.config.buses.count) buses"
@@ -87,12 +89,17 @@ package struct RunCommand: Command {
             }
         }
         let reloads = Task {
+            var pageRelease = pageRelease
             for await _ in hangups {
                 logger.log(.info, "reload_requested", ["config": configFile])
                 service?.reloading()
                 await runtime.reload()
                 service?.ready(status: "reloaded \(configFile)")
+                // A reload parses the config again: its pages are given back the same way.
+                pageRelease.cancel()
+                pageRelease = StartupPageRelease.schedule(logger: logger, reason: "reload")
             }
+            pageRelease.cancel()
         }
         await Signals.shared.termination()
         reloads.cancel()
