@@ -33,9 +33,12 @@ strip --strip-unneeded "$TMP/modbridge"
 size_stripped=$(stat -c %s "$TMP/modbridge")
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 
-# The demo config on a free port, its profiles from the repository.
-port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-sed -e "s/\"port\": 1883/\"port\": $port/" -e "s#\"\\.\\./mappings\"#\"$PWD/mappings\"#" examples/demo.json >"$TMP/demo.json"
+# The demo config on free ports (its MQTT and its HTTP listener), its profiles from the repository.
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+port=$(free_port)
+http_port=$(free_port)
+sed -e "s/\"port\": 1883/\"port\": $port/" -e "s/\"port\": 8080/\"port\": $http_port/" \
+    -e "s#\"\\.\\./mappings\"#\"$PWD/mappings\"#" examples/demo.json >"$TMP/demo.json"
 "$TMP/modbridge" check "$TMP/demo.json" >/dev/null || die "the demo config does not check"
 
 # memory PID: "rss pss own libraries anonymous hwm threads" in KiB: VmRSS, Pss (each shared page
