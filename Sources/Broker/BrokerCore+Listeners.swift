@@ -39,6 +39,7 @@ extension BrokerCore {
                 // EMFILE and friends: new clients wait in the backlog while the listener rests.
                 log(.warning, "accept_failed", ["listener": listener.address, "error": "\(error)", "connections": "\(connections.count)"])
                 epoll.remove(listener.socket.descriptor)
+                if listener.pausedUntil == nil { statistics.listenersNotAccepting += 1 }
                 listener.pausedUntil = clock.now.advanced(by: .milliseconds(250))
                 return
             }
@@ -76,6 +77,7 @@ extension BrokerCore {
             listener.pausedUntil = nil
             do {
                 try epoll.add(listener.socket.descriptor, token: listener.token, interest: .readable)
+                statistics.listenersNotAccepting -= 1
             } catch {
                 log(.error, "listener_failed", ["listener": listener.address, "error": "\(error)"])
             }

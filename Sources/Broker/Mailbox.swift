@@ -31,6 +31,9 @@ package struct BrokerStatistics: Sendable, Equatable {
     package var tlsHandshakesFailed = 0
     /// Log lines about refusals and denials left out because too many came at once.
     package var refusalLogsSuppressed = 0
+    /// Listeners not accepting now: out of epoll after accept failed (descriptors exhausted),
+    /// their new clients waiting in the backlog (`/healthz` fails meanwhile).
+    package var listenersNotAccepting = 0
 
     package init() {}
 }

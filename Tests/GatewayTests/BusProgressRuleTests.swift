@@ -1,4 +1,5 @@
 import GatewayCore
+import Broker
 import HTTP
 import Modbus
 import Testing
@@ -57,5 +58,12 @@ struct BusProgressRuleTests {
         #expect(!body.contains("bus line"))
         links.detach(bus: "stuck")
         #expect(endpoints.health().status == .ok)
+        // A broker listener that cannot accept (descriptors exhausted) fails it too.
+        var statistics = BrokerStatistics()
+        statistics.listenersNotAccepting = 1
+        let refusing = OperationsEndpoints(links: links, brokerStatistics: { [statistics] in statistics })
+        let refused = refusing.health()
+        #expect(refused.status == .serviceUnavailable)
+        #expect(String(decoding: refused.body, as: UTF8.self) == "stalled\nbroker: 1 listener(s) not accepting connections (accept failed: descriptors exhausted?)\n")
     }
 }

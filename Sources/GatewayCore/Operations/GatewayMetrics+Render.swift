@@ -88,6 +88,8 @@ extension GatewayMetrics {
             text.sample([:], value)
         }
         one("modbridge_broker_connections", .gauge, "MQTT connections open now.", broker.connections)
+        one("modbridge_broker_listeners_not_accepting", .gauge, "Listeners whose accept failed (descriptors exhausted), waiting to accept again.",
+            broker.listenersNotAccepting)
         one("modbridge_broker_sessions", .gauge, "MQTT sessions held (connected or persistent).", broker.sessions)
         one("modbridge_broker_subscriptions", .gauge, "Subscriptions held.", broker.subscriptions)
         one("modbridge_broker_retained_messages", .gauge, "Retained messages held.", broker.retainedMessages)

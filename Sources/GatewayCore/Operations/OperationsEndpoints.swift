@@ -35,11 +35,14 @@ package struct OperationsEndpoints: Sendable {
         return BusProgressRule.describe(rule.stalls(at: .now))
     }
 
-    /// `GET /healthz`: 200 `ok` when every running bus thread made progress within its limit (the
-    /// broker's reactor serves, or this would not be answered); otherwise 503 naming the stuck
-    /// buses and how long since each progressed.
+    /// `GET /healthz`: 200 `ok` when the broker accepts connections on every listener (its
+    /// reactor serves, or this would not be answered) and every running bus thread made progress
+    /// within its limit; otherwise 503 naming the listeners that refuse and the stuck buses.
     package func health() -> HTTPResponse {
-        Self.health(stalls: stalledBuses())
+        let refusing = brokerStatistics?().listenersNotAccepting ?? 0
+        let broker = refusing > 0 ? "broker: \(refusing) listener(s) not accepting connections (accept failed: descriptors exhausted?)" : nil
+        let problems = [broker, stalledBuses()].compactMap { $0 }
+        return Self.health(stalls: problems.isEmpty ? nil : problems.joined(separator: "\n"))
     }
 
     /// The answer for the stalls described (nil: none).
