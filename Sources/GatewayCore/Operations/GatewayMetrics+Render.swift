@@ -18,9 +18,9 @@ extension GatewayMetrics {
     private func renderBuses(into text: inout PrometheusText) {
         // Each bus's label set, escaped once rather than in every family.
         let labels = buses.map { PrometheusText.labels(["bus": $0.id]) }
+        let statuses = buses.map(\.status)
         func each(_ name: String, _ type: PrometheusText.MetricType, _ help: String, _ value: (BusStatus) -> Int) {
-            text.family(name, type, help: help)
-            for (index, bus) in buses.enumerated() { text.sample(labels[index], value(bus.status)) }
+            text.family(name, type, help: help, labels: labels, items: statuses, value: value)
         }
         each("modbridge_bus_line_open", .gauge, "1 while the bus's line is open, 0 while it is closed and being reopened.") { $0.isOpen ? 1 : 0 }
         each("modbridge_bus_line_reopens_total", .counter, "Times the line was opened again after a failure.") { $0.reopens }
@@ -55,9 +55,10 @@ extension GatewayMetrics {
     private func renderServers(into text: inout PrometheusText) {
         let served = buses.compactMap { bus in bus.server.map { (bus.id, $0) } }
         guard !served.isEmpty else { return }
+        let labels = served.map { PrometheusText.labels(["bus": $0.0]) }
+        let servers = served.map(\.1)
         func each(_ name: String, _ type: PrometheusText.MetricType, _ help: String, _ value: (BusServerStatus) -> Int) {
-            text.family(name, type, help: help)
-            for (bus, server) in served { text.sample(["bus": bus], value(server)) }
+            text.family(name, type, help: help, labels: labels, items: servers, value: value)
         }
         each("modbridge_bus_server_clients", .gauge, "Clients connected to the bus's Modbus TCP server.") { $0.connections }
         each("modbridge_bus_server_requests_total", .counter, "Requests the bus's Modbus TCP server received.") { $0.requests }
@@ -109,9 +110,9 @@ extension GatewayMetrics {
         guard !upstream.isEmpty else { return }
         // One connection per device in `per-device` style: label sets escaped once.
         let labels = upstream.map { PrometheusText.labels(["connection": $0.connection]) }
+        let statuses = upstream.map(\.status)
         func each(_ name: String, _ type: PrometheusText.MetricType, _ help: String, _ value: (UpstreamQueueStatus) -> Int) {
-            text.family(name, type, help: help)
-            for (index, queue) in upstream.enumerated() { text.sample(labels[index], value(queue.status)) }
+            text.family(name, type, help: help, labels: labels, items: statuses, value: value)
         }
         each("modbridge_upstream_connected", .gauge, "1 while the upstream link is up (CONNACK accepted).") { $0.connected ? 1 : 0 }
         each("modbridge_upstream_queue_messages", .gauge, "Messages queued and not yet acknowledged by the upstream broker.") { $0.depth }

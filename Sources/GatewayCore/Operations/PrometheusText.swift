@@ -42,6 +42,13 @@ package struct PrometheusText {
         bytes.append(0x0A)
     }
 
+    /// The family `name` with one sample per item of `items`, under the label set at the same
+    /// index of `labels`: the shape of every per-bus, per-device and per-connection family.
+    package mutating func family<Item>(_ name: String, _ type: MetricType, help: String, labels: [Labels], items: [Item], value: (Item) -> Int) {
+        family(name, type, help: help)
+        for index in items.indices { sample(labels[index], value(items[index])) }
+    }
+
     /// Label pairs rendered once (`name="value",...`, escaped), for a bus or device whose labels
     /// repeat in every family: no escaping or allocation per sample.
     package struct Labels: Sendable {
