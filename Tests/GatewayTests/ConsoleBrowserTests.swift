@@ -40,15 +40,18 @@ final class ConsoleBrowserTests {
 
     @Test("Chromium logs in with the registry's password, sees both devices' values change, writes a set point through the confirm step and sees its ack")
     func browserSession() throws {
-        // Kept after the test (the issue asks for it): .build/test-artifacts/console.png.
+        // Kept after the test (the issue asks for it): .build/test-artifacts/console.png, and the
+        // same page at a phone's width, console-phone.png.
         let artifacts = Self.repository + "/.build/test-artifacts"
         try FileManager.default.createDirectory(atPath: artifacts, withIntermediateDirectories: true)
         let screenshot = artifacts + "/console.png"
-        try? FileManager.default.removeItem(atPath: screenshot)
+        let phoneScreenshot = artifacts + "/console-phone.png"
+        for file in [screenshot, phoneScreenshot] { try? FileManager.default.removeItem(atPath: file) }
         let browser = try ChildProcess("python3", ["-B", Self.repository + "/Tests/Peers/console_browser.py",
                                                    "--url", "http://127.0.0.1:\(httpPort)", "--username", "demo",
                                                    "--password", Self.password, "--device", "oven-1", "--point", "set_point",
-                                                   "--value", "80", "--screenshot", screenshot], inheritStandardError: true,
+                                                   "--value", "80", "--screenshot", screenshot, "--phone-screenshot", phoneScreenshot],
+                                   inheritStandardError: true,
                                    // Chromium's profile, caches and temporary files go into this test's folder.
                                    environment: ["TMPDIR": folder.path, "HOME": folder.path, "XDG_CONFIG_HOME": folder.path + "/.config",
                                                  "XDG_CACHE_HOME": folder.path + "/.cache"])
@@ -62,9 +65,14 @@ final class ConsoleBrowserTests {
         #expect(summary["valueAfterWrite"] as? String == "80 °C")
         let changes = summary["changes"] as? [String: Int] ?? [:]
         #expect(changes.keys.sorted() == ["oven-1", "oven-2"] && changes.values.allSatisfy { $0 > 0 }, "\(line)")
-        // The screenshot is a PNG.
-        let png = try #require(FileManager.default.contents(atPath: screenshot))
-        #expect(Array(png.prefix(8)) == [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A])
+        // Readable on a phone: no sideways scrolling, every card and its controls within the width.
+        let phone = summary["phone"] as? [String: Any] ?? [:]
+        #expect((phone["width"] as? Int).map { $0 <= 400 } == true && (phone["problems"] as? [String])?.isEmpty == true, "\(line)")
+        // The screenshots are PNGs.
+        for file in [screenshot, phoneScreenshot] {
+            let png = try #require(FileManager.default.contents(atPath: file), "\(file)")
+            #expect(Array(png.prefix(8)) == [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A])
+        }
         // The gateway logged the console's login.
         #expect(log.contains("event=console_login") && log.contains("entity=demo"), "\(log)")
     }

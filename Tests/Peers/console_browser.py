@@ -3,13 +3,16 @@ driven by Selenium, against a running gateway's HTTP listener.
 
 usage: console_browser.py --url http://127.0.0.1:PORT --username demo --password PW
                           --device oven-1 --point set_point --value 80 --screenshot PATH
-                          [--timeout SECONDS]
+                          [--phone-screenshot PATH] [--timeout SECONDS]
 
 Steps: `/` without login ends on the login page; `/console.js` fetched without login is not
 served (303 or 401); log in; every device card shows live values and, on every device, at least
 one value changes as events arrive; write --value to --device's --point through the confirm step; the ack is shown
 as ok and the point's value becomes --value; the page logged no Content-Security-Policy
-violation and no script error. Then the screenshot is taken.
+violation and no script error. Then the screenshot is taken. With --phone-screenshot, the window
+is then narrowed to a phone's (390 × 844 CSS pixels): the page must not scroll sideways, every
+device card must fit the width, each point's value, field and write button must be visible without
+scrolling inside the card, and text must stay at least 12 px; then the second screenshot is taken.
 
 Prints one JSON summary line on stdout: {"ok": true, "values": {...}, "changes": {device: N}, "confirm": "...",
 "ack": "..."} and exits 0; or {"ok": false, "reason": "...", ...} and exits 1 (a screenshot is
@@ -49,6 +52,7 @@ def arguments():
     parser.add_argument("--point", required=True)
     parser.add_argument("--value", required=True)
     parser.add_argument("--screenshot", required=True)
+    parser.add_argument("--phone-screenshot")
     parser.add_argument("--timeout", type=float, default=60.0, help="the longest wait for any one step")
     return parser.parse_args()
 
@@ -188,6 +192,41 @@ def run(options, driver, summary):
     summary["valueAfterWrite"] = value_cell.text
 
 
+def phone(options, driver, summary):
+    """The same page at a phone's width: readable without sideways scrolling."""
+    driver.set_window_size(390, 844)
+    wait(driver, options.timeout, lambda d: d.execute_script("return window.innerWidth") <= 400, "the phone-sized window")
+    layout = driver.execute_script("""
+      const width = window.innerWidth, problems = [];
+      const page = document.documentElement.scrollWidth;
+      if (page > width) problems.push(`the page is ${page} px wide in a ${width} px window`);
+      for (const card of document.querySelectorAll('[data-device]')) {
+        const box = card.getBoundingClientRect();
+        if (box.left < 0 || box.right > width) problems.push(`card ${card.dataset.device} spans ${box.left}..${box.right}`);
+        for (const row of card.querySelectorAll('tr[data-point]')) {
+          for (const cell of row.querySelectorAll('[data-role="value"], [data-role="input"], [data-role="write"]')) {
+            const part = cell.getBoundingClientRect();
+            if (part.right > box.right + 0.5 || part.left < box.left - 0.5)
+              problems.push(`${card.dataset.device} ${row.dataset.point} ${cell.dataset.role} at ${part.left}..${part.right}, card ${box.left}..${box.right}`);
+          }
+        }
+      }
+      let smallest = Infinity;
+      for (const element of document.querySelectorAll('body *')) {
+        if (!element.offsetParent || !element.childNodes.length) continue;
+        const text = [...element.childNodes].some(node => node.nodeType === 3 && node.textContent.trim());
+        if (text) smallest = Math.min(smallest, parseFloat(getComputedStyle(element).fontSize));
+      }
+      return {width, page, problems, smallestFont: smallest};""")
+    summary["phone"] = layout
+    driver.save_screenshot(options.phone_screenshot)
+    summary["phoneScreenshot"] = options.phone_screenshot
+    if layout["problems"]:
+        raise Failure(f"at a phone's width: {layout['problems'][:5]}")
+    if layout["smallestFont"] < 12:
+        raise Failure(f"at a phone's width some text is {layout['smallestFont']} px")
+
+
 def main():
     options = arguments()
     summary = {"ok": False}
@@ -197,8 +236,13 @@ def main():
     except WebDriverException as error:
         print(json.dumps({"ok": False, "reason": f"cannot start {CHROMIUM} with {CHROMEDRIVER}: {error.msg}"}), flush=True)
         sys.exit(2)
+    screenshot_taken = False
     try:
         run(options, driver, summary)
+        driver.save_screenshot(options.screenshot)
+        summary["screenshot"], screenshot_taken = options.screenshot, True
+        if options.phone_screenshot:
+            phone(options, driver, summary)
         # A policy violation or a script error means the page broke somewhere, even if it worked.
         problems = [entry["message"] for entry in driver.get_log("browser")
                     if entry.get("level") == "SEVERE" or "Content Security Policy" in entry.get("message", "")]
@@ -211,11 +255,12 @@ def main():
     except WebDriverException as error:
         summary["reason"] = f"browser error: {error.msg}"
     finally:
-        try:
-            driver.save_screenshot(options.screenshot)
-            summary["screenshot"] = options.screenshot
-        except WebDriverException:
-            pass
+        if not screenshot_taken:
+            try:
+                driver.save_screenshot(options.screenshot)
+                summary["screenshot"] = options.screenshot
+            except WebDriverException:
+                pass
         if not summary["ok"] and "browserLog" not in summary:
             try:
                 summary["browserLog"] = [entry["message"] for entry in driver.get_log("browser")][-10:]

@@ -97,7 +97,7 @@ enum ConsoleScript {
       const meta = info.bus ? "bus " + info.bus + " · unit " + info.unit + " · " + info.profile : "MQTT device (not polled)";
       const table = el("table", {},
         el("thead", {}, el("tr", {}, el("th", {}, "point"), el("th", {}, "value"),
-                           consoleState.session.canWrite ? el("th", {}, "set") : null)));
+                           consoleState.session.canWrite ? el("th", { className: "set" }, "set") : null)));
       const body = el("tbody", {});
       for (const point of info.points) {
         device.points.set(point.name, point);
@@ -105,7 +105,8 @@ enum ConsoleScript {
         const row = el("tr", { "data-point": point.name, title: point.description || "" },
           el("td", {}, point.name),
           valueCell,
-          consoleState.session.canWrite ? el("td", {}, point.writable ? writeControl(device, point) : "") : null);
+          consoleState.session.canWrite
+            ? el("td", { className: point.writable ? "set" : "set none" }, point.writable ? writeControl(device, point) : "") : null);
         device.rows.set(point.name, { row, valueCell });
         body.append(row);
       }

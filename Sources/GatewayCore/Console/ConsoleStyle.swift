@@ -54,6 +54,15 @@ enum ConsoleStyle {
       main { padding: .4rem .5rem 2rem; }
       header form { margin-left: 0; }
       .point-description { display: none; }
+      /* A point's row as two lines: name and value, then its write control across the card,
+         so nothing needs scrolling sideways on a phone. */
+      .device table, .device thead, .device tbody { display: block; }
+      .device tr { display: grid; grid-template-columns: minmax(0, 1fr) minmax(0, 1fr); border-top: 1px solid #e5e7eb; }
+      .device td, .device th { border-top: 0; }
+      .device th.set, .device td.set.none { display: none; }
+      .device td.set { grid-column: 1 / -1; padding-top: 0; }
+      .device td.value { white-space: normal; overflow-wrap: anywhere; }
+      .write input, .write select { flex: 1; width: auto; min-width: 0; }
     }
 
     """#
