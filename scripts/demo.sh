@@ -57,8 +57,10 @@ INFO
 "$modbridge" run --config "$config" &
 gateway=$!
 subscriber=""
+# Under set -e a failing command here would end the trap before the folder is removed: Ctrl-C
+# reaches the whole process group, so the subscriber and the gateway may be gone already.
 stop() {
-    [ -n "$subscriber" ] && kill "$subscriber" 2>/dev/null
+    if [ -n "$subscriber" ]; then kill "$subscriber" 2>/dev/null || true; fi
     kill -INT "$gateway" 2>/dev/null || true
     wait "$gateway" 2>/dev/null || true
 }
