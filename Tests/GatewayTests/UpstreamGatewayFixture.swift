@@ -51,7 +51,7 @@ final class UpstreamGatewayFixture {
     /// With `shared`, one connection for the gateway logs in as Mosquitto's consumer user (which
     /// may use every topic) with client id `gateway-1`; devices then carry no logins of their own.
     init(login: Login, mode: String = "upstream", shared: Bool = false, caName: String = "ca",
-         password: (String) -> String? = { _ in nil }, replayRate: Int = 1000, persistence: Bool = false) throws {
+         password: (String) -> String? = { _ in nil }, replayRate: Int = 1000, persistence: Bool = false, metricsListener: Bool = false) throws {
         certificates = try TestCertificates()
         for user in Self.deviceUsers { try certificates.makeClientCertificate(user.name, commonName: user.name) }
         simulator = try ModbusSimulator.startRTU(controllers: [1, 2].map { SimulatedController(unit: $0, temperatureModel: false) })
@@ -80,7 +80,9 @@ final class UpstreamGatewayFixture {
         let connection = shared
             ? #""connection": "shared", "clientId": "gateway-1", "username": "consumer", "password": "consumer-password","#
             : #""connection": "per-device","#
-        let listeners = mode == "upstream" ? "" : #""listeners": [{ "host": "127.0.0.1", "port": \#(localPort), "anonymousAs": "plant" }],"#
+        // In upstream mode, an HTTP listener for /metrics and /healthz on localPort when asked for.
+        let listeners = mode != "upstream" ? #""listeners": [{ "host": "127.0.0.1", "port": \#(localPort), "anonymousAs": "plant" }],"#
+            : metricsListener ? #""listeners": [{ "host": "127.0.0.1", "port": \#(localPort), "protocol": "http" }],"# : ""
         try """
         { "broker": { "mode": "\(mode)", \(listeners)
             "upstream": { "url": "\(url)", \(ca) \(connection) "keepAlive": "10s",

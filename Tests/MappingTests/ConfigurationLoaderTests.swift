@@ -142,7 +142,7 @@ import TestSupport
           "registries": [{ "id": "reg", "devices": [{ "id": "dev-1", "bus": "b", "unit": 2, "profile": "acme-t1" }] }] }
         """)
         let loaded = try ConfigurationLoader.load(configFile: file)
-        #expect(loaded.config.broker == .upstream(.init(host: "::1", port: 8883, clientID: "gw1", keepAlive: .seconds(30), connection: .shared)))
+        #expect(loaded.config.broker == .upstream(.init(host: "::1", port: 8883, clientID: "gw1", keepAlive: .seconds(30), connection: .shared), listeners: []))
         #expect(loaded.config.buses[0].kind == .simulator(units: [1, 2], line: .init()))
     }
 }

@@ -188,6 +188,7 @@ struct SchemaTests {
         {
           "broker": {
             "mode": "upstream",
+            "listeners": [{ "host": "0.0.0.0", "port": 9100, "protocol": "http", "serve": ["metrics"] }],
             "upstream": {
               "url": "mqtts://[2001:db8::1]", "ca": "ca.pem", "serverName": "mqtt.example.com", "connection": "shared",
               "clientId": "gw-7", "username": "gateway", "passwordFile": "secret.txt", "certificate": "gw.pem", "key": "gw.key",
@@ -283,9 +284,12 @@ struct SchemaTests {
                             text: config(extra: #""broker": {"upstream": {"url": "mqtt://b"}}, "#), message: "False schema does not allow"),
             InvalidDocument(name: "mode both without upstream", kind: .config,
                             text: config(extra: #""broker": {"mode": "both"}, "#), message: "'upstream' is a required property"),
-            InvalidDocument(name: "listeners in upstream mode", kind: .config,
+            InvalidDocument(name: "an MQTT listener in upstream mode", kind: .config,
                             text: config(extra: #""broker": {"mode": "upstream", "listeners": [{"host": "::1", "port": 0}], "upstream": {"url": "mqtt://b"}}, "#),
-                            message: "False schema does not allow"),
+                            message: "'protocol' is a required property"),
+            InvalidDocument(name: "the console in upstream mode", kind: .config,
+                            text: config(extra: #""broker": {"mode": "upstream", "listeners": [{"host": "::1", "port": 0, "protocol": "http", "serve": ["metrics", "console"]}], "upstream": {"url": "mqtt://b"}}, "#),
+                            message: "'metrics' was expected"),
             InvalidDocument(name: "upstream url http://", kind: .config,
                             text: config(extra: #""broker": {"mode": "upstream", "upstream": {"url": "http://b"}}, "#), message: "'http://b' does not match"),
             InvalidDocument(name: "upstream ca with mqtt://", kind: .config,

@@ -75,7 +75,7 @@ import TestSupport
         let folder = TemporaryFolder()
         let loaded = try load(Self.config(broker: #"{ "mode": "upstream", "upstream": { "url": "mqtts://broker.example.com" } }"#), in: folder)
         let upstream = BrokerSettings.Upstream(host: "broker.example.com", port: 8883, tls: true, clientID: "modbridge-plant1")
-        #expect(loaded.config.broker == .upstream(upstream))
+        #expect(loaded.config.broker == .upstream(upstream, listeners: []))
         #expect(upstream.ca == nil && upstream.serverName == nil && upstream.username == nil && upstream.password == nil)
         #expect(upstream.keepAlive == .seconds(60) && !upstream.cleanSession && upstream.connection == .perDevice)
         #expect(upstream.deviceTopic == "$devices/{id}" && upstream.registryTopic == "$registries/{id}")
@@ -84,6 +84,10 @@ import TestSupport
         // No embedded broker in upstream mode: no listener, the default message size.
         #expect(loaded.config.broker.listeners.isEmpty)
         #expect(loaded.config.broker.maximumMessageSize == 262_144)
+        #expect(!loaded.config.broker.hasEmbeddedBroker)
+        // …but HTTP listeners for /metrics and /healthz, serving metrics alone by default.
+        let monitored = try load(Self.config(broker: #"{ "mode": "upstream", "upstream": { "url": "mqtt://broker" }, "listeners": [{ "host": "127.0.0.1", "port": 9100, "protocol": "http" }] }"#), in: folder)
+        #expect(monitored.config.broker.listeners == [.init(host: "127.0.0.1", port: 9100, http: .init(webSocket: false, console: false, metrics: true))])
         let device = try #require(loaded.devices.first?.settings)
         #expect(device.upstream == nil && device.upstreamUsername == "oven-1")
         // A plain URL: port 1883, no TLS.
@@ -204,8 +208,17 @@ import TestSupport
             BadValue(name: "mode both without upstream", broker: #"{ "mode": "both" }"#, path: "$.broker.upstream", message: "missing"),
             BadValue(name: "upstream in embedded mode", broker: #"{ "upstream": { "url": "mqtt://broker" } }"#,
                      path: "$.broker.upstream", message: "applies to broker modes \"upstream\" and \"both\" only"),
-            BadValue(name: "listeners in upstream mode", broker: #"{ "mode": "upstream", "listeners": [{ "host": "::1", "port": 0 }], "upstream": { "url": "mqtt://b" } }"#,
-                     path: "$.broker.listeners", message: "upstream mode runs no broker of its own"),
+            BadValue(name: "an MQTT listener in upstream mode", broker: #"{ "mode": "upstream", "listeners": [{ "host": "::1", "port": 0 }], "upstream": { "url": "mqtt://b" } }"#,
+                     path: "$.broker.listeners[0].protocol", message: "broker mode \"upstream\" opens \"protocol\": \"http\" listeners only, for /metrics and /healthz"),
+            BadValue(name: "the console in upstream mode",
+                     broker: #"{ "mode": "upstream", "listeners": [{ "host": "::1", "port": 0, "protocol": "http", "serve": ["metrics", "console"] }], "upstream": { "url": "mqtt://b" } }"#,
+                     path: "$.broker.listeners[0].serve[1]", message: "\"console\" needs the embedded broker's topics"),
+            BadValue(name: "WebSocket in upstream mode",
+                     broker: #"{ "mode": "upstream", "listeners": [{ "host": "::1", "port": 0, "protocol": "http", "serve": ["websocket"] }], "upstream": { "url": "mqtt://b" } }"#,
+                     path: "$.broker.listeners[0].serve[0]", message: "in mode \"upstream\" an HTTP listener serves \"metrics\" only"),
+            BadValue(name: "anonymousAs in upstream mode",
+                     broker: #"{ "mode": "upstream", "listeners": [{ "host": "::1", "port": 0, "protocol": "http", "anonymousAs": "plant1" }], "upstream": { "url": "mqtt://b" } }"#,
+                     path: "$.broker.listeners[0].anonymousAs", message: "applies to the embedded broker's listeners only"),
             BadValue(name: "maxMessageSize in upstream mode", broker: #"{ "mode": "upstream", "maxMessageSize": 4096, "upstream": { "url": "mqtt://b" } }"#,
                      path: "$.broker.maxMessageSize", message: "upstream mode runs no broker of its own"),
             BadValue(name: "messagesPerSecond in upstream mode", broker: #"{ "mode": "upstream", "messagesPerSecond": 10, "upstream": { "url": "mqtt://b" } }"#,

@@ -115,6 +115,8 @@ package struct CheckCommand: Command {
         let scheme: String
         if case .tls = listener.security {
             scheme = "HTTPS"
+        } else if !services.contains(.webSocket) && !services.contains(.console) {
+            scheme = "HTTP"  // no login crosses it
         } else {
             scheme = listener.insecure ? "HTTP, passwords accepted without TLS" : "HTTP, password logins refused without TLS"
         }

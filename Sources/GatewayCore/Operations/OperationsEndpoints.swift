@@ -7,14 +7,24 @@ package struct OperationsEndpoints: Sendable {
     private let links: DeviceLinkBoard
     private let brokerStatistics: (@Sendable () -> BrokerStatistics)?
     private let upstreamQueues: (@Sendable () -> [GatewayMetrics.UpstreamMetrics])?
+    private let listenersNotAccepting: (@Sendable () -> Int)?
 
     /// `brokerStatistics`: the embedded broker's counters (nil without one); `upstreamQueues`:
-    /// each upstream connection's queue (nil without an upstream broker).
+    /// each upstream connection's queue (nil without an upstream broker); `listenersNotAccepting`:
+    /// for `/healthz`, taken from `brokerStatistics` unless given (upstream mode's HTTP listeners).
     package init(links: DeviceLinkBoard, brokerStatistics: (@Sendable () -> BrokerStatistics)?,
-                 upstreamQueues: (@Sendable () -> [GatewayMetrics.UpstreamMetrics])? = nil) {
+                 upstreamQueues: (@Sendable () -> [GatewayMetrics.UpstreamMetrics])? = nil,
+                 listenersNotAccepting: (@Sendable () -> Int)? = nil) {
         self.links = links
         self.brokerStatistics = brokerStatistics
         self.upstreamQueues = upstreamQueues
+        if let listenersNotAccepting {
+            self.listenersNotAccepting = listenersNotAccepting
+        } else if let brokerStatistics {
+            self.listenersNotAccepting = { @Sendable in brokerStatistics().listenersNotAccepting }
+        } else {
+            self.listenersNotAccepting = nil
+        }
     }
 
     /// The metrics now, as they are rendered.
@@ -39,7 +49,7 @@ package struct OperationsEndpoints: Sendable {
     /// reactor serves, or this would not be answered) and every running bus thread made progress
     /// within its limit; otherwise 503 naming the listeners that refuse and the stuck buses.
     package func health() -> HTTPResponse {
-        let refusing = brokerStatistics?().listenersNotAccepting ?? 0
+        let refusing = listenersNotAccepting?() ?? 0
         let broker = refusing > 0 ? "broker: \(refusing) listener(s) not accepting connections (accept failed: descriptors exhausted?)" : nil
         let problems = [broker, stalledBuses()].compactMap { $0 }
         return Self.health(stalls: problems.isEmpty ? nil : problems.joined(separator: "\n"))

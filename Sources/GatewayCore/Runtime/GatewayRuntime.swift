@@ -11,8 +11,11 @@ import Serial
 /// bus whose settings changed, a device whose settings or profile changed.
 actor GatewayRuntime {
     private(set) var loaded: LoadedConfiguration
-    /// The embedded broker; nil in `upstream` mode.
+    /// The embedded broker; in `upstream` mode only its HTTP listeners for `/metrics` and
+    /// `/healthz` (nil without any), and no device is on it.
     let broker: Broker?
+    /// Whether the devices' topics are on `broker` (modes embedded and both).
+    let devicesOnBroker: Bool
     /// The upstream connections and their queues; nil in `embedded` mode.
     let upstream: UpstreamService?
     /// Where the runtime, its buses, devices and broker log; the command that starts it owns the handler.
@@ -36,6 +39,7 @@ actor GatewayRuntime {
         self.loaded = loaded
         self.consoleConfiguration = consoleConfiguration
         self.broker = broker
+        devicesOnBroker = broker != nil && loaded.config.broker.hasEmbeddedBroker
         self.upstream = upstream
         self.links = links
         self.logger = logger
@@ -84,8 +88,9 @@ actor GatewayRuntime {
     private static func startBroker(_ gateway: LoadedGateway, links: DeviceLinkBoard, site: GatewaySite, logger: Logger) throws(GatewayError) -> Broker {
         let loaded = gateway.configuration
         guard !gateway.listeners.isEmpty else { throw .unsupported("\(loaded.file): $.broker.listeners: no listener") }
+        // In upstream mode the storage folder is the upstream queue's; the broker serves HTTP only.
         let configuration = BrokerConfiguration(listeners: gateway.listeners.map(\.configuration),
-                                                storageDirectory: loaded.storagePath,
+                                                storageDirectory: loaded.config.broker.hasEmbeddedBroker ? loaded.storagePath : nil,
                                                 maximumMessageSize: loaded.config.broker.maximumMessageSize)
         do {
             return try Broker.start(configuration, policy: policy(gateway.registry, links: links), site: site, logger: logger)
@@ -218,7 +223,7 @@ actor GatewayRuntime {
 
     private func addDevice(_ device: ResolvedDevice, to worker: BusWorker) async throws(GatewayError) {
         var channels: [any DeviceChannel] = []
-        if let broker {
+        if let broker, devicesOnBroker {
             do {
                 channels.append(try await BrokerDeviceChannel.connect(to: broker, deviceID: device.settings.id,
                                                                       registryID: device.registry, logger: logger))

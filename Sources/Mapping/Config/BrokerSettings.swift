@@ -5,25 +5,32 @@ package enum BrokerSettings: Sendable, Equatable {
 
     /// The broker runs in-process; nothing goes to another broker.
     case embedded(listeners: [Listener], maximumMessageSize: Int)
-    /// No embedded broker (no listener is opened): every device's topics are on `Upstream`.
-    case upstream(Upstream)
+    /// No embedded broker: every device's topics are on `Upstream`. `listeners` are HTTP
+    /// listeners serving `/metrics` and `/healthz` only (no MQTT, console or WebSocket: those
+    /// need the embedded broker's topics).
+    case upstream(Upstream, listeners: [Listener])
     /// The embedded broker with its listeners and, beside it, a copy of every device's messages
     /// upstream: local consumers keep working while the upstream link is down.
     case both(listeners: [Listener], maximumMessageSize: Int, upstream: Upstream)
 
-    /// The embedded broker's listeners; empty in upstream mode.
+    /// The listeners opened: the embedded broker's, or in upstream mode the metrics listeners.
     package var listeners: [Listener] {
         switch self {
-        case let .embedded(listeners, _), let .both(listeners, _, _): listeners
-        case .upstream: []
+        case let .embedded(listeners, _), let .both(listeners, _, _), let .upstream(_, listeners): listeners
         }
+    }
+
+    /// Whether devices' topics are on the embedded broker (modes embedded and both).
+    package var hasEmbeddedBroker: Bool {
+        if case .upstream = self { return false }
+        return true
     }
 
     /// The upstream broker, in modes upstream and both.
     package var upstream: Upstream? {
         switch self {
         case .embedded: nil
-        case let .upstream(upstream), let .both(_, _, upstream): upstream
+        case let .upstream(upstream, _), let .both(_, _, upstream): upstream
         }
     }
 
@@ -35,12 +42,12 @@ package enum BrokerSettings: Sendable, Equatable {
         }
     }
 
-    /// The same mode with `listeners` instead (no change in upstream mode).
+    /// The same mode with `listeners` instead.
     func replacingListeners(_ listeners: [Listener]) -> BrokerSettings {
         switch self {
         case let .embedded(_, size): .embedded(listeners: listeners, maximumMessageSize: size)
         case let .both(_, size, upstream): .both(listeners: listeners, maximumMessageSize: size, upstream: upstream)
-        case .upstream: self
+        case let .upstream(upstream, _): .upstream(upstream, listeners: listeners)
         }
     }
 
@@ -48,7 +55,7 @@ package enum BrokerSettings: Sendable, Equatable {
     func replacingUpstream(_ upstream: Upstream) -> BrokerSettings {
         switch self {
         case .embedded: self
-        case .upstream: .upstream(upstream)
+        case let .upstream(_, listeners): .upstream(upstream, listeners: listeners)
         case let .both(listeners, size, _): .both(listeners: listeners, maximumMessageSize: size, upstream: upstream)
         }
     }

@@ -43,10 +43,12 @@ struct ConfigParser {
         var maximumMessageSize = BrokerSettings.defaultMaximumMessageSize
         var messagesPerSecond: Int?
         if mode == "upstream" {
-            // No embedded broker: its settings would be ignored, so they are errors.
-            for key in ["listeners", "maxMessageSize", "messagesPerSecond"] where reader.value(key) != nil {
+            // No embedded broker: its settings would be ignored, so they are errors. Listeners
+            // may be HTTP ones for /metrics and /healthz (an operator still monitors the box).
+            for key in ["maxMessageSize", "messagesPerSecond"] where reader.value(key) != nil {
                 log.report(reader.childPath(key), "applies to broker modes \"embedded\" and \"both\" only (upstream mode runs no broker of its own)")
             }
+            listeners = (reader.array("listeners") ?? []).compactMap { listener($0.0, path: $0.1, metricsOnly: true) }
         } else {
             if let items = reader.array("listeners", nonEmpty: true) {
                 listeners = items.compactMap { listener($0.0, path: $0.1) }
@@ -61,12 +63,13 @@ struct ConfigParser {
             return (.embedded(listeners: listeners, maximumMessageSize: maximumMessageSize), messagesPerSecond)
         }
         guard let upstream = upstreamReader.flatMap({ upstream($0, parse: &parse) }) else { return nil }
-        if mode == "upstream" { return (.upstream(upstream), messagesPerSecond) }
+        if mode == "upstream" { return (.upstream(upstream, listeners: listeners), messagesPerSecond) }
         return (.both(listeners: listeners, maximumMessageSize: maximumMessageSize, upstream: upstream), messagesPerSecond)
     }
 
     /// `{host, port, protocol?, serve?, insecure?, anonymousAs?, tls?: {certificate, key}}`; the TLS files are loaded by the gateway.
-    private func listener(_ value: JSONValue, path: String) -> BrokerSettings.Listener? {
+    /// `metricsOnly` (upstream mode): an HTTP listener serving `metrics` alone, `metrics` by default.
+    private func listener(_ value: JSONValue, path: String, metricsOnly: Bool = false) -> BrokerSettings.Listener? {
         guard var listener = ObjectReader(value, path: path, log: log) else { return nil }
         let host = listener.string("host", required: true, expected: "an address to listen on", valid: { !$0.isEmpty })
         let port = listener.integer("port", in: 0...65535, required: true)
@@ -76,9 +79,18 @@ struct ConfigParser {
         let serve = listener.array("serve", nonEmpty: true)
         var http: BrokerSettings.HTTPServe?
         if kind == "http" {
-            http = self.serve(serve)
+            http = self.serve(serve, metricsOnly: metricsOnly)
         } else if serve != nil {
             log.report(listener.childPath("serve"), "applies to \"protocol\": \"http\" listeners only")
+        }
+        if metricsOnly {
+            if kind != "http" {
+                log.report(listener.childPath("protocol"), "broker mode \"upstream\" opens \"protocol\": \"http\" listeners only, for /metrics and /healthz "
+                           + "(MQTT clients use the upstream broker; mode \"both\" runs the embedded broker too)")
+            }
+            if anonymousAs != nil {
+                log.report(listener.childPath("anonymousAs"), "applies to the embedded broker's listeners only (broker modes \"embedded\" and \"both\")")
+            }
         }
         var tls: BrokerSettings.TLSFiles?
         if var files = listener.object("tls") {
@@ -92,14 +104,20 @@ struct ConfigParser {
         return .init(host: host, port: UInt16(port), insecure: insecure, tls: tls, anonymousAs: anonymousAs, http: http, path: path)
     }
 
-    /// An HTTP listener's `"serve"`: "websocket", "console", "metrics" (all three if absent).
-    private func serve(_ items: [(JSONValue, String)]?) -> BrokerSettings.HTTPServe {
-        guard let items else { return .init() }
+    /// An HTTP listener's `"serve"`: "websocket", "console", "metrics" (all three if absent;
+    /// with `metricsOnly`, "metrics" alone, and the other two are errors).
+    private func serve(_ items: [(JSONValue, String)]?, metricsOnly: Bool) -> BrokerSettings.HTTPServe {
+        guard let items else { return metricsOnly ? .init(webSocket: false, console: false, metrics: true) : .init() }
         let choices = ["websocket", "console", "metrics"]
         var names: Set<String> = []
         for (item, path) in items {
             guard case let .string(name) = item, choices.contains(name) else {
                 log.mismatch(path, found: item, expected: "one of websocket, console, metrics")
+                continue
+            }
+            if metricsOnly && name != "metrics" {
+                log.report(path, "\"\(name)\" needs the embedded broker's topics (broker modes \"embedded\" and \"both\"); "
+                           + "in mode \"upstream\" an HTTP listener serves \"metrics\" only")
                 continue
             }
             names.insert(name)
