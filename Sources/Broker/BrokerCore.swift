@@ -31,6 +31,9 @@ final class BrokerCore: @unchecked Sendable {
     /// Connections ended this turn whose sockets close at its end, after the answers they are owed.
     private var closingQueue: [Connection] = []
     private var running = true
+
+    /// Ends the loop after this turn (a `.stop` command).
+    func stopRunning() { running = false }
     private var turn: UInt64 = 0
     /// Connections with whole packets left in their framer after their turn's work ran out. Their
     /// sockets may have nothing more to read, and epoll watches sockets (level-triggered), not
@@ -397,44 +400,6 @@ final class BrokerCore: @unchecked Sendable {
                 }
             default:
                 break
-            }
-        }
-    }
-
-    // MARK: - Commands from other threads
-
-    private func runCommands() {
-        mailbox.wakeup.drain()  // before take(): Mailbox.send wakes only an empty queue
-        for command in mailbox.take() {
-            switch command {
-            case .stop:
-                running = false
-            case let .attachLocal(identity, sink, reply):
-                reply(attachLocal(identity, sink: sink))
-            case let .detachLocal(clientID):
-                detachLocal(clientID)
-            case let .publish(clientID, publish, reply):
-                reply(publishLocal(clientID, publish))
-            case let .subscribe(clientID, filters, reply):
-                reply(subscribeLocal(clientID, filters))
-            case let .unsubscribe(clientID, filters, reply):
-                reply(unsubscribeLocal(clientID, filters))
-            case let .replacePolicy(policy, reply):
-                self.policy = policy
-                reply(.success(()))
-            case let .ping(reply):
-                reply(.success(()))
-            case let .verified(token, authentication):
-                if let connection = connections[token], let http = connection.http, let pending = http.pendingLogin {
-                    http.pendingLogin = nil
-                    finishConsoleLogin(pending, authentication, on: connection, http)
-                    resume(connection)
-                    continue
-                }
-                guard let connection = connections[token], let pending = connection.verifying else { continue }
-                connection.verifying = nil
-                finishConnect(pending, authentication, on: connection)
-                resume(connection)
             }
         }
     }
