@@ -17,12 +17,13 @@ MQTT_LOAD := .build/mqtt-load
 MQTT_TLS_LOAD := .build/mqtt-tls-load
 # The package: a release binary with the Swift runtime linked in (nothing of Swift on the target),
 # built in its own scratch folder so that it does not rebuild the benchmarks' release build.
-VERSION ?= 0.18.0~dev
+# The version is the binary's own (modbridge --version), read from its one place in the sources.
+VERSION ?= $(shell sed -n 's/.*static let current = "\(.*\)".*/\1/p' Sources/GatewayCore/CommandLine/ModbridgeVersion.swift)
 STATIC_BIN := .build-static/release/modbridge
 DEB_DIR := .build/deb
 DESTDIR ?=
 
-.PHONY: all setup setup-system setup-python build test demo static install deb bench bench-gateway bench-broker bench-registry bench-upstream bench-cycle bench-footprint clean
+.PHONY: all setup setup-system setup-python build test demo static install deb bench bench-gateway bench-broker bench-registry bench-upstream bench-cycle bench-footprint clean print-version
 
 all: build
 
@@ -159,3 +160,7 @@ bench-footprint: static
 
 clean:
 	rm -rf .build
+
+# The version the package gets (a release script's question).
+print-version:
+	@echo $(VERSION)

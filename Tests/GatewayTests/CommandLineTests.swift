@@ -1,4 +1,5 @@
 import Foundation
+import GatewayCore
 import Modbus
 import Testing
 import TestSupport
@@ -92,6 +93,16 @@ struct CommandLineTests {
             #expect(result.output.contains("Usage: modbridge \(command)"))
         }
         #expect(try ModbridgeProcess.run(["--help"]).output.contains("simulate"))
+    }
+
+    @Test("--version prints the version the Makefile packages")
+    func version() throws {
+        let result = try ModbridgeProcess.run(["--version"])
+        #expect(result.status == 0 && result.output == "modbridge \(ModbridgeVersion.current)\n", "\(result.output)")
+        // The Makefile's VERSION (the .deb's) is read from the same source line.
+        let make = try ChildProcess("make", ["-s", "--no-print-directory", "-C", CheckCommandTests.repository, "print-version"])
+        #expect(make.readLine() == ModbridgeVersion.current)
+        #expect(make.waitForExit() == 0)
     }
 
     @Test("read prints each value with its address; write lands in the device")

@@ -1,4 +1,5 @@
 import Foundation
+import GatewayCore
 import Glibc
 import TestSupport
 import Testing
@@ -18,6 +19,8 @@ final class ConsoleBrowserTests {
     let mqttPort = freePort()
     let httpPort = freePort()
     let process: ChildProcess
+    /// The wall clock just before the gateway was started, in seconds since the Unix epoch.
+    let startedAt: Double
 
     /// The demo config with these ports and a password for registry "demo".
     init() throws {
@@ -29,6 +32,7 @@ final class ConsoleBrowserTests {
             .replacingOccurrences(of: "{ \"id\": \"demo\", \"devices\"", with: "{ \"id\": \"demo\", \"credentials\": { \"passwords\": [\"\(hash)\"] }, \"devices\"")
         #expect(config.contains(hash) && config.contains("\(httpPort)"), "the demo config changed shape")
         try config.write(toFile: folder.path + "/demo.json", atomically: true, encoding: .utf8)
+        startedAt = Date().timeIntervalSince1970
         process = try ChildProcess(ModbridgeProcess.executable, ["run", "--config", folder.path + "/demo.json"],
                                    standardErrorFile: folder.path + "/run.log")
         for _ in 0..<1000 where !acceptsConnections(port: httpPort) { usleep(10_000) }
@@ -130,6 +134,20 @@ final class ConsoleBrowserTests {
         #expect((samples["modbridge_bus_transactions_total{bus=sim}"] ?? 0) > 0)
         #expect(samples["modbridge_bus_timeouts_total{bus=sim}"] == 0)
         #expect((samples["modbridge_broker_messages_received_total"] ?? 0) > 0)
+        // Which build, and the process as Prometheus's own collectors describe one.
+        #expect(samples["modbridge_build_info{version=\(ModbridgeVersion.current)}"] == 1, "\(samples)")
+        #expect((samples["process_cpu_seconds_total"] ?? 0) > 0)
+        let resident = try #require(samples["process_resident_memory_bytes"])
+        #expect(resident > 1_048_576 && resident <= samples["process_virtual_memory_bytes"] ?? 0)
+        let started = try #require(samples["process_start_time_seconds"])
+        #expect(started >= startedAt - 2 && started <= Date().timeIntervalSince1970, "started \(started), spawned \(startedAt)")
+        #expect((samples["process_threads"] ?? 0) >= 3)
+        // The gateway's own descriptor limit, as the kernel reports it for that process.
+        let limits = try String(contentsOfFile: "/proc/\(process.pid)/limits", encoding: .utf8)
+        let openFiles = try #require(limits.split(separator: "\n").first { $0.hasPrefix("Max open files") })
+        let soft = openFiles.split(separator: " ", omittingEmptySubsequences: true)[3]
+        #expect(samples["process_max_fds"] == Double(soft), "\(openFiles)")
+        #expect((samples["process_open_fds"] ?? 0) >= 5 && (samples["process_open_fds"] ?? 0) <= samples["process_max_fds"] ?? 0)
         let health = try #require(try connection.get("/healthz"))
         #expect(health.status == 200 && health.text == "ok\n")
     }

@@ -1,4 +1,5 @@
 import Foundation
+import GatewayCore
 import Testing
 import TestSupport
 
@@ -28,8 +29,9 @@ struct PackageTests {
     private func package() throws -> String {
         let folder = CheckCommandTests.repository + "/.build/deb"
         let names = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
-        let deb = try #require(names.first { $0.hasPrefix("modbridge_") && $0.hasSuffix(".deb") },
-                               "no .deb in \(folder): `make test` builds it (or `make deb`)")
+        // This version's: a package left from an earlier version is not the one to test.
+        let deb = try #require(names.first { $0.hasPrefix("modbridge_\(ModbridgeVersion.current)_") && $0.hasSuffix(".deb") },
+                               "no .deb of version \(ModbridgeVersion.current) in \(folder): `make test` builds it (or `make deb`)")
         return folder + "/" + deb
     }
 
@@ -69,6 +71,11 @@ struct PackageTests {
         let libraries = try run("/usr/bin/ldd", [binary], environment: bare)
         #expect(libraries.status == 0)
         #expect(!libraries.output.contains("libswift") && !libraries.output.contains("not found"), "\(libraries.output)")
+
+        // The package's version is the binary's own.
+        let version = try run(binary, ["--version"], environment: bare)
+        #expect(version.status == 0 && version.output == "modbridge \(ModbridgeVersion.current)\n", "\(version.output)")
+        #expect(try run("/usr/bin/dpkg-deb", ["--field", deb, "Version"]).output == ModbridgeVersion.current + "\n")
 
         let check = try run(binary, ["check", root.path + "/etc/modbridge/modbridge.json"], environment: bare)
         #expect(check.status == 0, "\(check.error)")

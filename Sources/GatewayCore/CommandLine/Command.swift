@@ -45,7 +45,7 @@ package enum Modbridge {
         for command in commands {
             text += "  " + command.name.padding(to: 10) + command.summary + "\n"
         }
-        text += "\nRun 'modbridge <command> --help' for a command's options.\n"
+        text += "\nRun 'modbridge <command> --help' for a command's options; 'modbridge --version' prints the version.\n"
         return text
     }
 

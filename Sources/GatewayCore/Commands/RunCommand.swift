@@ -68,7 +68,7 @@ package struct RunCommand: Command {
         }
         let mqttDevices = gateway.registry.registries.reduce(0) { $0 + $1.devices.filter { !$0.isGatewayDevice }.count }
         let service = ServiceNotifier.fromEnvironment()
-        logger.log(.info, "gateway_started", ["config": configFile,
+        logger.log(.info, "gateway_started", ["version": ModbridgeVersion.current, "config": configFile,
                                                "ports": runtime.broker?.ports.map(String.init).joined(separator: ",") ?? "none",
                                                "upstream": runtime.upstream.map { "\($0.plan.url) (\($0.plan.settings.connection.rawValue))" } ?? "none",
                                                "buses": String(loaded.config.buses.count), "devices": String(loaded.devices.count),

@@ -1,5 +1,6 @@
 import Broker
 import Modbus
+import POSIX
 
 /// The metric families of `/metrics` (docs/monitoring.md lists them): names `modbridge_...`,
 /// units in the name, counters ending in `_total`; a sample that has no value yet (a cycle not
@@ -12,7 +13,34 @@ extension GatewayMetrics {
         renderDevices(into: &text)
         if let broker { renderBroker(broker, into: &text) }
         renderUpstream(into: &text)
+        renderProcess(into: &text)
         return text.bytes
+    }
+
+    /// The version, and the process families under the names Prometheus's own client libraries
+    /// give them, so that existing dashboards and alerts (memory, descriptors) work unchanged.
+    private func renderProcess(into text: inout PrometheusText) {
+        text.family("modbridge_build_info", .gauge, help: "Always 1; the label says which modbridge this is.")
+        text.sample(["version": ModbridgeVersion.current], 1)
+        guard let process else { return }
+        text.family("process_cpu_seconds_total", .counter, help: "User and system CPU time spent, in seconds.")
+        text.sample([:], process.cpuSeconds)
+        text.family("process_resident_memory_bytes", .gauge, help: "Resident memory size in bytes.")
+        text.sample([:], process.residentBytes)
+        text.family("process_virtual_memory_bytes", .gauge, help: "Virtual memory size in bytes.")
+        text.sample([:], process.virtualBytes)
+        text.family("process_start_time_seconds", .gauge, help: "Start time of the process since the Unix epoch, in seconds.")
+        text.sample([:], process.startTimeSeconds)
+        text.family("process_threads", .gauge, help: "Threads of the process (each bus has its own).")
+        text.sample([:], process.threads)
+        if let open = process.openDescriptors {
+            text.family("process_open_fds", .gauge, help: "Open file descriptors.")
+            text.sample([:], open)
+        }
+        if let maximum = process.maximumDescriptors {
+            text.family("process_max_fds", .gauge, help: "The most open file descriptors allowed (RLIMIT_NOFILE).")
+            text.sample([:], maximum)
+        }
     }
 
     private func renderBuses(into text: inout PrometheusText) {

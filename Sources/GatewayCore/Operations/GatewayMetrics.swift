@@ -1,6 +1,7 @@
 import Broker
 import Mapping
 import Modbus
+import POSIX
 
 /// Everything `/metrics` shows, copied at one moment: each running bus's counters, each polled
 /// device's link, the broker's statistics and the upstream queues. Taking it only copies
@@ -55,6 +56,8 @@ package struct GatewayMetrics: Sendable {
     package var broker: BrokerStatistics?
     /// In connection name order; empty without an upstream broker.
     package var upstream: [UpstreamMetrics]
+    /// The process's CPU, memory and descriptors; nil where /proc is missing (the families are left out).
+    package var process: ProcessStatistics?
     /// The instant ages are measured at (monotonic), and the wall clock for queue ages.
     package var now: ContinuousClock.Instant
     package var wallClockMilliseconds: Int64
@@ -78,8 +81,10 @@ package struct GatewayMetrics: Sendable {
                        cycle: links.busCycle(bus.id), server: links.serverStatus(bus.id))
         }
         let devices = links.allLinks().map { DeviceMetrics(id: $0.key, link: $0.value) }
-        return GatewayMetrics(buses: buses, devices: devices, broker: broker?(), upstream: upstream?() ?? [],
-                              now: .now, wallClockMilliseconds: Timestamp.nowMilliseconds())
+        var metrics = GatewayMetrics(buses: buses, devices: devices, broker: broker?(), upstream: upstream?() ?? [],
+                                     now: .now, wallClockMilliseconds: Timestamp.nowMilliseconds())
+        metrics.process = ProcessStatistics.current()
+        return metrics
     }
 
     /// The health rule over these buses.
