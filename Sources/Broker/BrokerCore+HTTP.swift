@@ -84,7 +84,8 @@ extension BrokerCore {
             }
         }
         let context = HTTPRequestContext(login: consoleLogin(of: request).map(ConsoleLogin.init(entity:)), services: http.services,
-                                         secure: connection.tls != nil, remoteAddress: connection.remoteAddress)
+                                         secure: connection.tls != nil, remoteAddress: connection.remoteAddress,
+                                         passwordsAccepted: connection.channel != .plain(insecure: false))
         let response = site?.respond(to: request, context: context) ?? .text(.notFound, "not found\n")
         respond(response, to: request, on: connection, http)
     }

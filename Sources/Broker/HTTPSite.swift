@@ -34,12 +34,16 @@ package struct HTTPRequestContext: Sendable, Equatable {
     package var secure: Bool
     /// The client's address, for logs.
     package var remoteAddress: String
+    /// Whether a password may be checked on this connection: TLS, or a listener marked
+    /// `insecure`. Otherwise the console's login is refused whatever the password.
+    package var passwordsAccepted: Bool
 
-    package init(login: ConsoleLogin?, services: HTTPServices, secure: Bool, remoteAddress: String) {
+    package init(login: ConsoleLogin?, services: HTTPServices, secure: Bool, remoteAddress: String, passwordsAccepted: Bool) {
         self.login = login
         self.services = services
         self.secure = secure
         self.remoteAddress = remoteAddress
+        self.passwordsAccepted = passwordsAccepted
     }
 }
 

@@ -136,4 +136,17 @@ struct HTTPListenerTests {
         try connection.send("POST /login HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\n\r\n")
         #expect(connection.readResponse()?.status == 404)
     }
+
+    @Test func theSiteIsToldWhetherAPasswordMayCrossTheConnection() throws {
+        let site = EchoSite()
+        let broker = try Broker.start(BrokerConfiguration(listeners: [
+            ListenerConfiguration(host: "127.0.0.1", port: 0, kind: .http(.all)),
+            ListenerConfiguration(host: "127.0.0.1", port: 0, insecure: true, kind: .http(.all)),
+        ]), site: site)
+        defer { broker.stop() }
+        for (port, accepted) in [(broker.ports[0], false), (broker.ports[1], true)] {
+            #expect(try HTTPTestConnection(port: port).get("/login")?.status == 200)
+            #expect(site.contexts.withLock { $0.last?.passwordsAccepted } == accepted, "port \(port)")
+        }
+    }
 }

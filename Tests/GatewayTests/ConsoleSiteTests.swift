@@ -41,8 +41,9 @@ import TestSupport
         return (ConsoleSite(configuration: { box.current() }), folder)
     }
 
-    private static func context(_ entity: String?, secure: Bool = false) -> HTTPRequestContext {
-        HTTPRequestContext(login: entity.map(ConsoleLogin.init(entity:)), services: .all, secure: secure, remoteAddress: "127.0.0.1:50000")
+    private static func context(_ entity: String?, secure: Bool = false, passwordsAccepted: Bool = true) -> HTTPRequestContext {
+        HTTPRequestContext(login: entity.map(ConsoleLogin.init(entity:)), services: .all, secure: secure, remoteAddress: "127.0.0.1:50000",
+                           passwordsAccepted: passwordsAccepted)
     }
 
     private static func get(_ site: ConsoleSite, _ target: String, as entity: String?, method: String = "GET") throws -> HTTPResponse {
@@ -70,6 +71,13 @@ import TestSupport
         #expect(!html.contains("wrong user name or password"))
         let failed = Self.text(try Self.get(site, "/login?failed=1", as: nil))
         #expect(failed.contains("wrong user name or password"))
+        // Plain HTTP on a listener not marked insecure takes no password: the page says why and
+        // what to change, rather than offering a form whose every login would fail.
+        let request = HTTPRequest(method: "GET", target: "/login", headers: ["Host": "127.0.0.1:8080"])
+        let plain = try #require(site.respond(to: request, context: Self.context(nil, passwordsAccepted: false)))
+        let notice = Self.text(plain)
+        #expect(plain.status == .ok && notice.contains(#"id="login-unavailable""#) && notice.contains(#""insecure": true"#))
+        #expect(!notice.contains("<form") && !notice.contains(#"type="password""#))
     }
 
     @Test(arguments: ["/", "/index.html"])
@@ -243,7 +251,8 @@ import TestSupport
 
     @Test func aListenerWithoutTheConsoleServesNoneOfIt() throws {
         let (site, _) = try Self.site()
-        let context = HTTPRequestContext(login: ConsoleLogin(entity: "demo"), services: [.metrics, .webSocket], secure: false, remoteAddress: "127.0.0.1:1")
+        let context = HTTPRequestContext(login: ConsoleLogin(entity: "demo"), services: [.metrics, .webSocket], secure: false, remoteAddress: "127.0.0.1:1",
+                                         passwordsAccepted: true)
         for path in ["/login", "/", "/console.js", "/api/devices"] {
             #expect(site.respond(to: HTTPRequest(method: "GET", target: path), context: context) == nil)
         }

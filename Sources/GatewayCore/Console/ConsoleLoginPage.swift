@@ -2,11 +2,26 @@
 /// and sets the session cookie). No script; its style is inline because nothing else is served
 /// before login.
 enum ConsoleLoginPage {
-    /// The page; with `failed`, it says the last attempt was refused.
-    static func html(failed: Bool) -> String {
+    /// The page; with `failed`, it says the last attempt was refused. Where no password can be
+    /// accepted (plain HTTP on a listener not marked `insecure`), it says so instead of a form
+    /// whose every login would be refused as if the password were wrong.
+    static func html(failed: Bool, passwordsAccepted: Bool = true) -> String {
+        guard passwordsAccepted else { return head + noPasswordsHere }
         let message = failed ? #"<p class="failed" id="login-failed" role="alert">wrong user name or password</p>"# : ""
         return head + message + form
     }
+
+    private static let noPasswordsHere = #"""
+    <p class="failed" id="login-unavailable" role="alert">This listener has no TLS, so it takes no password:
+    a password sent here could be read on the network.</p>
+    <p class="hint">Open the console on a listener with <code>"tls"</code> (https://), or, on a network you
+    trust, mark this listener <code>"insecure": true</code> in the gateway's configuration
+    (<code>broker.listeners</code>).</p>
+    </main>
+    </body>
+    </html>
+
+    """#
 
     private static let head = #"""
     <!doctype html>

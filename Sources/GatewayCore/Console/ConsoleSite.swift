@@ -58,7 +58,8 @@ package final class ConsoleSite: Sendable {
             return response
         }
         if route == .loginPage {
-            return .text(.ok, ConsoleLoginPage.html(failed: Self.queryHas(request.query, "failed", "1")), contentType: "text/html; charset=utf-8")
+            let page = ConsoleLoginPage.html(failed: Self.queryHas(request.query, "failed", "1"), passwordsAccepted: context.passwordsAccepted)
+            return .text(.ok, page, contentType: "text/html; charset=utf-8")
         }
         guard let login = context.login else {
             if route.isHTML { return .redirect(to: "/login") }
