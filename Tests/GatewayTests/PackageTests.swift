@@ -60,6 +60,25 @@ struct PackageTests {
         }
     }
 
+    @Test("make install's script into a root that has a config already: the config is kept, the rest is in place")
+    func installKeepsAnExistingConfig() throws {
+        let binary = CheckCommandTests.repository + "/.build-static/release/modbridge"
+        try #require(FileManager.default.isExecutableFile(atPath: binary), "`make test` builds \(binary) (make static)")
+        let root = TemporaryFolder()
+        try FileManager.default.createDirectory(atPath: root.path + "/etc/modbridge", withIntermediateDirectories: true)
+        let edited = #"{ "edited": "by the operator" }"#
+        try edited.write(toFile: root.path + "/etc/modbridge/modbridge.json", atomically: true, encoding: .utf8)
+        let install = try run(CheckCommandTests.repository + "/scripts/install.sh", [root.path, binary])
+        #expect(install.status == 0, "\(install.error)")
+        #expect(install.output.contains("kept \(root.path)/etc/modbridge/modbridge.json"))
+        #expect(try String(contentsOfFile: root.path + "/etc/modbridge/modbridge.json", encoding: .utf8) == edited)
+        for path in ["/usr/bin/modbridge", "/usr/share/modbridge/mappings/omron-e5cc.json", "/usr/share/modbridge/schemas/config.schema.json",
+                     "/lib/systemd/system/modbridge.service", "/var/lib/modbridge", "/usr/share/doc/modbridge/docs/monitoring.md"] {
+            #expect(FileManager.default.fileExists(atPath: root.path + path), "\(path)")
+        }
+        #expect(try run(root.path + "/usr/bin/modbridge", ["--version"]).output == "modbridge \(ModbridgeVersion.current)\n")
+    }
+
     @Test("Unpacked into a temporary root, its binary checks the packaged config with no Swift on PATH and no Swift library")
     func binaryRunsWithoutSwift() throws {
         let deb = try package()
