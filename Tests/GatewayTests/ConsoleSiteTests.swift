@@ -193,6 +193,7 @@ import TestSupport
         #expect(!text.contains("pbkdf2") && !text.contains("must-not-leak") && !text.contains("abababab"))
         #expect(!text.contains("secret-oven") && !text.contains("\"other\""))
         let config = try Self.json(response)
+        #expect(config["modbridge"] as? String == ModbridgeVersion.current)
         let buses = try #require(config["buses"] as? [[String: Any]])
         #expect(buses.first?["id"] as? String == "sim")
         #expect(buses.first?["type"] as? String == "simulator")

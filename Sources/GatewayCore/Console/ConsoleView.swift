@@ -82,7 +82,7 @@ struct ConsoleView {
         return .object(fields)
     }
 
-    /// `GET /api/config`: the broker's mode and listeners, the buses, and the login's registry
+    /// `GET /api/config`: the gateway's version, the config file, the broker's mode and listeners, the buses, and the login's registry
     /// with its devices; credentials only counted, TLS files only said to be there.
     func config(_ scope: Scope) -> JSONValue {
         let config = configuration.config
@@ -94,6 +94,7 @@ struct ConsoleView {
         }
         let registry = scope.registry
         var fields: [String: JSONValue] = [
+            "modbridge": .string(ModbridgeVersion.current),
             "file": .string(configuration.file),
             "broker": .object(["mode": .string(mode), "listeners": .array(config.broker.listeners.map(Self.listener))]),
             "buses": .array(config.buses.map(Self.bus)),
