@@ -129,4 +129,13 @@ extension BrokerCore {
         guard let host = request.headers["Host"] else { return false }
         return origin.lowercased() == (secure ? "https://" : "http://") + host.lowercased()
     }
+
+    /// Whether the request's `Origin`, if any, names the host and port it was sent to, whatever
+    /// the scheme: non-browser clients (paho-mqtt sends `https://host:port` over plain ws too)
+    /// pass, a page of another site (or `Origin: null`) does not.
+    func isSameHost(_ request: HTTPRequest) -> Bool {
+        guard let origin = request.headers["Origin"] else { return true }
+        guard let host = request.headers["Host"], let separator = origin.firstRange(of: "://") else { return false }
+        return origin[separator.upperBound...].lowercased() == host.lowercased()
+    }
 }

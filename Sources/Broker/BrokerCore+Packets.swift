@@ -100,7 +100,7 @@ extension BrokerCore {
         }
         let request = ConnectRequest(clientID: clientID, username: connect.username, password: connect.password,
                                      remoteAddress: connection.remoteAddress, cleanSession: connect.cleanSession,
-                                     will: connect.will, channel: connection.channel, anonymousEntity: connection.http?.webSocketEntity ?? connection.listener.settings.anonymousEntity)
+                                     will: connect.will, channel: connection.channel, anonymousEntity: anonymousEntity(of: connection))
         switch policy.authenticate(request) {
         case let .decided(authentication):
             finishConnect(PendingConnect(connect: connect, clientID: clientID), authentication, on: connection)

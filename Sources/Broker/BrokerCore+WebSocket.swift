@@ -38,8 +38,24 @@ extension BrokerCore {
         http.frames = WebSocketFramer(maximumPayload: configuration.maximumPacketSize)
         http.frames?.append(early)
         http.webSocketEntity = entity
+        // Browsers let any page open a WebSocket to any host (no same-origin rule for them), so a
+        // page of another site in an operator's browser could reach a loopback listener; it gets
+        // no anonymous login there (cross-site WebSocket hijacking), only what credentials allow.
+        http.webSocketFromOtherSite = !isSameHost(request)
+        if http.webSocketFromOtherSite, connection.listener.settings.anonymousEntity != nil {
+            log(.info, "websocket_from_other_site", ["address": connection.remoteAddress, "origin": request.headers["Origin"] ?? "-",
+                                                     "note": "no anonymous login for it"])
+        }
         connection.phase = .awaitingConnect(deadline: clock.now.advanced(by: configuration.connectTimeout))
         scheduleFlush(connection)
+    }
+
+    /// Whom a CONNECT without credentials logs in as: the console session the upgrade's cookie
+    /// proved, else the listener's anonymous entity, unless the upgrade came from another site.
+    func anonymousEntity(of connection: Connection) -> String? {
+        guard let http = connection.http else { return connection.listener.settings.anonymousEntity }
+        if let entity = http.webSocketEntity { return entity }
+        return http.webSocketFromOtherSite ? nil : connection.listener.settings.anonymousEntity
     }
 
     /// The frames received, in order: data into the MQTT framer, pings answered, a close echoed

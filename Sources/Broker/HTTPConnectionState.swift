@@ -22,6 +22,9 @@ final class HTTPConnectionState {
     /// The console login the WebSocket upgrade's session cookie proved: the entity a CONNECT
     /// without credentials logs in as.
     var webSocketEntity: String?
+    /// The WebSocket upgrade came from another site's page (its `Origin` names another host):
+    /// the listener's anonymous entity is not given to it.
+    var webSocketFromOtherSite = false
     /// A close frame was sent (RFC 6455 section 5.5.1: only one).
     var sentClose = false
 

@@ -104,6 +104,29 @@ struct WebSocketTests {
         #expect(try watcher.nextPublish().payload == Array("gone".utf8))
     }
 
+    @Test func aPageOfAnotherSiteGetsNoAnonymousLogin() throws {
+        // A listener that logs clients without credentials in as "plant" (a trusted loopback).
+        let broker = try startHTTPBroker(policy: PasswordPolicy()) { $0.listeners[1].anonymousEntity = "plant" }
+        defer { broker.stop() }
+        func connack(origin: String?, credentials: Bool = false) throws -> [UInt8]? {
+            let connection = try HTTPTestConnection(port: broker.ports[1])
+            #expect(try openWebSocket(connection, headers: origin.map { ["Origin: \($0)"] } ?? [])?.status == 101)
+            let connect = credentials ? Connect(clientIdentifier: "c", username: "plant", password: Array("right password".utf8))
+                : Connect(clientIdentifier: "c")
+            try connection.send(binaryFrames(.connect(connect)))
+            return connection.readFrame()?.payload
+        }
+        // No Origin (a program), or this host's (a page it served; paho sends https://host too): anonymous.
+        #expect(try connack(origin: nil) == [0x20, 0x02, 0x00, 0x00])
+        #expect(try connack(origin: "http://127.0.0.1") == [0x20, 0x02, 0x00, 0x00])
+        #expect(try connack(origin: "https://127.0.0.1") == [0x20, 0x02, 0x00, 0x00])
+        // Another site's page in someone's browser (or a sandboxed one): not anonymous (5)…
+        #expect(try connack(origin: "http://evil.example") == [0x20, 0x02, 0x00, 0x05])
+        #expect(try connack(origin: "null") == [0x20, 0x02, 0x00, 0x05])
+        // …but credentials are checked as anywhere else.
+        #expect(try connack(origin: "http://evil.example", credentials: true) == [0x20, 0x02, 0x00, 0x00])
+    }
+
     @Test func upgradesThatAreNotMQTTOverWebSocket13AreRefused() throws {
         let broker = try startHTTPBroker()
         defer { broker.stop() }
