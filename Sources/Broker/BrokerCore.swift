@@ -31,9 +31,6 @@ final class BrokerCore: @unchecked Sendable {
     /// Connections ended this turn whose sockets close at its end, after the answers they are owed.
     private var closingQueue: [Connection] = []
     private var running = true
-
-    /// Ends the loop after this turn (a `.stop` command).
-    func stopRunning() { running = false }
     private var turn: UInt64 = 0
     /// Connections with whole packets left in their framer after their turn's work ran out. Their
     /// sockets may have nothing more to read, and epoll watches sockets (level-triggered), not
@@ -403,6 +400,9 @@ final class BrokerCore: @unchecked Sendable {
             }
         }
     }
+
+    /// Ends the loop after this turn (a `.stop` command).
+    func stopRunning() { running = false }
 
     func log(_ level: Logger.Level, _ event: String, _ fields: KeyValuePairs<String, String>) {
         logger.log(level, event, fields)

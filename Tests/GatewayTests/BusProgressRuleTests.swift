@@ -61,7 +61,8 @@ struct BusProgressRuleTests {
         // A broker listener that cannot accept (descriptors exhausted) fails it too.
         var statistics = BrokerStatistics()
         statistics.listenersNotAccepting = 1
-        let refusing = OperationsEndpoints(links: links, brokerStatistics: { [statistics] in statistics })
+        let refusing = OperationsEndpoints(links: links, brokerStatistics: { [statistics] in statistics },
+                                           listenersNotAccepting: { [statistics] in statistics.listenersNotAccepting })
         let refused = refusing.health()
         #expect(refused.status == .serviceUnavailable)
         #expect(String(decoding: refused.body, as: UTF8.self) == "stalled\nbroker: 1 listener(s) not accepting connections (accept failed: descriptors exhausted?)\n")

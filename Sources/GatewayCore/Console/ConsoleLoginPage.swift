@@ -5,7 +5,7 @@ enum ConsoleLoginPage {
     /// The page; with `failed`, it says the last attempt was refused. Where no password can be
     /// accepted (plain HTTP on a listener not marked `insecure`), it says so instead of a form
     /// whose every login would be refused as if the password were wrong.
-    static func html(failed: Bool, passwordsAccepted: Bool = true) -> String {
+    static func html(failed: Bool, passwordsAccepted: Bool) -> String {
         guard passwordsAccepted else { return head + noPasswordsHere }
         let message = failed ? #"<p class="failed" id="login-failed" role="alert">wrong user name or password</p>"# : ""
         return head + message + form

@@ -82,8 +82,9 @@ struct ConsoleView {
         return .object(fields)
     }
 
-    /// `GET /api/config`: the gateway's version, the config file, the broker's mode and listeners, the buses, and the login's registry
-    /// with its devices; credentials only counted, TLS files only said to be there.
+    /// `GET /api/config`: the gateway's version, the config file, the broker's mode and listeners,
+    /// the buses, and the login's registry with its devices; credentials only counted, TLS files
+    /// only said to be there.
     func config(_ scope: Scope) -> JSONValue {
         let config = configuration.config
         let mode: String

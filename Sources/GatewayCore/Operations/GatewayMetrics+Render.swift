@@ -23,23 +23,17 @@ extension GatewayMetrics {
         text.family("modbridge_build_info", .gauge, help: "Always 1; the label says which modbridge this is.")
         text.sample(["version": ModbridgeVersion.current], 1)
         guard let process else { return }
-        text.family("process_cpu_seconds_total", .counter, help: "User and system CPU time spent, in seconds.")
-        text.sample([:], process.cpuSeconds)
-        text.family("process_resident_memory_bytes", .gauge, help: "Resident memory size in bytes.")
-        text.sample([:], process.residentBytes)
-        text.family("process_virtual_memory_bytes", .gauge, help: "Virtual memory size in bytes.")
-        text.sample([:], process.virtualBytes)
-        text.family("process_start_time_seconds", .gauge, help: "Start time of the process since the Unix epoch, in seconds.")
-        text.sample([:], process.startTimeSeconds)
-        text.family("process_threads", .gauge, help: "Threads of the process (each bus has its own).")
-        text.sample([:], process.threads)
+        text.family("process_cpu_seconds_total", .counter, help: "User and system CPU time spent, in seconds.", value: process.cpuSeconds)
+        text.family("process_resident_memory_bytes", .gauge, help: "Resident memory size in bytes.", value: process.residentBytes)
+        text.family("process_virtual_memory_bytes", .gauge, help: "Virtual memory size in bytes.", value: process.virtualBytes)
+        text.family("process_start_time_seconds", .gauge, help: "Start time of the process since the Unix epoch, in seconds.",
+                    value: process.startTimeSeconds)
+        text.family("process_threads", .gauge, help: "Threads of the process (each bus has its own).", value: process.threads)
         if let open = process.openDescriptors {
-            text.family("process_open_fds", .gauge, help: "Open file descriptors.")
-            text.sample([:], open)
+            text.family("process_open_fds", .gauge, help: "Open file descriptors.", value: open)
         }
         if let maximum = process.maximumDescriptors {
-            text.family("process_max_fds", .gauge, help: "The most open file descriptors allowed (RLIMIT_NOFILE).")
-            text.sample([:], maximum)
+            text.family("process_max_fds", .gauge, help: "The most open file descriptors allowed (RLIMIT_NOFILE).", value: maximum)
         }
     }
 
@@ -113,8 +107,7 @@ extension GatewayMetrics {
 
     private func renderBroker(_ broker: BrokerStatistics, into text: inout PrometheusText) {
         func one(_ name: String, _ type: PrometheusText.MetricType, _ help: String, _ value: Int) {
-            text.family(name, type, help: help)
-            text.sample([:], value)
+            text.family(name, type, help: help, value: value)
         }
         one("modbridge_broker_connections", .gauge, "MQTT connections open now.", broker.connections)
         one("modbridge_broker_listeners_not_accepting", .gauge, "Listeners whose accept failed (descriptors exhausted), waiting to accept again.",

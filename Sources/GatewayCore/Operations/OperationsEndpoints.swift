@@ -11,20 +11,15 @@ package struct OperationsEndpoints: Sendable {
 
     /// `brokerStatistics`: the embedded broker's counters (nil without one); `upstreamQueues`:
     /// each upstream connection's queue (nil without an upstream broker); `listenersNotAccepting`:
-    /// for `/healthz`, taken from `brokerStatistics` unless given (upstream mode's HTTP listeners).
+    /// for `/healthz`, the broker's listeners that cannot accept (nil without a broker; given
+    /// apart because upstream mode's HTTP-only broker shows no broker families).
     package init(links: DeviceLinkBoard, brokerStatistics: (@Sendable () -> BrokerStatistics)?,
                  upstreamQueues: (@Sendable () -> [GatewayMetrics.UpstreamMetrics])? = nil,
                  listenersNotAccepting: (@Sendable () -> Int)? = nil) {
         self.links = links
         self.brokerStatistics = brokerStatistics
         self.upstreamQueues = upstreamQueues
-        if let listenersNotAccepting {
-            self.listenersNotAccepting = listenersNotAccepting
-        } else if let brokerStatistics {
-            self.listenersNotAccepting = { @Sendable in brokerStatistics().listenersNotAccepting }
-        } else {
-            self.listenersNotAccepting = nil
-        }
+        self.listenersNotAccepting = listenersNotAccepting
     }
 
     /// The metrics now, as they are rendered.

@@ -42,6 +42,18 @@ package struct PrometheusText {
         bytes.append(0x0A)
     }
 
+    /// The family `name` with its one sample, unlabelled (a process or broker-wide figure).
+    package mutating func family(_ name: String, _ type: MetricType, help: String, value: Int) {
+        family(name, type, help: help)
+        sample([:], value)
+    }
+
+    /// The family `name` with its one sample, unlabelled, not a whole number.
+    package mutating func family(_ name: String, _ type: MetricType, help: String, value: Double) {
+        family(name, type, help: help)
+        sample([:], value)
+    }
+
     /// The family `name` with one sample per item of `items`, under the label set at the same
     /// index of `labels`: the shape of every per-bus, per-device and per-connection family.
     package mutating func family<Item>(_ name: String, _ type: MetricType, help: String, labels: [Labels], items: [Item], value: (Item) -> Int) {

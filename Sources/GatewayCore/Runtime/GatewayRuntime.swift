@@ -39,7 +39,7 @@ actor GatewayRuntime {
         self.loaded = loaded
         self.consoleConfiguration = consoleConfiguration
         self.broker = broker
-        devicesOnBroker = broker != nil && loaded.config.broker.hasEmbeddedBroker
+        devicesOnBroker = loaded.config.broker.hasEmbeddedBroker
         self.upstream = upstream
         self.links = links
         self.logger = logger
